@@ -1,0 +1,97 @@
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { Ajv } from 'ajv';
+
+export const ROLES = ['registry', 'bhxh', 'operator', 'auditor'] as const;
+export type Role = (typeof ROLES)[number];
+
+export interface ApiClient {
+  id: string;
+  roles: Role[];
+  /** Province codes this client may act for; `*` is every province. */
+  units: string[];
+  callbackUrl?: string;
+  callbackSecret?: string;
+}
+
+interface StoredClient extends ApiClient {
+  keySha256: string;
+}
+
+const clientsFileSchema = {
+  type: 'array',
+  items: {
+    type: 'object',
+    additionalProperties: false,
+    required: ['id', 'keySha256', 'roles', 'units'],
+    properties: {
+      id: { type: 'string', pattern: '^[A-Za-z0-9._-]{1,64}$' },
+      keySha256: { type: 'string', pattern: '^[0-9a-f]{64}$' },
+      roles: { type: 'array', minItems: 1, items: { enum: [...ROLES] } },
+      units: { type: 'array', minItems: 1, items: { type: 'string', pattern: '^(\\*|[0-9]{2})$' } },
+      callbackUrl: { type: 'string', pattern: '^https?://' },
+      callbackSecret: { type: 'string', minLength: 16 },
+    },
+  },
+} as const;
+
+const validateClientsFile = new Ajv({ allErrors: true }).compile(clientsFileSchema);
+
+export const sha256OfKey = (key: string) => createHash('sha256').update(key, 'utf8').digest('hex');
+
+/**
+ * The API clients. Only SHA-256 digests of keys are held; a presented key is hashed and compared
+ * with every client's digest in constant time, so neither the match nor its position leaks timing.
+ */
+export class ClientRegistry {
+  private readonly clients: Array<{ client: ApiClient; digest: Buffer }>;
+
+  constructor(stored: StoredClient[]) {
+    const ids = new Set<string>();
+    this.clients = stored.map(({ keySha256, ...client }) => {
+      if (ids.has(client.id)) throw new Error(`client id "${client.id}" appears twice`);
+      ids.add(client.id);
+      return { client, digest: Buffer.from(keySha256, 'hex') };
+    });
+  }
+
+  static fromFile(path: string): ClientRegistry {
+    const data: unknown = JSON.parse(readFileSync(path, 'utf8'));
+    if (!validateClientsFile(data)) {
+      const first = validateClientsFile.errors?.[0];
+      throw new Error(`clients file ${path}: ${first?.instancePath || '/'} ${first?.message ?? 'is invalid'}`);
+    }
+    return new ClientRegistry(data as StoredClient[]);
+  }
+
+  /** Dev mode: one fresh key per role, all provinces. Returns the keys so start-up can print them. */
+  static forDevelopment(): { registry: ClientRegistry; keys: Record<Role, string> } {
+    const keys = Object.fromEntries(ROLES.map((role) => [role, `dev-${role}-${randomBytes(12).toString('hex')}`])) as Record<Role, string>;
+    const registry = new ClientRegistry(
+      ROLES.map((role) => ({ id: `dev-${role}`, keySha256: sha256OfKey(keys[role]), roles: [role], units: ['*'] })),
+    );
+    return { registry, keys };
+  }
+
+  authenticate(presentedKey: string): ApiClient | null {
+    const digest = createHash('sha256').update(presentedKey, 'utf8').digest();
+    let found: ApiClient | null = null;
+    for (const entry of this.clients) {
+      if (timingSafeEqual(entry.digest, digest)) found = entry.client;
+    }
+    return found;
+  }
+
+  byId(id: string): ApiClient | undefined {
+    return this.clients.find((entry) => entry.client.id === id)?.client;
+  }
+}
+
+export function actsForProvince(client: ApiClient, maTinh: string): boolean {
+  return client.units.includes('*') || client.units.includes(maTinh);
+}
+
+/** The provinces a client is limited to, or undefined when it has all. */
+export function provinceScope(client: ApiClient): string[] | undefined {
+  return client.units.includes('*') ? undefined : client.units;
+}

@@ -1,0 +1,66 @@
+import { resolve } from 'node:path';
+
+/** Everything the gateway reads from its environment (CONTRACT.md §1), checked once at start. */
+export interface GatewayConfig {
+  port: number;
+  host: string;
+  databaseUrl?: string;
+  /** Schema to create and use in PostgreSQL; tests give each file its own. */
+  databaseSchema?: string;
+  dataDir: string;
+  /** Unset means the contract default, and lets dev mode start a private redis-server. */
+  redisUrl?: string;
+  queuePrefix: string;
+  dispatchIntervalMs: number;
+  dispatchBatchSize: number;
+  dispatchMaxAttempts: number;
+  retryBaseDelayMs: number;
+  bhxhPushUrl?: string;
+  bhxhPushToken?: string;
+  clientsFile?: string;
+  unitsFile: string;
+  bodyLimit: number;
+  motCuaBodyLimit: number;
+  logLevel: string;
+}
+
+export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
+
+function integer(env: NodeJS.ProcessEnv, name: string, fallback: number, min = 0): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isSafeInteger(value) || value < min) {
+    throw new Error(`${name} must be an integer ≥ ${min}, got "${raw}"`);
+  }
+  return value;
+}
+
+function optional(env: NodeJS.ProcessEnv, name: string): string | undefined {
+  const raw = env[name];
+  return raw === undefined || raw === '' ? undefined : raw;
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): GatewayConfig {
+  const queuePrefix = optional(env, 'QUEUE_PREFIX') ?? 'lienthong';
+  return {
+    port: integer(env, 'PORT', 8080),
+    host: optional(env, 'HOST') ?? '127.0.0.1',
+    databaseUrl: optional(env, 'DATABASE_URL'),
+    databaseSchema: optional(env, 'DATABASE_SCHEMA'),
+    dataDir: resolve(optional(env, 'DATA_DIR') ?? './data'),
+    redisUrl: optional(env, 'REDIS_URL'),
+    queuePrefix,
+    dispatchIntervalMs: integer(env, 'DISPATCH_INTERVAL_MS', 1_800_000, 1),
+    dispatchBatchSize: integer(env, 'DISPATCH_BATCH_SIZE', 500, 1),
+    dispatchMaxAttempts: integer(env, 'DISPATCH_MAX_ATTEMPTS', 8, 1),
+    retryBaseDelayMs: integer(env, 'RETRY_BASE_DELAY_MS', 1000, 1),
+    bhxhPushUrl: optional(env, 'BHXH_PUSH_URL'),
+    bhxhPushToken: optional(env, 'BHXH_PUSH_TOKEN'),
+    clientsFile: optional(env, 'CLIENTS_FILE'),
+    unitsFile: resolve(optional(env, 'UNITS_FILE') ?? new URL('../catalogues/units.json', import.meta.url).pathname),
+    bodyLimit: integer(env, 'BODY_LIMIT', 1024 * 1024, 1024),
+    motCuaBodyLimit: integer(env, 'MOTCUA_BODY_LIMIT', 20 * 1024 * 1024, 1024),
+    logLevel: optional(env, 'LOG_LEVEL') ?? 'info',
+  };
+}

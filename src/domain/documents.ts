@@ -1,0 +1,81 @@
+/**
+ * The hộ tịch documents as they stand after intake: NFC-normalised, schema-checked, with codes
+ * coerced to their schema types whichever door they came through. Field names are the
+ * civil-status software's own (DOMAIN.md §3); `schemas/*.schema.json` is the authority.
+ */
+export interface Address {
+  maTinh: string;
+  maHuyen?: string;
+  maXa: string;
+  dcChiTiet: string;
+}
+
+export interface RegistrationPlace {
+  maTinh: string;
+  maHuyen?: string;
+  maXa: string;
+}
+
+export type Guardian = 'cha' | 'me' | 'nguoi_di_khai';
+export type CardDelivery = 'tai_tru_so' | 'buu_chinh';
+
+export interface BhytPart {
+  noiDangKyKCB?: string;
+  nguoiGiamHoTheo?: Guardian;
+  hinhThucNhanThe?: CardDelivery;
+}
+
+/** 1 both parents known, 2 mother unknown, 3 father unknown, 4 neither known, 5 abandoned. */
+export type LoaiKhaiSinh = 1 | 2 | 3 | 4 | 5;
+export type GioiTinh = 1 | 2 | 3;
+
+export interface KhaiSinhHoTich {
+  soDangKy: string;
+  quyenSo: string;
+  trangSo?: string;
+  ngayDangKy: string;
+  noiDangKy: RegistrationPlace;
+  soDinhDanh: string;
+
+  nksHoTen: string;
+  nksGioiTinh: GioiTinh;
+  nksNgaySinh: string;
+  nksNoiSinh: string;
+  nksQueQuan?: string;
+  nksDanToc: string;
+  nksQuocTich: string;
+  nksLoaiKhaiSinh: LoaiKhaiSinh;
+
+  meHoTen?: string;
+  meNgaySinh?: string;
+  meDanToc?: string;
+  meQuocTich?: string;
+  meLoaiCuTru?: 0 | 1 | 2;
+  meNoiCuTru?: Address;
+  meSoDDCN?: string;
+
+  chaHoTen?: string;
+  chaNgaySinh?: string;
+  chaDanToc?: string;
+  chaQuocTich?: string;
+  chaLoaiCuTru?: 0 | 1 | 2;
+  chaNoiCuTru?: Address;
+  chaSoDDCN?: string;
+
+  nycHoTen: string;
+  nycQuanHe: string;
+  nycSoGiayToTuyThan?: string;
+  nycSoDienThoai?: string;
+  nycEmail?: string;
+  nycNoiCuTru?: Address;
+}
+
+export interface KhaiSinh {
+  messageId: string;
+  maDonVi: string;
+  maHoSoMCDT?: string;
+  bhyt?: BhytPart;
+  hoTich: KhaiSinhHoTich;
+}
+
+export type MessageType = 'KhaiSinh';

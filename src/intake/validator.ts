@@ -1,0 +1,85 @@
+import { readFileSync } from 'node:fs';
+import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
+import addFormats from 'ajv-formats';
+import { parseCalendarDate } from '../domain/calendar-date.js';
+import { GatewayError, type ErrorDetail } from '../errors.js';
+
+const schemaDir = new URL('../../schemas/', import.meta.url);
+const loadSchema = (file: string) => JSON.parse(readFileSync(new URL(file, schemaDir), 'utf8')) as Record<string, unknown>;
+
+export const messageSchemas = {
+  KhaiSinh: loadSchema('khai-sinh.schema.json'),
+} as const;
+
+export type SchemaName = keyof typeof messageSchemas;
+
+/**
+ * One ajv instance, every schema compiled once at start, shared by the REST, XML and SOAP doors.
+ * `coerceTypes: 'array'` is what lets the three agree: XML and SOAP carry only text, so "1" becomes
+ * the integer 1 where the schema says integer, and a single repeated element becomes a list.
+ */
+const ajv = new Ajv({ allErrors: true, strict: true, coerceTypes: 'array', useDefaults: false });
+addFormats.default(ajv, ['email']);
+ajv.addFormat('hotich-date', { type: 'string', validate: (text: string) => parseCalendarDate(text) !== null });
+ajv.addSchema(loadSchema('common.schema.json'));
+
+const validators = new Map<SchemaName, ValidateFunction>(
+  Object.entries(messageSchemas).map(([name, schema]) => [name as SchemaName, ajv.compile(schema)]),
+);
+
+const MAX_DEPTH = 16;
+
+/**
+ * Unicode NFC, trimmed, inner runs of white space collapsed: input in NFD or with stray spaces is the
+ * same person (DOMAIN.md §5). Empty strings become absent, as an XML `<x/>` does.
+ */
+export function normaliseText(text: string): string {
+  return text.normalize('NFC').trim().replace(/\s+/gu, ' ');
+}
+
+export function normaliseDocument(value: unknown, depth = 0): unknown {
+  if (depth > MAX_DEPTH) {
+    throw new GatewayError('MALFORMED_BODY', 'The document is nested too deeply', [
+      { path: '', code: 'TOO_DEEP', message: `more than ${MAX_DEPTH} levels` },
+    ]);
+  }
+  if (typeof value === 'string') return normaliseText(value);
+  if (Array.isArray(value)) return value.map((item) => normaliseDocument(item, depth + 1));
+  if (value !== null && typeof value === 'object') {
+    const result: Record<string, unknown> = {};
+    for (const [key, item] of Object.entries(value)) {
+      const normalised = normaliseDocument(item, depth + 1);
+      if (normalised !== '' && normalised !== undefined) result[key] = normalised;
+    }
+    return result;
+  }
+  return value;
+}
+
+function toDetail(error: ErrorObject): ErrorDetail {
+  const params = error.params as Record<string, unknown>;
+  let path = error.instancePath;
+  if (error.keyword === 'required' || error.keyword === 'dependentRequired') path += `/${String(params.missingProperty)}`;
+  if (error.keyword === 'additionalProperties') path += `/${String(params.additionalProperty)}`;
+  const message =
+    error.keyword === 'additionalProperties' ? 'is not a field of this message'
+    : error.keyword === 'format' && params.format === 'hotich-date' ? 'must be a real date as dd.MM.yyyy or YYYY-MM-DD'
+    : error.message ?? 'is invalid';
+  return { path, code: error.keyword.toUpperCase(), message };
+}
+
+/** Normalises, coerces and checks a document; returns it or throws VALIDATION_FAILED with every path. */
+export function validateDocument<T>(name: SchemaName, raw: unknown): T {
+  const document = normaliseDocument(raw);
+  if (document === null || typeof document !== 'object' || Array.isArray(document)) {
+    throw new GatewayError('VALIDATION_FAILED', `A ${name} document must be an object`, [
+      { path: '', code: 'TYPE', message: 'must be object' },
+    ]);
+  }
+  const validate = validators.get(name) as ValidateFunction;
+  if (!validate(document)) {
+    const details = (validate.errors ?? []).map(toDetail);
+    throw new GatewayError('VALIDATION_FAILED', `The ${name} document is not valid`, details);
+  }
+  return document as T;
+}

@@ -1,0 +1,146 @@
+import { canonicalJson, sha256Hex } from '../domain/canonical-json.js';
+import type { Queryable } from './database.js';
+
+export const GENESIS_HASH = '0'.repeat(64);
+
+export interface AuditEventInput {
+  actor: string;
+  action: string;
+  transferId?: string;
+  fromStatus?: string | null;
+  toStatus?: string | null;
+  /** Hashed, never stored: proves which document a step saw without keeping personal data twice. */
+  payload?: unknown;
+  /** Small, non-personal facts (a reason, error codes); stored and covered by the hash. */
+  details?: Record<string, unknown>;
+}
+
+export interface AuditEvent {
+  seq: number;
+  at: string;
+  actor: string;
+  action: string;
+  transferId: string | null;
+  fromStatus: string | null;
+  toStatus: string | null;
+  payloadSha256: string | null;
+  details: Record<string, unknown> | null;
+  prevHash: string;
+  hash: string;
+}
+
+type Sealed = Omit<AuditEvent, 'hash'>;
+
+/** The hash of one event: the previous hash and every stored field of the event, canonically. */
+export function hashEvent(event: Sealed): string {
+  const { prevHash, ...fields } = event;
+  return sha256Hex(`${prevHash}\n${canonicalJson(fields)}`);
+}
+
+/**
+ * Appends one event inside the caller's transaction. The advisory lock makes concurrent writers,
+ * in this process or others on the same database, take turns at the chain head; it is held only
+ * from here to the caller's commit, which is why callers append last.
+ */
+export async function appendAuditEventInTx(tx: Queryable, input: AuditEventInput): Promise<AuditEvent> {
+  await tx.query('SELECT pg_advisory_xact_lock(7412, hashtext(current_schema()))');
+  const head = await tx.query<{ seq: string | number; hash: string }>(
+    'SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1',
+  );
+  const previous = head.rows[0];
+  const event: Sealed = {
+    seq: previous ? Number(previous.seq) + 1 : 1,
+    at: new Date().toISOString(),
+    actor: input.actor,
+    action: input.action,
+    transferId: input.transferId ?? null,
+    fromStatus: input.fromStatus ?? null,
+    toStatus: input.toStatus ?? null,
+    payloadSha256: input.payload === undefined ? null : sha256Hex(canonicalJson(input.payload)),
+    details: input.details ?? null,
+    prevHash: previous ? previous.hash : GENESIS_HASH,
+  };
+  const sealed: AuditEvent = { ...event, hash: hashEvent(event) };
+  await tx.query(
+    `INSERT INTO audit_events (seq, at, actor, action, transfer_id, from_status, to_status, payload_sha256, details, prev_hash, hash)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb, $10, $11)`,
+    [
+      sealed.seq, sealed.at, sealed.actor, sealed.action, sealed.transferId, sealed.fromStatus, sealed.toStatus,
+      sealed.payloadSha256, sealed.details === null ? null : JSON.stringify(sealed.details), sealed.prevHash, sealed.hash,
+    ],
+  );
+  return sealed;
+}
+
+interface AuditRow {
+  seq: string | number;
+  at: Date | string;
+  actor: string;
+  action: string;
+  transfer_id: string | null;
+  from_status: string | null;
+  to_status: string | null;
+  payload_sha256: string | null;
+  details: Record<string, unknown> | null;
+  prev_hash: string;
+  hash: string;
+}
+
+function fromRow(row: AuditRow): AuditEvent {
+  return {
+    seq: Number(row.seq),
+    at: new Date(row.at).toISOString(),
+    actor: row.actor,
+    action: row.action,
+    transferId: row.transfer_id,
+    fromStatus: row.from_status,
+    toStatus: row.to_status,
+    payloadSha256: row.payload_sha256,
+    details: row.details,
+    prevHash: row.prev_hash,
+    hash: row.hash,
+  };
+}
+
+export interface AuditQuery {
+  transferId?: string;
+  afterSeq?: number;
+  limit: number;
+}
+
+export async function listAuditEvents(db: Queryable, query: AuditQuery): Promise<AuditEvent[]> {
+  const { rows } = await db.query<AuditRow>(
+    `SELECT * FROM audit_events
+      WHERE ($1::text IS NULL OR transfer_id = $1) AND seq > $2
+      ORDER BY seq LIMIT $3`,
+    [query.transferId ?? null, query.afterSeq ?? 0, query.limit],
+  );
+  return rows.map(fromRow);
+}
+
+export type ChainVerdict =
+  | { ok: true; events: number; head: string }
+  | { ok: false; events: number; brokenSeq: number; reason: string };
+
+/**
+ * Walks the whole chain in pages and recomputes every hash. It names the first event whose stored
+ * hash, link to its predecessor or sequence number does not hold: a row changed, inserted or
+ * removed behind the gateway's back.
+ */
+export async function verifyAuditChain(db: Queryable, pageSize = 5000): Promise<ChainVerdict> {
+  let expectedSeq = 1;
+  let prevHash = GENESIS_HASH;
+  for (;;) {
+    const page = await listAuditEvents(db, { afterSeq: expectedSeq - 1, limit: pageSize });
+    for (const event of page) {
+      const broken = (reason: string, brokenSeq = event.seq): ChainVerdict => ({ ok: false, events: expectedSeq - 1, brokenSeq, reason });
+      if (event.seq !== expectedSeq) return broken('sequence gap: an event is missing', expectedSeq);
+      if (event.prevHash !== prevHash) return broken('prevHash does not match the previous event');
+      const { hash, ...sealed } = event;
+      if (hashEvent(sealed) !== hash) return broken('hash does not match the event');
+      prevHash = hash;
+      expectedSeq += 1;
+    }
+    if (page.length < pageSize) return { ok: true, events: expectedSeq - 1, head: prevHash };
+  }
+}

@@ -1,0 +1,223 @@
+import { GatewayError } from '../errors.js';
+import { appendAuditEventInTx, type AuditEventInput } from './audit-log.js';
+import type { Queryable } from './database.js';
+
+export type TransferType = 'KHAI_SINH' | 'KHAI_TU' | 'HO_SO_MOT_CUA';
+export type TransferStatus = 'received' | 'queued' | 'sent' | 'issued' | 'processed' | 'returned' | 'failed';
+
+export interface Transfer {
+  id: string;
+  type: TransferType;
+  clientId: string;
+  messageId: string;
+  status: TransferStatus;
+  maTinh: string;
+  maDonVi: string;
+  soDinhDanh: string;
+  document: Record<string, unknown>;
+  /** JSON Pointers of what the BHXH document still lacks while `received`. */
+  missing: string[];
+  bhxhDocument: Record<string, unknown> | null;
+  bhxhErrors: unknown[] | null;
+  card: Record<string, unknown> | null;
+  createdAt: string;
+  updatedAt: string;
+}
+
+interface TransferRow {
+  id: string;
+  type: TransferType;
+  client_id: string;
+  message_id: string;
+  status: TransferStatus;
+  ma_tinh: string;
+  ma_don_vi: string;
+  so_dinh_danh: string;
+  document: Record<string, unknown>;
+  missing: string[];
+  bhxh_document: Record<string, unknown> | null;
+  bhxh_errors: unknown[] | null;
+  card: Record<string, unknown> | null;
+  created_at: Date | string;
+  updated_at: Date | string;
+}
+
+function fromRow(row: TransferRow): Transfer {
+  return {
+    id: row.id,
+    type: row.type,
+    clientId: row.client_id,
+    messageId: row.message_id,
+    status: row.status,
+    maTinh: row.ma_tinh,
+    maDonVi: row.ma_don_vi,
+    soDinhDanh: row.so_dinh_danh,
+    document: row.document,
+    missing: row.missing,
+    bhxhDocument: row.bhxh_document,
+    bhxhErrors: row.bhxh_errors,
+    card: row.card,
+    createdAt: new Date(row.created_at).toISOString(),
+    updatedAt: new Date(row.updated_at).toISOString(),
+  };
+}
+
+export type NewTransfer = Omit<Transfer, 'createdAt' | 'updatedAt' | 'bhxhErrors' | 'card'>;
+
+const UNIQUE_VIOLATION = '23505';
+
+export function isUniqueViolation(error: unknown, constraint?: string): boolean {
+  const pgError = error as { code?: string; constraint?: string; message?: string };
+  if (pgError?.code !== UNIQUE_VIOLATION) return false;
+  if (constraint === undefined) return true;
+  // pg names the constraint; PGlite only puts it in the message.
+  return pgError.constraint === constraint || (pgError.message ?? '').includes(constraint);
+}
+
+/** Creates a transfer and its first audit event in the caller's transaction. */
+export async function insertTransferInTx(
+  tx: Queryable,
+  transfer: NewTransfer,
+  event: Omit<AuditEventInput, 'transferId' | 'fromStatus' | 'toStatus'>,
+): Promise<Transfer> {
+  let inserted;
+  try {
+    inserted = await tx.query<TransferRow>(
+      `INSERT INTO transfers (id, type, client_id, message_id, status, ma_tinh, ma_don_vi, so_dinh_danh, document, missing, bhxh_document)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb, $10::jsonb, $11::jsonb)
+       RETURNING *`,
+      [
+        transfer.id, transfer.type, transfer.clientId, transfer.messageId, transfer.status, transfer.maTinh,
+        transfer.maDonVi, transfer.soDinhDanh, JSON.stringify(transfer.document), JSON.stringify(transfer.missing),
+        transfer.bhxhDocument === null ? null : JSON.stringify(transfer.bhxhDocument),
+      ],
+    );
+  } catch (error) {
+    if (isUniqueViolation(error, 'transfers_one_birth_per_person')) {
+      throw new GatewayError('DUPLICATE_PERSON', undefined, [
+        { path: '/hoTich/soDinhDanh', code: 'DUPLICATE_PERSON', message: 'a birth for this personal number is already held' },
+      ]);
+    }
+    throw error;
+  }
+  await appendAuditEventInTx(tx, { ...event, transferId: transfer.id, fromStatus: null, toStatus: transfer.status });
+  return fromRow(inserted.rows[0] as TransferRow);
+}
+
+export async function findTransfer(db: Queryable, id: string): Promise<Transfer | null> {
+  const { rows } = await db.query<TransferRow>('SELECT * FROM transfers WHERE id = $1', [id]);
+  return rows[0] ? fromRow(rows[0]) : null;
+}
+
+/** Reads a transfer and holds its row until the transaction ends, so two changes cannot interleave. */
+export async function lockTransferInTx(tx: Queryable, id: string): Promise<Transfer | null> {
+  const { rows } = await tx.query<TransferRow>('SELECT * FROM transfers WHERE id = $1 FOR UPDATE', [id]);
+  return rows[0] ? fromRow(rows[0]) : null;
+}
+
+export interface TransferChange {
+  status: TransferStatus;
+  document?: Record<string, unknown>;
+  missing?: string[];
+  soDinhDanh?: string;
+  bhxhDocument?: Record<string, unknown> | null;
+  bhxhErrors?: unknown[] | null;
+  card?: Record<string, unknown> | null;
+}
+
+/**
+ * The only way a transfer changes: the row and its audit event in the caller's transaction, so the
+ * log can never miss a step nor record one that did not happen. The caller holds the row lock.
+ */
+export async function changeTransferInTx(
+  tx: Queryable,
+  current: Transfer,
+  change: TransferChange,
+  event: Omit<AuditEventInput, 'transferId' | 'fromStatus' | 'toStatus'>,
+): Promise<Transfer> {
+  const json = (value: unknown) => (value === undefined ? undefined : value === null ? null : JSON.stringify(value));
+  const columns: Array<[string, unknown, string]> = [
+    ['status', change.status, ''],
+    ['document', json(change.document), '::jsonb'],
+    ['missing', json(change.missing), '::jsonb'],
+    ['so_dinh_danh', change.soDinhDanh, ''],
+    ['bhxh_document', json(change.bhxhDocument), '::jsonb'],
+    ['bhxh_errors', json(change.bhxhErrors), '::jsonb'],
+    ['card', json(change.card), '::jsonb'],
+  ];
+  const present = columns.filter(([, value]) => value !== undefined);
+  const assignments = present.map(([column, , cast], index) => `${column} = $${index + 2}${cast}`);
+  let updated;
+  try {
+    updated = await tx.query<TransferRow>(
+      `UPDATE transfers SET ${assignments.join(', ')}, updated_at = now() WHERE id = $1 RETURNING *`,
+      [current.id, ...present.map(([, value]) => value)],
+    );
+  } catch (error) {
+    if (isUniqueViolation(error, 'transfers_one_birth_per_person')) {
+      throw new GatewayError('DUPLICATE_PERSON', undefined, [
+        { path: '/hoTich/soDinhDanh', code: 'DUPLICATE_PERSON', message: 'a birth for this personal number is already held' },
+      ]);
+    }
+    throw error;
+  }
+  await appendAuditEventInTx(tx, {
+    ...event,
+    transferId: current.id,
+    fromStatus: current.status,
+    toStatus: change.status,
+  });
+  return fromRow(updated.rows[0] as TransferRow);
+}
+
+export interface TransferFilter {
+  status?: TransferStatus;
+  maTinh?: string;
+  /** Restricts to these provinces; undefined means all. */
+  provinces?: string[];
+  type?: TransferType;
+  clientId?: string;
+  createdFrom?: string;
+  createdTo?: string;
+}
+
+export interface TransferPage {
+  items: Transfer[];
+  nextCursor: string | null;
+}
+
+/** Keyset paging on the time-ordered id: stable under inserts, no OFFSET scans. */
+export async function listTransfers(
+  db: Queryable,
+  filter: TransferFilter,
+  page: { limit: number; after?: string },
+): Promise<TransferPage> {
+  const { rows } = await db.query<TransferRow>(
+    `SELECT * FROM transfers
+      WHERE ($1::text IS NULL OR status = $1)
+        AND ($2::text IS NULL OR ma_tinh = $2)
+        AND ($3::text[] IS NULL OR ma_tinh = ANY($3))
+        AND ($4::text IS NULL OR type = $4)
+        AND ($5::text IS NULL OR client_id = $5)
+        AND ($6::timestamptz IS NULL OR created_at >= $6)
+        AND ($7::timestamptz IS NULL OR created_at < $7)
+        AND ($8::text IS NULL OR id > $8)
+      ORDER BY id
+      LIMIT $9`,
+    [
+      filter.status ?? null, filter.maTinh ?? null, filter.provinces ?? null, filter.type ?? null,
+      filter.clientId ?? null, filter.createdFrom ?? null, filter.createdTo ?? null, page.after ?? null,
+      page.limit + 1,
+    ],
+  );
+  const items = rows.slice(0, page.limit).map(fromRow);
+  const last = items[items.length - 1];
+  return { items, nextCursor: rows.length > page.limit && last ? last.id : null };
+}
+
+export async function countTransfersByStatus(db: Queryable): Promise<Record<string, number>> {
+  const { rows } = await db.query<{ status: string; count: string | number }>(
+    'SELECT status, count(*) AS count FROM transfers GROUP BY status',
+  );
+  return Object.fromEntries(rows.map((row) => [row.status, Number(row.count)]));
+}
