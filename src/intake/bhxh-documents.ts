@@ -1,8 +1,9 @@
 import { readFileSync } from 'node:fs';
-import { Ajv, type ValidateFunction } from 'ajv';
+import type { ValidateFunction } from 'ajv';
+import { Ajv2020 } from 'ajv/dist/2020.js';
 
 const schemaDir = new URL('../../schemas/', import.meta.url);
-const ajv = new Ajv({ allErrors: true, strict: true });
+const ajv = new Ajv2020({ allErrors: true, strict: true });
 const validators: Record<string, ValidateFunction> = {
   CapTheTe: ajv.compile(JSON.parse(readFileSync(new URL('cap-the-te.schema.json', schemaDir), 'utf8'))),
 };

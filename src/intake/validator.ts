@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
-import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
+import type { ErrorObject, ValidateFunction } from 'ajv';
+import { Ajv2020 } from 'ajv/dist/2020.js';
 import addFormats from 'ajv-formats';
 import { parseCalendarDate } from '../domain/calendar-date.js';
 import { GatewayError, type ErrorDetail } from '../errors.js';
@@ -18,7 +19,7 @@ export type SchemaName = keyof typeof messageSchemas;
  * `coerceTypes: 'array'` is what lets the three agree: XML and SOAP carry only text, so "1" becomes
  * the integer 1 where the schema says integer, and a single repeated element becomes a list.
  */
-const ajv = new Ajv({ allErrors: true, strict: true, coerceTypes: 'array', useDefaults: false });
+const ajv = new Ajv2020({ allErrors: true, strict: true, coerceTypes: 'array', useDefaults: false });
 addFormats.default(ajv, ['email']);
 ajv.addFormat('hotich-date', { type: 'string', validate: (text: string) => parseCalendarDate(text) !== null });
 ajv.addSchema(loadSchema('common.schema.json'));

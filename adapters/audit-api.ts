@@ -1,0 +1,63 @@
+import type { FastifyInstance } from 'fastify';
+import fp from 'fastify-plugin';
+import { listAuditEvents, verifyAuditChain } from '../src/store/audit-log.js';
+import type { Database } from '../src/store/database.js';
+import { auditEventSchema, errorResponses } from './openapi-shapes.js';
+
+/** Read and verify the audit log (CONTRACT.md §6). There is deliberately no way to write it here. */
+async function auditApi(app: FastifyInstance, options: { db: Database }) {
+  app.get<{ Querystring: { transferId?: string; after?: number; limit: number } }>('/audit/v1/events', {
+    config: { roles: ['auditor', 'operator'] },
+    schema: {
+      tags: ['audit'],
+      summary: 'Audit events, oldest first (optionally of one transfer); page with `after` = the last seq seen',
+      querystring: {
+        type: 'object',
+        additionalProperties: false,
+        properties: {
+          transferId: { type: 'string', maxLength: 64 },
+          after: { type: 'integer', minimum: 0 },
+          limit: { type: 'integer', minimum: 1, maximum: 1000, default: 200 },
+        },
+      },
+      response: {
+        200: {
+          type: 'object',
+          properties: {
+            events: { type: 'array', items: auditEventSchema },
+            nextCursor: { type: ['string', 'null'] },
+          },
+        },
+        ...errorResponses,
+      },
+    },
+  }, async (request) => {
+    const { transferId, after, limit } = request.query;
+    const events = await listAuditEvents(options.db, { transferId, afterSeq: after, limit });
+    const last = events[events.length - 1];
+    return { events, nextCursor: events.length === limit && last ? String(last.seq) : null };
+  });
+
+  app.get('/audit/v1/verify', {
+    config: { roles: ['auditor', 'operator'] },
+    schema: {
+      tags: ['audit'],
+      summary: 'Recompute the hash chain; names the first broken event',
+      response: {
+        200: {
+          type: 'object',
+          properties: {
+            ok: { type: 'boolean' },
+            events: { type: 'integer' },
+            head: { type: 'string' },
+            brokenSeq: { type: 'integer' },
+            reason: { type: 'string' },
+          },
+        },
+        ...errorResponses,
+      },
+    },
+  }, async () => verifyAuditChain(options.db));
+}
+
+export const auditApiPlugin = fp(auditApi, { name: 'lienthong-audit-api', fastify: '5.x', encapsulate: true });

@@ -1,0 +1,437 @@
+/**
+ * Raw request body → plain JS value, for bodies written by systems we do not control.
+ *
+ * Every check that can be made on the text is made before a parser sees it, so the hostile cases
+ * (entity bombs, 100 000-level nesting, floods of elements) are refused by a linear scan without
+ * building anything large and without recursion. Every refusal is a `MALFORMED_BODY` whose single
+ * detail names what was wrong with a stable code.
+ */
+import { XMLParser, XMLValidator, type EntityDecoderOptions } from 'fast-xml-parser';
+import sjson from 'secure-json-parse';
+import { GatewayError } from '../src/errors.js';
+
+export interface BodyLimits {
+  /** Deepest nesting accepted: JSON arrays/objects, or XML elements counting the root as 1. */
+  maxDepth?: number;
+  /** Most XML elements accepted in one document, the root included. */
+  maxElements?: number;
+}
+
+export const DEFAULT_MAX_DEPTH = 32;
+export const DEFAULT_MAX_ELEMENTS = 20_000;
+
+/** Detail codes carried by the `MALFORMED_BODY` errors of this module. */
+export type BodyErrorCode =
+  | 'INVALID_UTF8'
+  | 'INVALID_JSON'
+  | 'TOO_DEEP'
+  | 'FORBIDDEN_NAME'
+  | 'INVALID_XML'
+  | 'XML_DTD_FORBIDDEN'
+  | 'XML_PI_FORBIDDEN'
+  | 'XML_ENCODING'
+  | 'TOO_MANY_ELEMENTS'
+  | 'XML_MIXED_CONTENT';
+
+function malformed(code: BodyErrorCode, message: string): GatewayError {
+  return new GatewayError('MALFORMED_BODY', undefined, [{ path: '', code, message }]);
+}
+
+// Error texts from parsers may quote the hostile input; keep what we echo back short.
+function clip(text: string, max = 200): string {
+  return text.length > max ? `${text.slice(0, max)}…` : text;
+}
+
+// ---------------------------------------------------------------------------------------------
+// UTF-8
+// ---------------------------------------------------------------------------------------------
+
+// ignoreBOM is false by default, so the decoder itself consumes a leading BOM.
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+export function decodeUtf8(body: Buffer): string {
+  let text: string;
+  try {
+    text = utf8.decode(body);
+  } catch {
+    throw malformed('INVALID_UTF8', 'The body is not valid UTF-8');
+  }
+  return stripBom(text);
+}
+
+function stripBom(text: string): string {
+  return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
+}
+
+// ---------------------------------------------------------------------------------------------
+// JSON
+// ---------------------------------------------------------------------------------------------
+
+export function readJson(body: Buffer, limits: BodyLimits = {}): unknown {
+  return readJsonText(decodeUtf8(body), limits);
+}
+
+/** Same as {@link readJson} for text that is already decoded. */
+export function readJsonText(text: string, limits: BodyLimits = {}): unknown {
+  text = stripBom(text);
+  checkJsonDepth(text, limits.maxDepth ?? DEFAULT_MAX_DEPTH);
+  try {
+    return sjson.parse(text, null, { protoAction: 'error', constructorAction: 'error' });
+  } catch (err) {
+    // secure-json-parse throws SyntaxError for both broken JSON and forbidden keys; telling them
+    // apart by re-parsing costs a second parse only on the failure path.
+    try {
+      JSON.parse(text);
+    } catch (syntax) {
+      throw malformed('INVALID_JSON', `The body is not valid JSON: ${clip(errorMessage(syntax))}`);
+    }
+    throw malformed(
+      'FORBIDDEN_NAME',
+      'The body contains a "__proto__" key or a "constructor.prototype" key, which are not accepted',
+    );
+  }
+}
+
+/**
+ * Bracket depth is the nesting depth for any JSON that parses, so counting brackets outside
+ * strings bounds the parser's work before it starts, in one loop with no recursion and no stack.
+ * Broken JSON is left for the parser to describe.
+ */
+function checkJsonDepth(text: string, maxDepth: number): void {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c /* \ */) i++;
+      else if (c === 0x22 /* " */) inString = false;
+    } else if (c === 0x22) {
+      inString = true;
+    } else if (c === 0x5b /* [ */ || c === 0x7b /* { */) {
+      if (++depth > maxDepth) {
+        throw malformed('TOO_DEEP', `The body nests arrays/objects deeper than ${maxDepth} levels`);
+      }
+    } else if (c === 0x5d /* ] */ || c === 0x7d /* } */) {
+      depth--;
+    }
+  }
+}
+
+function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+// ---------------------------------------------------------------------------------------------
+// XML
+// ---------------------------------------------------------------------------------------------
+
+export interface XmlDocument {
+  /** Local name of the root element (namespace prefix removed): the message type. */
+  root: string;
+  value: Record<string, unknown>;
+}
+
+export function readXml(body: Buffer, limits: BodyLimits = {}): XmlDocument {
+  // UTF-16 XML without a BOM is valid UTF-8 byte-wise (ASCII plus NULs), so it would otherwise
+  // surface as a baffling "invalid character" rather than as the encoding problem it is.
+  if (looksLikeUtf16(body)) {
+    throw malformed('XML_ENCODING', 'The document is UTF-16; only UTF-8 is accepted');
+  }
+  return readXmlText(decodeUtf8(body), limits);
+}
+
+function looksLikeUtf16(b: Buffer): boolean {
+  if (b.length < 2) return false;
+  if ((b[0] === 0xfe && b[1] === 0xff) || (b[0] === 0xff && b[1] === 0xfe)) return true;
+  return b.length >= 4 && ((b[0] === 0x3c && b[1] === 0 && b[2] === 0x3f && b[3] === 0) ||
+    (b[0] === 0 && b[1] === 0x3c && b[2] === 0 && b[3] === 0x3f));
+}
+
+/** Same as {@link readXml} for text that is already decoded (SOAP bodies, `data` fields). */
+export function readXmlText(text: string, limits: BodyLimits = {}): XmlDocument {
+  text = stripBom(text);
+  const maxDepth = limits.maxDepth ?? DEFAULT_MAX_DEPTH;
+  const maxElements = limits.maxElements ?? DEFAULT_MAX_ELEMENTS;
+
+  // Deliberately blunt: wherever it stands (even in a comment or CDATA), a DTD keyword is refused,
+  // so no disagreement between this scan and the parser's tokenizer can let a DTD through.
+  const dtd = DTD_KEYWORD.exec(text);
+  if (dtd) {
+    throw malformed('XML_DTD_FORBIDDEN', `DTDs and entity declarations are not accepted (found "${dtd[0]}")`);
+  }
+  prescanXml(text, maxDepth, maxElements);
+  checkXmlChars(text);
+
+  const verdict = XMLValidator.validate(text);
+  if (verdict !== true) {
+    const { msg, line, col } = verdict.err;
+    throw malformed('INVALID_XML', `${clip(msg)} (line ${line}${col !== undefined ? `, column ${col}` : ''})`);
+  }
+
+  let parsed: unknown;
+  try {
+    parsed = parserFor(maxDepth).parse(text);
+  } catch (err) {
+    if (err instanceof GatewayError) throw err;
+    throw malformed('INVALID_XML', clip(errorMessage(err)));
+  }
+  return toDocument(parsed);
+}
+
+const DTD_KEYWORD = /<!\s*(?:DOCTYPE|ENTITY|ELEMENT|ATTLIST|NOTATION)/i;
+
+/**
+ * One linear pass over the markup: refuses processing instructions, a non-UTF-8 declaration,
+ * excessive depth or element count, several roots, and element names that could reach
+ * `Object.prototype`, all before the validator or parser allocates anything per element.
+ */
+function prescanXml(text: string, maxDepth: number, maxElements: number): void {
+  // Where each open element starts; bounded by maxDepth, so it stays tiny.
+  const open: number[] = [];
+  let elements = 0;
+  let rootSeen = false;
+  let i = 0;
+  for (;;) {
+    const lt = text.indexOf('<', i);
+    if (lt === -1) break;
+    const c1 = text.charCodeAt(lt + 1);
+
+    if (c1 === 0x3f /* ? */) {
+      const end = text.indexOf('?>', lt + 2);
+      if (end === -1) throw malformed('INVALID_XML', 'A processing instruction is not closed');
+      const target = NAME_AT.exec(text.slice(lt + 2, Math.min(end, lt + 64)))?.[0] ?? '';
+      if (target.toLowerCase() !== 'xml') {
+        throw malformed('XML_PI_FORBIDDEN', `Processing instructions are not accepted (found "<?${clip(target, 40)}")`);
+      }
+      if (lt !== 0) {
+        throw malformed('INVALID_XML', 'The XML declaration is allowed only at the very start of the document');
+      }
+      checkDeclaredEncoding(text.slice(lt, end));
+      i = end + 2;
+    } else if (c1 === 0x21 /* ! */) {
+      if (text.startsWith('<!--', lt)) {
+        const end = text.indexOf('-->', lt + 4);
+        if (end === -1) throw malformed('INVALID_XML', 'A comment is not closed');
+        i = end + 3;
+      } else if (text.startsWith('<![CDATA[', lt)) {
+        const end = text.indexOf(']]>', lt + 9);
+        if (end === -1) throw malformed('INVALID_XML', 'A CDATA section is not closed');
+        i = end + 3;
+      } else {
+        throw malformed('INVALID_XML', 'Unexpected "<!" markup');
+      }
+    } else if (c1 === 0x2f /* / */) {
+      const end = text.indexOf('>', lt + 2);
+      if (end === -1) throw malformed('INVALID_XML', 'A closing tag is not closed');
+      open.pop();
+      i = end + 1;
+    } else {
+      const end = endOfStartTag(text, lt + 1);
+      const name = NAME_AT.exec(text.slice(lt + 1, Math.min(end, lt + 256)))?.[0] ?? '';
+      if (++elements > maxElements) {
+        throw malformed('TOO_MANY_ELEMENTS', `The document has more than ${maxElements} elements`);
+      }
+      if (open.length === 0) {
+        if (rootSeen) throw malformed('INVALID_XML', 'The document has more than one root element');
+        rootSeen = true;
+      }
+      checkElementName(name);
+      if (text.charCodeAt(end - 1) !== 0x2f /* / */) {
+        if (open.push(lt) > maxDepth) {
+          throw malformed('TOO_DEEP', `The document nests elements deeper than ${maxDepth} levels`);
+        }
+      }
+      i = end + 1;
+    }
+  }
+  // The validator would say so too, but for several open elements only as a list of names at
+  // "line 1, column 1".
+  const last = open.at(-1);
+  if (last !== undefined) {
+    const name = NAME_AT.exec(text.slice(last + 1, last + 256))?.[0] ?? '';
+    const line = lineAt(text, last);
+    throw malformed('INVALID_XML', `The element <${clip(name, 60)}> opened at line ${line} is not closed`);
+  }
+}
+
+function lineAt(text: string, index: number): number {
+  let line = 1;
+  for (let k = text.indexOf('\n'); k !== -1 && k < index; k = text.indexOf('\n', k + 1)) line++;
+  return line;
+}
+
+const NAME_AT = /^[^\s/>?=]+/;
+
+/** Index of the `>` closing a start tag; attribute values may themselves contain `>`. */
+function endOfStartTag(text: string, from: number): number {
+  let quote = 0;
+  for (let j = from; j < text.length; j++) {
+    const c = text.charCodeAt(j);
+    if (quote !== 0) {
+      if (c === quote) quote = 0;
+    } else if (c === 0x22 || c === 0x27) {
+      quote = c;
+    } else if (c === 0x3e /* > */) {
+      return j;
+    } else if (c === 0x3c /* < */) {
+      break;
+    }
+  }
+  throw malformed('INVALID_XML', 'A start tag is not closed');
+}
+
+function checkDeclaredEncoding(declaration: string): void {
+  const m = /\sencoding\s*=\s*(["'])([^"']*)\1/.exec(declaration);
+  if (m && !/^utf-?8$/i.test(m[2] ?? '')) {
+    throw malformed('XML_ENCODING', `The document declares encoding "${clip(m[2] ?? '', 40)}"; only UTF-8 is accepted`);
+  }
+}
+
+/**
+ * Names that are members of `Object.prototype` (plus `prototype`) could reach or shadow the
+ * prototype once they become keys. fast-xml-parser throws on three of them and silently renames
+ * others (`toString` → `__toString`); refusing them all says plainly what happened.
+ */
+function isForbiddenName(name: string): boolean {
+  return name === 'prototype' || Object.prototype.hasOwnProperty.call(Object.prototype, name);
+}
+
+function checkElementName(qname: string): void {
+  // Every part, because prefix removal keeps everything after the first colon.
+  for (const part of qname.split(':')) {
+    if (isForbiddenName(part)) {
+      throw malformed('FORBIDDEN_NAME', `The element name "${clip(qname, 60)}" is not accepted`);
+    }
+  }
+}
+
+// Not XML characters (XML 1.0 §2.2). The validator lets them through, and a NUL would only fail
+// later, in the database.
+const NON_XML_CHAR =
+  /[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+function checkXmlChars(text: string): void {
+  const m = NON_XML_CHAR.exec(text);
+  if (m) {
+    const code = m[0].charCodeAt(0).toString(16).toUpperCase().padStart(4, '0');
+    throw malformed('INVALID_XML', `The character U+${code} is not allowed in XML`);
+  }
+}
+
+/**
+ * fast-xml-parser's own decoder only decodes numeric references when HTML entities are switched
+ * on too, and leaves unknown references as literal text. This one decodes exactly the five
+ * predefined entities and numeric references, in one pass (so `&amp;lt;` is `&lt;`), and refuses
+ * anything else, which without a DTD is an undeclared entity.
+ */
+const xmlEntityDecoder: EntityDecoderOptions = {
+  setExternalEntities() {},
+  addInputEntities() {
+    // Unreachable while DOCTYPE is refused before parsing; kept so a slip there fails closed.
+    throw malformed('XML_DTD_FORBIDDEN', 'Entity declarations are not accepted');
+  },
+  reset() {},
+  setXmlVersion() {},
+  decode(text: string): string {
+    if (!text.includes('&')) return text;
+    return text.replace(REFERENCE, (ref: string, dec?: string, hex?: string, name?: string) => {
+      if (dec !== undefined || hex !== undefined) {
+        const cp = dec !== undefined ? Number.parseInt(dec, 10) : Number.parseInt(hex ?? '', 16);
+        if (!isXmlCodePoint(cp)) throw malformed('INVALID_XML', `The reference ${clip(ref, 20)} is not an XML character`);
+        return String.fromCodePoint(cp);
+      }
+      if (name === undefined) {
+        throw malformed('INVALID_XML', 'A "&" does not start a character or entity reference; write it as &amp;');
+      }
+      switch (name) {
+        case 'amp': return '&';
+        case 'lt': return '<';
+        case 'gt': return '>';
+        case 'quot': return '"';
+        case 'apos': return "'";
+        default:
+          throw malformed('INVALID_XML', `The entity reference ${clip(ref, 40)} is not defined`);
+      }
+    });
+  },
+};
+
+// Bounded repetitions keep this linear on hostile runs of '&'; a lone '&' matches with no groups.
+const REFERENCE = /&(?:#([0-9]{1,10});|#x([0-9a-fA-F]{1,8});|([A-Za-z_][\w.-]{0,40});)?/g;
+
+function isXmlCodePoint(cp: number): boolean {
+  return cp === 0x9 || cp === 0xa || cp === 0xd ||
+    (cp >= 0x20 && cp <= 0xd7ff) || (cp >= 0xe000 && cp <= 0xfffd) || (cp >= 0x10000 && cp <= 0x10ffff);
+}
+
+const parsers = new Map<number, XMLParser>();
+
+function parserFor(maxDepth: number): XMLParser {
+  let parser = parsers.get(maxDepth);
+  if (!parser) {
+    parser = new XMLParser({
+      ignoreAttributes: true,
+      removeNSPrefix: true,
+      parseTagValue: false,
+      parseAttributeValue: false,
+      trimValues: true,
+      processEntities: true,
+      htmlEntities: false,
+      entityDecoder: xmlEntityDecoder,
+      ignoreDeclaration: true,
+      ignorePiTags: true,
+      // The prescan already bounds depth; this only keeps the parser's own cap out of the way.
+      maxNestedTags: Math.max(100, maxDepth + 1),
+    });
+    parsers.set(maxDepth, parser);
+  }
+  return parser;
+}
+
+const TEXT = '#text';
+const ABSENT = Symbol('absent');
+
+function toDocument(parsed: unknown): XmlDocument {
+  if (!isRecord(parsed)) throw malformed('INVALID_XML', 'The document has no root element');
+  const keys = Object.keys(parsed);
+  if (keys.length !== 1 || keys[0] === undefined) {
+    throw malformed('INVALID_XML', 'The document must have exactly one root element');
+  }
+  const root = keys[0];
+  const content = parsed[root];
+  if (Array.isArray(content)) throw malformed('INVALID_XML', 'The document has more than one root element');
+  if (content === '') return { root, value: {} };
+  if (!isRecord(content)) {
+    throw malformed('INVALID_XML', `The root element <${clip(root, 60)}> holds text; it must hold one element per field`);
+  }
+  return { root, value: cleanObject(content, `/${root}`) };
+}
+
+/** Recursion is bounded by the prescan's depth limit. */
+function cleanObject(node: Record<string, unknown>, where: string): Record<string, unknown> {
+  if (Object.prototype.hasOwnProperty.call(node, TEXT)) {
+    throw malformed('XML_MIXED_CONTENT', `The element at ${clip(where, 120)} mixes text and child elements`);
+  }
+  const out: Record<string, unknown> = {};
+  for (const key of Object.keys(node)) {
+    if (isForbiddenName(key)) throw malformed('FORBIDDEN_NAME', `The element name "${clip(key, 60)}" is not accepted`);
+    const v = clean(node[key], `${where}/${key}`);
+    if (v !== ABSENT) out[key] = v;
+  }
+  return out;
+}
+
+function clean(v: unknown, where: string): unknown {
+  if (typeof v === 'string') return v === '' ? ABSENT : v;
+  if (Array.isArray(v)) {
+    const items = v.map((item) => clean(item, where)).filter((item) => item !== ABSENT);
+    return items.length === 0 ? ABSENT : items;
+  }
+  if (isRecord(v)) return cleanObject(v, where);
+  // Only strings and objects come out with parseTagValue off; anything else is a parser surprise.
+  throw malformed('INVALID_XML', `Unexpected content at ${clip(where, 120)}`);
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}

@@ -1,0 +1,45 @@
+import type { FastifyInstance } from 'fastify';
+import fp from 'fastify-plugin';
+import type { Redis } from 'ioredis';
+import { GatewayError } from '../src/errors.js';
+import type { GatewayMetrics } from '../src/metrics.js';
+import type { Database } from '../src/store/database.js';
+
+async function withTimeout<T>(work: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      work,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Liveness, readiness (the database and Redis answer), Prometheus metrics. */
+async function health(app: FastifyInstance, options: { db: Database; redis: Redis; metrics: GatewayMetrics }) {
+  app.get('/healthz', { schema: { tags: ['health'], summary: 'The process is up' } }, async () => ({ status: 'ok' }));
+
+  app.get('/readyz', { schema: { tags: ['health'], summary: 'The database and Redis answer (503 otherwise)' } }, async () => {
+    const checks = await Promise.allSettled([
+      withTimeout(options.db.query('SELECT 1'), 2000),
+      withTimeout(options.redis.ping(), 2000),
+    ]);
+    const names = ['database', 'redis'];
+    const failed = checks.flatMap((check, index) =>
+      check.status === 'rejected' ? [{ path: `/${names[index]}`, code: 'UNREACHABLE', message: String((check.reason as Error)?.message ?? check.reason) }] : [],
+    );
+    if (failed.length > 0) throw new GatewayError('UNAVAILABLE', 'Not ready', failed, { 'retry-after': '5' });
+    return { status: 'ready', database: options.db.kind, redis: 'ok' };
+  });
+
+  app.get('/metrics', { schema: { tags: ['health'], summary: 'Prometheus metrics' } }, async (_request, reply) => {
+    const text = await options.metrics.registry.metrics();
+    return reply.type(options.metrics.registry.contentType).send(text);
+  });
+}
+
+export const healthPlugin = fp(health, { name: 'lienthong-health', fastify: '5.x' });

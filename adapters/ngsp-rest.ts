@@ -1,0 +1,155 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import fp from 'fastify-plugin';
+import { provinceScope } from '../src/auth/clients.js';
+import { GatewayError } from '../src/errors.js';
+import { requireClient } from '../src/http/auth-plugin.js';
+import type { IntakeService } from '../src/intake/intake-service.js';
+import { assertMayTouch, type KhaiSinhCorrection, type RegistryCorrections } from '../src/transfers/registry-corrections.js';
+import { transferDetail, transferSummary } from '../src/transfers/transfer-views.js';
+import { listAuditEvents } from '../src/store/audit-log.js';
+import type { Database } from '../src/store/database.js';
+import { findTransfer, listTransfers, type TransferStatus } from '../src/store/transfers.js';
+import { XmlBody, registerDocumentParsers } from './content-types.js';
+import { errorResponses, intakeAnswerSchema, transferDetailSchema, transferPageSchema } from './openapi-shapes.js';
+
+export interface NgspRestOptions {
+  db: Database;
+  intake: IntakeService;
+  corrections: RegistryCorrections;
+  bodyLimit: number;
+}
+
+export const TRANSFER_STATUSES: TransferStatus[] = ['received', 'queued', 'sent', 'issued', 'processed', 'returned', 'failed'];
+
+/** The door validates for itself: JSON, XML and SOAP must share one validator (src/intake/validator.ts). */
+const documentedOnly = () => () => true;
+
+/** The document a JSON or XML body carries; an XML root must name the message type. */
+function documentOf(body: unknown, messageType: string): { document: unknown; door: 'rest-json' | 'rest-xml' } {
+  if (!(body instanceof XmlBody)) return { document: body, door: 'rest-json' };
+  if (body.document.root !== messageType) {
+    throw new GatewayError('VALIDATION_FAILED', `The XML root element must be <${messageType}>`, [
+      { path: '', code: 'XML_ROOT', message: `expected <${messageType}>, got <${body.document.root}>` },
+    ]);
+  }
+  return { document: body.document.value, door: 'rest-xml' };
+}
+
+const transferIdParams = {
+  type: 'object',
+  required: ['transferId'],
+  properties: { transferId: { type: 'string', maxLength: 64 } },
+} as const;
+
+/** REST door of the NGSP emulation (CONTRACT.md §3): JSON or the same document as XML. */
+async function ngspRest(app: FastifyInstance, options: NgspRestOptions) {
+  registerDocumentParsers(app, options.bodyLimit);
+
+  app.post('/ngsp/v1/khai-sinh', {
+    config: { roles: ['registry'] },
+    validatorCompiler: documentedOnly,
+    schema: {
+      summary: 'Push a birth registration (KhaiSinh), as JSON or XML',
+      tags: ['registry'],
+      body: { $ref: 'KhaiSinh#' },
+      response: { 200: intakeAnswerSchema, 202: intakeAnswerSchema, ...errorResponses },
+    },
+  }, async (request, reply) => {
+    const { document, door } = documentOf(request.body, 'KhaiSinh');
+    const result = await options.intake.acceptKhaiSinh(document, requireClient(request), door);
+    return reply.code(result.statusCode).send(result.answer);
+  });
+
+  app.patch<{ Params: { transferId: string }; Body: KhaiSinhCorrection }>('/ngsp/v1/khai-sinh/:transferId', {
+    config: { roles: ['registry', 'operator'] },
+    schema: {
+      summary: 'Complete or correct the BHYT part and hoTich fields of a birth (received, queued or returned)',
+      tags: ['registry'],
+      params: transferIdParams,
+      body: {
+        type: 'object',
+        additionalProperties: false,
+        minProperties: 1,
+        properties: { bhyt: { type: 'object' }, hoTich: { type: 'object' } },
+      },
+      response: { 200: transferDetailSchema, ...errorResponses },
+    },
+  }, async (request) => {
+    const body = request.body instanceof XmlBody ? (request.body.document.value as KhaiSinhCorrection) : request.body;
+    const transfer = await options.corrections.correctKhaiSinh(request.params.transferId, body, requireClient(request));
+    return transferDetail(transfer, await listAuditEvents(options.db, { transferId: transfer.id, limit: 1000 }));
+  });
+
+  app.post<{ Params: { transferId: string } }>('/ngsp/v1/transfers/:transferId/resend', {
+    config: { roles: ['registry', 'operator'] },
+    schema: { summary: 'Send a returned transfer again', tags: ['registry'], params: transferIdParams, response: { 200: transferDetailSchema, ...errorResponses } },
+  }, async (request) => {
+    const transfer = await options.corrections.resend(request.params.transferId, requireClient(request));
+    return transferDetail(transfer, await listAuditEvents(options.db, { transferId: transfer.id, limit: 1000 }));
+  });
+
+  app.get<{ Params: { transferId: string } }>('/ngsp/v1/transfers/:transferId', {
+    config: { roles: ['registry', 'operator', 'auditor'] },
+    schema: { summary: 'One transfer: status, BHXH document, errors, card, history', tags: ['registry'], params: transferIdParams, response: { 200: transferDetailSchema, ...errorResponses } },
+  }, async (request) => {
+    const transfer = assertMayTouch(await findTransfer(options.db, request.params.transferId), requireClient(request));
+    return transferDetail(transfer, await listAuditEvents(options.db, { transferId: transfer.id, limit: 1000 }));
+  });
+
+  app.get('/ngsp/v1/transfers', {
+    config: { roles: ['registry', 'operator', 'auditor'] },
+    schema: {
+      summary: 'A page of transfers (e.g. status=returned for the warning list)',
+      tags: ['registry'],
+      querystring: transferQuerySchema,
+      response: { 200: transferPageSchema, ...errorResponses },
+    },
+  }, async (request) => listPage(options.db, request as FastifyRequest<{ Querystring: TransferQuery }>, true));
+}
+
+export interface TransferQuery {
+  status?: TransferStatus;
+  unit?: string;
+  type?: 'KHAI_SINH' | 'KHAI_TU' | 'HO_SO_MOT_CUA';
+  from?: string;
+  to?: string;
+  limit: number;
+  cursor?: string;
+}
+
+export const transferQuerySchema = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    status: { type: 'string', enum: TRANSFER_STATUSES },
+    unit: { type: 'string', pattern: '^[0-9]{2}$' },
+    type: { type: 'string', enum: ['KHAI_SINH', 'KHAI_TU', 'HO_SO_MOT_CUA'] },
+    from: { type: 'string', format: 'date-time' },
+    to: { type: 'string', format: 'date-time' },
+    limit: { type: 'integer', minimum: 1, maximum: 500, default: 100 },
+    cursor: { type: 'string', maxLength: 64 },
+  },
+} as const;
+
+/** A registry client sees the transfers it sent; operators and auditors those of their provinces. */
+export async function listPage(db: Database, request: FastifyRequest<{ Querystring: TransferQuery }>, ownOnly: boolean) {
+  const client = requireClient(request);
+  const query = request.query;
+  const isRegistryOnly = ownOnly && client.roles.includes('registry') && !client.roles.includes('operator') && !client.roles.includes('auditor');
+  const page = await listTransfers(
+    db,
+    {
+      status: query.status,
+      maTinh: query.unit,
+      provinces: provinceScope(client),
+      type: query.type,
+      clientId: isRegistryOnly ? client.id : undefined,
+      createdFrom: query.from,
+      createdTo: query.to,
+    },
+    { limit: query.limit, after: query.cursor },
+  );
+  return { items: page.items.map(transferSummary), nextCursor: page.nextCursor };
+}
+
+export const ngspRestPlugin = fp(ngspRest, { name: 'lienthong-ngsp-rest', fastify: '5.x', encapsulate: true });

@@ -1,0 +1,121 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import fp from 'fastify-plugin';
+import * as soap from 'soap';
+import type { ApiClient, ClientRegistry } from '../src/auth/clients.js';
+import { GatewayError } from '../src/errors.js';
+import { toGatewayError } from '../src/http/error-handler.js';
+import { authenticate } from '../src/http/auth-plugin.js';
+import type { IntakeService } from '../src/intake/intake-service.js';
+import { decodeUtf8, readXmlText } from './body-reader.js';
+import { buildWsdl } from './wsdl.js';
+
+export const SOAP_PATH = '/ngsp/soap';
+
+export interface NgspSoapOptions {
+  intake: IntakeService;
+  clients: ClientRegistry;
+  bodyLimit: number;
+}
+
+interface SoapCall {
+  client: ApiClient;
+}
+
+/** A Fault that carries the catalogue's code in faultcode (`soap:Client.CODE`) and in its detail. */
+function soapFault(error: GatewayError) {
+  const side = error.status >= 500 ? 'Server' : 'Client';
+  return {
+    Fault: {
+      faultcode: `soap:${side}.${error.code}`,
+      faultstring: error.message,
+      detail: {
+        error: {
+          code: error.code,
+          message: error.message,
+          ...(error.details.length ? { details: { detail: error.details } } : {}),
+        },
+      },
+      statusCode: error.status,
+    },
+  };
+}
+
+function escapeXml(text: string): string {
+  return text.replace(/[<>&'"]/g, (c) => `&#${c.charCodeAt(0)};`);
+}
+
+/** A Fault envelope for errors raised before the soap library sees the request (auth, hostile XML). */
+function faultEnvelope(error: GatewayError): string {
+  const detail = error.details
+    .map((d) => `<detail><path>${escapeXml(d.path)}</path><code>${escapeXml(d.code)}</code><message>${escapeXml(d.message)}</message></detail>`)
+    .join('');
+  return `<?xml version="1.0" encoding="utf-8"?><soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"><soap:Body><soap:Fault>`
+    + `<faultcode>soap:${error.status >= 500 ? 'Server' : 'Client'}.${error.code}</faultcode><faultstring>${escapeXml(error.message)}</faultstring>`
+    + `<detail><error><code>${error.code}</code><message>${escapeXml(error.message)}</message>${detail ? `<details>${detail}</details>` : ''}</error></detail>`
+    + `</soap:Fault></soap:Body></soap:Envelope>`;
+}
+
+/**
+ * SOAP 1.1 door (CONTRACT.md §3). fastify reads, limits and screens the body (UTF-8, DTDs, depth)
+ * and authenticates; the soap library, run serverless, dispatches by WSDL; the operation hands the
+ * document to the same intake as REST. AsyncLocalStorage carries the caller into the operation.
+ */
+async function ngspSoap(app: FastifyInstance, options: NgspSoapOptions) {
+  const calls = new AsyncLocalStorage<SoapCall>();
+  const server = await soap.createServerless({
+    path: SOAP_PATH,
+    xml: buildWsdl(`http://localhost${SOAP_PATH}`),
+    services: {
+      NgspService: {
+        NgspPort: {
+          GuiKhaiSinh: async (args: unknown) => {
+            const call = calls.getStore();
+            if (!call) throw new Error('SOAP operation called outside a request');
+            try {
+              const result = await options.intake.acceptKhaiSinh(args, call.client, 'soap');
+              return result.answer;
+            } catch (error) {
+              throw soapFault(toGatewayError(error));
+            }
+          },
+        },
+      },
+    },
+  });
+
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser(['text/xml', 'application/soap+xml', 'application/xml'], { parseAs: 'buffer', bodyLimit: options.bodyLimit }, (_request, body, done) => {
+    try {
+      const text = decodeUtf8(body as Buffer);
+      readXmlText(text); // screening only: the soap library parses the envelope itself
+      done(null, text);
+    } catch (error) {
+      done(error as Error, undefined);
+    }
+  });
+
+  const sendFault = (request: FastifyRequest, reply: FastifyReply, error: unknown) => {
+    const gatewayError = toGatewayError(error);
+    if (gatewayError.status >= 500) request.log.error({ err: error }, 'SOAP request failed');
+    return reply.code(gatewayError.status).headers(gatewayError.headers).type('text/xml; charset=utf-8').send(faultEnvelope(gatewayError));
+  };
+  app.setErrorHandler((error, request, reply) => sendFault(request, reply, error));
+
+  app.get(SOAP_PATH, { schema: { tags: ['registry'], summary: 'WSDL of the SOAP door (?wsdl)' } }, async (request, reply) => {
+    const location = `${request.protocol}://${request.host}${SOAP_PATH}`;
+    return reply.type('text/xml; charset=utf-8').send(buildWsdl(location));
+  });
+
+  app.post<{ Body: string }>(SOAP_PATH, {
+    schema: { tags: ['registry'], summary: 'SOAP 1.1 operations GuiKhaiSinh (registry role)' },
+  }, async (request, reply) => {
+    const client = authenticate(options.clients, request, ['registry']);
+    const response = await calls.run({ client }, () =>
+      server.processRequest(request.body, { headers: request.headers as Record<string, string>, url: SOAP_PATH }),
+    );
+    return reply.code(response.statusCode).type('text/xml; charset=utf-8').send(response.body);
+  });
+}
+
+export const ngspSoapPlugin = fp(ngspSoap, { name: 'lienthong-ngsp-soap', fastify: '5.x', encapsulate: true });

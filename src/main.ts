@@ -1,0 +1,57 @@
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { buildApp } from './app.js';
+import { ClientRegistry, ROLES } from './auth/clients.js';
+import { UnitCatalogue } from './catalogues/unit-catalogue.js';
+import { loadConfig } from './config.js';
+import { loggerOptions } from './logger.js';
+import { createRedisClient, ensureRedis, StartupError } from './redis.js';
+import { openDatabase } from './store/database.js';
+import { migrate } from './store/migrate.js';
+
+/** Starts one gateway process: Redis found, database migrated, HTTP listening; stops cleanly on a signal. */
+async function main() {
+  const config = loadConfig();
+  const logger = pino(loggerOptions(config.logLevel));
+  const redisTarget = await ensureRedis(config.redisUrl, config.dataDir, logger);
+  const db = await openDatabase({ url: config.databaseUrl, schema: config.databaseSchema, dataDir: join(config.dataDir, 'pglite') });
+  const applied = await migrate(db);
+  if (applied.length > 0) logger.info({ applied }, 'database migrated');
+  const redis = createRedisClient(redisTarget.url);
+
+  let clients: ClientRegistry;
+  if (config.clientsFile) {
+    clients = ClientRegistry.fromFile(config.clientsFile);
+  } else {
+    const dev = ClientRegistry.forDevelopment();
+    clients = dev.registry;
+    // Dev mode only: keys are fresh each start and grant every province, so printing them is the point.
+    process.stdout.write(
+      `lienthong dev mode (no CLIENTS_FILE): one key per role, valid until this process stops\n${ROLES.map((role) => `  ${role.padEnd(9)} Authorization: Bearer ${dev.keys[role]}`).join('\n')}\n`,
+    );
+  }
+
+  const app = await buildApp({ config, db, redis, clients, units: UnitCatalogue.fromFile(config.unitsFile), logger });
+  let stopping: Promise<void> | undefined;
+  const stop = (signal: string) => {
+    stopping ??= (async () => {
+      logger.info({ signal }, 'stopping');
+      await app.close().catch((error) => logger.error({ err: error }, 'closing HTTP failed'));
+      redis.disconnect();
+      await db.close().catch((error) => logger.error({ err: error }, 'closing the database failed'));
+      await redisTarget.stop();
+    })().finally(() => process.exit(0));
+  };
+  process.once('SIGTERM', () => stop('SIGTERM'));
+  process.once('SIGINT', () => stop('SIGINT'));
+  await app.listen({ port: config.port, host: config.host });
+  logger.info({ database: db.kind, redis: redisTarget.url }, 'lienthong ready');
+}
+
+main().catch((error: unknown) => {
+  const message = error instanceof StartupError || (error instanceof Error && /must be|clients file/.test(error.message))
+    ? error.message
+    : error instanceof Error ? (error.stack ?? error.message) : String(error);
+  process.stderr.write(`lienthong: ${message}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,38 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { Database } from './store/database.js';
+import { countTransfersByStatus } from './store/transfers.js';
+
+/** One registry per gateway instance, so tests can build many apps in one process. */
+export function createMetrics(db: Database) {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'lienthong_' });
+  const statuses = ['received', 'queued', 'sent', 'issued', 'processed', 'returned', 'failed'];
+  return {
+    registry,
+    messages: new Counter({
+      name: 'lienthong_messages_total',
+      help: 'Registry messages by type, door and outcome (accepted, repeated, or the error code)',
+      labelNames: ['type', 'door', 'outcome'] as const,
+      registers: [registry],
+    }),
+    httpDuration: new Histogram({
+      name: 'lienthong_http_request_duration_seconds',
+      help: 'HTTP request duration by route and status',
+      labelNames: ['route', 'method', 'status'] as const,
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers: [registry],
+    }),
+    transfers: new Gauge({
+      name: 'lienthong_transfers',
+      help: 'Transfers by status (queue depth), read from the database at scrape time',
+      labelNames: ['status'] as const,
+      registers: [registry],
+      async collect() {
+        const counts = await countTransfersByStatus(db);
+        for (const status of statuses) this.set({ status }, counts[status] ?? 0);
+      },
+    }),
+  };
+}
+
+export type GatewayMetrics = ReturnType<typeof createMetrics>;

@@ -1,0 +1,102 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { delimiter, join } from 'node:path';
+import { accessSync, constants } from 'node:fs';
+import { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import { DEFAULT_REDIS_URL } from './config.js';
+
+/** A start-up problem the operator can fix; main prints its message as one line, no stack. */
+export class StartupError extends Error {}
+
+async function answersPing(url: string): Promise<string | null> {
+  const probe = new Redis(url, { lazyConnect: true, connectTimeout: 2000, maxRetriesPerRequest: 0, retryStrategy: () => null, enableOfflineQueue: false });
+  probe.on('error', () => {});
+  try {
+    await probe.connect();
+    await probe.ping();
+    return null;
+  } catch (error) {
+    return (error as Error).message || String(error);
+  } finally {
+    probe.disconnect();
+  }
+}
+
+function onPath(binary: string): string | null {
+  for (const dir of (process.env.PATH ?? '').split(delimiter)) {
+    const candidate = join(dir, binary);
+    try {
+      accessSync(candidate, constants.X_OK);
+      return candidate;
+    } catch {
+      // not here
+    }
+  }
+  return null;
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
+    });
+  });
+}
+
+export interface RedisTarget {
+  url: string;
+  /** Stops the private redis-server, when dev mode started one. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Finds a Redis that answers. With REDIS_URL unset and nothing on the default port, dev mode starts
+ * a private, non-persistent redis-server if one is on the PATH; otherwise start-up fails with one
+ * line saying how to get one, rather than hanging in ioredis' reconnect loop.
+ */
+export async function ensureRedis(configuredUrl: string | undefined, dataDir: string, log: Logger): Promise<RedisTarget> {
+  const url = configuredUrl ?? DEFAULT_REDIS_URL;
+  const failure = await answersPing(url);
+  if (failure === null) return { url, stop: async () => {} };
+  const binary = configuredUrl === undefined ? onPath('redis-server') : null;
+  if (!binary) {
+    throw new StartupError(
+      `cannot reach Redis at ${url} (${failure}); start one with "redis-server --daemonize yes --port 6379 --save ''" or set REDIS_URL`,
+    );
+  }
+  const port = await freePort();
+  const dir = join(dataDir, 'redis');
+  mkdirSync(dir, { recursive: true });
+  const child: ChildProcess = spawn(binary, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir], {
+    stdio: 'ignore',
+  });
+  const privateUrl = `redis://127.0.0.1:${port}`;
+  for (let attempt = 0; attempt < 50; attempt++) {
+    if ((await answersPing(privateUrl)) === null) {
+      log.warn({ url: privateUrl }, 'no Redis at the default address: started a private, non-persistent redis-server for dev mode');
+      return {
+        url: privateUrl,
+        stop: () => new Promise((resolve) => {
+          if (child.exitCode !== null) return resolve();
+          child.once('exit', () => resolve());
+          child.kill('SIGTERM');
+        }),
+      };
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  child.kill('SIGKILL');
+  throw new StartupError(`cannot reach Redis at ${url} (${failure}), and the private redis-server did not start`);
+}
+
+/** The gateway's own client: commands fail at once while Redis is away, so /readyz says so. */
+export function createRedisClient(url: string): Redis {
+  const redis = new Redis(url, { enableOfflineQueue: false, maxRetriesPerRequest: 1 });
+  redis.on('error', () => {});
+  return redis;
+}
