@@ -1,0 +1,86 @@
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { afterEach, describe, expect, it } from 'vitest';
+import { khaiSinh } from './support/fixtures.js';
+
+const started: ChildProcessWithoutNullStreams[] = [];
+const dirs: string[] = [];
+
+afterEach(async () => {
+  for (const child of started.splice(0)) {
+    if (child.exitCode === null) {
+      child.kill('SIGKILL');
+      await once(child, 'exit');
+    }
+  }
+  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
+
+/** `npm start` as a fresh machine runs it: the same entry point, the environment given, no DATABASE_URL. */
+function startGateway(env: Record<string, string>) {
+  const dataDir = mkdtempSync(join(tmpdir(), 'lienthong-start-'));
+  dirs.push(dataDir);
+  const cleanEnv = Object.fromEntries(
+    Object.entries(process.env).filter(([name]) => !['DATABASE_URL', 'REDIS_URL', 'CLIENTS_FILE', 'PORT'].includes(name)),
+  );
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+    env: { ...cleanEnv, DATA_DIR: dataDir, PORT: '0', ...env },
+    stdio: 'pipe',
+  });
+  started.push(child);
+  return child;
+}
+
+/** Resolves with the first stdout line matching, as the process prints it. */
+function lineMatching(child: ChildProcessWithoutNullStreams, pattern: RegExp, seen: string[] = []): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const lines = createInterface({ input: child.stdout });
+    lines.on('line', (line) => {
+      seen.push(line);
+      if (pattern.test(line)) resolve(line);
+    });
+    child.once('exit', (code) => reject(new Error(`exited ${code} before printing ${pattern}`)));
+  });
+}
+
+describe('npm start', () => {
+  it('runs on embedded PGlite with dev keys and reaches /readyz 200', async () => {
+    const child = startGateway({});
+    const stdout: string[] = [];
+    const listening = await lineMatching(child, /Server listening at/, stdout);
+    const address = /listening at (http:\/\/[^"]+)/.exec(listening)?.[1];
+    expect(address).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+
+    const ready = await fetch(`${address}/readyz`);
+    expect(ready.status).toBe(200);
+    expect(await ready.json()).toMatchObject({ status: 'ready', database: 'pglite' });
+
+    const registryKey = stdout.map((line) => /registry\s+Authorization: Bearer (\S+)/.exec(line)?.[1]).find(Boolean);
+    expect(registryKey).toBeDefined();
+    const accepted = await fetch(`${address}/ngsp/v1/khai-sinh`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${registryKey}` },
+      body: JSON.stringify(khaiSinh({ hoTich: { ngayDangKy: '15.03.2025' } })),
+    });
+    expect(accepted.status).toBe(202);
+
+    child.kill('SIGTERM');
+    const [code] = await once(child, 'exit');
+    expect(code).toBe(0);
+  });
+
+  it('fails in one clear line when Redis cannot be reached', async () => {
+    const child = startGateway({ REDIS_URL: 'redis://127.0.0.1:1' });
+    let stderr = '';
+    child.stderr.on('data', (chunk) => (stderr += String(chunk)));
+    const [code] = await once(child, 'exit');
+    expect(code).toBe(1);
+    const lines = stderr.trim().split('\n');
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(/^lienthong: cannot reach Redis at redis:\/\/127\.0\.0\.1:1 .*redis-server/);
+  });
+});
