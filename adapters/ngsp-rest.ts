@@ -62,6 +62,10 @@ async function ngspRest(app: FastifyInstance, options: NgspRestOptions) {
 
   app.patch<{ Params: { transferId: string }; Body: KhaiSinhCorrection }>('/ngsp/v1/khai-sinh/:transferId', {
     config: { roles: ['registry', 'operator'] },
+    // An XML correction is checked by the same body schema as JSON once its <KhaiSinh> root is unwrapped.
+    preValidation: async (request) => {
+      if (request.body instanceof XmlBody) request.body = documentOf(request.body, 'KhaiSinh').document as KhaiSinhCorrection;
+    },
     schema: {
       summary: 'Complete or correct the BHYT part and hoTich fields of a birth (received, queued or returned)',
       tags: ['registry'],
@@ -75,8 +79,7 @@ async function ngspRest(app: FastifyInstance, options: NgspRestOptions) {
       response: { 200: transferDetailSchema, ...errorResponses },
     },
   }, async (request) => {
-    const body = request.body instanceof XmlBody ? (request.body.document.value as KhaiSinhCorrection) : request.body;
-    const transfer = await options.corrections.correctKhaiSinh(request.params.transferId, body, requireClient(request));
+    const transfer = await options.corrections.correctKhaiSinh(request.params.transferId, request.body, requireClient(request));
     return transferDetail(transfer, await listAuditEvents(options.db, { transferId: transfer.id, limit: 1000 }));
   });
 

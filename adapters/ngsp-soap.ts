@@ -2,10 +2,10 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import * as soap from 'soap';
-import type { ApiClient, ClientRegistry } from '../src/auth/clients.js';
+import type { ApiClient } from '../src/auth/clients.js';
 import { GatewayError } from '../src/errors.js';
 import { toGatewayError } from '../src/http/error-handler.js';
-import { authenticate } from '../src/http/auth-plugin.js';
+import { requireClient } from '../src/http/auth-plugin.js';
 import type { IntakeService } from '../src/intake/intake-service.js';
 import { decodeUtf8, readXmlText } from './body-reader.js';
 import { buildWsdl } from './wsdl.js';
@@ -14,7 +14,6 @@ export const SOAP_PATH = '/ngsp/soap';
 
 export interface NgspSoapOptions {
   intake: IntakeService;
-  clients: ClientRegistry;
   bodyLimit: number;
 }
 
@@ -108,9 +107,11 @@ async function ngspSoap(app: FastifyInstance, options: NgspSoapOptions) {
   });
 
   app.post<{ Body: string }>(SOAP_PATH, {
+    // Authenticated in onRequest, before the body is read: an unknown sender cannot make us parse it.
+    config: { roles: ['registry'] },
     schema: { tags: ['registry'], summary: 'SOAP 1.1 operations GuiKhaiSinh (registry role)' },
   }, async (request, reply) => {
-    const client = authenticate(options.clients, request, ['registry']);
+    const client = requireClient(request);
     const response = await calls.run({ client }, () =>
       server.processRequest(request.body, { headers: request.headers as Record<string, string>, url: SOAP_PATH }),
     );

@@ -57,7 +57,7 @@ export async function buildApp(deps: GatewayDependencies): Promise<FastifyInstan
   await app.register(apiDocsPlugin);
   await app.register(healthPlugin, { db, redis: deps.redis, metrics });
   await app.register(ngspRestPlugin, { db, intake, corrections, bodyLimit: config.bodyLimit });
-  await app.register(ngspSoapPlugin, { intake, clients: deps.clients, bodyLimit: config.bodyLimit });
+  await app.register(ngspSoapPlugin, { intake, bodyLimit: config.bodyLimit });
   await app.register(auditApiPlugin, { db });
   await app.ready();
   return app;

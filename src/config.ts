@@ -17,6 +17,18 @@ export interface GatewayConfig {
   retryBaseDelayMs: number;
   bhxhPushUrl?: string;
   bhxhPushToken?: string;
+  /** How long one push to BHXH may take before it counts as a transient failure. */
+  bhxhTimeoutMs: number;
+  /** How long the breaker stays open before it lets one trial call through. */
+  breakerResetMs: number;
+  /** Calls in the rolling window before the breaker may open at all. */
+  breakerVolumeThreshold: number;
+  /** Period of lease expiry and callback delivery. */
+  maintenanceIntervalMs: number;
+  /** A delivery whose worker stops renewing its lock this long (a crash) is picked up again. */
+  deliveryLockMs: number;
+  deliveryConcurrency: number;
+  callbackTimeoutMs: number;
   clientsFile?: string;
   unitsFile: string;
   bodyLimit: number;
@@ -57,6 +69,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): GatewayConfig 
     retryBaseDelayMs: integer(env, 'RETRY_BASE_DELAY_MS', 1000, 1),
     bhxhPushUrl: optional(env, 'BHXH_PUSH_URL'),
     bhxhPushToken: optional(env, 'BHXH_PUSH_TOKEN'),
+    bhxhTimeoutMs: integer(env, 'BHXH_TIMEOUT_MS', 30_000, 1),
+    breakerResetMs: integer(env, 'BREAKER_RESET_MS', 30_000, 1),
+    breakerVolumeThreshold: integer(env, 'BREAKER_VOLUME_THRESHOLD', 5, 1),
+    maintenanceIntervalMs: integer(env, 'MAINTENANCE_INTERVAL_MS', 5_000, 1),
+    deliveryLockMs: integer(env, 'DELIVERY_LOCK_MS', 30_000, 500),
+    deliveryConcurrency: integer(env, 'DELIVERY_CONCURRENCY', 4, 1),
+    callbackTimeoutMs: integer(env, 'CALLBACK_TIMEOUT_MS', 10_000, 1),
     clientsFile: optional(env, 'CLIENTS_FILE'),
     unitsFile: resolve(optional(env, 'UNITS_FILE') ?? new URL('../catalogues/units.json', import.meta.url).pathname),
     bodyLimit: integer(env, 'BODY_LIMIT', 1024 * 1024, 1024),

@@ -1,24 +1,44 @@
 import type { LoggerOptions } from 'pino';
 
 /**
- * Personal data never reaches the logs in clear. Redaction paths are compiled once by pino when the
- * logger is built; they cover the documents wherever a log call might carry one, and the API key.
+ * Fields that name or identify a person, in the civil-status software's spelling and BHXH's. Any of
+ * them, at any depth of anything logged, is replaced before the line is written.
  */
-const personalFields = [
-  'hoTich', 'document', 'bhxhDocument', 'body', 'records', 'data',
-  'soDinhDanh', 'SO_DINH_DANH', 'HO_TEN', 'nksHoTen', 'meHoTen', 'chaHoTen', 'nycHoTen', 'nktHoTen',
-];
+export const PERSONAL_FIELDS = new Set([
+  'hoTich', 'document', 'bhxhDocument', 'records', 'record', 'data', 'body', 'card',
+  'soDinhDanh', 'nksHoTen', 'meHoTen', 'chaHoTen', 'nycHoTen', 'nktHoTen',
+  'meSoDDCN', 'chaSoDDCN', 'nktSoDDCN', 'nktMaSoBHXH', 'nycSoGiayToTuyThan', 'nycSoDienThoai', 'nycEmail',
+  'meNoiCuTru', 'chaNoiCuTru', 'nycNoiCuTru', 'nktNoiCuTru',
+  'SO_DINH_DANH', 'HO_TEN', 'HO_TEN_GIAM_HO', 'SO_DINH_DANH_GIAM_HO', 'DIA_CHI', 'DIA_CHI_NHAN_THE',
+  'MA_SO_BHXH', 'MA_THE', 'maSoBHXH', 'maThe',
+]);
 
-export const redactPaths = [
-  'req.headers.authorization',
-  'req.headers["x-api-key"]',
-  ...personalFields,
-  ...personalFields.map((field) => `*.${field}`),
-];
+const CENSOR = '[redacted]';
+const MAX_DEPTH = 8;
 
+/** A copy with personal fields replaced, walking plain objects and arrays only, to a bounded depth. */
+export function redactPersonalData(value: unknown, depth = 0): unknown {
+  if (value === null || typeof value !== 'object' || value instanceof Error) return value;
+  if (depth >= MAX_DEPTH) return CENSOR;
+  if (Array.isArray(value)) return value.map((item) => redactPersonalData(item, depth + 1));
+  const prototype = Object.getPrototypeOf(value);
+  if (prototype !== Object.prototype && prototype !== null) return value;
+  const copy: Record<string, unknown> = {};
+  for (const [key, item] of Object.entries(value)) {
+    copy[key] = PERSONAL_FIELDS.has(key) ? CENSOR : redactPersonalData(item, depth + 1);
+  }
+  return copy;
+}
+
+/**
+ * Personal data never reaches the logs in clear. pino's compiled `redact` covers the API key in
+ * request headers; the `log` formatter covers personal fields at any depth, on the (rare) lines that
+ * carry objects at all: the hot path logs nothing per message.
+ */
 export function loggerOptions(level: string): LoggerOptions {
   return {
     level,
-    redact: { paths: redactPaths, censor: '[redacted]' },
+    redact: { paths: ['req.headers.authorization', 'headers.authorization'], censor: CENSOR },
+    formatters: { log: (object) => redactPersonalData(object) as Record<string, unknown> },
   };
 }

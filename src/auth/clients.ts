@@ -82,6 +82,11 @@ export class ClientRegistry {
     return found;
   }
 
+  /** Registry clients that asked to be told of every status change of their transfers. */
+  withCallbacks(): ApiClient[] {
+    return this.clients.map((entry) => entry.client).filter((client) => client.callbackUrl && client.callbackSecret);
+  }
+
   byId(id: string): ApiClient | undefined {
     return this.clients.find((entry) => entry.client.id === id)?.client;
   }

@@ -29,6 +29,7 @@ const validators = new Map<SchemaName, ValidateFunction>(
 );
 
 const MAX_DEPTH = 16;
+const MAX_DETAILS = 100;
 
 /**
  * Unicode NFC, trimmed, inner runs of white space collapsed: input in NFD or with stray spaces is the
@@ -79,7 +80,12 @@ export function validateDocument<T>(name: SchemaName, raw: unknown): T {
   }
   const validate = validators.get(name) as ValidateFunction;
   if (!validate(document)) {
-    const details = (validate.errors ?? []).map(toDetail);
+    const errors = validate.errors ?? [];
+    // A body of a thousand unknown keys must not buy a reply many times its size.
+    const details = errors.slice(0, MAX_DETAILS).map(toDetail);
+    if (errors.length > MAX_DETAILS) {
+      details.push({ path: '', code: 'TRUNCATED', message: `${errors.length - MAX_DETAILS} more problems not listed` });
+    }
     throw new GatewayError('VALIDATION_FAILED', `The ${name} document is not valid`, details);
   }
   return document as T;

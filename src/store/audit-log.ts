@@ -38,38 +38,54 @@ export function hashEvent(event: Sealed): string {
 }
 
 /**
- * Appends one event inside the caller's transaction. The advisory lock makes concurrent writers,
- * in this process or others on the same database, take turns at the chain head; it is held only
- * from here to the caller's commit, which is why callers append last.
+ * Appends events inside the caller's transaction. The advisory lock makes concurrent writers, in
+ * this process or others on the same database, take turns at the chain head; it is held only from
+ * here to the caller's commit, which is why callers append last. Many events (a whole batch) cost
+ * one lock, one head read and one INSERT.
  */
-export async function appendAuditEventInTx(tx: Queryable, input: AuditEventInput): Promise<AuditEvent> {
+export async function appendAuditEventsInTx(tx: Queryable, inputs: AuditEventInput[]): Promise<AuditEvent[]> {
+  if (inputs.length === 0) return [];
   await tx.query('SELECT pg_advisory_xact_lock(7412, hashtext(current_schema()))');
   const head = await tx.query<{ seq: string | number; hash: string }>(
     'SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1',
   );
   const previous = head.rows[0];
-  const event: Sealed = {
-    seq: previous ? Number(previous.seq) + 1 : 1,
-    at: new Date().toISOString(),
-    actor: input.actor,
-    action: input.action,
-    transferId: input.transferId ?? null,
-    fromStatus: input.fromStatus ?? null,
-    toStatus: input.toStatus ?? null,
-    payloadSha256: input.payload === undefined ? null : sha256Hex(canonicalJson(input.payload)),
-    details: input.details ?? null,
-    prevHash: previous ? previous.hash : GENESIS_HASH,
-  };
-  const sealed: AuditEvent = { ...event, hash: hashEvent(event) };
+  let seq = previous ? Number(previous.seq) : 0;
+  let prevHash = previous ? previous.hash : GENESIS_HASH;
+  const at = new Date().toISOString();
+  const sealed = inputs.map((input): AuditEvent => {
+    seq += 1;
+    const event: Sealed = {
+      seq,
+      at,
+      actor: input.actor,
+      action: input.action,
+      transferId: input.transferId ?? null,
+      fromStatus: input.fromStatus ?? null,
+      toStatus: input.toStatus ?? null,
+      payloadSha256: input.payload === undefined ? null : sha256Hex(canonicalJson(input.payload)),
+      details: input.details ?? null,
+      prevHash,
+    };
+    prevHash = hashEvent(event);
+    return { ...event, hash: prevHash };
+  });
+  const column = <K extends keyof AuditEvent>(key: K) => sealed.map((event) => event[key]);
   await tx.query(
     `INSERT INTO audit_events (seq, at, actor, action, transfer_id, from_status, to_status, payload_sha256, details, prev_hash, hash)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb, $10, $11)`,
+     SELECT * FROM unnest($1::bigint[], $2::timestamptz[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::jsonb[], $10::text[], $11::text[])`,
     [
-      sealed.seq, sealed.at, sealed.actor, sealed.action, sealed.transferId, sealed.fromStatus, sealed.toStatus,
-      sealed.payloadSha256, sealed.details === null ? null : JSON.stringify(sealed.details), sealed.prevHash, sealed.hash,
+      column('seq'), column('at'), column('actor'), column('action'), column('transferId'), column('fromStatus'),
+      column('toStatus'), column('payloadSha256'), sealed.map((event) => (event.details === null ? null : JSON.stringify(event.details))),
+      column('prevHash'), column('hash'),
     ],
   );
   return sealed;
+}
+
+export async function appendAuditEventInTx(tx: Queryable, input: AuditEventInput): Promise<AuditEvent> {
+  const [event] = await appendAuditEventsInTx(tx, [input]);
+  return event as AuditEvent;
 }
 
 interface AuditRow {

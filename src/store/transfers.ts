@@ -1,5 +1,5 @@
 import { GatewayError } from '../errors.js';
-import { appendAuditEventInTx, type AuditEventInput } from './audit-log.js';
+import { appendAuditEventInTx, appendAuditEventsInTx, type AuditEventInput } from './audit-log.js';
 import type { Queryable } from './database.js';
 
 export type TransferType = 'KHAI_SINH' | 'KHAI_TU' | 'HO_SO_MOT_CUA';
@@ -20,6 +20,8 @@ export interface Transfer {
   bhxhDocument: Record<string, unknown> | null;
   bhxhErrors: unknown[] | null;
   card: Record<string, unknown> | null;
+  /** The batch holding the transfer while it is `sent`. */
+  batchId: string | null;
   createdAt: string;
   updatedAt: string;
 }
@@ -38,6 +40,7 @@ interface TransferRow {
   bhxh_document: Record<string, unknown> | null;
   bhxh_errors: unknown[] | null;
   card: Record<string, unknown> | null;
+  batch_id?: string | null;
   created_at: Date | string;
   updated_at: Date | string;
 }
@@ -57,12 +60,13 @@ function fromRow(row: TransferRow): Transfer {
     bhxhDocument: row.bhxh_document,
     bhxhErrors: row.bhxh_errors,
     card: row.card,
+    batchId: row.batch_id ?? null,
     createdAt: new Date(row.created_at).toISOString(),
     updatedAt: new Date(row.updated_at).toISOString(),
   };
 }
 
-export type NewTransfer = Omit<Transfer, 'createdAt' | 'updatedAt' | 'bhxhErrors' | 'card'>;
+export type NewTransfer = Omit<Transfer, 'createdAt' | 'updatedAt' | 'bhxhErrors' | 'card' | 'batchId'>;
 
 const UNIQUE_VIOLATION = '23505';
 
@@ -120,6 +124,8 @@ export interface TransferChange {
   document?: Record<string, unknown>;
   missing?: string[];
   soDinhDanh?: string;
+  maTinh?: string;
+  maDonVi?: string;
   bhxhDocument?: Record<string, unknown> | null;
   bhxhErrors?: unknown[] | null;
   card?: Record<string, unknown> | null;
@@ -141,6 +147,8 @@ export async function changeTransferInTx(
     ['document', json(change.document), '::jsonb'],
     ['missing', json(change.missing), '::jsonb'],
     ['so_dinh_danh', change.soDinhDanh, ''],
+    ['ma_tinh', change.maTinh, ''],
+    ['ma_don_vi', change.maDonVi, ''],
     ['bhxh_document', json(change.bhxhDocument), '::jsonb'],
     ['bhxh_errors', json(change.bhxhErrors), '::jsonb'],
     ['card', json(change.card), '::jsonb'],
@@ -220,4 +228,48 @@ export async function countTransfersByStatus(db: Queryable): Promise<Record<stri
     'SELECT status, count(*) AS count FROM transfers GROUP BY status',
   );
   return Object.fromEntries(rows.map((row) => [row.status, Number(row.count)]));
+}
+
+export interface StatusMove {
+  id: string;
+  fromStatus: TransferStatus;
+  toStatus: TransferStatus;
+  /** The batch that holds the transfer afterwards; null takes it out of its batch. */
+  batchId: string | null;
+  card?: Record<string, unknown>;
+  bhxhErrors?: unknown[];
+  event: Omit<AuditEventInput, 'transferId' | 'fromStatus' | 'toStatus'>;
+}
+
+/**
+ * Moves many transfers at once (a batch claimed, answered, failed or expired): one UPDATE and one
+ * audit append for all of them. Each row moves only from the status the caller saw, so a transfer
+ * changed meanwhile is left alone and reported back rather than overwritten.
+ */
+export async function moveTransfersInTx(tx: Queryable, moves: StatusMove[]): Promise<{ moved: string[]; skipped: string[] }> {
+  if (moves.length === 0) return { moved: [], skipped: [] };
+  const { rows } = await tx.query<{ id: string }>(
+    `UPDATE transfers t
+        SET status = u.to_status, batch_id = u.batch_id, updated_at = now(),
+            card = COALESCE(u.card::jsonb, t.card),
+            bhxh_errors = CASE WHEN u.to_status = 'returned' THEN u.errors::jsonb ELSE t.bhxh_errors END
+       FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[]) AS u(id, from_status, to_status, batch_id, card, errors)
+      WHERE t.id = u.id AND t.status = u.from_status
+      RETURNING t.id`,
+    [
+      moves.map((move) => move.id),
+      moves.map((move) => move.fromStatus),
+      moves.map((move) => move.toStatus),
+      moves.map((move) => move.batchId),
+      moves.map((move) => (move.card ? JSON.stringify(move.card) : null)),
+      moves.map((move) => (move.bhxhErrors ? JSON.stringify(move.bhxhErrors) : null)),
+    ],
+  );
+  const movedIds = new Set(rows.map((row) => row.id));
+  const moved = moves.filter((move) => movedIds.has(move.id));
+  await appendAuditEventsInTx(
+    tx,
+    moved.map((move) => ({ ...move.event, transferId: move.id, fromStatus: move.fromStatus, toStatus: move.toStatus })),
+  );
+  return { moved: moved.map((move) => move.id), skipped: moves.filter((move) => !movedIds.has(move.id)).map((move) => move.id) };
 }

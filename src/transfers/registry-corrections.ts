@@ -49,7 +49,7 @@ export class RegistryCorrections {
       const before = current.document as unknown as KhaiSinh;
       const merged = validateDocument<KhaiSinh>('KhaiSinh', {
         ...before,
-        bhyt: { ...before.bhyt, ...correction.bhyt },
+        ...(before.bhyt || correction.bhyt ? { bhyt: { ...before.bhyt, ...correction.bhyt } } : {}),
         hoTich: { ...before.hoTich, ...correction.hoTich },
       });
       if (!actsForProvince(client, merged.hoTich.noiDangKy.maTinh)) {
@@ -68,6 +68,8 @@ export class RegistryCorrections {
           document: merged as unknown as Record<string, unknown>,
           missing,
           soDinhDanh: merged.hoTich.soDinhDanh,
+          maTinh: merged.hoTich.noiDangKy.maTinh,
+          maDonVi: merged.maDonVi,
           bhxhDocument: bhxhDocument as Record<string, unknown> | null,
         },
         {

@@ -1,0 +1,88 @@
+import type { BatchBody } from '../src/store/batches.js';
+
+/** Worth trying again later: a timeout, a refused connection, 5xx, 408, 429 (with its Retry-After). */
+export class TransientDeliveryError extends Error {
+  constructor(message: string, readonly httpStatus?: number, readonly retryAfterMs?: number) {
+    super(message);
+    this.name = 'TransientDeliveryError';
+  }
+}
+
+/** BHXH refused the batch itself (any other 4xx): sending it again unchanged cannot help. */
+export class PermanentDeliveryError extends Error {
+  constructor(message: string, readonly httpStatus: number) {
+    super(message);
+    this.name = 'PermanentDeliveryError';
+  }
+}
+
+export interface BhxhAnswer {
+  httpStatus: number;
+  results: unknown[];
+}
+
+export interface BhxhPushClientOptions {
+  baseUrl: string;
+  token?: string;
+  timeoutMs: number;
+}
+
+function retryAfterMs(header: string | null): number | undefined {
+  if (!header) return undefined;
+  const seconds = Number(header);
+  if (Number.isFinite(seconds)) return Math.max(0, seconds * 1000);
+  const date = Date.parse(header);
+  return Number.isNaN(date) ? undefined : Math.max(0, date - Date.now());
+}
+
+/** Where a batch leaves the gateway for BHXH's receiving service (CONTRACT.md §5, push). */
+export class BhxhPushClient {
+  private readonly url: string;
+
+  constructor(private readonly options: BhxhPushClientOptions) {
+    this.url = `${options.baseUrl.replace(/\/+$/, '')}/batches`;
+  }
+
+  async sendBatch(body: BatchBody): Promise<BhxhAnswer> {
+    let response: Response;
+    try {
+      response = await fetch(this.url, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          'idempotency-key': body.batchId,
+          ...(this.options.token ? { authorization: `Bearer ${this.options.token}` } : {}),
+        },
+        body: JSON.stringify(body),
+        signal: AbortSignal.timeout(this.options.timeoutMs),
+      });
+    } catch (error) {
+      const cause = (error as { cause?: { code?: string } }).cause?.code;
+      const name = (error as Error).name;
+      throw new TransientDeliveryError(
+        name === 'TimeoutError' ? `no answer within ${this.options.timeoutMs} ms` : `cannot reach BHXH (${cause ?? (error as Error).message})`,
+      );
+    }
+    let text: string;
+    try {
+      text = await response.text();
+    } catch (error) {
+      throw new TransientDeliveryError(`answer cut off (${(error as Error).message})`, response.status);
+    }
+    if (response.status === 200) {
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(text);
+      } catch {
+        throw new TransientDeliveryError('answer 200 is not JSON', 200);
+      }
+      const results = (parsed as { results?: unknown }).results;
+      if (!Array.isArray(results)) throw new TransientDeliveryError('answer 200 has no results list', 200);
+      return { httpStatus: 200, results };
+    }
+    const status = response.status;
+    const summary = `BHXH answered ${status}${text ? `: ${text.slice(0, 200)}` : ''}`;
+    if (status >= 400 && status < 500 && status !== 408 && status !== 429) throw new PermanentDeliveryError(summary, status);
+    throw new TransientDeliveryError(summary, status, status === 429 || status === 503 ? retryAfterMs(response.headers.get('retry-after')) : undefined);
+  }
+}

@@ -1,0 +1,120 @@
+import { readFileSync } from 'node:fs';
+import type { ValidateFunction } from 'ajv';
+import { Ajv2020 } from 'ajv/dist/2020.js';
+import { GatewayError } from '../errors.js';
+import {
+  batchMembersInTx,
+  findBatch,
+  setMemberOutcomesInTx,
+  settleBatchStatusInTx,
+  type Batch,
+} from '../store/batches.js';
+import type { Queryable } from '../store/database.js';
+import { moveTransfersInTx, type StatusMove } from '../store/transfers.js';
+
+const validateResult: ValidateFunction = new Ajv2020({ allErrors: false, strict: true }).compile(
+  JSON.parse(readFileSync(new URL('../../schemas/bhxh-result.schema.json', import.meta.url), 'utf8')),
+);
+
+export interface BhxhResult {
+  MA_HO_SO: string;
+  KET_QUA: 'OK' | 'LOI';
+  MA_SO_BHXH?: string;
+  MA_THE?: string;
+  GT_THE_TU?: string;
+  GT_THE_DEN?: string;
+  LOI?: Array<{ MA_LOI: string; MO_TA?: string }>;
+}
+
+export interface Rejection {
+  MA_HO_SO: string | null;
+  reason: string;
+}
+
+export interface AppliedResults {
+  accepted: number;
+  rejected: Rejection[];
+  issued: number;
+  processed: number;
+  returnedCodes: string[];
+}
+
+/** Why a well-formed result still cannot be applied to this member, or null if it can. */
+function cardProblem(result: BhxhResult, loai: Batch['loai']): string | null {
+  if (result.KET_QUA !== 'OK' || loai !== 'CAP_THE_TE') return null;
+  if (!result.MA_SO_BHXH || !result.MA_THE || !result.GT_THE_TU || !result.GT_THE_DEN) {
+    return 'an issued card needs MA_SO_BHXH, MA_THE, GT_THE_TU and GT_THE_DEN';
+  }
+  if (!result.MA_THE.endsWith(result.MA_SO_BHXH)) return 'MA_THE must end with MA_SO_BHXH';
+  return null;
+}
+
+/**
+ * Applies BHXH's answers, each to its own record, in one transaction: OK → issued (with the card)
+ * or processed, LOI → returned with BHXH's errors. A result for a record that is not waiting in this
+ * batch — unknown, already answered, final, or whose lease ran out — is rejected, never applied.
+ */
+export async function applyResultsInTx(tx: Queryable, batchId: string, results: unknown[], actor: string): Promise<AppliedResults> {
+  const batch = await findBatch(tx, batchId, true);
+  if (!batch) throw new GatewayError('NOT_FOUND', `No batch ${batchId}`);
+  const outcome: AppliedResults = { accepted: 0, rejected: [], issued: 0, processed: 0, returnedCodes: [] };
+  const idOf = (result: unknown) => {
+    const id = (result as { MA_HO_SO?: unknown } | null)?.MA_HO_SO;
+    return typeof id === 'string' ? id : null;
+  };
+  if (batch.status !== 'open' && batch.status !== 'delivered') {
+    outcome.rejected = results.map((result) => ({ MA_HO_SO: idOf(result), reason: `batch is ${batch.status}` }));
+    return outcome;
+  }
+  const members = new Map((await batchMembersInTx(tx, batchId)).map((member) => [member.transferId, member]));
+  const seen = new Set<string>();
+  const moves: StatusMove[] = [];
+  const outcomes: Array<{ transferId: string; outcome: string }> = [];
+  for (const raw of results) {
+    const id = idOf(raw);
+    if (!validateResult(raw)) {
+      const first = validateResult.errors?.[0];
+      outcome.rejected.push({ MA_HO_SO: id, reason: `malformed result: ${first?.instancePath || '/'} ${first?.message ?? ''}`.trim() });
+      continue;
+    }
+    const result = raw as BhxhResult;
+    const member = members.get(result.MA_HO_SO);
+    const problem =
+      !member ? 'not a record of this batch'
+      : seen.has(result.MA_HO_SO) ? 'answered twice in this answer'
+      : member.outcome !== null ? `already answered (${member.outcome})`
+      : member.transferStatus !== 'sent' || member.transferBatchId !== batchId ? `not awaiting a result (${member.transferStatus})`
+      : cardProblem(result, batch.loai);
+    if (problem) {
+      outcome.rejected.push({ MA_HO_SO: result.MA_HO_SO, reason: problem });
+      continue;
+    }
+    seen.add(result.MA_HO_SO);
+    if (result.KET_QUA === 'OK') {
+      const toStatus = batch.loai === 'CAP_THE_TE' ? 'issued' : 'processed';
+      if (toStatus === 'issued') outcome.issued += 1;
+      else outcome.processed += 1;
+      moves.push({
+        id: result.MA_HO_SO, fromStatus: 'sent', toStatus, batchId: null,
+        card: toStatus === 'issued'
+          ? { maSoBHXH: result.MA_SO_BHXH, maThe: result.MA_THE, gtTheTu: result.GT_THE_TU, gtTheDen: result.GT_THE_DEN }
+          : undefined,
+        event: { actor, action: 'bhxh.answered', details: { batchId, ketQua: 'OK' } },
+      });
+      outcomes.push({ transferId: result.MA_HO_SO, outcome: toStatus });
+    } else {
+      const errors = result.LOI ?? [];
+      outcome.returnedCodes.push(...errors.map((error) => error.MA_LOI));
+      moves.push({
+        id: result.MA_HO_SO, fromStatus: 'sent', toStatus: 'returned', batchId: null, bhxhErrors: errors,
+        event: { actor, action: 'bhxh.answered', details: { batchId, ketQua: 'LOI', errors } },
+      });
+      outcomes.push({ transferId: result.MA_HO_SO, outcome: 'returned' });
+    }
+  }
+  await moveTransfersInTx(tx, moves);
+  await setMemberOutcomesInTx(tx, batchId, outcomes);
+  await settleBatchStatusInTx(tx, batchId);
+  outcome.accepted = moves.length;
+  return outcome;
+}
