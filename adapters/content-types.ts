@@ -28,3 +28,8 @@ export function registerDocumentParsers(app: FastifyInstance, bodyLimit: number)
     }
   });
 }
+
+/** JSON for the operator and BHXH APIs, where an action without parameters may come with no body. */
+export function readJsonOrNothing(body: Buffer): unknown {
+  return body.length === 0 ? undefined : readJson(body);
+}

@@ -6,10 +6,10 @@ import { requireClient } from '../src/http/auth-plugin.js';
 import type { IntakeService } from '../src/intake/intake-service.js';
 import { assertMayTouch, type KhaiSinhCorrection, type RegistryCorrections } from '../src/transfers/registry-corrections.js';
 import { transferDetail, transferSummary } from '../src/transfers/transfer-views.js';
-import { listAuditEvents } from '../src/store/audit-log.js';
 import type { Database } from '../src/store/database.js';
 import { findTransfer, listTransfers, type TransferStatus } from '../src/store/transfers.js';
 import { XmlBody, registerDocumentParsers } from './content-types.js';
+import { readTransferHistory } from './transfer-reads.js';
 import { errorResponses, intakeAnswerSchema, transferDetailSchema, transferPageSchema } from './openapi-shapes.js';
 
 export interface NgspRestOptions {
@@ -80,7 +80,7 @@ async function ngspRest(app: FastifyInstance, options: NgspRestOptions) {
     },
   }, async (request) => {
     const transfer = await options.corrections.correctKhaiSinh(request.params.transferId, request.body, requireClient(request));
-    return transferDetail(transfer, await listAuditEvents(options.db, { transferId: transfer.id, limit: 1000 }));
+    return transferDetail(transfer, ...(await readTransferHistory(options.db, transfer.id)));
   });
 
   app.post<{ Params: { transferId: string } }>('/ngsp/v1/transfers/:transferId/resend', {
@@ -88,7 +88,7 @@ async function ngspRest(app: FastifyInstance, options: NgspRestOptions) {
     schema: { summary: 'Send a returned transfer again', tags: ['registry'], params: transferIdParams, response: { 200: transferDetailSchema, ...errorResponses } },
   }, async (request) => {
     const transfer = await options.corrections.resend(request.params.transferId, requireClient(request));
-    return transferDetail(transfer, await listAuditEvents(options.db, { transferId: transfer.id, limit: 1000 }));
+    return transferDetail(transfer, ...(await readTransferHistory(options.db, transfer.id)));
   });
 
   app.get<{ Params: { transferId: string } }>('/ngsp/v1/transfers/:transferId', {
@@ -96,7 +96,7 @@ async function ngspRest(app: FastifyInstance, options: NgspRestOptions) {
     schema: { summary: 'One transfer: status, BHXH document, errors, card, history', tags: ['registry'], params: transferIdParams, response: { 200: transferDetailSchema, ...errorResponses } },
   }, async (request) => {
     const transfer = assertMayTouch(await findTransfer(options.db, request.params.transferId), requireClient(request));
-    return transferDetail(transfer, await listAuditEvents(options.db, { transferId: transfer.id, limit: 1000 }));
+    return transferDetail(transfer, ...(await readTransferHistory(options.db, transfer.id)));
   });
 
   app.get('/ngsp/v1/transfers', {

@@ -48,6 +48,21 @@ export const transferDetailSchema = {
     document: freeObject,
     bhxhDocument: nullableFreeObject,
     card: nullableFreeObject,
+    deliveries: {
+      type: 'array',
+      description: 'every batch the transfer was in, with each delivery attempt',
+      items: {
+        type: 'object',
+        properties: {
+          batchId: { type: 'string' },
+          mode: { type: 'string' },
+          batchStatus: { type: 'string' },
+          outcome: { type: ['string', 'null'] },
+          createdAt: { type: 'string' },
+          attempts: { type: 'array', items: freeObject },
+        },
+      },
+    },
     history: {
       type: 'array',
       items: {

@@ -6,6 +6,11 @@ import { auditApiPlugin } from '../adapters/audit-api.js';
 import { healthPlugin } from '../adapters/health.js';
 import { ngspRestPlugin } from '../adapters/ngsp-rest.js';
 import { ngspSoapPlugin } from '../adapters/ngsp-soap.js';
+import { bhxhPullPlugin } from '../adapters/bhxh-pull.js';
+import { readJsonOrNothing } from '../adapters/content-types.js';
+import { opsApiPlugin } from '../adapters/ops-api.js';
+import { Dispatcher } from './dispatch/dispatcher.js';
+import { Replays } from './transfers/replays.js';
 import type { ClientRegistry } from './auth/clients.js';
 import type { UnitCatalogue } from './catalogues/unit-catalogue.js';
 import type { GatewayConfig } from './config.js';
@@ -16,10 +21,20 @@ import { createMetrics } from './metrics.js';
 import type { Database } from './store/database.js';
 import { RegistryCorrections } from './transfers/registry-corrections.js';
 
+declare module 'fastify' {
+  interface FastifyInstance {
+    dispatcher: Dispatcher;
+  }
+}
+
 export interface GatewayDependencies {
   config: GatewayConfig;
   db: Database;
   redis: Redis;
+  /** Where BullMQ connects; the dispatcher opens and closes its own connection. */
+  redisUrl: string;
+  /** Start this process's schedulers and workers (a gateway process does; most tests do not). */
+  startDispatcher?: boolean;
   clients: ClientRegistry;
   units: UnitCatalogue;
   logger: Logger;
@@ -27,8 +42,8 @@ export interface GatewayDependencies {
 }
 
 /**
- * The HTTP face of the gateway: one plugin per door and concern. It closes nothing it did not open:
- * the database and Redis belong to the caller (src/main.ts, or a test).
+ * The HTTP face of the gateway: one plugin per door and concern, and the dispatcher behind them. It
+ * closes what it opened (the dispatcher); the database and Redis belong to the caller.
  */
 export async function buildApp(deps: GatewayDependencies): Promise<FastifyInstance> {
   const { config, db } = deps;
@@ -41,9 +56,28 @@ export async function buildApp(deps: GatewayDependencies): Promise<FastifyInstan
     ajv: { customOptions: { removeAdditional: false, allErrors: true } },
     return503OnClosing: true,
   });
+  const now = deps.now ?? (() => new Date());
   const metrics = createMetrics(db);
-  const intake = new IntakeService({ db, units: deps.units, now: deps.now });
-  const corrections = new RegistryCorrections({ db, units: deps.units, now: deps.now });
+  const intake = new IntakeService({ db, units: deps.units, now });
+  const corrections = new RegistryCorrections({ db, units: deps.units, now });
+  // The two refer to each other: a bulk replay is queued by the dispatcher and run by the replays.
+  const replays: Replays = new Replays({ db, enqueue: (jobId) => dispatcher.enqueueReplay(jobId) });
+  const dispatcher: Dispatcher = new Dispatcher({
+    config, db, redisUrl: deps.redisUrl, clients: deps.clients, logger: deps.logger, metrics,
+    replayProcessor: (job) => replays.processBulk(job.data.replayJobId),
+  });
+  app.decorate('dispatcher', dispatcher);
+  app.addHook('onClose', () => dispatcher.close());
+
+  // Operator and BHXH bodies are JSON only; the registry doors register their own readers.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (_request, body, done) => {
+    try {
+      done(null, readJsonOrNothing(body as Buffer));
+    } catch (error) {
+      done(error as Error, undefined);
+    }
+  });
 
   app.addHook('onResponse', async (request, reply) => {
     metrics.httpDuration.observe(
@@ -59,6 +93,9 @@ export async function buildApp(deps: GatewayDependencies): Promise<FastifyInstan
   await app.register(ngspRestPlugin, { db, intake, corrections, bodyLimit: config.bodyLimit });
   await app.register(ngspSoapPlugin, { intake, bodyLimit: config.bodyLimit });
   await app.register(auditApiPlugin, { db });
+  await app.register(opsApiPlugin, { db, dispatcher, replays, intervalMs: config.dispatchIntervalMs, now });
+  await app.register(bhxhPullPlugin, { db, dispatcher, metrics, maxBatchSize: config.dispatchBatchSize });
   await app.ready();
+  if (deps.startDispatcher) await dispatcher.start();
   return app;
 }

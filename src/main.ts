@@ -31,7 +31,9 @@ async function main() {
     );
   }
 
-  const app = await buildApp({ config, db, redis, clients, units: UnitCatalogue.fromFile(config.unitsFile), logger });
+  const app = await buildApp({
+    config, db, redis, redisUrl: redisTarget.url, startDispatcher: true, clients, units: UnitCatalogue.fromFile(config.unitsFile), logger,
+  });
   let stopping: Promise<void> | undefined;
   const stop = (signal: string) => {
     stopping ??= (async () => {

@@ -252,7 +252,9 @@ export async function moveTransfersInTx(tx: Queryable, moves: StatusMove[]): Pro
     `UPDATE transfers t
         SET status = u.to_status, batch_id = u.batch_id, updated_at = now(),
             card = COALESCE(u.card::jsonb, t.card),
-            bhxh_errors = CASE WHEN u.to_status = 'returned' THEN u.errors::jsonb ELSE t.bhxh_errors END
+            -- A new delivery starts with a clean slate; earlier errors stay in the audit log.
+            bhxh_errors = CASE WHEN u.to_status = 'returned' THEN u.errors::jsonb
+                               WHEN u.to_status = 'sent' THEN NULL ELSE t.bhxh_errors END
        FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[]) AS u(id, from_status, to_status, batch_id, card, errors)
       WHERE t.id = u.id AND t.status = u.from_status
       RETURNING t.id`,

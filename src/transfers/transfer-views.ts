@@ -1,4 +1,5 @@
 import type { AuditEvent } from '../store/audit-log.js';
+import type { DeliveryHistory } from '../store/batches.js';
 import type { Transfer } from '../store/transfers.js';
 
 /** A transfer as the registry and operators read it (CONTRACT.md §3): summary for lists. */
@@ -11,19 +12,20 @@ export function transferSummary(transfer: Transfer) {
     maTinh: transfer.maTinh,
     maDonVi: transfer.maDonVi,
     missing: transfer.missing,
-    errors: transfer.bhxhErrors ?? [],
+    errors: transfer.status === 'returned' ? transfer.bhxhErrors ?? [] : [],
     createdAt: transfer.createdAt,
     updatedAt: transfer.updatedAt,
   };
 }
 
 /** The whole transfer: its document, the BHXH document as it will be (or was) sent, card, history. */
-export function transferDetail(transfer: Transfer, history: AuditEvent[]) {
+export function transferDetail(transfer: Transfer, history: AuditEvent[], deliveries: DeliveryHistory[] = []) {
   return {
     ...transferSummary(transfer),
     document: transfer.document,
     bhxhDocument: transfer.bhxhDocument,
     card: transfer.card,
+    deliveries,
     history: history.map((event) => ({
       seq: event.seq,
       at: event.at,

@@ -60,12 +60,17 @@ export interface TestGatewayOptions {
   env?: Record<string, string>;
   /** Keep the schema when closing (another gateway still uses it). */
   keepSchema?: boolean;
+  /** Start the dispatcher's schedulers and workers, on a queue prefix of this test's own. */
+  startDispatcher?: boolean;
+  clients?: Array<{ id: string; keySha256: string; roles: Role[]; units: string[]; callbackUrl?: string; callbackSecret?: string }>;
 }
 
 /** A gateway on the real PostgreSQL (its own schema) and Redis, with known keys. */
 export async function startTestGateway(options: TestGatewayOptions = {}): Promise<TestGateway> {
   const schema = options.schema ?? uniqueSchema();
-  const config = loadConfig({ DATABASE_URL: TEST_DATABASE_URL, REDIS_URL: TEST_REDIS_URL, DATABASE_SCHEMA: schema, ...options.env });
+  const config = loadConfig({
+    DATABASE_URL: TEST_DATABASE_URL, REDIS_URL: TEST_REDIS_URL, DATABASE_SCHEMA: schema, QUEUE_PREFIX: `lt-${schema}`, ...options.env,
+  });
   const db = await openDatabase({ url: config.databaseUrl, schema, dataDir: config.dataDir });
   await migrate(db);
   const redis = new Redis(TEST_REDIS_URL, { enableOfflineQueue: false, maxRetriesPerRequest: 1, lazyConnect: true });
@@ -77,7 +82,7 @@ export async function startTestGateway(options: TestGatewayOptions = {}): Promis
     (Object.entries(TEST_CLIENTS) as Array<[ClientName, Omit<TestClient, 'key'>]>).map(([name, client]) => ({
       ...client,
       keySha256: sha256OfKey(keys[name]),
-    })),
+    })).concat(options.clients ?? []),
   );
   const logLines: string[] = [];
   const sink = new Writable({
@@ -88,7 +93,10 @@ export async function startTestGateway(options: TestGatewayOptions = {}): Promis
   });
   const logger = pino(loggerOptions('info'), sink);
   const units = options.units ?? UnitCatalogue.fromFile(config.unitsFile);
-  const app = await buildApp({ config, db, redis, clients, units, logger, now: options.now ?? (() => TEST_NOW) });
+  const app = await buildApp({
+    config, db, redis, redisUrl: TEST_REDIS_URL, startDispatcher: options.startDispatcher, clients, units, logger,
+    now: options.now ?? (() => TEST_NOW),
+  });
   return {
     app, db, schema, config, keys, logLines,
     request(as, injectOptions) {
@@ -98,6 +106,7 @@ export async function startTestGateway(options: TestGatewayOptions = {}): Promis
     },
     async close() {
       await app.close();
+      if (!options.keepSchema) await deleteQueueKeys(redis, config.queuePrefix);
       redis.disconnect();
       if (!options.keepSchema) await db.exec(`DROP SCHEMA ${schema} CASCADE`);
       await db.close();
@@ -108,4 +117,14 @@ export async function startTestGateway(options: TestGatewayOptions = {}): Promis
 export async function countRows(db: Database, table: string): Promise<number> {
   const { rows } = await db.query<{ count: string }>(`SELECT count(*) AS count FROM ${table}`);
   return Number(rows[0]?.count ?? 0);
+}
+
+/** Removes every BullMQ key under a test's own prefix. */
+export async function deleteQueueKeys(redis: Redis, prefix: string): Promise<void> {
+  let cursor = '0';
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 500);
+    cursor = next;
+    if (keys.length > 0) await redis.del(...keys);
+  } while (cursor !== '0');
 }

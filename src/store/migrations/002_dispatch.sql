@@ -72,6 +72,7 @@ CREATE TABLE replay_jobs (
   replayed      integer NOT NULL DEFAULT 0,
   skipped       integer NOT NULL DEFAULT 0,
   status        text NOT NULL CHECK (status IN ('running', 'done', 'failed')),
+  transfer_ids  jsonb NOT NULL,
   created_at    timestamptz NOT NULL DEFAULT now(),
   finished_at   timestamptz
 );

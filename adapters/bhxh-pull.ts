@@ -1,0 +1,86 @@
+import type { FastifyInstance } from 'fastify';
+import fp from 'fastify-plugin';
+import { actsForProvince } from '../src/auth/clients.js';
+import type { Dispatcher } from '../src/dispatch/dispatcher.js';
+import { applyResultsInTx } from '../src/dispatch/apply-results.js';
+import { GatewayError } from '../src/errors.js';
+import { requireClient } from '../src/http/auth-plugin.js';
+import type { GatewayMetrics } from '../src/metrics.js';
+import { batchBody, claimIntoBatchesInTx, findBatch, type Loai } from '../src/store/batches.js';
+import type { Database } from '../src/store/database.js';
+import { errorResponses } from './openapi-shapes.js';
+
+export interface BhxhPullOptions {
+  db: Database;
+  dispatcher: Dispatcher;
+  metrics: GatewayMetrics;
+  maxBatchSize: number;
+}
+
+/** Where BHXH fetches batches itself and answers them (CONTRACT.md §5, pull); scoped by province. */
+async function bhxhPull(app: FastifyInstance, options: BhxhPullOptions) {
+  const { db } = options;
+
+  app.post<{ Body: { maTinh: string; loai: Loai; max: number; leaseSeconds: number } }>('/bhxh/v1/batches/lease', {
+    config: { roles: ['bhxh'] },
+    schema: {
+      tags: ['bhxh'],
+      summary: 'Lease up to `max` queued records of one province and type as a batch (204 when nothing waits)',
+      body: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['maTinh', 'loai'],
+        properties: {
+          maTinh: { type: 'string', pattern: '^[0-9]{2}$' },
+          loai: { type: 'string', enum: ['CAP_THE_TE', 'BAO_GIAM'] },
+          max: { type: 'integer', minimum: 1, maximum: options.maxBatchSize, default: options.maxBatchSize },
+          leaseSeconds: { type: 'integer', minimum: 10, maximum: 86_400, default: 300 },
+        },
+      },
+    },
+  }, async (request, reply) => {
+    const client = requireClient(request);
+    const { maTinh, loai, max, leaseSeconds } = request.body;
+    if (!actsForProvince(client, maTinh)) throw new GatewayError('FORBIDDEN', `Province ${maTinh} is outside this client's units`);
+    const [batch] = await db.transaction((tx) =>
+      claimIntoBatchesInTx(tx, { mode: 'pull', batchSize: max, limit: max, maTinh, loai, actor: client.id, leasedBy: client.id, leaseSeconds }),
+    );
+    if (!batch) return reply.code(204).send();
+    options.metrics.batches.inc({ mode: 'pull', loai });
+    return reply.code(200).send({ ...(await batchBody(db, batch)), leaseExpiresAt: batch.leaseExpiresAt });
+  });
+
+  app.post<{ Params: { batchId: string }; Body: { results: unknown[] } }>('/bhxh/v1/batches/:batchId/results', {
+    config: { roles: ['bhxh'] },
+    schema: {
+      tags: ['bhxh'],
+      summary: 'Per-record results of a batch; results for records not awaiting one are listed as rejected',
+      params: { type: 'object', properties: { batchId: { type: 'string', maxLength: 64 } } },
+      body: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['results'],
+        properties: { results: { type: 'array', maxItems: 10_000, items: { type: 'object' } } },
+      },
+      response: {
+        200: {
+          type: 'object',
+          properties: {
+            accepted: { type: 'integer' },
+            rejected: { type: 'array', items: { type: 'object', properties: { MA_HO_SO: { type: ['string', 'null'] }, reason: { type: 'string' } } } },
+          },
+        },
+        ...errorResponses,
+      },
+    },
+  }, async (request) => {
+    const client = requireClient(request);
+    const batch = await findBatch(db, request.params.batchId);
+    if (!batch || !actsForProvince(client, batch.maTinh)) throw new GatewayError('NOT_FOUND', 'No such batch');
+    const applied = await db.transaction((tx) => applyResultsInTx(tx, batch.id, request.body.results, client.id));
+    options.dispatcher.countResults(applied);
+    return { accepted: applied.accepted, rejected: applied.rejected };
+  });
+}
+
+export const bhxhPullPlugin = fp(bhxhPull, { name: 'lienthong-bhxh-pull', fastify: '5.x', encapsulate: true });

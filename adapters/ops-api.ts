@@ -1,0 +1,125 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import fp from 'fastify-plugin';
+import { actsForProvince, provinceScope } from '../src/auth/clients.js';
+import type { Dispatcher } from '../src/dispatch/dispatcher.js';
+import { GatewayError } from '../src/errors.js';
+import { requireClient } from '../src/http/auth-plugin.js';
+import type { Database } from '../src/store/database.js';
+import { listPaused, setPaused } from '../src/store/dispatch-pauses.js';
+import { countTransfersByStatus } from '../src/store/transfers.js';
+import { readTransferHistory } from './transfer-reads.js';
+import { backlogReport } from '../src/transfers/backlog-report.js';
+import type { ReplayFilter, Replays } from '../src/transfers/replays.js';
+import { transferDetail } from '../src/transfers/transfer-views.js';
+import { listPage, transferQuerySchema, type TransferQuery } from './ngsp-rest.js';
+import { errorResponses, transferDetailSchema, transferPageSchema } from './openapi-shapes.js';
+
+export interface OpsApiOptions {
+  db: Database;
+  dispatcher: Dispatcher;
+  replays: Replays;
+  intervalMs: number;
+  now: () => Date;
+}
+
+const reason = { type: 'string', minLength: 3, maxLength: 1000 } as const;
+const maTinhBody = {
+  type: 'object',
+  additionalProperties: false,
+  properties: { maTinh: { type: 'string', pattern: '^[0-9]{2}$' } },
+} as const;
+
+/** Operators watch the flow, replay what failed, hold and release provinces (CONTRACT.md §6). */
+async function opsApi(app: FastifyInstance, options: OpsApiOptions) {
+  const { db, dispatcher, replays } = options;
+  const operator = { roles: ['operator' as const] };
+
+  app.get('/ops/v1/transfers', {
+    config: operator,
+    schema: { tags: ['operators'], summary: 'Transfers by status, unit, type, time', querystring: transferQuerySchema, response: { 200: transferPageSchema, ...errorResponses } },
+  }, async (request) => listPage(db, request as FastifyRequest<{ Querystring: TransferQuery }>, false));
+
+  app.post<{ Params: { transferId: string }; Body: { reason: string } }>('/ops/v1/transfers/:transferId/replay', {
+    config: operator,
+    schema: {
+      tags: ['operators'], summary: 'Replay one failed or returned transfer (→ queued); the reason is audited',
+      params: { type: 'object', properties: { transferId: { type: 'string', maxLength: 64 } } },
+      body: { type: 'object', additionalProperties: false, required: ['reason'], properties: { reason } },
+      response: { 200: transferDetailSchema, ...errorResponses },
+    },
+  }, async (request) => {
+    const transfer = await replays.replayOne(request.params.transferId, request.body.reason, requireClient(request));
+    return transferDetail(transfer, ...(await readTransferHistory(db, transfer.id)));
+  });
+
+  app.post<{ Body: ReplayFilter & { reason: string; dryRun?: boolean } }>('/ops/v1/replay', {
+    config: operator,
+    schema: {
+      tags: ['operators'], summary: 'Bulk replay by filter; dryRun previews without changing anything',
+      body: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['reason'],
+        properties: {
+          status: { type: 'string', enum: ['failed', 'returned'], default: 'failed' },
+          unit: { type: 'string', pattern: '^[0-9]{2}$' },
+          type: { type: 'string', enum: ['KHAI_SINH', 'KHAI_TU'] },
+          errorCode: { type: 'string', maxLength: 64 },
+          from: { type: 'string', format: 'date-time' },
+          to: { type: 'string', format: 'date-time' },
+          reason,
+          dryRun: { type: 'boolean', default: false },
+        },
+      },
+    },
+  }, async (request, reply) => {
+    const { reason: why, dryRun, ...filter } = request.body;
+    const client = requireClient(request);
+    if (filter.unit && !actsForProvince(client, filter.unit)) throw new GatewayError('FORBIDDEN', `Province ${filter.unit} is outside this operator's units`);
+    if (dryRun) return reply.code(200).send(await replays.preview(filter, client));
+    return reply.code(202).send(await replays.startBulk(filter, why, client));
+  });
+
+  app.get<{ Params: { jobId: string } }>('/ops/v1/replay/:jobId', {
+    config: operator,
+    schema: { tags: ['operators'], summary: 'Progress of a bulk replay', params: { type: 'object', properties: { jobId: { type: 'string', maxLength: 64 } } } },
+  }, async (request) => replays.progress(request.params.jobId, requireClient(request)));
+
+  for (const [action, paused] of [['pause', true], ['resume', false]] as const) {
+    app.post<{ Body: { maTinh?: string } | undefined }>(`/ops/v1/dispatch/${action}`, {
+      config: operator,
+      schema: { tags: ['operators'], summary: `${paused ? 'Hold' : 'Release'} one province's deliveries, or all without maTinh`, body: maTinhBody },
+    }, async (request) => {
+      const client = requireClient(request);
+      const maTinh = request.body?.maTinh ?? '*';
+      const allowed = maTinh === '*' ? provinceScope(client) === undefined : actsForProvince(client, maTinh);
+      if (!allowed) {
+        throw new GatewayError('FORBIDDEN', `Province ${maTinh} is outside this operator's units`);
+      }
+      return { paused: await setPaused(db, maTinh, paused, client.id) };
+    });
+  }
+
+  app.post('/ops/v1/dispatch/run', {
+    config: operator,
+    schema: { tags: ['operators'], summary: 'Run a dispatch now (one at a time across all gateway processes)' },
+  }, async (request, reply) => reply.code(202).send({ jobId: await dispatcher.requestRun(requireClient(request).id) }));
+
+  app.get('/ops/v1/dispatch', {
+    config: operator,
+    schema: { tags: ['operators'], summary: 'Next run, breaker state, paused provinces, counts by status' },
+  }, async () => ({
+    nextRunAt: await dispatcher.nextRunAt(),
+    intervalMs: options.intervalMs,
+    breaker: { state: dispatcher.breakerState, ...(dispatcher.breaker ? { stats: dispatcher.breaker.stats } : {}) },
+    paused: await listPaused(db),
+    counts: await countTransfersByStatus(db),
+  }));
+
+  app.get('/ops/v1/reports/backlog', {
+    config: operator,
+    schema: { tags: ['operators'], summary: 'Per province: counts by status, oldest waiting, records past the 5-working-day limit' },
+  }, async (request) => backlogReport(db, options.now(), provinceScope(requireClient(request))));
+}
+
+export const opsApiPlugin = fp(opsApi, { name: 'lienthong-ops-api', fastify: '5.x', encapsulate: true });
