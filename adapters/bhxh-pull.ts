@@ -34,7 +34,7 @@ async function bhxhPull(app: FastifyInstance, options: BhxhPullOptions) {
           maTinh: { type: 'string', pattern: '^[0-9]{2}$' },
           loai: { type: 'string', enum: ['CAP_THE_TE', 'BAO_GIAM'] },
           max: { type: 'integer', minimum: 1, maximum: options.maxBatchSize, default: options.maxBatchSize },
-          leaseSeconds: { type: 'integer', minimum: 10, maximum: 86_400, default: 300 },
+          leaseSeconds: { type: 'integer', minimum: 1, maximum: 86_400, default: 300 },
         },
       },
     },
