@@ -17,6 +17,8 @@ async function apiDocs(app: FastifyInstance) {
       security: [{ bearer: [] }],
       tags: [
         { name: 'registry', description: 'Registry systems push and fix their records' },
+        { name: 'bhxh', description: 'BHXH leases batches and answers them' },
+        { name: 'operators', description: 'Watch the flow, replay, pause, report' },
         { name: 'audit', description: 'The append-only audit log' },
         { name: 'health', description: 'Liveness, readiness, metrics' },
       ],
