@@ -277,8 +277,9 @@ export class Dispatcher {
   /** Idempotent; closes every worker and queue even if one fails, then the connection it opened. */
   close(): Promise<void> {
     this.closing ??= (async () => {
-      this.breaker?.shutdown();
+      // Workers first: a delivery in flight finishes (or times out) and is recorded before the breaker goes.
       await Promise.allSettled(this.workers.map((worker) => worker.close()));
+      this.breaker?.shutdown();
       await Promise.allSettled(Object.values(this.queues).map((queue) => queue.close()));
       this.connection.disconnect();
     })();
