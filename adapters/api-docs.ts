@@ -10,6 +10,8 @@ const schema = (file: string) => JSON.parse(readFileSync(new URL(`../schemas/${f
 async function apiDocs(app: FastifyInstance) {
   app.addSchema(schema('common.schema.json'));
   app.addSchema(schema('khai-sinh.schema.json'));
+  app.addSchema(schema('khai-tu.schema.json'));
+  app.addSchema(schema('ho-so-mot-cua.schema.json'));
   await app.register(swagger, {
     openapi: {
       info: { title: 'lienthong', description: 'Civil registry → BHXH interconnection gateway (NGSP emulation)', version: '1' },

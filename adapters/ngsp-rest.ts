@@ -3,7 +3,7 @@ import fp from 'fastify-plugin';
 import { provinceScope } from '../src/auth/clients.js';
 import { GatewayError } from '../src/errors.js';
 import { requireClient } from '../src/http/auth-plugin.js';
-import type { IntakeService } from '../src/intake/intake-service.js';
+import type { IntakeService, MessageType } from '../src/intake/intake-service.js';
 import { assertMayTouch, type KhaiSinhCorrection, type RegistryCorrections } from '../src/transfers/registry-corrections.js';
 import { transferDetail, transferSummary } from '../src/transfers/transfer-views.js';
 import type { Database } from '../src/store/database.js';
@@ -17,9 +17,10 @@ export interface NgspRestOptions {
   intake: IntakeService;
   corrections: RegistryCorrections;
   bodyLimit: number;
+  motCuaBodyLimit: number;
 }
 
-export const TRANSFER_STATUSES: TransferStatus[] = ['received', 'queued', 'sent', 'issued', 'processed', 'returned', 'failed'];
+export const TRANSFER_STATUSES: TransferStatus[] = ['received', 'queued', 'sent', 'issued', 'processed', 'returned', 'failed', 'deceased', 'merged'];
 
 /** The door validates for itself: JSON, XML and SOAP must share one validator (src/intake/validator.ts). */
 const documentedOnly = () => () => true;
@@ -43,22 +44,34 @@ const transferIdParams = {
 
 /** REST door of the NGSP emulation (CONTRACT.md §3): JSON or the same document as XML. */
 async function ngspRest(app: FastifyInstance, options: NgspRestOptions) {
-  registerDocumentParsers(app, options.bodyLimit);
+  // The parsers take the largest body any door here allows; each route's bodyLimit then applies.
+  registerDocumentParsers(app, Math.max(options.bodyLimit, options.motCuaBodyLimit));
 
-  app.post('/ngsp/v1/khai-sinh', {
-    config: { roles: ['registry'] },
-    validatorCompiler: documentedOnly,
-    schema: {
-      summary: 'Push a birth registration (KhaiSinh), as JSON or XML',
-      tags: ['registry'],
-      body: { $ref: 'KhaiSinh#' },
-      response: { 200: intakeAnswerSchema, 202: intakeAnswerSchema, ...errorResponses },
+  const doors: Array<{ path: string; type: MessageType; summary: string; bodyLimit: number }> = [
+    { path: '/ngsp/v1/khai-sinh', type: 'KhaiSinh', summary: 'Push a birth registration (KhaiSinh), as JSON or XML', bodyLimit: options.bodyLimit },
+    { path: '/ngsp/v1/khai-tu', type: 'KhaiTu', summary: 'Push a death registration (KhaiTu), as JSON or XML', bodyLimit: options.bodyLimit },
+    {
+      path: '/ngsp/v1/mot-cua', type: 'HoSoMotCua', bodyLimit: options.motCuaBodyLimit,
+      summary: 'Push a one-stop-shop dossier (HoSoMotCua); answers with the transfer it completes, or its own that waits',
     },
-  }, async (request, reply) => {
-    const { document, door } = documentOf(request.body, 'KhaiSinh');
-    const result = await options.intake.acceptKhaiSinh(document, requireClient(request), door);
-    return reply.code(result.statusCode).send(result.answer);
-  });
+  ];
+  for (const door of doors) {
+    app.post(door.path, {
+      config: { roles: ['registry'] },
+      bodyLimit: door.bodyLimit,
+      validatorCompiler: documentedOnly,
+      schema: {
+        summary: door.summary,
+        tags: ['registry'],
+        body: { $ref: `${door.type}#` },
+        response: { 200: intakeAnswerSchema, 202: intakeAnswerSchema, ...errorResponses },
+      },
+    }, async (request, reply) => {
+      const { document, door: entry } = documentOf(request.body, door.type);
+      const result = await options.intake.accept(door.type, document, requireClient(request), entry);
+      return reply.code(result.statusCode).send(result.answer);
+    });
+  }
 
   app.patch<{ Params: { transferId: string }; Body: KhaiSinhCorrection }>('/ngsp/v1/khai-sinh/:transferId', {
     config: { roles: ['registry', 'operator'] },

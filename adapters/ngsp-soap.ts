@@ -6,15 +6,18 @@ import type { ApiClient } from '../src/auth/clients.js';
 import { GatewayError } from '../src/errors.js';
 import { toGatewayError } from '../src/http/error-handler.js';
 import { requireClient } from '../src/http/auth-plugin.js';
-import type { IntakeService } from '../src/intake/intake-service.js';
+import type { IntakeService, MessageType } from '../src/intake/intake-service.js';
 import { decodeUtf8, readXmlText } from './body-reader.js';
-import { buildWsdl } from './wsdl.js';
+import { buildWsdl, SOAP_OPERATIONS } from './wsdl.js';
 
 export const SOAP_PATH = '/ngsp/soap';
+const ONE_STOP_OPERATION = /<(?:[A-Za-z_][\w.-]*:)?HoSoMotCua[\s>]/;
 
 export interface NgspSoapOptions {
   intake: IntakeService;
   bodyLimit: number;
+  /** GuiHoSoMotCua alone may carry attachments up to this size. */
+  motCuaBodyLimit: number;
 }
 
 interface SoapCall {
@@ -62,30 +65,33 @@ function faultEnvelope(error: GatewayError): string {
  */
 async function ngspSoap(app: FastifyInstance, options: NgspSoapOptions) {
   const calls = new AsyncLocalStorage<SoapCall>();
+  const operation = (type: MessageType) => async (args: unknown) => {
+    const call = calls.getStore();
+    if (!call) throw new Error('SOAP operation called outside a request');
+    try {
+      return (await options.intake.accept(type, args, call.client, 'soap')).answer;
+    } catch (error) {
+      throw soapFault(toGatewayError(error));
+    }
+  };
   const server = await soap.createServerless({
     path: SOAP_PATH,
     xml: buildWsdl(`http://localhost${SOAP_PATH}`),
     services: {
       NgspService: {
-        NgspPort: {
-          GuiKhaiSinh: async (args: unknown) => {
-            const call = calls.getStore();
-            if (!call) throw new Error('SOAP operation called outside a request');
-            try {
-              const result = await options.intake.acceptKhaiSinh(args, call.client, 'soap');
-              return result.answer;
-            } catch (error) {
-              throw soapFault(toGatewayError(error));
-            }
-          },
-        },
+        NgspPort: Object.fromEntries(SOAP_OPERATIONS.map(({ name, input }) => [name, operation(input)])),
       },
     },
   });
 
   app.removeAllContentTypeParsers();
-  app.addContentTypeParser(['text/xml', 'application/soap+xml', 'application/xml'], { parseAs: 'buffer', bodyLimit: options.bodyLimit }, (_request, body, done) => {
+  const largest = Math.max(options.bodyLimit, options.motCuaBodyLimit);
+  app.addContentTypeParser(['text/xml', 'application/soap+xml', 'application/xml'], { parseAs: 'buffer', bodyLimit: largest }, (_request, body, done) => {
     try {
+      // One SOAP path serves every operation: only a one-stop dossier may use the larger limit.
+      if ((body as Buffer).length > options.bodyLimit && !ONE_STOP_OPERATION.test((body as Buffer).subarray(0, 4096).toString('latin1'))) {
+        throw new GatewayError('PAYLOAD_TOO_LARGE');
+      }
       const text = decodeUtf8(body as Buffer);
       readXmlText(text); // screening only: the soap library parses the envelope itself
       done(null, text);
@@ -109,7 +115,7 @@ async function ngspSoap(app: FastifyInstance, options: NgspSoapOptions) {
   app.post<{ Body: string }>(SOAP_PATH, {
     // Authenticated in onRequest, before the body is read: an unknown sender cannot make us parse it.
     config: { roles: ['registry'] },
-    schema: { tags: ['registry'], summary: 'SOAP 1.1 operations GuiKhaiSinh (registry role)' },
+    schema: { tags: ['registry'], summary: 'SOAP 1.1 operations GuiKhaiSinh, GuiKhaiTu, GuiHoSoMotCua (registry role)' },
   }, async (request, reply) => {
     const client = requireClient(request);
     const response = await calls.run({ client }, () =>

@@ -19,7 +19,7 @@ export const intakeAnswerSchema = {
   properties: {
     transferId: { type: 'string' },
     messageId: { type: 'string' },
-    status: { type: 'string', enum: ['received', 'queued'] },
+    status: { type: 'string', description: 'received or queued; for a dossier, the status of the transfer it completed' },
   },
 } as const;
 

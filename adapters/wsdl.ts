@@ -1,4 +1,4 @@
-import { messageSchemas, type SchemaName } from '../src/intake/validator.js';
+import { messageSchemas } from '../src/intake/validator.js';
 import { readFileSync } from 'node:fs';
 
 export const NGSP_NAMESPACE = 'urn:lienthong:ngsp:v1';
@@ -49,10 +49,14 @@ function complexType(schema: JsonSchema, indent: string): string {
 
 export interface SoapOperation {
   name: string;
-  input: SchemaName;
+  input: keyof typeof messageSchemas;
 }
 
-export const SOAP_OPERATIONS: SoapOperation[] = [{ name: 'GuiKhaiSinh', input: 'KhaiSinh' }];
+export const SOAP_OPERATIONS: SoapOperation[] = [
+  { name: 'GuiKhaiSinh', input: 'KhaiSinh' },
+  { name: 'GuiKhaiTu', input: 'KhaiTu' },
+  { name: 'GuiHoSoMotCua', input: 'HoSoMotCua' },
+];
 
 export function buildWsdl(location: string): string {
   const types = SOAP_OPERATIONS.map(({ name, input }) => {

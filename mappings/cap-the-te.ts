@@ -36,12 +36,21 @@ export interface CapTheTe {
   NGAY_DANG_KY_KS: string;
   NOI_DANG_KY_KS: string;
   MA_HO_SO_MCDT?: string;
+  TEP_DINH_KEM?: AttachmentReference[];
+}
+
+/** A file the gateway keeps (from a one-stop dossier), cited by its hash rather than carried. */
+export interface AttachmentReference {
+  LOAI: string;
+  TEN: string;
+  SHA256: string;
 }
 
 export interface CapTheTeContext {
   transferId: string;
   /** The registering office's street address, printed when the family collects the card there. */
   officeAddress?: string;
+  attachments?: AttachmentReference[];
 }
 
 const DELIVERY_CODE: Record<CardDelivery, 1 | 2> = { tai_tru_so: 1, buu_chinh: 2 };
@@ -192,5 +201,6 @@ export function toCapTheTe(doc: KhaiSinh, context: CapTheTeContext): CapTheTe {
     NGAY_DANG_KY_KS: toBhxhDate(mustParseCalendarDate(hoTich.ngayDangKy)),
     NOI_DANG_KY_KS: doc.maDonVi,
     ...(doc.maHoSoMCDT !== undefined && { MA_HO_SO_MCDT: doc.maHoSoMCDT }),
+    ...(context.attachments?.length ? { TEP_DINH_KEM: context.attachments } : {}),
   };
 }

@@ -90,8 +90,8 @@ export async function buildApp(deps: GatewayDependencies): Promise<FastifyInstan
   await app.register(authPlugin, { clients: deps.clients });
   await app.register(apiDocsPlugin);
   await app.register(healthPlugin, { db, redis: deps.redis, metrics });
-  await app.register(ngspRestPlugin, { db, intake, corrections, bodyLimit: config.bodyLimit });
-  await app.register(ngspSoapPlugin, { intake, bodyLimit: config.bodyLimit });
+  await app.register(ngspRestPlugin, { db, intake, corrections, bodyLimit: config.bodyLimit, motCuaBodyLimit: config.motCuaBodyLimit });
+  await app.register(ngspSoapPlugin, { intake, bodyLimit: config.bodyLimit, motCuaBodyLimit: config.motCuaBodyLimit });
   await app.register(auditApiPlugin, { db });
   await app.register(opsApiPlugin, { db, dispatcher, replays, intervalMs: config.dispatchIntervalMs, now });
   await app.register(bhxhPullPlugin, { db, dispatcher, metrics, maxBatchSize: config.dispatchBatchSize });

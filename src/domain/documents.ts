@@ -78,4 +78,45 @@ export interface KhaiSinh {
   hoTich: KhaiSinhHoTich;
 }
 
-export type MessageType = 'KhaiSinh';
+
+
+export interface KhaiTuHoTich {
+  soDangKy: string;
+  quyenSo: string;
+  trangSo?: string;
+  ngayDangKy: string;
+  noiDangKy: RegistrationPlace;
+
+  nktHoTen: string;
+  nktGioiTinh: GioiTinh;
+  nktNgaySinh: string;
+  nktDanToc?: string;
+  nktQuocTich?: string;
+  nktSoDDCN: string;
+  nktMaSoBHXH?: string;
+  nktNoiCuTru: Address;
+  nktNgayChet: string;
+  nktGioPhutChet?: string;
+  nktNoiChet: string;
+  nktNguyenNhanChet?: string;
+
+  /** 1 death notice … 7 witness statement. */
+  gbtLoai: number;
+  gbtSo?: string;
+  gbtNgay?: string;
+  gbtCoQuanCap?: string;
+
+  nycHoTen: string;
+  nycQuanHe: string;
+  nycSoGiayToTuyThan?: string;
+  nycSoDienThoai?: string;
+  nycEmail?: string;
+  nycNoiCuTru?: Address;
+}
+
+export interface KhaiTu {
+  messageId: string;
+  maDonVi: string;
+  maHoSoMCDT?: string;
+  hoTich: KhaiTuHoTich;
+}

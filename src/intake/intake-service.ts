@@ -1,24 +1,37 @@
 import { v7 as uuidv7 } from 'uuid';
+import { toBaoGiam } from '../../mappings/bao-giam.js';
 import { missingForCard, toCapTheTe } from '../../mappings/cap-the-te.js';
+import { readXmlText } from '../../adapters/body-reader.js';
 import { actsForProvince, type ApiClient } from '../auth/clients.js';
 import type { UnitCatalogue } from '../catalogues/unit-catalogue.js';
 import { canonicalJson, sha256Hex } from '../domain/canonical-json.js';
 import { todayInVietnam } from '../domain/calendar-date.js';
-import type { KhaiSinh } from '../domain/documents.js';
+import type { KhaiSinh, KhaiTu } from '../domain/documents.js';
 import { GatewayError } from '../errors.js';
-import type { Database } from '../store/database.js';
+import { attachmentReferences, insertAttachmentsInTx, moveAttachmentsInTx, type NewAttachment } from '../store/attachments.js';
+import type { Database, Queryable } from '../store/database.js';
 import {
   findInboundMessage,
   MessageAlreadyRecorded,
   recordInboundMessageInTx,
   type IntakeAnswer,
 } from '../store/inbound-messages.js';
-import { insertTransferInTx } from '../store/transfers.js';
-import { checkKhaiSinh } from './khai-sinh-rules.js';
+import {
+  changeTransferInTx,
+  insertTransferInTx,
+  lockTransferInTx,
+  moveTransfersInTx,
+  type Transfer,
+  type TransferStatus,
+} from '../store/transfers.js';
 import { assertBhxhDocument } from './bhxh-documents.js';
+import { checkKhaiSinh } from './khai-sinh-rules.js';
+import { checkKhaiTu } from './khai-tu-rules.js';
+import { supplyBirthFromDossier, type HoSoMotCua, type ReadDossier } from './one-stop-dossier.js';
 import { validateDocument } from './validator.js';
 
 export type Door = 'rest-json' | 'rest-xml' | 'soap';
+export type MessageType = 'KhaiSinh' | 'KhaiTu' | 'HoSoMotCua';
 
 export interface IntakeResult {
   /** 202 for a new message, 200 for a repeat of one already accepted. */
@@ -32,9 +45,40 @@ export interface IntakeDependencies {
   now?: () => Date;
 }
 
+/** Statuses in which a birth's document may still change (DOMAIN.md §2 step 3). */
+const CORRECTABLE: TransferStatus[] = ['received', 'queued', 'returned'];
+/** A card that has not reached BHXH yet, and so must not once the person is known to have died. */
+const CARD_NOT_YET_SENT: TransferStatus[] = ['received', 'queued', 'returned', 'failed'];
+
+/** What a prepared message is about: its province (for unit scopes) and the people and dossier it names. */
+interface Prepared {
+  maTinh: string;
+  locks: string[];
+  store: (tx: Queryable, context: StoreContext) => Promise<IntakeAnswer>;
+}
+
+interface StoreContext {
+  client: ApiClient;
+  door: Door;
+  messageId: string;
+  contentSha256: string;
+  messageType: MessageType;
+}
+
+/** The completeness, status and BHXH document of a birth as it now stands. */
+export function cardState(doc: KhaiSinh, transferId: string, attachments: Awaited<ReturnType<typeof attachmentReferences>>, current?: TransferStatus) {
+  const missing = missingForCard(doc);
+  // A returned record stays returned until the officer decides to resend it (step 4).
+  const status: TransferStatus = current === 'returned' ? 'returned' : missing.length === 0 ? 'queued' : 'received';
+  const bhxhDocument = missing.length === 0 ? assertBhxhDocument('CapTheTe', toCapTheTe(doc, { transferId, attachments })) : null;
+  return { missing, status, bhxhDocument: bhxhDocument as Record<string, unknown> | null };
+}
+
 /**
  * Where every door hands its document: checked, translated, stored with its audit event in one
- * transaction, and only then answered. Idempotent by (client, messageId).
+ * transaction, and only then answered. Idempotent by (client, messageId). Messages about one person
+ * (or one dossier) take an advisory lock on it, so a birth, a death and a dossier for the same child
+ * arriving together are applied one after another, whichever comes first.
  */
 export class IntakeService {
   private readonly now: () => Date;
@@ -43,40 +87,36 @@ export class IntakeService {
     this.now = deps.now ?? (() => new Date());
   }
 
-  async acceptKhaiSinh(raw: unknown, client: ApiClient, door: Door): Promise<IntakeResult> {
-    const doc = validateDocument<KhaiSinh>('KhaiSinh', raw);
-    const maTinh = doc.hoTich.noiDangKy.maTinh;
-    if (!actsForProvince(client, maTinh)) {
-      throw new GatewayError('FORBIDDEN', `Client ${client.id} may not send records for province ${maTinh}`, [
-        { path: '/hoTich/noiDangKy/maTinh', code: 'FORBIDDEN', message: 'outside this client\'s units' },
+  acceptKhaiSinh(raw: unknown, client: ApiClient, door: Door): Promise<IntakeResult> {
+    return this.accept('KhaiSinh', raw, client, door);
+  }
+
+  async accept(messageType: MessageType, raw: unknown, client: ApiClient, door: Door): Promise<IntakeResult> {
+    const doc = validateDocument<{ messageId: string }>(messageType, raw);
+    const today = todayInVietnam(this.now());
+    const prepared =
+      messageType === 'KhaiSinh' ? this.prepareBirth(doc as unknown as KhaiSinh)
+      : messageType === 'KhaiTu' ? this.prepareDeath(doc as unknown as KhaiTu)
+      : this.prepareDossier(doc as unknown as HoSoMotCua);
+    if (!actsForProvince(client, prepared.maTinh)) {
+      throw new GatewayError('FORBIDDEN', `Client ${client.id} may not send records for province ${prepared.maTinh}`, [
+        { path: messageType === 'HoSoMotCua' ? '/data/noiDangKy/maTinh' : '/hoTich/noiDangKy/maTinh', code: 'FORBIDDEN', message: 'outside this client\'s units' },
       ]);
     }
     const contentSha256 = sha256Hex(canonicalJson(doc));
     const repeat = await this.repeatAnswer(client.id, doc.messageId, contentSha256);
     if (repeat) return repeat;
-
-    checkKhaiSinh(doc, this.deps.units, todayInVietnam(this.now()));
-    const transferId = uuidv7();
-    const missing = missingForCard(doc);
-    const status = missing.length === 0 ? 'queued' : 'received';
-    const bhxhDocument = status === 'queued' ? assertBhxhDocument('CapTheTe', toCapTheTe(doc, { transferId })) : null;
-    const answer: IntakeAnswer = { transferId, messageId: doc.messageId, status };
+    if (messageType === 'KhaiSinh') checkKhaiSinh(doc as unknown as KhaiSinh, this.deps.units, today);
+    if (messageType === 'KhaiTu') checkKhaiTu(doc as unknown as KhaiTu, this.deps.units, today);
 
     try {
-      await this.deps.db.transaction(async (tx) => {
-        await recordInboundMessageInTx(tx, {
-          clientId: client.id, messageId: doc.messageId, messageType: 'KhaiSinh', contentSha256, transferId, response: answer,
-        });
-        await insertTransferInTx(
-          tx,
-          {
-            id: transferId, type: 'KHAI_SINH', clientId: client.id, messageId: doc.messageId, status, maTinh,
-            maDonVi: doc.maDonVi, soDinhDanh: doc.hoTich.soDinhDanh, document: doc as unknown as Record<string, unknown>,
-            missing, bhxhDocument: bhxhDocument as Record<string, unknown> | null,
-          },
-          { actor: client.id, action: 'khai-sinh.accepted', payload: doc, details: { door, ...(missing.length ? { missing } : {}) } },
-        );
+      const answer = await this.deps.db.transaction(async (tx) => {
+        for (const key of [...new Set(prepared.locks)].sort()) {
+          await tx.query('SELECT pg_advisory_xact_lock(7413, hashtext($1))', [key]);
+        }
+        return prepared.store(tx, { client, door, messageId: doc.messageId, contentSha256, messageType });
       });
+      return { statusCode: 202, answer };
     } catch (error) {
       if (!(error instanceof MessageAlreadyRecorded)) throw error;
       // A twin of this message was committed while we worked: answer as it was answered.
@@ -84,7 +124,177 @@ export class IntakeService {
       if (twin) return twin;
       throw error;
     }
-    return { statusCode: 202, answer };
+  }
+
+  private async record(tx: Queryable, context: StoreContext, answer: IntakeAnswer): Promise<void> {
+    await recordInboundMessageInTx(tx, {
+      clientId: context.client.id, messageId: context.messageId, messageType: context.messageType,
+      contentSha256: context.contentSha256, transferId: answer.transferId, response: answer,
+    });
+  }
+
+  private prepareBirth(doc: KhaiSinh): Prepared {
+    const soDinhDanh = doc.hoTich.soDinhDanh;
+    return {
+      maTinh: doc.hoTich.noiDangKy.maTinh,
+      locks: [`person:${soDinhDanh}`, ...(doc.maHoSoMCDT ? [`dossier:${doc.maHoSoMCDT}`] : [])],
+      store: async (tx, context) => {
+        const death = await tx.query('SELECT 1 FROM transfers WHERE type = $1 AND so_dinh_danh = $2', ['KHAI_TU', soDinhDanh]);
+        if (death.rows.length > 0) {
+          throw new GatewayError('PERSON_DECEASED', 'A death is registered for this personal number; no card can be issued', [
+            { path: '/hoTich/soDinhDanh', code: 'PERSON_DECEASED', message: 'this person is registered as deceased' },
+          ]);
+        }
+        const transferId = uuidv7();
+        const dossier = await this.waitingDossier(tx, 'KS', doc.maHoSoMCDT, soDinhDanh);
+        let birth = doc;
+        let supplied: string[] = [];
+        if (dossier) {
+          ({ merged: birth, supplied } = supplyBirthFromDossier(doc, dossier.read));
+          birth = validateDocument<KhaiSinh>('KhaiSinh', birth);
+          await moveAttachmentsInTx(tx, dossier.transfer.id, transferId);
+        }
+        const state = cardState(birth, transferId, dossier ? await attachmentReferences(tx, transferId) : []);
+        const answer: IntakeAnswer = { transferId, messageId: doc.messageId, status: state.status };
+        await this.record(tx, context, answer);
+        await insertTransferInTx(
+          tx,
+          {
+            id: transferId, type: 'KHAI_SINH', clientId: context.client.id, messageId: doc.messageId, status: state.status,
+            maTinh: birth.hoTich.noiDangKy.maTinh, maDonVi: birth.maDonVi, soDinhDanh, document: birth as unknown as Record<string, unknown>,
+            missing: state.missing, bhxhDocument: state.bhxhDocument, maHoSo: birth.maHoSoMCDT,
+          },
+          {
+            actor: context.client.id, action: 'khai-sinh.accepted', payload: birth,
+            details: { door: context.door, ...(state.missing.length ? { missing: state.missing } : {}), ...(dossier ? { dossier: dossier.transfer.id, supplied } : {}) },
+          },
+        );
+        if (dossier) {
+          await changeTransferInTx(tx, dossier.transfer, { status: 'merged' }, {
+            actor: context.client.id, action: 'mot-cua.merged', details: { into: transferId },
+          });
+        }
+        return answer;
+      },
+    };
+  }
+
+  private prepareDeath(doc: KhaiTu): Prepared {
+    const soDinhDanh = doc.hoTich.nktSoDDCN;
+    return {
+      maTinh: doc.hoTich.noiDangKy.maTinh,
+      locks: [`person:${soDinhDanh}`],
+      store: async (tx, context) => {
+        const transferId = uuidv7();
+        const bhxhDocument = assertBhxhDocument('BaoGiam', toBaoGiam(doc, { transferId }));
+        const answer: IntakeAnswer = { transferId, messageId: doc.messageId, status: 'queued' };
+        await this.record(tx, context, answer);
+        await insertTransferInTx(
+          tx,
+          {
+            id: transferId, type: 'KHAI_TU', clientId: context.client.id, messageId: doc.messageId, status: 'queued',
+            maTinh: doc.hoTich.noiDangKy.maTinh, maDonVi: doc.maDonVi, soDinhDanh, document: doc as unknown as Record<string, unknown>,
+            missing: [], bhxhDocument: bhxhDocument as unknown as Record<string, unknown>, maHoSo: doc.maHoSoMCDT,
+          },
+          { actor: context.client.id, action: 'khai-tu.accepted', payload: doc, details: { door: context.door } },
+        );
+        // A card not yet sent for this person must never be issued now (DOMAIN.md §6). One in flight
+        // is left to finish: the dispatcher holds this death back until BHXH has answered it.
+        const cards = await tx.query<{ id: string; status: TransferStatus }>(
+          'SELECT id, status FROM transfers WHERE type = $1 AND so_dinh_danh = $2 AND status = ANY($3::text[]) FOR UPDATE',
+          ['KHAI_SINH', soDinhDanh, CARD_NOT_YET_SENT],
+        );
+        await moveTransfersInTx(tx, cards.rows.map((card) => ({
+          id: card.id, fromStatus: card.status, toStatus: 'deceased', batchId: null,
+          event: { actor: context.client.id, action: 'transfer.person-deceased', details: { death: transferId } },
+        })));
+        return answer;
+      },
+    };
+  }
+
+  private prepareDossier(doc: HoSoMotCua): Prepared {
+    const read = readDossier(doc);
+    return {
+      maTinh: read.maTinh,
+      locks: [`dossier:${doc.maHoSo}`, ...(read.soDinhDanh ? [`person:${read.soDinhDanh}`] : [])],
+      store: async (tx, context) => {
+        const files = decodeFiles(doc);
+        const targetType = doc.module === 'KS' ? 'KHAI_SINH' : 'KHAI_TU';
+        const target = await this.matchingTransfer(tx, targetType, doc.maHoSo, read.soDinhDanh);
+        if (!target) {
+          const transferId = uuidv7();
+          const answer: IntakeAnswer = { transferId, messageId: doc.messageId, status: 'received' };
+          await this.record(tx, context, answer);
+          const { data: _xml, fileDinhKem: _files, ...kept } = doc;
+          await insertTransferInTx(
+            tx,
+            {
+              id: transferId, type: 'HO_SO_MOT_CUA', clientId: context.client.id, messageId: doc.messageId, status: 'received',
+              maTinh: read.maTinh, maDonVi: doc.maDonVi, soDinhDanh: read.soDinhDanh ?? '',
+              document: { ...kept, hoTich: read.hoTich, files: files.map(({ content: _content, ...meta }) => meta) },
+              missing: [doc.module === 'KS' ? '/KhaiSinh' : '/KhaiTu'], bhxhDocument: null, maHoSo: doc.maHoSo,
+            },
+            { actor: context.client.id, action: 'mot-cua.waiting', payload: doc, details: { door: context.door, module: doc.module } },
+          );
+          await insertAttachmentsInTx(tx, transferId, files);
+          return answer;
+        }
+        await insertAttachmentsInTx(tx, target.id, files);
+        const updated = await this.applyDossier(tx, target, read, context);
+        const answer: IntakeAnswer = { transferId: updated.id, messageId: doc.messageId, status: updated.status };
+        await this.record(tx, context, answer);
+        return answer;
+      },
+    };
+  }
+
+  /** Completes a birth still open to change; otherwise only links the dossier, audited. */
+  private async applyDossier(tx: Queryable, target: Transfer, read: ReadDossier, context: StoreContext): Promise<Transfer> {
+    if (target.type === 'KHAI_SINH' && CORRECTABLE.includes(target.status)) {
+      const { merged, supplied } = supplyBirthFromDossier(target.document as unknown as KhaiSinh, read);
+      const birth = validateDocument<KhaiSinh>('KhaiSinh', merged);
+      const state = cardState(birth, target.id, await attachmentReferences(tx, target.id), target.status);
+      return changeTransferInTx(
+        tx,
+        target,
+        { status: state.status, document: birth as unknown as Record<string, unknown>, missing: state.missing, bhxhDocument: state.bhxhDocument, maHoSo: birth.maHoSoMCDT },
+        { actor: context.client.id, action: 'mot-cua.applied', payload: birth, details: { maHoSo: read.maHoSo, supplied } },
+      );
+    }
+    return changeTransferInTx(tx, target, { status: target.status, maHoSo: target.maHoSo ?? read.maHoSo }, {
+      actor: context.client.id, action: 'mot-cua.linked', details: { maHoSo: read.maHoSo },
+    });
+  }
+
+  private async matchingTransfer(tx: Queryable, type: 'KHAI_SINH' | 'KHAI_TU', maHoSo: string, soDinhDanh?: string): Promise<Transfer | null> {
+    const { rows } = await tx.query<{ id: string }>(
+      `SELECT id FROM transfers
+        WHERE type = $1 AND (ma_ho_so = $2 OR ($3::text IS NOT NULL AND so_dinh_danh = $3))
+        ORDER BY (ma_ho_so = $2) DESC, id
+        LIMIT 1`,
+      [type, maHoSo, soDinhDanh ?? null],
+    );
+    if (!rows[0]) return null;
+    return lockTransferInTx(tx, rows[0].id);
+  }
+
+  private async waitingDossier(tx: Queryable, module: 'KS' | 'KT', maHoSo: string | undefined, soDinhDanh: string) {
+    const { rows } = await tx.query<{ id: string }>(
+      `SELECT id FROM transfers
+        WHERE type = 'HO_SO_MOT_CUA' AND status = 'received' AND document->>'module' = $1
+          AND (($2::text IS NOT NULL AND ma_ho_so = $2) OR so_dinh_danh = $3)
+        ORDER BY id LIMIT 1`,
+      [module, maHoSo ?? null, soDinhDanh],
+    );
+    if (!rows[0]) return null;
+    const transfer = await lockTransferInTx(tx, rows[0].id);
+    if (!transfer) return null;
+    const document = transfer.document as { maHoSo: string; module: 'KS' | 'KT'; hoTich: ReadDossier['hoTich']; bhyt?: ReadDossier['bhyt'] };
+    return {
+      transfer,
+      read: { maHoSo: document.maHoSo, module: document.module, hoTich: document.hoTich, bhyt: document.bhyt, maTinh: transfer.maTinh } satisfies ReadDossier,
+    };
   }
 
   private async repeatAnswer(clientId: string, messageId: string, contentSha256: string): Promise<IntakeResult | null> {
@@ -97,4 +307,32 @@ export class IntakeService {
     }
     return { statusCode: 200, answer: seen.response };
   }
+}
+
+/** The dossier's embedded record is hostile XML like any body; it must name the registering province. */
+function readDossier(doc: HoSoMotCua): ReadDossier {
+  const xml = readXmlText(doc.data);
+  if (xml.root !== 'hoTich') {
+    throw new GatewayError('VALIDATION_FAILED', 'The dossier data must be a <hoTich> record', [
+      { path: '/data', code: 'XML_ROOT', message: `expected <hoTich>, got <${xml.root}>` },
+    ]);
+  }
+  const hoTich = validateDocument<Record<string, unknown>>(doc.module === 'KS' ? 'KhaiSinhHoTich' : 'KhaiTuHoTich', xml.value, '/data');
+  const noiDangKy = hoTich.noiDangKy as { maTinh?: string } | undefined;
+  if (!noiDangKy?.maTinh) {
+    throw new GatewayError('VALIDATION_FAILED', 'The dossier data must say where it was registered', [
+      { path: '/data/noiDangKy', code: 'REQUIRED', message: 'must have noiDangKy with maTinh' },
+    ]);
+  }
+  const soDinhDanh = (doc.module === 'KS' ? hoTich.soDinhDanh : hoTich.nktSoDDCN) as string | undefined;
+  return { maHoSo: doc.maHoSo, module: doc.module, hoTich, bhyt: doc.bhyt, soDinhDanh, maTinh: noiDangKy.maTinh };
+}
+
+function decodeFiles(doc: HoSoMotCua): NewAttachment[] {
+  return (doc.fileDinhKem ?? []).map((file) => ({
+    loai: file.loaiGiayTo,
+    ten: file.tenGiayTo,
+    fileName: file.tenTepDinhKem,
+    content: Buffer.from(file.duLieuTepDinhKem, 'base64'),
+  }));
 }

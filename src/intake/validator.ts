@@ -10,9 +10,26 @@ const loadSchema = (file: string) => JSON.parse(readFileSync(new URL(file, schem
 
 export const messageSchemas = {
   KhaiSinh: loadSchema('khai-sinh.schema.json'),
+  KhaiTu: loadSchema('khai-tu.schema.json'),
+  HoSoMotCua: loadSchema('ho-so-mot-cua.schema.json'),
 } as const;
 
-export type SchemaName = keyof typeof messageSchemas;
+/**
+ * The hộ tịch record a one-stop dossier carries in `data`: the same fields as the birth's or death's,
+ * none required (the dossier supplies what it has). Derived, so it cannot drift from the message schema.
+ */
+function partialHoTich(id: string, message: Record<string, unknown>): Record<string, unknown> {
+  const hoTich = (message.properties as Record<string, Record<string, unknown>>).hoTich as Record<string, unknown>;
+  const { required: _required, dependentRequired: _dependent, ...partial } = hoTich;
+  return { $id: id, ...partial };
+}
+
+const dossierRecordSchemas = {
+  KhaiSinhHoTich: partialHoTich('KhaiSinhHoTich', messageSchemas.KhaiSinh),
+  KhaiTuHoTich: partialHoTich('KhaiTuHoTich', messageSchemas.KhaiTu),
+};
+
+export type SchemaName = keyof typeof messageSchemas | keyof typeof dossierRecordSchemas;
 
 /**
  * One ajv instance, every schema compiled once at start, shared by the REST, XML and SOAP doors.
@@ -25,7 +42,7 @@ ajv.addFormat('hotich-date', { type: 'string', validate: (text: string) => parse
 ajv.addSchema(loadSchema('common.schema.json'));
 
 const validators = new Map<SchemaName, ValidateFunction>(
-  Object.entries(messageSchemas).map(([name, schema]) => [name as SchemaName, ajv.compile(schema)]),
+  Object.entries({ ...messageSchemas, ...dossierRecordSchemas }).map(([name, schema]) => [name as SchemaName, ajv.compile(schema)]),
 );
 
 const MAX_DEPTH = 16;
@@ -71,7 +88,7 @@ function toDetail(error: ErrorObject): ErrorDetail {
 }
 
 /** Normalises, coerces and checks a document; returns it or throws VALIDATION_FAILED with every path. */
-export function validateDocument<T>(name: SchemaName, raw: unknown): T {
+export function validateDocument<T>(name: SchemaName, raw: unknown, basePath = ''): T {
   const document = normaliseDocument(raw);
   if (document === null || typeof document !== 'object' || Array.isArray(document)) {
     throw new GatewayError('VALIDATION_FAILED', `A ${name} document must be an object`, [
@@ -82,7 +99,7 @@ export function validateDocument<T>(name: SchemaName, raw: unknown): T {
   if (!validate(document)) {
     const errors = validate.errors ?? [];
     // A body of a thousand unknown keys must not buy a reply many times its size.
-    const details = errors.slice(0, MAX_DETAILS).map(toDetail);
+    const details = errors.slice(0, MAX_DETAILS).map(toDetail).map((detail) => ({ ...detail, path: basePath + detail.path }));
     if (errors.length > MAX_DETAILS) {
       details.push({ path: '', code: 'TRUNCATED', message: `${errors.length - MAX_DETAILS} more problems not listed` });
     }

@@ -88,6 +88,10 @@ export async function claimIntoBatchesInTx(tx: Queryable, request: ClaimRequest)
       WHERE status = 'queued' AND type = ANY($1::text[])
         AND ($2::text IS NULL OR ma_tinh = $2)
         AND NOT EXISTS (SELECT 1 FROM dispatch_pauses p WHERE p.ma_tinh = transfers.ma_tinh OR p.ma_tinh = '*')
+        -- One person, in order: a death waits while that person's card transfer is with BHXH.
+        AND NOT (type = 'KHAI_TU' AND EXISTS (
+              SELECT 1 FROM transfers card
+               WHERE card.type = 'KHAI_SINH' AND card.so_dinh_danh = transfers.so_dinh_danh AND card.status = 'sent'))
       ORDER BY id
       LIMIT $3
       FOR UPDATE SKIP LOCKED`,

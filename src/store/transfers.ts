@@ -3,7 +3,7 @@ import { appendAuditEventInTx, appendAuditEventsInTx, type AuditEventInput } fro
 import type { Queryable } from './database.js';
 
 export type TransferType = 'KHAI_SINH' | 'KHAI_TU' | 'HO_SO_MOT_CUA';
-export type TransferStatus = 'received' | 'queued' | 'sent' | 'issued' | 'processed' | 'returned' | 'failed';
+export type TransferStatus = 'received' | 'queued' | 'sent' | 'issued' | 'processed' | 'returned' | 'failed' | 'deceased' | 'merged';
 
 export interface Transfer {
   id: string;
@@ -22,6 +22,8 @@ export interface Transfer {
   card: Record<string, unknown> | null;
   /** The batch holding the transfer while it is `sent`. */
   batchId: string | null;
+  /** The one-stop-shop dossier code this transfer came with or was matched to. */
+  maHoSo: string | null;
   createdAt: string;
   updatedAt: string;
 }
@@ -41,6 +43,7 @@ interface TransferRow {
   bhxh_errors: unknown[] | null;
   card: Record<string, unknown> | null;
   batch_id?: string | null;
+  ma_ho_so?: string | null;
   created_at: Date | string;
   updated_at: Date | string;
 }
@@ -61,12 +64,13 @@ function fromRow(row: TransferRow): Transfer {
     bhxhErrors: row.bhxh_errors,
     card: row.card,
     batchId: row.batch_id ?? null,
+    maHoSo: row.ma_ho_so ?? null,
     createdAt: new Date(row.created_at).toISOString(),
     updatedAt: new Date(row.updated_at).toISOString(),
   };
 }
 
-export type NewTransfer = Omit<Transfer, 'createdAt' | 'updatedAt' | 'bhxhErrors' | 'card' | 'batchId'>;
+export type NewTransfer = Omit<Transfer, 'createdAt' | 'updatedAt' | 'bhxhErrors' | 'card' | 'batchId' | 'maHoSo'> & { maHoSo?: string };
 
 const UNIQUE_VIOLATION = '23505';
 
@@ -78,6 +82,21 @@ export function isUniqueViolation(error: unknown, constraint?: string): boolean 
   return pgError.constraint === constraint || (pgError.message ?? '').includes(constraint);
 }
 
+/** One person, one birth and one death: the unique indexes speak as the contract's DUPLICATE_PERSON. */
+function asDuplicatePerson(error: unknown): unknown {
+  if (isUniqueViolation(error, 'transfers_one_birth_per_person')) {
+    return new GatewayError('DUPLICATE_PERSON', undefined, [
+      { path: '/hoTich/soDinhDanh', code: 'DUPLICATE_PERSON', message: 'a birth for this personal number is already held' },
+    ]);
+  }
+  if (isUniqueViolation(error, 'transfers_one_death_per_person')) {
+    return new GatewayError('DUPLICATE_PERSON', 'A death for this personal number is already held', [
+      { path: '/hoTich/nktSoDDCN', code: 'DUPLICATE_PERSON', message: 'a death for this personal number is already held' },
+    ]);
+  }
+  return error;
+}
+
 /** Creates a transfer and its first audit event in the caller's transaction. */
 export async function insertTransferInTx(
   tx: Queryable,
@@ -87,22 +106,17 @@ export async function insertTransferInTx(
   let inserted;
   try {
     inserted = await tx.query<TransferRow>(
-      `INSERT INTO transfers (id, type, client_id, message_id, status, ma_tinh, ma_don_vi, so_dinh_danh, document, missing, bhxh_document)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb, $10::jsonb, $11::jsonb)
+      `INSERT INTO transfers (id, type, client_id, message_id, status, ma_tinh, ma_don_vi, so_dinh_danh, document, missing, bhxh_document, ma_ho_so)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb, $10::jsonb, $11::jsonb, $12)
        RETURNING *`,
       [
         transfer.id, transfer.type, transfer.clientId, transfer.messageId, transfer.status, transfer.maTinh,
         transfer.maDonVi, transfer.soDinhDanh, JSON.stringify(transfer.document), JSON.stringify(transfer.missing),
-        transfer.bhxhDocument === null ? null : JSON.stringify(transfer.bhxhDocument),
+        transfer.bhxhDocument === null ? null : JSON.stringify(transfer.bhxhDocument), transfer.maHoSo ?? null,
       ],
     );
   } catch (error) {
-    if (isUniqueViolation(error, 'transfers_one_birth_per_person')) {
-      throw new GatewayError('DUPLICATE_PERSON', undefined, [
-        { path: '/hoTich/soDinhDanh', code: 'DUPLICATE_PERSON', message: 'a birth for this personal number is already held' },
-      ]);
-    }
-    throw error;
+    throw asDuplicatePerson(error);
   }
   await appendAuditEventInTx(tx, { ...event, transferId: transfer.id, fromStatus: null, toStatus: transfer.status });
   return fromRow(inserted.rows[0] as TransferRow);
@@ -126,6 +140,7 @@ export interface TransferChange {
   soDinhDanh?: string;
   maTinh?: string;
   maDonVi?: string;
+  maHoSo?: string;
   bhxhDocument?: Record<string, unknown> | null;
   bhxhErrors?: unknown[] | null;
   card?: Record<string, unknown> | null;
@@ -149,6 +164,7 @@ export async function changeTransferInTx(
     ['so_dinh_danh', change.soDinhDanh, ''],
     ['ma_tinh', change.maTinh, ''],
     ['ma_don_vi', change.maDonVi, ''],
+    ['ma_ho_so', change.maHoSo, ''],
     ['bhxh_document', json(change.bhxhDocument), '::jsonb'],
     ['bhxh_errors', json(change.bhxhErrors), '::jsonb'],
     ['card', json(change.card), '::jsonb'],
@@ -162,12 +178,7 @@ export async function changeTransferInTx(
       [current.id, ...present.map(([, value]) => value)],
     );
   } catch (error) {
-    if (isUniqueViolation(error, 'transfers_one_birth_per_person')) {
-      throw new GatewayError('DUPLICATE_PERSON', undefined, [
-        { path: '/hoTich/soDinhDanh', code: 'DUPLICATE_PERSON', message: 'a birth for this personal number is already held' },
-      ]);
-    }
-    throw error;
+    throw asDuplicatePerson(error);
   }
   await appendAuditEventInTx(tx, {
     ...event,

@@ -1,10 +1,10 @@
-import { missingForCard, toCapTheTe } from '../../mappings/cap-the-te.js';
 import { actsForProvince, type ApiClient } from '../auth/clients.js';
 import type { UnitCatalogue } from '../catalogues/unit-catalogue.js';
 import { todayInVietnam } from '../domain/calendar-date.js';
 import type { BhytPart, KhaiSinh, KhaiSinhHoTich } from '../domain/documents.js';
 import { GatewayError } from '../errors.js';
-import { assertBhxhDocument } from '../intake/bhxh-documents.js';
+import { cardState } from '../intake/intake-service.js';
+import { attachmentReferences } from '../store/attachments.js';
 import { checkKhaiSinh } from '../intake/khai-sinh-rules.js';
 import { validateDocument } from '../intake/validator.js';
 import type { Database } from '../store/database.js';
@@ -56,10 +56,7 @@ export class RegistryCorrections {
         throw new GatewayError('FORBIDDEN', 'The corrected province is outside this client\'s units');
       }
       checkKhaiSinh(merged, this.deps.units, todayInVietnam(this.deps.now?.() ?? new Date()));
-      const missing = missingForCard(merged);
-      // A returned record stays returned until the officer decides to resend it (step 4).
-      const status: TransferStatus = current.status === 'returned' ? 'returned' : missing.length === 0 ? 'queued' : 'received';
-      const bhxhDocument = missing.length === 0 ? assertBhxhDocument('CapTheTe', toCapTheTe(merged, { transferId })) : null;
+      const { missing, status, bhxhDocument } = cardState(merged, transferId, await attachmentReferences(tx, transferId), current.status);
       return changeTransferInTx(
         tx,
         current,
@@ -70,7 +67,7 @@ export class RegistryCorrections {
           soDinhDanh: merged.hoTich.soDinhDanh,
           maTinh: merged.hoTich.noiDangKy.maTinh,
           maDonVi: merged.maDonVi,
-          bhxhDocument: bhxhDocument as Record<string, unknown> | null,
+          bhxhDocument,
         },
         {
           actor: client.id,

@@ -1,0 +1,52 @@
+import { mustParseCalendarDate, toBhxhDate } from '../src/domain/calendar-date.js';
+import type { KhaiTu } from '../src/domain/documents.js';
+
+export interface BaoGiam {
+  MA_HO_SO: string;
+  SO_DINH_DANH: string;
+  MA_SO_BHXH?: string;
+  HO_TEN: string;
+  NGAY_SINH: string;
+  GIOI_TINH: 1 | 2 | 3;
+  NGAY_CHET: string;
+  MA_TINH: string;
+  MA_HUYEN?: string;
+  MA_XA: string;
+  LY_DO: 'CHET';
+  TU_NGAY: string;
+  LOAI_GIAY_BAO_TU: number;
+  SO_DANG_KY_KT: string;
+  NGAY_DANG_KY_KT: string;
+  NOI_DANG_KY_KT: string;
+  MA_HO_SO_MCDT?: string;
+}
+
+const bhxhDate = (text: string) => toBhxhDate(mustParseCalendarDate(text));
+
+/**
+ * A death registration as BHXH's "báo giảm" entry (DOMAIN.md §4, §6): the person leaves the household
+ * list of the place they lived, from the day of death. Pure.
+ */
+export function toBaoGiam(doc: KhaiTu, context: { transferId: string }): BaoGiam {
+  const { hoTich } = doc;
+  const residence = hoTich.nktNoiCuTru;
+  return {
+    MA_HO_SO: context.transferId,
+    SO_DINH_DANH: hoTich.nktSoDDCN,
+    ...(hoTich.nktMaSoBHXH ? { MA_SO_BHXH: hoTich.nktMaSoBHXH } : {}),
+    HO_TEN: hoTich.nktHoTen.toLocaleUpperCase('vi').normalize('NFC'),
+    NGAY_SINH: bhxhDate(hoTich.nktNgaySinh),
+    GIOI_TINH: hoTich.nktGioiTinh,
+    NGAY_CHET: bhxhDate(hoTich.nktNgayChet),
+    MA_TINH: residence.maTinh,
+    ...(residence.maHuyen ? { MA_HUYEN: residence.maHuyen } : {}),
+    MA_XA: residence.maXa,
+    LY_DO: 'CHET',
+    TU_NGAY: bhxhDate(hoTich.nktNgayChet),
+    LOAI_GIAY_BAO_TU: hoTich.gbtLoai,
+    SO_DANG_KY_KT: hoTich.soDangKy,
+    NGAY_DANG_KY_KT: bhxhDate(hoTich.ngayDangKy),
+    NOI_DANG_KY_KT: doc.maDonVi,
+    ...(doc.maHoSoMCDT ? { MA_HO_SO_MCDT: doc.maHoSoMCDT } : {}),
+  };
+}

@@ -1,0 +1,66 @@
+import type { BhytPart, KhaiSinh, KhaiSinhHoTich, KhaiTuHoTich } from '../domain/documents.js';
+
+export interface HoSoMotCua {
+  messageId: string;
+  maHoSo: string;
+  maTTHC: string;
+  module: 'KS' | 'KT';
+  maDonVi: string;
+  ngayTiepNhan: string;
+  data: string;
+  fileDinhKem?: Array<{ loaiGiayTo: string; tenGiayTo: string; tenTepDinhKem: string; duLieuTepDinhKem: string }>;
+  bhyt?: BhytPart;
+}
+
+/** A dossier after intake: its embedded record parsed and checked, its files decoded. */
+export interface ReadDossier {
+  maHoSo: string;
+  module: 'KS' | 'KT';
+  hoTich: Partial<KhaiSinhHoTich> | Partial<KhaiTuHoTich>;
+  bhyt?: BhytPart;
+  /** The person the dossier is about, when its record names one. */
+  soDinhDanh?: string;
+  maTinh: string;
+}
+
+/**
+ * What a one-stop dossier may add to a birth: the declarant's address and contact above all (the
+ * civil-status software often lacks them, seed 000), and a known parent's address or number. It
+ * never overwrites what the civil-status record says; it only fills what is absent.
+ */
+const SUPPLIED_FROM_DOSSIER: Array<keyof KhaiSinhHoTich> = [
+  'nycNoiCuTru', 'nycSoDienThoai', 'nycEmail', 'nycSoGiayToTuyThan',
+];
+const SUPPLIED_FOR_KNOWN_PARENT = { me: ['meNoiCuTru', 'meSoDDCN'], cha: ['chaNoiCuTru', 'chaSoDDCN'] } as const;
+
+export function supplyBirthFromDossier(birth: KhaiSinh, dossier: ReadDossier): { merged: KhaiSinh; supplied: string[] } {
+  const from = dossier.hoTich as Partial<KhaiSinhHoTich>;
+  const hoTich: Record<string, unknown> = { ...birth.hoTich };
+  const supplied: string[] = [];
+  const fields: string[] = [...SUPPLIED_FROM_DOSSIER];
+  if (birth.hoTich.meHoTen !== undefined) fields.push(...SUPPLIED_FOR_KNOWN_PARENT.me);
+  if (birth.hoTich.chaHoTen !== undefined) fields.push(...SUPPLIED_FOR_KNOWN_PARENT.cha);
+  for (const field of fields) {
+    const value = (from as Record<string, unknown>)[field];
+    if (hoTich[field] === undefined && value !== undefined) {
+      hoTich[field] = value;
+      supplied.push(`/hoTich/${field}`);
+    }
+  }
+  let bhyt = birth.bhyt;
+  for (const [field, value] of Object.entries(dossier.bhyt ?? {}) as Array<[keyof BhytPart, string]>) {
+    if (bhyt?.[field] === undefined) {
+      bhyt = { ...bhyt, [field]: value };
+      supplied.push(`/bhyt/${field}`);
+    }
+  }
+  return {
+    merged: {
+      ...birth,
+      ...(bhyt ? { bhyt } : {}),
+      maHoSoMCDT: birth.maHoSoMCDT ?? dossier.maHoSo,
+      hoTich: hoTich as unknown as KhaiSinhHoTich,
+    },
+    supplied,
+  };
+}
