@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { actsForProvince, provinceScope } from '../src/auth/clients.js';
+import type { Catalogues } from '../src/catalogues/catalogues.js';
 import type { Dispatcher } from '../src/dispatch/dispatcher.js';
 import { GatewayError } from '../src/errors.js';
 import { requireClient } from '../src/http/auth-plugin.js';
@@ -16,6 +17,7 @@ import { errorResponses, transferDetailSchema, transferPageSchema } from './open
 
 export interface OpsApiOptions {
   db: Database;
+  catalogues: Catalogues;
   dispatcher: Dispatcher;
   replays: Replays;
   intervalMs: number;
@@ -115,6 +117,17 @@ async function opsApi(app: FastifyInstance, options: OpsApiOptions) {
     paused: await listPaused(db),
     counts: await countTransfersByStatus(db),
   }));
+
+  app.post('/ops/v1/catalogues/reload', {
+    config: operator,
+    schema: { tags: ['operators'], summary: 'Re-read the unit and facility catalogues from their files, without a restart' },
+  }, async () => {
+    try {
+      return { reloaded: true, ...options.catalogues.reload() };
+    } catch (error) {
+      throw new GatewayError('VALIDATION_FAILED', `A catalogue file is not valid; the lists in use are kept: ${(error as Error).message}`);
+    }
+  });
 
   app.get('/ops/v1/reports/backlog', {
     config: operator,

@@ -12,7 +12,7 @@ import { opsApiPlugin } from '../adapters/ops-api.js';
 import { Dispatcher } from './dispatch/dispatcher.js';
 import { Replays } from './transfers/replays.js';
 import type { ClientRegistry } from './auth/clients.js';
-import type { UnitCatalogue } from './catalogues/unit-catalogue.js';
+import type { Catalogues } from './catalogues/catalogues.js';
 import type { GatewayConfig } from './config.js';
 import { authPlugin } from './http/auth-plugin.js';
 import { errorHandlerPlugin } from './http/error-handler.js';
@@ -36,7 +36,7 @@ export interface GatewayDependencies {
   /** Start this process's schedulers and workers (a gateway process does; most tests do not). */
   startDispatcher?: boolean;
   clients: ClientRegistry;
-  units: UnitCatalogue;
+  catalogues: Catalogues;
   logger: Logger;
   now?: () => Date;
 }
@@ -58,8 +58,8 @@ export async function buildApp(deps: GatewayDependencies): Promise<FastifyInstan
   });
   const now = deps.now ?? (() => new Date());
   const metrics = createMetrics(db);
-  const intake = new IntakeService({ db, units: deps.units, now });
-  const corrections = new RegistryCorrections({ db, units: deps.units, now });
+  const intake = new IntakeService({ db, catalogues: deps.catalogues, now });
+  const corrections = new RegistryCorrections({ db, catalogues: deps.catalogues, now });
   // The two refer to each other: a bulk replay is queued by the dispatcher and run by the replays.
   const replays: Replays = new Replays({ db, enqueue: (jobId) => dispatcher.enqueueReplay(jobId) });
   const dispatcher: Dispatcher = new Dispatcher({
@@ -93,7 +93,7 @@ export async function buildApp(deps: GatewayDependencies): Promise<FastifyInstan
   await app.register(ngspRestPlugin, { db, intake, corrections, bodyLimit: config.bodyLimit, motCuaBodyLimit: config.motCuaBodyLimit });
   await app.register(ngspSoapPlugin, { intake, bodyLimit: config.bodyLimit, motCuaBodyLimit: config.motCuaBodyLimit });
   await app.register(auditApiPlugin, { db });
-  await app.register(opsApiPlugin, { db, dispatcher, replays, intervalMs: config.dispatchIntervalMs, now });
+  await app.register(opsApiPlugin, { db, dispatcher, replays, catalogues: deps.catalogues, intervalMs: config.dispatchIntervalMs, now });
   await app.register(bhxhPullPlugin, { db, dispatcher, metrics, maxBatchSize: config.dispatchBatchSize });
   await app.ready();
   if (deps.startDispatcher) await dispatcher.start();

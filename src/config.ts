@@ -31,6 +31,7 @@ export interface GatewayConfig {
   callbackTimeoutMs: number;
   clientsFile?: string;
   unitsFile: string;
+  facilitiesFile: string;
   bodyLimit: number;
   motCuaBodyLimit: number;
   logLevel: string;
@@ -78,6 +79,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): GatewayConfig 
     callbackTimeoutMs: integer(env, 'CALLBACK_TIMEOUT_MS', 10_000, 1),
     clientsFile: optional(env, 'CLIENTS_FILE'),
     unitsFile: resolve(optional(env, 'UNITS_FILE') ?? new URL('../catalogues/units.json', import.meta.url).pathname),
+    facilitiesFile: resolve(optional(env, 'FACILITIES_FILE') ?? new URL('../catalogues/facilities.json', import.meta.url).pathname),
     bodyLimit: integer(env, 'BODY_LIMIT', 1024 * 1024, 1024),
     motCuaBodyLimit: integer(env, 'MOTCUA_BODY_LIMIT', 20 * 1024 * 1024, 1024),
     logLevel: optional(env, 'LOG_LEVEL') ?? 'info',

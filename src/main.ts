@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import { buildApp } from './app.js';
 import { ClientRegistry, ROLES } from './auth/clients.js';
-import { UnitCatalogue } from './catalogues/unit-catalogue.js';
+import { Catalogues } from './catalogues/catalogues.js';
 import { loadConfig } from './config.js';
 import { loggerOptions } from './logger.js';
 import { createRedisClient, ensureRedis, StartupError } from './redis.js';
@@ -31,13 +31,23 @@ async function main() {
     );
   }
 
+  const catalogues = Catalogues.fromFiles({ units: config.unitsFile, facilities: config.facilitiesFile });
+  catalogues.watch(logger);
+  process.on('SIGHUP', () => {
+    try {
+      logger.info(catalogues.reload(), 'catalogues reloaded (SIGHUP)');
+    } catch (error) {
+      logger.error({ err: error }, 'catalogue reload failed: keeping the lists in use');
+    }
+  });
   const app = await buildApp({
-    config, db, redis, redisUrl: redisTarget.url, startDispatcher: true, clients, units: UnitCatalogue.fromFile(config.unitsFile), logger,
+    config, db, redis, redisUrl: redisTarget.url, startDispatcher: true, clients, catalogues, logger,
   });
   let stopping: Promise<void> | undefined;
   const stop = (signal: string) => {
     stopping ??= (async () => {
       logger.info({ signal }, 'stopping');
+      catalogues.close();
       await app.close().catch((error) => logger.error({ err: error }, 'closing HTTP failed'));
       redis.disconnect();
       await db.close().catch((error) => logger.error({ err: error }, 'closing the database failed'));

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ApiClient } from '../src/auth/clients.js';
-import { UnitCatalogue } from '../src/catalogues/unit-catalogue.js';
+import { Catalogues } from '../src/catalogues/catalogues.js';
 import { loadConfig } from '../src/config.js';
 import { IntakeService } from '../src/intake/intake-service.js';
 import { verifyAuditChain } from '../src/store/audit-log.js';
@@ -35,7 +35,8 @@ describe('the embedded PGlite store', () => {
   });
 
   it('accepts births idempotently, refuses duplicates and keeps a verifiable chain', async () => {
-    const intake = new IntakeService({ db, units: UnitCatalogue.fromFile(loadConfig({}).unitsFile), now: () => TEST_NOW });
+    const config = loadConfig({});
+    const intake = new IntakeService({ db, catalogues: Catalogues.fromFiles({ units: config.unitsFile, facilities: config.facilitiesFile }), now: () => TEST_NOW });
     const doc = khaiSinh();
     const first = await intake.acceptKhaiSinh(doc, client, 'rest-json');
     expect(first.statusCode).toBe(202);

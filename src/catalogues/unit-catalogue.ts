@@ -17,14 +17,14 @@ interface Province extends NamedUnit {
   communes?: NamedUnit[];
 }
 
-interface UnitList {
+export interface UnitList {
   name: string;
   validFrom: string;
   validUntil?: string;
   provinces: Province[];
 }
 
-interface CatalogueFile {
+export interface CatalogueFile {
   lists: UnitList[];
 }
 

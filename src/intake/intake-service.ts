@@ -3,7 +3,7 @@ import { toBaoGiam } from '../../mappings/bao-giam.js';
 import { missingForCard, toCapTheTe } from '../../mappings/cap-the-te.js';
 import { readXmlText } from '../../adapters/body-reader.js';
 import { actsForProvince, type ApiClient } from '../auth/clients.js';
-import type { UnitCatalogue } from '../catalogues/unit-catalogue.js';
+import type { Catalogues } from '../catalogues/catalogues.js';
 import { canonicalJson, sha256Hex } from '../domain/canonical-json.js';
 import { todayInVietnam } from '../domain/calendar-date.js';
 import type { KhaiSinh, KhaiTu } from '../domain/documents.js';
@@ -41,7 +41,7 @@ export interface IntakeResult {
 
 export interface IntakeDependencies {
   db: Database;
-  units: UnitCatalogue;
+  catalogues: Catalogues;
   now?: () => Date;
 }
 
@@ -106,8 +106,8 @@ export class IntakeService {
     const contentSha256 = sha256Hex(canonicalJson(doc));
     const repeat = await this.repeatAnswer(client.id, doc.messageId, contentSha256);
     if (repeat) return repeat;
-    if (messageType === 'KhaiSinh') checkKhaiSinh(doc as unknown as KhaiSinh, this.deps.units, today);
-    if (messageType === 'KhaiTu') checkKhaiTu(doc as unknown as KhaiTu, this.deps.units, today);
+    if (messageType === 'KhaiSinh') checkKhaiSinh(doc as unknown as KhaiSinh, this.deps.catalogues, today);
+    if (messageType === 'KhaiTu') checkKhaiTu(doc as unknown as KhaiTu, this.deps.catalogues, today);
 
     try {
       const answer = await this.deps.db.transaction(async (tx) => {

@@ -1,4 +1,4 @@
-import type { UnitCatalogue } from '../catalogues/unit-catalogue.js';
+import type { Catalogues } from '../catalogues/catalogues.js';
 import { addYears, compareDates, mustParseCalendarDate, type CalendarDate } from '../domain/calendar-date.js';
 import type { KhaiSinh } from '../domain/documents.js';
 import { personalNumberAgrees } from '../domain/personal-number.js';
@@ -8,7 +8,7 @@ import { GatewayError, type ErrorDetail } from '../errors.js';
  * The rules of DOMAIN.md §2 and §5 that a schema cannot say. Checked in order of what a registry
  * officer can fix: data errors first (all of them at once), then eligibility, then configuration.
  */
-export function checkKhaiSinh(doc: KhaiSinh, units: UnitCatalogue, today: CalendarDate): void {
+export function checkKhaiSinh(doc: KhaiSinh, catalogues: Pick<Catalogues, 'units' | 'facilities'>, today: CalendarDate): void {
   const { hoTich } = doc;
   const registered = mustParseCalendarDate(hoTich.ngayDangKy);
   const born = mustParseCalendarDate(hoTich.nksNgaySinh);
@@ -49,6 +49,7 @@ export function checkKhaiSinh(doc: KhaiSinh, units: UnitCatalogue, today: Calend
   if (doc.maDonVi !== noiDangKy.maXa && doc.maDonVi !== noiDangKy.maHuyen) {
     problem('/maDonVi', 'UNIT_MISMATCH', 'maDonVi must be the commune (maXa) or district (maHuyen) of noiDangKy');
   }
+  if (doc.bhyt?.noiDangKyKCB) problems.push(...catalogues.facilities.check(doc.bhyt.noiDangKyKCB, '/bhyt/noiDangKyKCB'));
   if (problems.length > 0) throw new GatewayError('VALIDATION_FAILED', 'The KhaiSinh document is not valid', problems);
 
   if (compareDates(registered, addYears(born, 6)) >= 0) {
@@ -57,6 +58,6 @@ export function checkKhaiSinh(doc: KhaiSinh, units: UnitCatalogue, today: Calend
     ]);
   }
 
-  const unitProblems = units.checkPlace(noiDangKy, registered, '/hoTich/noiDangKy');
+  const unitProblems = catalogues.units.checkPlace(noiDangKy, registered, '/hoTich/noiDangKy');
   if (unitProblems.length > 0) throw new GatewayError('UNIT_NOT_CONFIGURED', undefined, unitProblems);
 }

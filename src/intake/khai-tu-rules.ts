@@ -1,11 +1,11 @@
-import type { UnitCatalogue } from '../catalogues/unit-catalogue.js';
+import type { Catalogues } from '../catalogues/catalogues.js';
 import { compareDates, mustParseCalendarDate, type CalendarDate } from '../domain/calendar-date.js';
 import type { KhaiTu } from '../domain/documents.js';
 import { personalNumberAgrees } from '../domain/personal-number.js';
 import { GatewayError, type ErrorDetail } from '../errors.js';
 
 /** DOMAIN.md §5–§6 for deaths: dates in order, the person's number agreeing, the unit known. */
-export function checkKhaiTu(doc: KhaiTu, units: UnitCatalogue, today: CalendarDate): void {
+export function checkKhaiTu(doc: KhaiTu, catalogues: Pick<Catalogues, 'units'>, today: CalendarDate): void {
   const { hoTich } = doc;
   const registered = mustParseCalendarDate(hoTich.ngayDangKy);
   const born = mustParseCalendarDate(hoTich.nktNgaySinh);
@@ -31,6 +31,6 @@ export function checkKhaiTu(doc: KhaiTu, units: UnitCatalogue, today: CalendarDa
   }
   if (problems.length > 0) throw new GatewayError('VALIDATION_FAILED', 'The KhaiTu document is not valid', problems);
 
-  const unitProblems = units.checkPlace(noiDangKy, registered, '/hoTich/noiDangKy');
+  const unitProblems = catalogues.units.checkPlace(noiDangKy, registered, '/hoTich/noiDangKy');
   if (unitProblems.length > 0) throw new GatewayError('UNIT_NOT_CONFIGURED', undefined, unitProblems);
 }

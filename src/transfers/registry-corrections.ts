@@ -1,5 +1,5 @@
 import { actsForProvince, type ApiClient } from '../auth/clients.js';
-import type { UnitCatalogue } from '../catalogues/unit-catalogue.js';
+import type { Catalogues } from '../catalogues/catalogues.js';
 import { todayInVietnam } from '../domain/calendar-date.js';
 import type { BhytPart, KhaiSinh, KhaiSinhHoTich } from '../domain/documents.js';
 import { GatewayError } from '../errors.js';
@@ -33,7 +33,7 @@ export function assertMayTouch(transfer: Transfer | null, client: ApiClient): Tr
 }
 
 export class RegistryCorrections {
-  constructor(private readonly deps: { db: Database; units: UnitCatalogue; now?: () => Date }) {}
+  constructor(private readonly deps: { db: Database; catalogues: Catalogues; now?: () => Date }) {}
 
   /**
    * Completes or corrects a birth. The merged document passes the same schema and rules as at intake,
@@ -55,7 +55,7 @@ export class RegistryCorrections {
       if (!actsForProvince(client, merged.hoTich.noiDangKy.maTinh)) {
         throw new GatewayError('FORBIDDEN', 'The corrected province is outside this client\'s units');
       }
-      checkKhaiSinh(merged, this.deps.units, todayInVietnam(this.deps.now?.() ?? new Date()));
+      checkKhaiSinh(merged, this.deps.catalogues, todayInVietnam(this.deps.now?.() ?? new Date()));
       const { missing, status, bhxhDocument } = cardState(merged, transferId, await attachmentReferences(tx, transferId), current.status);
       return changeTransferInTx(
         tx,

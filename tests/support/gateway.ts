@@ -5,6 +5,8 @@ import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { buildApp } from '../../src/app.js';
 import { ClientRegistry, sha256OfKey, type Role } from '../../src/auth/clients.js';
+import { Catalogues } from '../../src/catalogues/catalogues.js';
+import { FacilityCatalogue } from '../../src/catalogues/facility-catalogue.js';
 import { UnitCatalogue } from '../../src/catalogues/unit-catalogue.js';
 import { loadConfig, type GatewayConfig } from '../../src/config.js';
 import { loggerOptions } from '../../src/logger.js';
@@ -56,6 +58,9 @@ export interface TestGatewayOptions {
   /** Reuse a schema (a second process on the same database); otherwise a fresh one. */
   schema?: string;
   units?: UnitCatalogue;
+  facilities?: FacilityCatalogue;
+  /** Catalogues loaded from files (to test reloading); otherwise built from `units` and `facilities`. */
+  catalogues?: Catalogues;
   now?: () => Date;
   env?: Record<string, string>;
   /** Keep the schema when closing (another gateway still uses it). */
@@ -92,9 +97,12 @@ export async function startTestGateway(options: TestGatewayOptions = {}): Promis
     },
   });
   const logger = pino(loggerOptions('info'), sink);
-  const units = options.units ?? UnitCatalogue.fromFile(config.unitsFile);
+  const catalogues = options.catalogues ?? new Catalogues(
+    options.units ?? UnitCatalogue.fromFile(config.unitsFile),
+    options.facilities ?? FacilityCatalogue.fromFile(config.facilitiesFile),
+  );
   const app = await buildApp({
-    config, db, redis, redisUrl: TEST_REDIS_URL, startDispatcher: options.startDispatcher, clients, units, logger,
+    config, db, redis, redisUrl: TEST_REDIS_URL, startDispatcher: options.startDispatcher, clients, catalogues, logger,
     now: options.now ?? (() => TEST_NOW),
   });
   return {
