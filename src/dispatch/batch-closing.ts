@@ -6,10 +6,18 @@ import { moveTransfersInTx } from '../store/transfers.js';
  * A batch that could not be delivered: its unanswered records become `failed`, keeping the reason,
  * and wait for an operator's replay.
  */
-export async function failBatchInTx(tx: Queryable, batch: Batch, reason: string, actor: string): Promise<number> {
+export async function failBatchInTx(
+  tx: Queryable,
+  batch: Batch,
+  reason: string,
+  actor: string,
+  options: { onlyIfUnanswered?: boolean } = {},
+): Promise<number> {
   const pending = (await batchMembersInTx(tx, batch.id)).filter(
     (member) => member.outcome === null && member.transferStatus === 'sent' && member.transferBatchId === batch.id,
   );
+  // After an answer: a batch whose every record was answered is closed, and stays closed.
+  if (options.onlyIfUnanswered && pending.length === 0) return 0;
   const { moved } = await moveTransfersInTx(
     tx,
     pending.map((member) => ({

@@ -19,6 +19,7 @@ interface PendingChange {
 }
 
 const MAX_BACKOFF_MS = 15 * 60_000;
+const CALLBACKS_PER_TICK = 200;
 
 /**
  * Tells registry systems about every status change of their transfers. The audit log is the outbox:
@@ -45,19 +46,24 @@ export class CallbackDelivery {
     return delivered;
   }
 
+  /**
+   * One callback per transaction: the cursor row is locked while its one change is posted and moves
+   * on the moment the receiver says 2xx, so a crash can neither lose an acknowledged step nor send it
+   * again. The row lock keeps one process per client at a time, so nothing goes out of order.
+   */
   private async deliverFor(client: ApiClient): Promise<number> {
     const { db } = this.deps;
     await db.query('INSERT INTO callback_cursors (client_id) VALUES ($1) ON CONFLICT (client_id) DO NOTHING', [client.id]);
-    // The row lock keeps one process per client at a time, so nothing is sent twice or out of order.
-    return db.transaction(async (tx) => {
-      const cursor = (await tx.query<{ last_seq: string | number; failures: number }>(
-        'SELECT last_seq, failures FROM callback_cursors WHERE client_id = $1 AND next_attempt_at <= now() FOR UPDATE SKIP LOCKED',
-        [client.id],
-      )).rows[0];
-      if (!cursor) return 0;
-      const changes = await this.pendingChanges(tx, client.id, Number(cursor.last_seq));
-      let delivered = 0;
-      for (const change of changes) {
+    let delivered = 0;
+    for (let sent = 0; sent < CALLBACKS_PER_TICK; sent++) {
+      const outcome = await db.transaction(async (tx) => {
+        const cursor = (await tx.query<{ last_seq: string | number; failures: number }>(
+          'SELECT last_seq, failures FROM callback_cursors WHERE client_id = $1 AND next_attempt_at <= now() FOR UPDATE SKIP LOCKED',
+          [client.id],
+        )).rows[0];
+        if (!cursor) return 'not due';
+        const [change] = await this.pendingChanges(tx, client.id, Number(cursor.last_seq));
+        if (!change) return 'nothing pending';
         const failure = await this.post(client, change);
         if (failure) {
           const failures = Number(cursor.failures) + 1;
@@ -69,15 +75,16 @@ export class CallbackDelivery {
           );
           this.deps.metrics.callbacks.inc({ outcome: 'failed' });
           this.deps.logger.warn({ client: client.id, transferId: change.transfer_id, error: failure, retryInMs: Math.round(delay) }, 'callback not delivered');
-          return delivered;
+          return 'failed';
         }
         await tx.query('UPDATE callback_cursors SET last_seq = $2, failures = 0, last_error = NULL WHERE client_id = $1', [client.id, change.seq]);
-        cursor.failures = 0;
-        delivered += 1;
         this.deps.metrics.callbacks.inc({ outcome: 'delivered' });
-      }
-      return delivered;
-    });
+        return 'delivered';
+      });
+      if (outcome !== 'delivered') break;
+      delivered += 1;
+    }
+    return delivered;
   }
 
   private async pendingChanges(tx: Queryable, clientId: string, afterSeq: number): Promise<PendingChange[]> {
@@ -86,7 +93,7 @@ export class CallbackDelivery {
          FROM audit_events e JOIN transfers t ON t.id = e.transfer_id
         WHERE t.client_id = $1 AND e.seq > $2 AND e.to_status IS NOT NULL AND e.from_status IS DISTINCT FROM e.to_status
         ORDER BY e.seq
-        LIMIT 50`,
+        LIMIT 1`,
       [clientId, afterSeq],
     );
     return rows;

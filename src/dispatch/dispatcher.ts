@@ -120,8 +120,11 @@ export class Dispatcher {
       name: 'tick', opts: { removeOnComplete: true, removeOnFail: 100 },
     });
     const workerOptions = { connection: this.connection, prefix: config.queuePrefix };
+    // Runs and maintenance allow one job at a time across all processes: a job whose process died
+    // must be taken over as soon as a dead delivery is, or it would block everyone until then.
+    const takeover = { lockDuration: config.deliveryLockMs, stalledInterval: config.deliveryLockMs };
     this.workers.push(
-      new Worker(QUEUES.runs, async (job) => this.runOnce(String(job.data?.requestedBy ?? ACTOR)), { ...workerOptions, concurrency: 1 }),
+      new Worker(QUEUES.runs, async (job) => this.runOnce(String(job.data?.requestedBy ?? ACTOR)), { ...workerOptions, ...takeover, concurrency: 1 }),
       new Worker(QUEUES.deliveries, async (job, token) => this.deliver(job, token), {
         ...workerOptions,
         concurrency: config.deliveryConcurrency,
@@ -132,7 +135,7 @@ export class Dispatcher {
         maxStalledCount: 10,
         settings: { backoffStrategy: (attemptsMade: number, _type?: string, error?: Error) => this.retryDelay(attemptsMade, error) },
       }),
-      new Worker(QUEUES.maintenance, async () => this.maintain(), { ...workerOptions, concurrency: 1 }),
+      new Worker(QUEUES.maintenance, async () => this.maintain(), { ...workerOptions, ...takeover, concurrency: 1 }),
     );
     if (this.deps.replayProcessor) {
       this.workers.push(new Worker(QUEUES.replays, this.deps.replayProcessor, { ...workerOptions, concurrency: 1 }));
@@ -243,10 +246,15 @@ export class Dispatcher {
     }
     metrics.bhxhLatency.observe((Date.now() - startedAt.getTime()) / 1000);
     metrics.deliveryAttempts.inc({ outcome: 'answered' });
-    const applied = await db.transaction(async (tx) => {
+    const { applied, unanswered } = await db.transaction(async (tx) => {
       await recordAttemptInTx(tx, { batchId: batch.id, attempt, worker: this.workerId, startedAt, outcome: 'answered', httpStatus: answer.httpStatus });
-      return applyResultsInTx(tx, batch.id, answer.results, 'bhxh');
+      const result = await applyResultsInTx(tx, batch.id, answer.results, 'bhxh');
+      // BHXH answers a pushed batch in full; a record it left out (or answered unreadably) would
+      // otherwise wait in `sent` forever. It fails, with the reason, for an operator to replay.
+      const left = await failBatchInTx(tx, batch, 'BHXH\'s answer had no applicable result for this record', ACTOR, { onlyIfUnanswered: true });
+      return { applied: result, unanswered: left };
     });
+    if (unanswered > 0) logger.warn({ batchId: batch.id, unanswered }, 'records without a result in BHXH\'s answer failed');
     this.countResults(applied);
     if (applied.rejected.length > 0) logger.warn({ batchId: batch.id, rejected: applied.rejected }, 'BHXH answered results that were not applied');
     return `answered: ${applied.accepted} applied, ${applied.rejected.length} rejected`;

@@ -64,7 +64,8 @@ export class BhxhSimulator {
       if (behaviour.kind === 'hang') {
         await new Promise<void>((resolve) => {
           this.hanging.add(resolve);
-          request.raw.once('close', () => {
+          // The response's close, not the request's: the request closes as soon as its body is read.
+          reply.raw.once('close', () => {
             this.hanging.delete(resolve);
             resolve();
           });

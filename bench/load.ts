@@ -1,0 +1,51 @@
+/**
+ * The load generator, run as its own process so it does not share the gateway's CPU time slices:
+ *   tsx bench/load.ts '<json options>'  → prints one JSON line of results.
+ * Every request carries a fresh messageId and personal number, so the gateway stores each one.
+ */
+import autocannon from 'autocannon';
+import { khaiSinhBody, type BodyKind } from './documents.js';
+
+interface LoadOptions {
+  url: string;
+  path: string;
+  kind: BodyKind;
+  connections: number;
+  seconds: number;
+  key?: string;
+  /** 3-digit prefix of the personal numbers of this run, so runs never collide. */
+  prefix: string;
+}
+
+const options = JSON.parse(process.argv[2] ?? '{}') as LoadOptions;
+let serial = 0;
+const headers: Record<string, string> = {
+  'content-type': options.kind === 'json' ? 'application/json' : 'text/xml; charset=utf-8',
+  ...(options.key ? { authorization: `Bearer ${options.key}` } : {}),
+  ...(options.kind === 'soap' ? { soapaction: 'urn:lienthong:ngsp:v1#GuiKhaiSinh' } : {}),
+};
+
+const result = await autocannon({
+  url: options.url,
+  connections: options.connections,
+  duration: options.seconds,
+  requests: [{
+    method: 'POST',
+    path: options.path,
+    headers,
+    setupRequest: (request) => {
+      serial += 1;
+      return { ...request, body: khaiSinhBody(options.kind, options.prefix, serial) };
+    },
+  }],
+});
+
+process.stdout.write(`${JSON.stringify({
+  requestsPerSecond: result.requests.average,
+  total: result.requests.total,
+  p50: result.latency.p50,
+  p99: result.latency.p99,
+  errors: result.errors + result.timeouts,
+  non2xx: result.non2xx,
+  sent: serial,
+})}\n`);

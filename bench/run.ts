@@ -1,0 +1,212 @@
+/**
+ * `npm run bench`: the numbers of issue 5, measured in one run so their ratios hold on a noisy
+ * machine. Needs the real PostgreSQL and Redis (DATABASE_URL / REDIS_URL, defaults on localhost).
+ * Load comes from autocannon in separate processes (bench/load.ts) on loopback, bounded in time.
+ * Prints one table and writes it to bench/results/<date>-<machine>.md.
+ */
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { once } from 'node:events';
+import { cpus, hostname, totalmem } from 'node:os';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import Fastify from 'fastify';
+import pg from 'pg';
+import { Redis } from 'ioredis';
+import { sha256OfKey } from '../src/auth/clients.js';
+
+const DATABASE_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
+const SOAK_SECONDS = Number(process.env.BENCH_SOAK_SECONDS ?? 300);
+const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 64);
+const ROOT = new URL('..', import.meta.url).pathname;
+const children: ChildProcess[] = [];
+
+interface LoadResult {
+  requestsPerSecond: number;
+  total: number;
+  p50: number;
+  p99: number;
+  errors: number;
+  non2xx: number;
+  sent: number;
+}
+
+function log(line: string) {
+  process.stderr.write(`bench: ${line}\n`);
+}
+
+/** Starts a server process and resolves with its port once it says it is listening. */
+async function startServer(args: string[], env: Record<string, string>, listening: RegExp): Promise<{ child: ChildProcess; port: number }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', ...args], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
+  children.push(child);
+  const lines = createInterface({ input: child.stdout! });
+  const port = await new Promise<number>((resolve, reject) => {
+    lines.on('line', (line) => {
+      const match = listening.exec(line);
+      if (match) resolve(Number(match[1]));
+    });
+    child.once('exit', (code) => reject(new Error(`${args.join(' ')} exited ${code}`)));
+  });
+  return { child, port };
+}
+
+function load(options: { port: number; path: string; kind: 'json' | 'xml' | 'soap'; key?: string; prefix: string; seconds?: number; connections?: number }): LoadResult {
+  const output = execFileSync(process.execPath, ['--import', 'tsx', 'bench/load.ts', JSON.stringify({
+    url: `http://127.0.0.1:${options.port}`, path: options.path, kind: options.kind, key: options.key, prefix: options.prefix,
+    connections: options.connections ?? CONNECTIONS, seconds: options.seconds ?? SECONDS,
+  })], { cwd: ROOT, encoding: 'utf8', maxBuffer: 16 * 1024 * 1024 });
+  return JSON.parse(output.trim().split('\n').pop() as string) as LoadResult;
+}
+
+function rssMb(pid: number): { rss: number; peak: number } {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const field = (name: string) => Number(new RegExp(`${name}:\\s+(\\d+)`).exec(status)?.[1] ?? 0) / 1024;
+  return { rss: field('VmRSS'), peak: field('VmHWM') };
+}
+
+async function rawInsertLimit(schema: string): Promise<number> {
+  const pool = new pg.Pool({ connectionString: DATABASE_URL, max: 32, options: `-c search_path=${schema}` });
+  await pool.query('CREATE TABLE raw_insert (id text PRIMARY KEY, so_dinh_danh text, document jsonb, created_at timestamptz DEFAULT now())');
+  const document = JSON.stringify(JSON.parse((await import('./documents.js')).khaiSinhBody('json', '999', 1)));
+  const deadline = Date.now() + SECONDS * 1000;
+  let count = 0;
+  await Promise.all(Array.from({ length: 32 }, async (_, worker) => {
+    let serial = 0;
+    while (Date.now() < deadline) {
+      serial += 1;
+      await pool.query('INSERT INTO raw_insert (id, so_dinh_danh, document) VALUES ($1, $2, $3::jsonb)', [`${worker}-${serial}`, String(serial), document]);
+      count += 1;
+    }
+  }));
+  await pool.end();
+  return count / SECONDS;
+}
+
+async function main() {
+  const started = Date.now();
+  const schema = `bench_${randomBytes(4).toString('hex')}`;
+  const prefix = `lt-${schema}`;
+  const admin = new pg.Client({ connectionString: DATABASE_URL });
+  await admin.connect();
+  await admin.query(`CREATE SCHEMA ${schema}`);
+  const work = mkdtempSync(join(tmpdir(), 'lienthong-bench-'));
+  const key = `bench-${randomBytes(12).toString('hex')}`;
+  const clientsFile = join(work, 'clients.json');
+  writeFileSync(clientsFile, JSON.stringify([
+    { id: 'bench-registry', keySha256: sha256OfKey(key), roles: ['registry'], units: ['*'] },
+    { id: 'bench-operator', keySha256: sha256OfKey(`${key}-op`), roles: ['operator'], units: ['*'] },
+  ]));
+
+  // A BHXH that answers every record at once.
+  const bhxh = Fastify({ bodyLimit: 64 * 1024 * 1024 });
+  bhxh.post('/batches', async (request) => {
+    const { records } = request.body as { records: Array<Record<string, string>> };
+    return {
+      results: records.map((record) => ({
+        MA_HO_SO: record.MA_HO_SO, KET_QUA: 'OK', MA_SO_BHXH: String(record.SO_DINH_DANH).slice(-10),
+        MA_THE: `TE1${record.MA_TINH}${String(record.SO_DINH_DANH).slice(-10)}`, GT_THE_TU: record.GT_THE_TU, GT_THE_DEN: record.GT_THE_DEN,
+      })),
+    };
+  });
+  await bhxh.listen({ port: 0, host: '127.0.0.1' });
+  const bhxhPort = (bhxh.server.address() as { port: number }).port;
+
+  const rows: Array<[string, string, string, string, string, string]> = [];
+  try {
+    log('1/6 limit: bare fastify + ajv');
+    const bare = await startServer(['bench/bare-server.ts'], {}, /listening (\d+)/);
+    const bareResult = load({ port: bare.port, path: '/ngsp/v1/khai-sinh', kind: 'json', prefix: '001' });
+    bare.child.kill();
+
+    log('2/6 limit: raw pg single-row inserts');
+    const rawRate = await rawInsertLimit(schema);
+
+    log('3/6 ingest: the gateway over JSON, XML, SOAP');
+    const gateway = await startServer(['src/main.ts'], {
+      PORT: '0', DATABASE_URL, DATABASE_SCHEMA: schema, REDIS_URL, QUEUE_PREFIX: prefix, CLIENTS_FILE: clientsFile, LOG_LEVEL: 'info',
+      BHXH_PUSH_URL: `http://127.0.0.1:${bhxhPort}`, DISPATCH_INTERVAL_MS: '86400000', DISPATCH_BATCH_SIZE: '500',
+    }, /listening at http:\/\/127\.0\.0\.1:(\d+)/);
+    const pid = gateway.child.pid as number;
+    const idleRss = rssMb(pid).rss;
+    const json = load({ port: gateway.port, path: '/ngsp/v1/khai-sinh', kind: 'json', key, prefix: '002' });
+    const xml = load({ port: gateway.port, path: '/ngsp/v1/khai-sinh', kind: 'xml', key, prefix: '003' });
+    const soap = load({ port: gateway.port, path: '/ngsp/soap', kind: 'soap', key, prefix: '004' });
+    const peakRss = rssMb(pid).peak;
+    const stored = Number((await admin.query(`SELECT count(*) FROM ${schema}.transfers`)).rows[0].count);
+    const answered = json.total - json.non2xx + xml.total - xml.non2xx + soap.total - soap.non2xx;
+
+    log(`4/6 dispatch: ${stored} queued records to a BHXH that answers at once`);
+    const dispatchStart = Date.now();
+    const run = await fetch(`http://127.0.0.1:${gateway.port}/ops/v1/dispatch/run`, { method: 'POST', headers: { authorization: `Bearer ${key}-op` } });
+    if (run.status !== 202) throw new Error(`dispatch run answered ${run.status}`);
+    for (;;) {
+      const left = Number((await admin.query(`SELECT count(*) FROM ${schema}.transfers WHERE status <> 'issued'`)).rows[0].count);
+      if (left === 0) break;
+      if (Date.now() - dispatchStart > 300_000) throw new Error(`${left} records not issued after 5 minutes`);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    const dispatchRate = stored / ((Date.now() - dispatchStart) / 1000);
+
+    log(`5/6 soak: ${SOAK_SECONDS} s of JSON at 16 connections`);
+    const soakWarm = load({ port: gateway.port, path: '/ngsp/v1/khai-sinh', kind: 'json', key, prefix: '005', seconds: Math.min(30, SOAK_SECONDS), connections: 16 });
+    const rssBefore = rssMb(pid).rss;
+    const soak = load({ port: gateway.port, path: '/ngsp/v1/khai-sinh', kind: 'json', key, prefix: '006', seconds: SOAK_SECONDS, connections: 16 });
+    const rssAfter = rssMb(pid).rss;
+    gateway.child.kill('SIGTERM');
+    await once(gateway.child, 'exit');
+
+    log('6/6 writing results');
+    const pct = (value: number, of: number) => `${((value / of) * 100).toFixed(0)}%`;
+    const fmt = (value: number) => Math.round(value).toLocaleString('en-US');
+    const ingestRow = (name: string, result: LoadResult, target: number) => [
+      name, `${fmt(result.requestsPerSecond)} req/s`, `${result.p50} / ${result.p99} ms`,
+      String(result.errors + result.non2xx), `${pct(result.requestsPerSecond, bareResult.requestsPerSecond)} of bare`, `≥ ${target}%`,
+    ] as [string, string, string, string, string, string];
+    rows.push(
+      ['limit: bare fastify + ajv, 202, no store', `${fmt(bareResult.requestsPerSecond)} req/s`, `${bareResult.p50} / ${bareResult.p99} ms`, String(bareResult.errors + bareResult.non2xx), '100%', ''],
+      ['limit: raw pg single-row inserts (32 clients)', `${fmt(rawRate)} rows/s`, '', '', '', ''],
+      ingestRow('ingest KhaiSinh JSON', json, 30),
+      ingestRow('ingest KhaiSinh XML', xml, 25),
+      ingestRow('ingest KhaiSinh SOAP', soap, 10),
+      ['stored vs answered 2xx (lost messages)', `${stored} / ${answered}`, '', String(answered - stored), '', '0'],
+      ['dispatch queued → issued, batches of 500', `${fmt(dispatchRate)} records/s`, '', '', '', '≥ 20,000/s'],
+      ['memory: RSS idle / peak under ingest', `${fmt(idleRss)} / ${fmt(peakRss)} MB`, '', '', '', '≤ 300 MB'],
+      [`memory: RSS before / after ${SOAK_SECONDS} s soak`, `${fmt(rssBefore)} / ${fmt(rssAfter)} MB`, `${soak.p50} / ${soak.p99} ms`, String(soak.errors + soak.non2xx + soakWarm.errors + soakWarm.non2xx), `${(rssAfter - rssBefore).toFixed(0)} MB growth`, 'no growth'],
+    );
+  } finally {
+    for (const child of children) if (child.exitCode === null) child.kill('SIGKILL');
+    await bhxh.close();
+    await admin.query(`DROP SCHEMA ${schema} CASCADE`);
+    await admin.end();
+    const redis = new Redis(REDIS_URL);
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
+      cursor = next;
+      if (keys.length) await redis.del(...keys);
+    } while (cursor !== '0');
+    redis.disconnect();
+    rmSync(work, { recursive: true, force: true });
+  }
+
+  const commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).trim();
+  const machine = `${hostname()}: ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}`;
+  const header = ['what', 'rate', 'p50 / p99', 'errors', 'ratio', 'target'];
+  const table = [header, header.map(() => '---'), ...rows].map((row) => `| ${row.join(' | ')} |`).join('\n');
+  const date = new Date().toISOString().slice(0, 10);
+  const text = `# lienthong benchmark, ${date}\n\n- commit: ${commit}\n- machine: ${machine}\n- command: \`npm run bench\` (BENCH_SECONDS=${SECONDS}, BENCH_CONNECTIONS=${CONNECTIONS}, BENCH_SOAK_SECONDS=${SOAK_SECONDS}), load from autocannon in a separate process on loopback, PostgreSQL and Redis on the same machine\n- took: ${((Date.now() - started) / 1000).toFixed(0)} s\n\n${table}\n`;
+  mkdirSync(join(ROOT, 'bench/results'), { recursive: true });
+  const file = join(ROOT, 'bench/results', `${date}-${hostname()}.md`);
+  writeFileSync(file, text);
+  process.stdout.write(`${table}\n\nwritten to ${file}\n`);
+}
+
+main().catch((error: unknown) => {
+  for (const child of children) if (child.exitCode === null) child.kill('SIGKILL');
+  process.stderr.write(`bench: ${error instanceof Error ? error.stack : String(error)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,288 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { sha256OfKey } from '../src/auth/clients.js';
+import type { KhaiSinh } from '../src/domain/documents.js';
+import { issueCard } from './support/bhxh-simulator.js';
+import { khaiSinh, personalNumber } from './support/fixtures.js';
+import { startTestGateway, type TestGateway } from './support/gateway.js';
+
+/** A BHXH client for Hà Nội (01) only, besides the TEST_CLIENTS' bhxh08. */
+const BHXH01_KEY = 'key-bhxh01-for-pull-tests-0123456789';
+/** A complete birth registered in Hà Nội (01). */
+function khaiSinhHaNoi(): KhaiSinh {
+  return khaiSinh({
+    maDonVi: '00004',
+    bhyt: { noiDangKyKCB: '01020', nguoiGiamHoTheo: 'me', hinhThucNhanThe: 'tai_tru_so' },
+    hoTich: {
+      noiDangKy: { maTinh: '01', maHuyen: '001', maXa: '00004' },
+      soDinhDanh: personalNumber('001'),
+      meNoiCuTru: { maTinh: '01', maHuyen: '001', maXa: '00004', dcChiTiet: 'Số 1 phố Tràng Tiền' },
+    },
+  });
+}
+
+let gateway: TestGateway;
+
+// A fresh gateway (schema, queue prefix) per case: a lease takes every queued record of a province,
+// so cases sharing one would take each other's records.
+beforeEach(async () => {
+  gateway = await startTestGateway({
+    startDispatcher: true,
+    // Pull only (no BHXH_PUSH_URL); leases are swept every 100 ms.
+    env: { MAINTENANCE_INTERVAL_MS: '100', DISPATCH_INTERVAL_MS: '3600000', RETRY_BASE_DELAY_MS: '20' },
+    clients: [{ id: 'bhxh-01', keySha256: sha256OfKey(BHXH01_KEY), roles: ['bhxh'], units: ['01'] }],
+  });
+});
+afterEach(async () => {
+  await gateway?.close();
+});
+
+interface LeasedBatch {
+  batchId: string;
+  maTinh: string;
+  loai: string;
+  records: Array<Record<string, unknown>>;
+  leaseExpiresAt?: string;
+}
+
+async function push(count: number, make: () => KhaiSinh = () => khaiSinh(), as: 'registry08' | 'registry01' = 'registry08'): Promise<string[]> {
+  const ids: string[] = [];
+  for (let i = 0; i < count; i++) {
+    const response = await gateway.request(as, { method: 'POST', url: '/ngsp/v1/khai-sinh', payload: make() });
+    expect(response.statusCode).toBe(202);
+    expect(response.json().status).toBe('queued');
+    ids.push(response.json().transferId);
+  }
+  return ids;
+}
+
+const lease = (body: Record<string, unknown>, as: 'bhxh08' | 'registry08' = 'bhxh08') =>
+  gateway.request(as, { method: 'POST', url: '/bhxh/v1/batches/lease', payload: body });
+
+async function leaseOk(body: Record<string, unknown>): Promise<LeasedBatch> {
+  const response = await lease(body);
+  expect(response.statusCode).toBe(200);
+  return response.json() as LeasedBatch;
+}
+
+const postResults = (batchId: string, results: unknown[]) =>
+  gateway.request('bhxh08', { method: 'POST', url: `/bhxh/v1/batches/${batchId}/results`, payload: { results } });
+
+const transfer = async (id: string) => {
+  const response = await gateway.request('operator', { method: 'GET', url: `/ngsp/v1/transfers/${id}` });
+  expect(response.statusCode).toBe(200);
+  return response.json();
+};
+const statusOf = async (id: string) => (await transfer(id)).status as string;
+const idsOf = (batch: LeasedBatch) => batch.records.map((record) => String(record.MA_HO_SO));
+
+describe('pull: leasing', () => {
+  it('answers 204 when nothing waits', async () => {
+    const response = await lease({ maTinh: '08', loai: 'CAP_THE_TE' });
+    expect(response.statusCode).toBe(204);
+    expect(response.body).toBe('');
+  });
+
+  it('leases at most `max` queued records as a batch; they become sent; a second lease never returns them', async () => {
+    const ids = await push(5);
+
+    const first = await leaseOk({ maTinh: '08', loai: 'CAP_THE_TE', max: 3, leaseSeconds: 300 });
+    expect(first).toMatchObject({ batchId: expect.any(String), maTinh: '08', loai: 'CAP_THE_TE' });
+    expect(first.records).toHaveLength(3);
+    for (const record of first.records) {
+      // The CAP_THE_TE document, keyed by the transfer.
+      expect(ids).toContain(record.MA_HO_SO);
+      expect(record).toMatchObject({ MA_TINH: '08', SO_DINH_DANH: expect.stringMatching(/^\d{12}$/) });
+      expect(record.MA_HO_SO).toBe((await transfer(String(record.MA_HO_SO))).bhxhDocument.MA_HO_SO);
+    }
+    expect(new Date(String(first.leaseExpiresAt)).getTime()).toBeGreaterThan(Date.now() + 200_000);
+    for (const id of idsOf(first)) expect(await statusOf(id)).toBe('sent');
+    const rest = ids.filter((id) => !idsOf(first).includes(id));
+    for (const id of rest) expect(await statusOf(id)).toBe('queued');
+
+    const second = await leaseOk({ maTinh: '08', loai: 'CAP_THE_TE', max: 3 });
+    expect(second.batchId).not.toBe(first.batchId);
+    expect(idsOf(second).sort()).toEqual([...rest].sort());
+    expect(idsOf(second).filter((id) => idsOf(first).includes(id))).toEqual([]);
+
+    expect((await lease({ maTinh: '08', loai: 'CAP_THE_TE' })).statusCode).toBe(204);
+    // Deaths are another document type: nothing of theirs waits.
+    expect((await lease({ maTinh: '08', loai: 'BAO_GIAM' })).statusCode).toBe(204);
+
+    const history = (await transfer(ids[0] as string)).history.map((event: { toStatus: string }) => event.toStatus);
+    expect(history).toEqual(['queued', 'sent']);
+  });
+
+  it('gives leases taken at the same moment disjoint records', async () => {
+    const ids = await push(10);
+    const answers = await Promise.all(Array.from({ length: 6 }, () => lease({ maTinh: '08', loai: 'CAP_THE_TE', max: 2 })));
+    const batches = answers.filter((answer) => answer.statusCode === 200).map((answer) => answer.json() as LeasedBatch);
+    const leased = batches.flatMap(idsOf);
+    expect(leased).toHaveLength(new Set(leased).size);
+    expect(new Set(batches.map((batch) => batch.batchId)).size).toBe(batches.length);
+    for (const batch of batches) expect(batch.records.length).toBeLessThanOrEqual(2);
+    // Whatever a lease skipped (rows locked by another) is still there for the next one.
+    for (;;) {
+      const more = await lease({ maTinh: '08', loai: 'CAP_THE_TE', max: 2 });
+      if (more.statusCode === 204) break;
+      leased.push(...idsOf(more.json() as LeasedBatch));
+    }
+    expect(leased.sort()).toEqual([...ids].sort());
+  });
+
+  it('scopes the bhxh role by province, and only the bhxh role may lease', async () => {
+    await push(1, khaiSinhHaNoi, 'registry01');
+    const other = await lease({ maTinh: '01', loai: 'CAP_THE_TE' });
+    expect(other.statusCode).toBe(403);
+    expect(other.json().error.code).toBe('FORBIDDEN');
+
+    const notBhxh = await lease({ maTinh: '08', loai: 'CAP_THE_TE' }, 'registry08');
+    expect(notBhxh.statusCode).toBe(403);
+
+    // Still waiting for the client that may take it.
+    const own = await gateway.app.inject({
+      method: 'POST', url: '/bhxh/v1/batches/lease', headers: { authorization: `Bearer ${BHXH01_KEY}` },
+      payload: { maTinh: '01', loai: 'CAP_THE_TE' },
+    });
+    expect(own.statusCode).toBe(200);
+    expect(own.json()).toMatchObject({ maTinh: '01', records: [expect.objectContaining({ MA_TINH: '01' })] });
+  });
+});
+
+describe('pull: results', () => {
+  it('applies OK as issued with the card and LOI as returned with the errors', async () => {
+    await push(2);
+    const batch = await leaseOk({ maTinh: '08', loai: 'CAP_THE_TE' });
+    const [ok, loi] = batch.records as [Record<string, unknown>, Record<string, unknown>];
+    const card = issueCard(ok);
+    const errors = [{ MA_LOI: 'TRUNG_NHAN_KHAU', MO_TA: 'Trùng nhân khẩu' }];
+
+    const response = await postResults(batch.batchId, [card, { MA_HO_SO: loi.MA_HO_SO, KET_QUA: 'LOI', LOI: errors }]);
+    expect(response.statusCode).toBe(200);
+    expect(response.json()).toEqual({ accepted: 2, rejected: [] });
+
+    const issued = await transfer(String(ok.MA_HO_SO));
+    expect(issued.status).toBe('issued');
+    expect(issued.card).toEqual({ maSoBHXH: card.MA_SO_BHXH, maThe: card.MA_THE, gtTheTu: card.GT_THE_TU, gtTheDen: card.GT_THE_DEN });
+    expect(issued.history.map((event: { toStatus: string }) => event.toStatus)).toEqual(['queued', 'sent', 'issued']);
+    const returned = await transfer(String(loi.MA_HO_SO));
+    expect(returned).toMatchObject({ status: 'returned', errors });
+    expect(returned.card ?? null).toBeNull();
+
+    // Every member answered: nothing more to lease, and the chain holds.
+    expect((await lease({ maTinh: '08', loai: 'CAP_THE_TE' })).statusCode).toBe(204);
+    expect((await gateway.request('auditor', { method: 'GET', url: '/audit/v1/verify' })).json().ok).toBe(true);
+  });
+
+  it('rejects, without applying, results for unknown records, records of another batch, already-answered records and malformed results', async () => {
+    await push(4);
+    const a = await leaseOk({ maTinh: '08', loai: 'CAP_THE_TE', max: 2 });
+    const b = await leaseOk({ maTinh: '08', loai: 'CAP_THE_TE', max: 2 });
+    const [a1, a2] = a.records as [Record<string, unknown>, Record<string, unknown>];
+    const [b1, b2] = b.records as [Record<string, unknown>, Record<string, unknown>];
+
+    expect((await postResults(a.batchId, [issueCard(a1)])).json()).toEqual({ accepted: 1, rejected: [] });
+
+    const response = await postResults(a.batchId, [
+      { MA_HO_SO: 'no-such-transfer', KET_QUA: 'OK' },
+      issueCard(b1), // belongs to batch b
+      issueCard(a1), // answered already
+      { MA_HO_SO: a2.MA_HO_SO, KET_QUA: 'MAYBE' },
+      { ...issueCard(a2), MA_THE: undefined },
+    ]);
+    expect(response.statusCode).toBe(200);
+    const answer = response.json() as { accepted: number; rejected: Array<{ MA_HO_SO: string | null; reason: string }> };
+    expect(answer.accepted).toBe(0);
+    expect(answer.rejected.map((rejection) => rejection.MA_HO_SO)).toEqual(['no-such-transfer', b1.MA_HO_SO, a1.MA_HO_SO, a2.MA_HO_SO, a2.MA_HO_SO]);
+    for (const rejection of answer.rejected) expect(rejection.reason).toEqual(expect.any(String));
+
+    // Nothing applied: a1 stays issued with its card, a2 and b1 still wait in their own batches.
+    expect(await statusOf(String(a1.MA_HO_SO))).toBe('issued');
+    expect((await transfer(String(a1.MA_HO_SO))).history.filter((event: { toStatus: string }) => event.toStatus === 'issued')).toHaveLength(1);
+    expect(await statusOf(String(a2.MA_HO_SO))).toBe('sent');
+    expect(await statusOf(String(b1.MA_HO_SO))).toBe('sent');
+
+    // The records still waiting accept their own results in their own batches.
+    expect((await postResults(b.batchId, [issueCard(b1), issueCard(b2)])).json()).toEqual({ accepted: 2, rejected: [] });
+    expect((await postResults(a.batchId, [issueCard(a2)])).json()).toEqual({ accepted: 1, rejected: [] });
+    // Once the batch is closed, a repeat is still only reported back.
+    const repeat = (await postResults(a.batchId, [issueCard(a2)])).json();
+    expect(repeat.accepted).toBe(0);
+    expect(repeat.rejected).toEqual([expect.objectContaining({ MA_HO_SO: a2.MA_HO_SO })]);
+    for (const record of [a1, a2, b1, b2]) expect(await statusOf(String(record.MA_HO_SO))).toBe('issued');
+    expect((await gateway.request('auditor', { method: 'GET', url: '/audit/v1/verify' })).json().ok).toBe(true);
+  });
+
+  it('answers 404 to a bhxh client for a batch of another province, and for no batch at all', async () => {
+    await push(1, khaiSinhHaNoi, 'registry01');
+    const leased = await gateway.app.inject({
+      method: 'POST', url: '/bhxh/v1/batches/lease', headers: { authorization: `Bearer ${BHXH01_KEY}` },
+      payload: { maTinh: '01', loai: 'CAP_THE_TE' },
+    });
+    expect(leased.statusCode).toBe(200);
+    const batch = leased.json() as LeasedBatch;
+
+    const foreign = await postResults(batch.batchId, [issueCard(batch.records[0] as Record<string, unknown>)]);
+    expect(foreign.statusCode).toBe(404);
+    expect(foreign.json().error.code).toBe('NOT_FOUND');
+    expect(await statusOf(String(batch.records[0]?.MA_HO_SO))).toBe('sent');
+
+    expect((await postResults('0190c0de-0000-7000-8000-000000000000', [])).statusCode).toBe(404);
+  });
+});
+
+describe('pull: lease expiry', () => {
+  it('puts the records of an unanswered lease back to queued, rejects late results, and leases them again', async () => {
+    const ids = await push(3);
+    const expiring = await leaseOk({ maTinh: '08', loai: 'CAP_THE_TE', leaseSeconds: 1 });
+    expect(idsOf(expiring).sort()).toEqual([...ids].sort());
+    for (const id of ids) expect(await statusOf(id)).toBe('sent');
+
+    await vi.waitFor(async () => {
+      for (const id of ids) expect(await statusOf(id)).toBe('queued');
+    }, { timeout: 10_000, interval: 50 });
+    for (const id of ids) {
+      const events = (await gateway.request('auditor', { method: 'GET', url: `/audit/v1/events?transferId=${id}` })).json().events as Array<Record<string, unknown>>;
+      expect(events.map((event) => [event.action, event.fromStatus, event.toStatus])).toEqual([
+        ['khai-sinh.accepted', null, 'queued'],
+        ['dispatch.leased', 'queued', 'sent'],
+        ['dispatch.lease-expired', 'sent', 'queued'],
+      ]);
+    }
+
+    // BHXH answering late: reported back, not applied.
+    const late = await postResults(expiring.batchId, expiring.records.map((record) => issueCard(record)));
+    expect(late.statusCode).toBe(200);
+    expect(late.json().accepted).toBe(0);
+    expect(late.json().rejected.map((rejection: { MA_HO_SO: string }) => rejection.MA_HO_SO).sort()).toEqual([...ids].sort());
+    for (const id of ids) expect(await statusOf(id)).toBe('queued');
+
+    // The same records, in a new batch, with the card this time.
+    const again = await leaseOk({ maTinh: '08', loai: 'CAP_THE_TE', leaseSeconds: 300 });
+    expect(again.batchId).not.toBe(expiring.batchId);
+    expect(idsOf(again).sort()).toEqual([...ids].sort());
+    expect((await postResults(again.batchId, again.records.map((record) => issueCard(record)))).json()).toEqual({ accepted: 3, rejected: [] });
+    for (const id of ids) {
+      const detail = await transfer(id);
+      expect(detail.status).toBe('issued');
+      expect(detail.deliveries.map((delivery: { batchId: string; outcome: string }) => [delivery.batchId, delivery.outcome])).toEqual([
+        [expiring.batchId, 'expired'],
+        [again.batchId, 'issued'],
+      ]);
+    }
+    expect((await gateway.request('auditor', { method: 'GET', url: '/audit/v1/verify' })).json().ok).toBe(true);
+  });
+
+  it('keeps what was answered before the lease ran out, and puts back only the rest', async () => {
+    await push(2);
+    const batch = await leaseOk({ maTinh: '08', loai: 'CAP_THE_TE', leaseSeconds: 1 });
+    const [answered, unanswered] = batch.records as [Record<string, unknown>, Record<string, unknown>];
+    expect((await postResults(batch.batchId, [issueCard(answered)])).json()).toEqual({ accepted: 1, rejected: [] });
+
+    await vi.waitFor(async () => expect(await statusOf(String(unanswered.MA_HO_SO))).toBe('queued'), { timeout: 10_000, interval: 50 });
+    expect(await statusOf(String(answered.MA_HO_SO))).toBe('issued');
+    const late = (await postResults(batch.batchId, [issueCard(unanswered)])).json();
+    expect(late).toMatchObject({ accepted: 0, rejected: [expect.objectContaining({ MA_HO_SO: unanswered.MA_HO_SO })] });
+    const again = await leaseOk({ maTinh: '08', loai: 'CAP_THE_TE' });
+    expect(idsOf(again)).toEqual([unanswered.MA_HO_SO]);
+  });
+});
