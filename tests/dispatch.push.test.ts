@@ -22,29 +22,26 @@ afterAll(async () => {
   await simulator?.close();
 });
 
-async function push(count: number, overrides: Parameters<typeof khaiSinh>[0] = {}): Promise<string[]> {
-  const ids: string[] = [];
-  for (let i = 0; i < count; i++) {
-    const response = await gateway.request('registry08', { method: 'POST', url: '/ngsp/v1/khai-sinh', payload: khaiSinh(overrides) });
-    expect(response.statusCode).toBe(202);
-    ids.push(response.json().transferId);
-  }
-  return ids;
-}
-
 const statusOf = async (id: string) =>
   (await gateway.request('operator', { method: 'GET', url: `/ngsp/v1/transfers/${id}` })).json();
 
 describe('push dispatch', () => {
   it('delivers a mixed batch: each result applies to its own record', async () => {
-    const ids = await push(5);
-    const refused = new Set([ids[1], ids[3]]);
+    // BHXH's script is set before anything is queued: the scheduler may run at any moment.
+    const docs = Array.from({ length: 5 }, () => khaiSinh());
+    const refusedPeople = new Set([docs[1]?.hoTich.soDinhDanh, docs[3]?.hoTich.soDinhDanh]);
     simulator.setScript({
       kind: 'answer',
-      result: (record) => refused.has(String(record.MA_HO_SO))
+      result: (record) => refusedPeople.has(String(record.SO_DINH_DANH))
         ? { MA_HO_SO: record.MA_HO_SO, KET_QUA: 'LOI', LOI: [{ MA_LOI: 'TRUNG_NHAN_KHAU', MO_TA: 'Trùng nhân khẩu' }] }
         : issueCard(record),
     });
+    const ids: string[] = [];
+    for (const doc of docs) {
+      const response = await gateway.request('registry08', { method: 'POST', url: '/ngsp/v1/khai-sinh', payload: doc });
+      expect(response.statusCode).toBe(202);
+      ids.push(response.json().transferId);
+    }
     const run = await gateway.request('operator', { method: 'POST', url: '/ops/v1/dispatch/run' });
     expect(run.statusCode).toBe(202);
 

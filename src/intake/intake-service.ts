@@ -29,6 +29,7 @@ import { checkKhaiSinh } from './khai-sinh-rules.js';
 import { checkKhaiTu } from './khai-tu-rules.js';
 import { supplyBirthFromDossier, type HoSoMotCua, type ReadDossier } from './one-stop-dossier.js';
 import { validateDocument } from './validator.js';
+import { BirthWriter } from './birth-writer.js';
 
 export type Door = 'rest-json' | 'rest-xml' | 'soap';
 export type MessageType = 'KhaiSinh' | 'KhaiTu' | 'HoSoMotCua';
@@ -82,9 +83,11 @@ export function cardState(doc: KhaiSinh, transferId: string, attachments: Awaite
  */
 export class IntakeService {
   private readonly now: () => Date;
+  private readonly births: BirthWriter;
 
   constructor(private readonly deps: IntakeDependencies) {
     this.now = deps.now ?? (() => new Date());
+    this.births = new BirthWriter(deps.db);
   }
 
   acceptKhaiSinh(raw: unknown, client: ApiClient, door: Door): Promise<IntakeResult> {
@@ -104,10 +107,16 @@ export class IntakeService {
       ]);
     }
     const contentSha256 = sha256Hex(canonicalJson(doc));
-    const repeat = await this.repeatAnswer(client.id, doc.messageId, contentSha256);
-    if (repeat) return repeat;
-    if (messageType === 'KhaiSinh') checkKhaiSinh(doc as unknown as KhaiSinh, this.deps.catalogues, today);
-    if (messageType === 'KhaiTu') checkKhaiTu(doc as unknown as KhaiTu, this.deps.catalogues, today);
+    if (messageType === 'KhaiSinh') {
+      const birth = doc as unknown as KhaiSinh;
+      await this.checkOrRepeat(() => checkKhaiSinh(birth, this.deps.catalogues, today), client.id, doc.messageId, contentSha256);
+      const answered = await this.acceptBirthInBatch(birth, client, door, contentSha256);
+      if (answered) return answered;
+    } else {
+      const repeat = await this.repeatAnswer(client.id, doc.messageId, contentSha256);
+      if (repeat) return repeat;
+      if (messageType === 'KhaiTu') checkKhaiTu(doc as unknown as KhaiTu, this.deps.catalogues, today);
+    }
 
     try {
       const answer = await this.deps.db.transaction(async (tx) => {
@@ -124,6 +133,31 @@ export class IntakeService {
       if (twin) return twin;
       throw error;
     }
+  }
+
+  /** A rule that fails for a message already accepted (the lists changed since) still gets the first answer. */
+  private async checkOrRepeat(check: () => void, clientId: string, messageId: string, contentSha256: string): Promise<void> {
+    try {
+      check();
+    } catch (error) {
+      if (await this.repeatAnswer(clientId, messageId, contentSha256)) return;
+      throw error;
+    }
+  }
+
+  /**
+   * The hot path: most births go through the group-commit writer. Null when this one must be stored
+   * on its own instead (a dossier waits for it, or its twin in the same batch was refused).
+   */
+  private async acceptBirthInBatch(doc: KhaiSinh, client: ApiClient, door: Door, contentSha256: string): Promise<IntakeResult | null> {
+    const transferId = uuidv7();
+    const state = cardState(doc, transferId, []);
+    const outcome = await this.births.submit({
+      client, door, doc, contentSha256, transferId, status: state.status, missing: state.missing, bhxhDocument: state.bhxhDocument,
+    });
+    if (outcome.kind === 'stored') return { statusCode: 202, answer: outcome.answer };
+    if (outcome.kind === 'repeat') return this.repeatAnswer(client.id, doc.messageId, contentSha256);
+    return null;
   }
 
   private async record(tx: Queryable, context: StoreContext, answer: IntakeAnswer): Promise<void> {
@@ -146,15 +180,19 @@ export class IntakeService {
           ]);
         }
         const transferId = uuidv7();
-        const dossier = await this.waitingDossier(tx, 'KS', doc.maHoSoMCDT, soDinhDanh);
+        // Every dossier that arrived first for this child (by its code or by the child's number).
+        const dossiers = await this.waitingDossiers(tx, 'KS', doc.maHoSoMCDT, soDinhDanh);
         let birth = doc;
-        let supplied: string[] = [];
-        if (dossier) {
-          ({ merged: birth, supplied } = supplyBirthFromDossier(doc, dossier.read));
-          birth = validateDocument<KhaiSinh>('KhaiSinh', birth);
-          await moveAttachmentsInTx(tx, dossier.transfer.id, transferId);
+        const supplied: string[] = [];
+        const attachments = [];
+        for (const dossier of dossiers) {
+          const merge = supplyBirthFromDossier(birth, dossier.read);
+          birth = merge.merged;
+          supplied.push(...merge.supplied);
+          attachments.push(...(await attachmentReferences(tx, dossier.transfer.id)));
         }
-        const state = cardState(birth, transferId, dossier ? await attachmentReferences(tx, transferId) : []);
+        if (dossiers.length > 0) birth = validateDocument<KhaiSinh>('KhaiSinh', birth);
+        const state = cardState(birth, transferId, attachments);
         const answer: IntakeAnswer = { transferId, messageId: doc.messageId, status: state.status };
         await this.record(tx, context, answer);
         await insertTransferInTx(
@@ -166,14 +204,13 @@ export class IntakeService {
           },
           {
             actor: context.client.id, action: 'khai-sinh.accepted', payload: birth,
-            details: { door: context.door, ...(state.missing.length ? { missing: state.missing } : {}), ...(dossier ? { dossier: dossier.transfer.id, supplied } : {}) },
+            details: {
+              door: context.door, ...(state.missing.length ? { missing: state.missing } : {}),
+              ...(dossiers.length ? { dossiers: dossiers.map((dossier) => dossier.transfer.id), supplied } : {}),
+            },
           },
         );
-        if (dossier) {
-          await changeTransferInTx(tx, dossier.transfer, { status: 'merged' }, {
-            actor: context.client.id, action: 'mot-cua.merged', details: { into: transferId },
-          });
-        }
+        await this.absorbDossiersInTx(tx, dossiers.map((dossier) => dossier.transfer), transferId, context.client.id);
         return answer;
       },
     };
@@ -198,6 +235,16 @@ export class IntakeService {
           },
           { actor: context.client.id, action: 'khai-tu.accepted', payload: doc, details: { door: context.door } },
         );
+        const dossiers = await this.waitingDossiers(tx, 'KT', doc.maHoSoMCDT, soDinhDanh);
+        await this.absorbDossiersInTx(tx, dossiers.map((dossier) => dossier.transfer), transferId, context.client.id);
+        if (!doc.maHoSoMCDT && dossiers[0]) {
+          const death = await lockTransferInTx(tx, transferId);
+          if (death) {
+            await changeTransferInTx(tx, death, { status: death.status, maHoSo: dossiers[0].read.maHoSo }, {
+              actor: context.client.id, action: 'mot-cua.linked', details: { maHoSo: dossiers[0].read.maHoSo },
+            });
+          }
+        }
         // A card not yet sent for this person must never be issued now (DOMAIN.md §6). One in flight
         // is left to finish: the dispatcher holds this death back until BHXH has answered it.
         const cards = await tx.query<{ id: string; status: TransferStatus }>(
@@ -271,7 +318,7 @@ export class IntakeService {
     const { rows } = await tx.query<{ id: string }>(
       `SELECT id FROM transfers
         WHERE type = $1 AND (ma_ho_so = $2 OR ($3::text IS NOT NULL AND so_dinh_danh = $3))
-        ORDER BY (ma_ho_so = $2) DESC, id
+        ORDER BY (ma_ho_so = $2) IS TRUE DESC, id
         LIMIT 1`,
       [type, maHoSo, soDinhDanh ?? null],
     );
@@ -279,22 +326,33 @@ export class IntakeService {
     return lockTransferInTx(tx, rows[0].id);
   }
 
-  private async waitingDossier(tx: Queryable, module: 'KS' | 'KT', maHoSo: string | undefined, soDinhDanh: string) {
+  private async waitingDossiers(tx: Queryable, module: 'KS' | 'KT', maHoSo: string | undefined, soDinhDanh: string) {
     const { rows } = await tx.query<{ id: string }>(
       `SELECT id FROM transfers
         WHERE type = 'HO_SO_MOT_CUA' AND status = 'received' AND document->>'module' = $1
           AND (($2::text IS NOT NULL AND ma_ho_so = $2) OR so_dinh_danh = $3)
-        ORDER BY id LIMIT 1`,
+        ORDER BY id`,
       [module, maHoSo ?? null, soDinhDanh],
     );
-    if (!rows[0]) return null;
-    const transfer = await lockTransferInTx(tx, rows[0].id);
-    if (!transfer) return null;
-    const document = transfer.document as { maHoSo: string; module: 'KS' | 'KT'; hoTich: ReadDossier['hoTich']; bhyt?: ReadDossier['bhyt'] };
-    return {
-      transfer,
-      read: { maHoSo: document.maHoSo, module: document.module, hoTich: document.hoTich, bhyt: document.bhyt, maTinh: transfer.maTinh } satisfies ReadDossier,
-    };
+    const found = [];
+    for (const { id } of rows) {
+      const transfer = await lockTransferInTx(tx, id);
+      if (!transfer) continue;
+      const document = transfer.document as { maHoSo: string; module: 'KS' | 'KT'; hoTich: ReadDossier['hoTich']; bhyt?: ReadDossier['bhyt'] };
+      found.push({
+        transfer,
+        read: { maHoSo: document.maHoSo, module: document.module, hoTich: document.hoTich, bhyt: document.bhyt, maTinh: transfer.maTinh } satisfies ReadDossier,
+      });
+    }
+    return found;
+  }
+
+  /** Dossiers that waited for this record now belong to it: their files move, and they end `merged`. */
+  private async absorbDossiersInTx(tx: Queryable, dossiers: Transfer[], intoTransferId: string, actor: string): Promise<void> {
+    for (const dossier of dossiers) {
+      await moveAttachmentsInTx(tx, dossier.id, intoTransferId);
+      await changeTransferInTx(tx, dossier, { status: 'merged' }, { actor, action: 'mot-cua.merged', details: { into: intoTransferId } });
+    }
   }
 
   private async repeatAnswer(clientId: string, messageId: string, contentSha256: string): Promise<IntakeResult | null> {

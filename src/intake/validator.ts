@@ -45,6 +45,21 @@ const validators = new Map<SchemaName, ValidateFunction>(
   Object.entries({ ...messageSchemas, ...dossierRecordSchemas }).map(([name, schema]) => [name as SchemaName, ajv.compile(schema)]),
 );
 
+/**
+ * Fields that are lists in some message. XML has no lists, only repeated elements, so a list of one
+ * arrives as a single object; ajv's array coercion wraps only plain values, so objects are wrapped here.
+ */
+const LIST_FIELDS = new Set<string>();
+function collectListFields(schema: unknown): void {
+  if (schema === null || typeof schema !== 'object') return;
+  const properties = (schema as { properties?: Record<string, { type?: unknown }> }).properties ?? {};
+  for (const [name, property] of Object.entries(properties)) {
+    if (property.type === 'array') LIST_FIELDS.add(name);
+  }
+  for (const value of Object.values(schema)) collectListFields(value);
+}
+collectListFields(messageSchemas);
+
 const MAX_DEPTH = 16;
 const MAX_DETAILS = 100;
 
@@ -66,7 +81,8 @@ export function normaliseDocument(value: unknown, depth = 0): unknown {
   if (Array.isArray(value)) return value.map((item) => normaliseDocument(item, depth + 1));
   if (value !== null && typeof value === 'object') {
     const result: Record<string, unknown> = {};
-    for (const [key, item] of Object.entries(value)) {
+    for (const [key, raw] of Object.entries(value)) {
+      const item = LIST_FIELDS.has(key) && raw !== null && typeof raw === 'object' && !Array.isArray(raw) ? [raw] : raw;
       const normalised = normaliseDocument(item, depth + 1);
       if (normalised !== '' && normalised !== undefined) result[key] = normalised;
     }

@@ -82,6 +82,7 @@ export interface ClaimRequest {
  * SKIP LOCKED lets another process claim other rows meanwhile; paused provinces are left waiting.
  */
 export async function claimIntoBatchesInTx(tx: Queryable, request: ClaimRequest): Promise<Batch[]> {
+  await retireCardsOfDeceasedInTx(tx, request.actor);
   const types = request.loai ? [TYPE_OF_LOAI[request.loai]] : Object.values(TYPE_OF_LOAI);
   const { rows } = await tx.query<{ id: string; ma_tinh: string; type: TransferType }>(
     `SELECT id, ma_tinh, type FROM transfers
@@ -137,6 +138,23 @@ export async function claimIntoBatchesInTx(tx: Queryable, request: ClaimRequest)
   }
   await moveTransfersInTx(tx, moves);
   return batches;
+}
+
+/**
+ * A card that came back to `queued` (resent, replayed, lease expired) after its person's death was
+ * registered must never reach BHXH: it ends `deceased` here, the last gate before a batch.
+ */
+async function retireCardsOfDeceasedInTx(tx: Queryable, actor: string): Promise<void> {
+  const { rows } = await tx.query<{ id: string; death: string }>(
+    `SELECT card.id, death.id AS death FROM transfers card
+       JOIN transfers death ON death.type = 'KHAI_TU' AND death.so_dinh_danh = card.so_dinh_danh
+      WHERE card.type = 'KHAI_SINH' AND card.status = 'queued'
+      FOR UPDATE OF card SKIP LOCKED`,
+  );
+  await moveTransfersInTx(tx, rows.map((row) => ({
+    id: row.id, fromStatus: 'queued', toStatus: 'deceased', batchId: null,
+    event: { actor, action: 'transfer.person-deceased', details: { death: row.death } },
+  })));
 }
 
 export async function findBatch(db: Queryable, id: string, forUpdate = false): Promise<Batch | null> {

@@ -56,6 +56,12 @@ export class RegistryCorrections {
         throw new GatewayError('FORBIDDEN', 'The corrected province is outside this client\'s units');
       }
       checkKhaiSinh(merged, this.deps.catalogues, todayInVietnam(this.deps.now?.() ?? new Date()));
+      const death = await tx.query('SELECT 1 FROM transfers WHERE type = $1 AND so_dinh_danh = $2', ['KHAI_TU', merged.hoTich.soDinhDanh]);
+      if (death.rows.length > 0) {
+        throw new GatewayError('PERSON_DECEASED', 'A death is registered for this personal number; no card can be issued', [
+          { path: '/hoTich/soDinhDanh', code: 'PERSON_DECEASED', message: 'this person is registered as deceased' },
+        ]);
+      }
       const { missing, status, bhxhDocument } = cardState(merged, transferId, await attachmentReferences(tx, transferId), current.status);
       return changeTransferInTx(
         tx,
