@@ -33,6 +33,8 @@ export interface Rejection {
 
 export interface AppliedResults {
   accepted: number;
+  /** Records of the batch still without an outcome after this answer. */
+  unanswered: number;
   rejected: Rejection[];
   issued: number;
   processed: number;
@@ -57,7 +59,7 @@ function cardProblem(result: BhxhResult, loai: Batch['loai']): string | null {
 export async function applyResultsInTx(tx: Queryable, batchId: string, results: unknown[], actor: string): Promise<AppliedResults> {
   const batch = await findBatch(tx, batchId, true);
   if (!batch) throw new GatewayError('NOT_FOUND', `No batch ${batchId}`);
-  const outcome: AppliedResults = { accepted: 0, rejected: [], issued: 0, processed: 0, returnedCodes: [] };
+  const outcome: AppliedResults = { accepted: 0, unanswered: 0, rejected: [], issued: 0, processed: 0, returnedCodes: [] };
   const idOf = (result: unknown) => {
     const id = (result as { MA_HO_SO?: unknown } | null)?.MA_HO_SO;
     return typeof id === 'string' ? id : null;
@@ -116,5 +118,6 @@ export async function applyResultsInTx(tx: Queryable, batchId: string, results: 
   await setMemberOutcomesInTx(tx, batchId, outcomes);
   await settleBatchStatusInTx(tx, batchId);
   outcome.accepted = moves.length;
+  outcome.unanswered = [...members.values()].filter((member) => member.outcome === null && !seen.has(member.transferId)).length;
   return outcome;
 }

@@ -251,7 +251,8 @@ export class Dispatcher {
       const result = await applyResultsInTx(tx, batch.id, answer.results, 'bhxh');
       // BHXH answers a pushed batch in full; a record it left out (or answered unreadably) would
       // otherwise wait in `sent` forever. It fails, with the reason, for an operator to replay.
-      const left = await failBatchInTx(tx, batch, 'BHXH\'s answer had no applicable result for this record', ACTOR, { onlyIfUnanswered: true });
+      const left = result.unanswered === 0 ? 0
+        : await failBatchInTx(tx, batch, 'BHXH\'s answer had no applicable result for this record', ACTOR, { onlyIfUnanswered: true });
       return { applied: result, unanswered: left };
     });
     if (unanswered > 0) logger.warn({ batchId: batch.id, unanswered }, 'records without a result in BHXH\'s answer failed');

@@ -162,7 +162,7 @@ export class BirthWriter {
       outcomes[index] = { kind: 'stored', answer: answerOf(birth) };
       return {
         actor: birth.client.id, action: 'khai-sinh.accepted', transferId: birth.transferId, fromStatus: null, toStatus: birth.status,
-        payload: birth.doc, details: { door: birth.door, ...(birth.missing.length ? { missing: birth.missing } : {}) },
+        payloadSha256: birth.contentSha256, details: { door: birth.door, ...(birth.missing.length ? { missing: birth.missing } : {}) },
       };
     }));
     return outcomes as Array<BirthOutcome | GatewayError>;

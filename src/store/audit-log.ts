@@ -11,6 +11,8 @@ export interface AuditEventInput {
   toStatus?: string | null;
   /** Hashed, never stored: proves which document a step saw without keeping personal data twice. */
   payload?: unknown;
+  /** The payload's hash when the caller already has it (intake hashes every document once). */
+  payloadSha256?: string;
   /** Small, non-personal facts (a reason, error codes); stored and covered by the hash. */
   details?: Record<string, unknown>;
 }
@@ -63,7 +65,7 @@ export async function appendAuditEventsInTx(tx: Queryable, inputs: AuditEventInp
       transferId: input.transferId ?? null,
       fromStatus: input.fromStatus ?? null,
       toStatus: input.toStatus ?? null,
-      payloadSha256: input.payload === undefined ? null : sha256Hex(canonicalJson(input.payload)),
+      payloadSha256: input.payloadSha256 ?? (input.payload === undefined ? null : sha256Hex(canonicalJson(input.payload))),
       details: input.details ?? null,
       prevHash,
     };
