@@ -33,6 +33,7 @@ const transferSummaryProperties = {
   status: { type: 'string' },
   maTinh: { type: 'string' },
   maDonVi: { type: 'string' },
+  maHoSo: { type: ['string', 'null'], description: 'the one-stop-shop dossier code, when there is one' },
   missing: { type: 'array', items: { type: 'string' }, description: 'JSON Pointers of what the BHXH document still lacks' },
   errors: { type: 'array', items: freeObject, description: 'errors BHXH returned' },
   createdAt: { type: 'string', format: 'date-time' },

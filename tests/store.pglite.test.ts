@@ -38,11 +38,11 @@ describe('the embedded PGlite store', () => {
     const config = loadConfig({});
     const intake = new IntakeService({ db, catalogues: Catalogues.fromFiles({ units: config.unitsFile, facilities: config.facilitiesFile }), now: () => TEST_NOW });
     const doc = khaiSinh();
-    const first = await intake.acceptKhaiSinh(doc, client, 'rest-json');
+    const first = await intake.accept('KhaiSinh', doc, client, 'rest-json');
     expect(first.statusCode).toBe(202);
-    expect(await intake.acceptKhaiSinh(doc, client, 'rest-json')).toEqual({ statusCode: 200, answer: first.answer });
-    await expect(intake.acceptKhaiSinh({ ...doc, messageId: 'other' }, client, 'rest-json')).rejects.toMatchObject({ code: 'DUPLICATE_PERSON' });
-    await Promise.all(Array.from({ length: 10 }, () => intake.acceptKhaiSinh(khaiSinh(), client, 'rest-json')));
+    expect(await intake.accept('KhaiSinh', doc, client, 'rest-json')).toEqual({ statusCode: 200, answer: first.answer });
+    await expect(intake.accept('KhaiSinh', { ...doc, messageId: 'other' }, client, 'rest-json')).rejects.toMatchObject({ code: 'DUPLICATE_PERSON' });
+    await Promise.all(Array.from({ length: 10 }, () => intake.accept('KhaiSinh', khaiSinh(), client, 'rest-json')));
     expect((await findTransfer(db, first.answer.transferId))?.status).toBe('queued');
     expect(await verifyAuditChain(db)).toMatchObject({ ok: true, events: 11 });
     await expect(db.query('DELETE FROM audit_events')).rejects.toThrow(/append-only/);

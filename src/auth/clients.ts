@@ -86,10 +86,6 @@ export class ClientRegistry {
   withCallbacks(): ApiClient[] {
     return this.clients.map((entry) => entry.client).filter((client) => client.callbackUrl && client.callbackSecret);
   }
-
-  byId(id: string): ApiClient | undefined {
-    return this.clients.find((entry) => entry.client.id === id)?.client;
-  }
 }
 
 export function actsForProvince(client: ApiClient, maTinh: string): boolean {

@@ -90,10 +90,6 @@ export class IntakeService {
     this.births = new BirthWriter(deps.db);
   }
 
-  acceptKhaiSinh(raw: unknown, client: ApiClient, door: Door): Promise<IntakeResult> {
-    return this.accept('KhaiSinh', raw, client, door);
-  }
-
   async accept(messageType: MessageType, raw: unknown, client: ApiClient, door: Door): Promise<IntakeResult> {
     const doc = validateDocument<{ messageId: string }>(messageType, raw);
     const today = todayInVietnam(this.now());

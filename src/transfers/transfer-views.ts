@@ -11,6 +11,7 @@ export function transferSummary(transfer: Transfer) {
     status: transfer.status,
     maTinh: transfer.maTinh,
     maDonVi: transfer.maDonVi,
+    maHoSo: transfer.maHoSo,
     missing: transfer.missing,
     errors: transfer.status === 'returned' ? transfer.bhxhErrors ?? [] : [],
     createdAt: transfer.createdAt,
