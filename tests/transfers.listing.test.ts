@@ -173,7 +173,7 @@ describe('GET /ngsp/v1/transfers', () => {
       expect(item).not.toHaveProperty('history');
       expect(item).toEqual({
         transferId: expect.any(String), messageId: expect.any(String), type: 'KHAI_SINH', status: expect.stringMatching(/^(received|queued)$/),
-        maTinh: expect.stringMatching(/^(01|08)$/), maDonVi: expect.any(String), missing: expect.any(Array), errors: [],
+        maTinh: expect.stringMatching(/^(01|08)$/), maDonVi: expect.any(String), maHoSo: null, missing: expect.any(Array), errors: [],
         createdAt: expect.any(String), updatedAt: expect.any(String),
       });
     }
