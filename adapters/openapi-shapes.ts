@@ -40,6 +40,17 @@ const transferSummaryProperties = {
   updatedAt: { type: 'string', format: 'date-time' },
 } as const;
 
+/** One audit event as a transfer's history shows it; the audit API adds the chain fields. */
+const historyEntryProperties = {
+  seq: { type: 'integer' },
+  at: { type: 'string' },
+  actor: { type: 'string' },
+  action: { type: 'string' },
+  fromStatus: { type: ['string', 'null'] },
+  toStatus: { type: ['string', 'null'] },
+  details: nullableFreeObject,
+} as const;
+
 export const transferSummarySchema = { type: 'object', properties: transferSummaryProperties } as const;
 
 export const transferDetailSchema = {
@@ -64,21 +75,7 @@ export const transferDetailSchema = {
         },
       },
     },
-    history: {
-      type: 'array',
-      items: {
-        type: 'object',
-        properties: {
-          seq: { type: 'integer' },
-          at: { type: 'string' },
-          actor: { type: 'string' },
-          action: { type: 'string' },
-          fromStatus: { type: ['string', 'null'] },
-          toStatus: { type: ['string', 'null'] },
-          details: freeObject,
-        },
-      },
-    },
+    history: { type: 'array', items: { type: 'object', properties: historyEntryProperties } },
   },
 } as const;
 
@@ -93,13 +90,8 @@ export const transferPageSchema = {
 export const auditEventSchema = {
   type: 'object',
   properties: {
-    seq: { type: 'integer' },
-    at: { type: 'string' },
-    actor: { type: 'string' },
-    action: { type: 'string' },
+    ...historyEntryProperties,
     transferId: { type: ['string', 'null'] },
-    fromStatus: { type: ['string', 'null'] },
-    toStatus: { type: ['string', 'null'] },
     payloadSha256: { type: ['string', 'null'] },
     details: nullableFreeObject,
     prevHash: { type: 'string' },

@@ -29,7 +29,18 @@ export interface BhytPart {
 export type LoaiKhaiSinh = 1 | 2 | 3 | 4 | 5;
 export type GioiTinh = 1 | 2 | 3;
 
-export interface KhaiSinhHoTich {
+/** The declarant (người yêu cầu), the same in every hộ tịch record. */
+export interface Declarant {
+  nycHoTen: string;
+  nycQuanHe: string;
+  nycSoGiayToTuyThan?: string;
+  nycSoDienThoai?: string;
+  nycEmail?: string;
+  /** Often missing: the civil-status software may not hold it (seed 000); a one-stop dossier supplies it. */
+  nycNoiCuTru?: Address;
+}
+
+export interface KhaiSinhHoTich extends Declarant {
   soDangKy: string;
   quyenSo: string;
   trangSo?: string;
@@ -62,12 +73,6 @@ export interface KhaiSinhHoTich {
   chaNoiCuTru?: Address;
   chaSoDDCN?: string;
 
-  nycHoTen: string;
-  nycQuanHe: string;
-  nycSoGiayToTuyThan?: string;
-  nycSoDienThoai?: string;
-  nycEmail?: string;
-  nycNoiCuTru?: Address;
 }
 
 export interface KhaiSinh {
@@ -80,7 +85,7 @@ export interface KhaiSinh {
 
 
 
-export interface KhaiTuHoTich {
+export interface KhaiTuHoTich extends Declarant {
   soDangKy: string;
   quyenSo: string;
   trangSo?: string;
@@ -106,12 +111,6 @@ export interface KhaiTuHoTich {
   gbtNgay?: string;
   gbtCoQuanCap?: string;
 
-  nycHoTen: string;
-  nycQuanHe: string;
-  nycSoGiayToTuyThan?: string;
-  nycSoDienThoai?: string;
-  nycEmail?: string;
-  nycNoiCuTru?: Address;
 }
 
 export interface KhaiTu {
