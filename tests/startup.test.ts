@@ -4,11 +4,14 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
 import { khaiSinh } from './support/fixtures.js';
+import { deleteQueueKeys, TEST_REDIS_URL, uniqueSchema } from './support/gateway.js';
 
 const started: ChildProcessWithoutNullStreams[] = [];
 const dirs: string[] = [];
+const prefixes: string[] = [];
 
 afterEach(async () => {
   for (const child of started.splice(0)) {
@@ -18,6 +21,9 @@ afterEach(async () => {
     }
   }
   for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+  const redis = new Redis(TEST_REDIS_URL);
+  for (const prefix of prefixes.splice(0)) await deleteQueueKeys(redis, prefix);
+  redis.disconnect();
 });
 
 /** `npm start` as a fresh machine runs it: the same entry point, the environment given, no DATABASE_URL. */
@@ -25,10 +31,12 @@ function startGateway(env: Record<string, string>) {
   const dataDir = mkdtempSync(join(tmpdir(), 'lienthong-start-'));
   dirs.push(dataDir);
   const cleanEnv = Object.fromEntries(
-    Object.entries(process.env).filter(([name]) => !['DATABASE_URL', 'REDIS_URL', 'CLIENTS_FILE', 'PORT'].includes(name)),
+    Object.entries(process.env).filter(([name]) => !['DATABASE_URL', 'REDIS_URL', 'CLIENTS_FILE', 'PORT', 'QUEUE_PREFIX'].includes(name)),
   );
+  const prefix = uniqueSchema('lt_start');
+  prefixes.push(prefix);
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
-    env: { ...cleanEnv, DATA_DIR: dataDir, PORT: '0', ...env },
+    env: { ...cleanEnv, DATA_DIR: dataDir, PORT: '0', QUEUE_PREFIX: prefix, ...env },
     stdio: 'pipe',
   });
   started.push(child);
