@@ -2,7 +2,7 @@ import type { BatchBody } from '../src/store/batches.js';
 
 /** Worth trying again later: a timeout, a refused connection, 5xx, 408, 429 (with its Retry-After). */
 export class TransientDeliveryError extends Error {
-  constructor(message: string, readonly httpStatus?: number, readonly retryAfterMs?: number) {
+  constructor(message: string, readonly httpStatus?: number, readonly retryAfterMs?: number, readonly answer?: string) {
     super(message);
     this.name = 'TransientDeliveryError';
   }
@@ -10,7 +10,7 @@ export class TransientDeliveryError extends Error {
 
 /** BHXH refused the batch itself (any other 4xx): sending it again unchanged cannot help. */
 export class PermanentDeliveryError extends Error {
-  constructor(message: string, readonly httpStatus: number) {
+  constructor(message: string, readonly httpStatus: number, readonly answer?: string) {
     super(message);
     this.name = 'PermanentDeliveryError';
   }
@@ -81,8 +81,12 @@ export class BhxhPushClient {
       return { httpStatus: 200, results };
     }
     const status = response.status;
-    const summary = `BHXH answered ${status}${text ? `: ${text.slice(0, 200)}` : ''}`;
-    if (status >= 400 && status < 500 && status !== 408 && status !== 429) throw new PermanentDeliveryError(summary, status);
-    throw new TransientDeliveryError(summary, status, status === 429 || status === 503 ? retryAfterMs(response.headers.get('retry-after')) : undefined);
+    // BHXH's answer body may quote the records, so it goes only to the attempt's row in PostgreSQL,
+    // never into the message that logs and audit events carry.
+    const answer = text ? text.slice(0, 1000) : undefined;
+    if (status >= 400 && status < 500 && status !== 408 && status !== 429) throw new PermanentDeliveryError(`BHXH answered ${status}`, status, answer);
+    throw new TransientDeliveryError(
+      `BHXH answered ${status}`, status, status === 429 || status === 503 ? retryAfterMs(response.headers.get('retry-after')) : undefined, answer,
+    );
   }
 }

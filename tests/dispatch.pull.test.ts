@@ -286,3 +286,20 @@ describe('pull: lease expiry', () => {
     expect(idsOf(again)).toEqual([unanswered.MA_HO_SO]);
   });
 });
+
+describe('pull: results PostgreSQL could not keep', () => {
+  it('rejects one result whose text holds a NUL, and applies the others of the same answer', async () => {
+    const ids = await push(2);
+    const batch = await leaseOk({ maTinh: '08', loai: 'CAP_THE_TE' });
+    const [good, bad] = batch.records;
+    const response = await postResults(batch.batchId, [
+      { MA_HO_SO: bad?.MA_HO_SO, KET_QUA: 'LOI', LOI: [{ MA_LOI: 'SAI_TEN', MO_TA: 'tên\u0000sai' }] },
+      issueCard(good as Record<string, unknown>),
+    ]);
+    expect(response.statusCode).toBe(200);
+    expect(response.json()).toMatchObject({ accepted: 1, rejected: [{ MA_HO_SO: bad?.MA_HO_SO, reason: expect.stringMatching(/malformed/) }] });
+    expect(await statusOf(String(good?.MA_HO_SO))).toBe('issued');
+    expect(await statusOf(String(bad?.MA_HO_SO))).toBe('sent');
+    expect(ids).toHaveLength(2);
+  });
+});

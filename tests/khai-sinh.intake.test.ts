@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { hoSoMotCua, khaiTuOf } from './support/death-fixtures.js';
 import { khaiSinh, toSoapEnvelope, toXml } from './support/fixtures.js';
 import { countRows, startTestGateway, type TestGateway } from './support/gateway.js';
 
@@ -102,5 +103,49 @@ describe('KhaiSinh intake', () => {
     });
     expect(soap.statusCode).toBe(200);
     expect(soap.body).toContain(`<transferId>${json.json().transferId}</transferId>`);
+  });
+});
+
+describe('a repeat is answered as first answered, whatever happened since', () => {
+  it('answers a retried birth 200 even after its person\'s death was registered', async () => {
+    const birth = khaiSinh();
+    const first = await postJson(birth);
+    expect(first.statusCode).toBe(202);
+    const death = await gateway.request('registry08', { method: 'POST', url: '/ngsp/v1/khai-tu', payload: khaiTuOf(birth) });
+    expect(death.statusCode).toBe(202);
+    const retry = await postJson(birth);
+    expect(retry.statusCode).toBe(200);
+    expect(retry.json()).toEqual(first.json());
+  });
+
+  it('answers a retried birth 200 when a new birth for the same person arrives with it', async () => {
+    const birth = khaiSinh();
+    const first = await postJson(birth);
+    const other = { ...birth, messageId: `${birth.messageId}-other` };
+    const [retry, second] = await Promise.all([postJson(birth), postJson(other)]);
+    expect(retry.statusCode).toBe(200);
+    expect(retry.json()).toEqual(first.json());
+    expect(second.statusCode).toBe(409);
+    expect(second.json().error.code).toBe('DUPLICATE_PERSON');
+  });
+});
+
+describe('a one-stop dossier stays in its province', () => {
+  it('never completes a birth registered in another province, even with the same child\'s number', async () => {
+    const birth01 = khaiSinh({
+      maDonVi: '00004',
+      bhyt: { noiDangKyKCB: '01001', hinhThucNhanThe: 'tai_tru_so' },
+      hoTich: { noiDangKy: { maTinh: '01', maXa: '00004' }, nycNoiCuTru: undefined },
+    });
+    const accepted = await gateway.request('registry01', { method: 'POST', url: '/ngsp/v1/khai-sinh', payload: birth01 });
+    expect(accepted.statusCode).toBe(202);
+    const dossier = hoSoMotCua({ hoTich: { soDinhDanh: birth01.hoTich.soDinhDanh } });
+    const response = await gateway.request('registry08', { method: 'POST', url: '/ngsp/v1/mot-cua', payload: dossier });
+    expect(response.statusCode).toBe(202);
+    expect(response.json().transferId).not.toBe(accepted.json().transferId);
+    expect(response.json().status).toBe('received');
+    const untouched = await gateway.request('registry01', { method: 'GET', url: `/ngsp/v1/transfers/${accepted.json().transferId}` });
+    expect(untouched.json().document.hoTich.nycNoiCuTru).toBeUndefined();
+    expect(untouched.json().history).toHaveLength(1);
   });
 });

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import type { ValidateFunction } from 'ajv';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import { GatewayError } from '../errors.js';
+import { isStorableText } from '../intake/validator.js';
 import {
   batchMembersInTx,
   findBatch,
@@ -41,6 +42,13 @@ export interface AppliedResults {
   returnedCodes: string[];
 }
 
+/** Every string in a result is text PostgreSQL can keep: one bad result must not fail the answer. */
+function storable(value: unknown): boolean {
+  if (typeof value === 'string') return isStorableText(value);
+  if (value !== null && typeof value === 'object') return Object.values(value).every(storable);
+  return true;
+}
+
 /** Why a well-formed result still cannot be applied to this member, or null if it can. */
 function cardProblem(result: BhxhResult, loai: Batch['loai']): string | null {
   if (result.KET_QUA !== 'OK' || loai !== 'CAP_THE_TE') return null;
@@ -74,7 +82,7 @@ export async function applyResultsInTx(tx: Queryable, batchId: string, results: 
   const outcomes: Array<{ transferId: string; outcome: string }> = [];
   for (const raw of results) {
     const id = idOf(raw);
-    if (!validateResult(raw)) {
+    if (!validateResult(raw) || !storable(raw)) {
       const first = validateResult.errors?.[0];
       outcome.rejected.push({ MA_HO_SO: id, reason: `malformed result: ${first?.instancePath || '/'} ${first?.message ?? ''}`.trim() });
       continue;

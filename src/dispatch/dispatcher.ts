@@ -230,7 +230,8 @@ export class Dispatcher {
       await db.transaction(async (tx) => {
         await recordAttemptInTx(tx, {
           batchId: batch.id, attempt, worker: this.workerId, startedAt, outcome: permanent ? 'permanent' : 'transient',
-          httpStatus: (error as { httpStatus?: number }).httpStatus, error: message,
+          httpStatus: (error as { httpStatus?: number }).httpStatus,
+          error: [message, (error as { answer?: string }).answer].filter(Boolean).join(': '),
         });
         if (permanent || exhausted) {
           const reason = permanent ? `BHXH refused the batch: ${message}` : `not delivered after ${attempt} attempts: ${message}`;

@@ -60,19 +60,24 @@ export class BirthWriter {
       while (this.waiting.length > 0) {
         const batch = this.waiting.splice(0, MAX_BATCH);
         try {
-          const outcomes = await this.db.transaction((tx) => this.writeInTx(tx, batch.map((entry) => entry.birth)));
-          batch.forEach((entry, index) => {
-            const outcome = outcomes[index] as BirthOutcome | GatewayError;
-            if (outcome instanceof GatewayError) entry.reject(outcome);
-            else entry.resolve(outcome);
-          });
-        } catch (error) {
-          for (const entry of batch) entry.reject(error);
+          await this.write(batch);
+        } catch {
+          // One row PostgreSQL refuses must not fail the births that came with it: each alone now.
+          for (const entry of batch) await this.write([entry]).catch((error: unknown) => entry.reject(error));
         }
       }
     } finally {
       this.writers -= 1;
     }
+  }
+
+  private async write(batch: Waiting[]): Promise<void> {
+    const outcomes = await this.db.transaction((tx) => this.writeInTx(tx, batch.map((entry) => entry.birth)));
+    batch.forEach((entry, index) => {
+      const outcome = outcomes[index] as BirthOutcome | GatewayError;
+      if (outcome instanceof GatewayError) entry.reject(outcome);
+      else entry.resolve(outcome);
+    });
   }
 
   private async writeInTx(tx: Queryable, births: PendingBirth[]): Promise<Array<BirthOutcome | GatewayError>> {
@@ -92,6 +97,14 @@ export class BirthWriter {
                AND (so_dinh_danh = ANY($1::text[]) OR ma_ho_so = ANY($2::text[])))`,
       [persons, dossiers],
     );
+    // Idempotency before anything else: a message already stored is answered as it was first
+    // answered, even if a death or another birth for the person has been registered since.
+    const known = await tx.query<{ client_id: string; message_id: string }>(
+      `SELECT client_id, message_id FROM inbound_messages
+        WHERE (client_id, message_id) IN (SELECT * FROM unnest($1::text[], $2::text[]))`,
+      [births.map((birth) => birth.client.id), births.map((birth) => birth.doc.messageId)],
+    );
+    const stored = new Set(known.rows.map((row) => `${row.client_id}\u0000${row.message_id}`));
     const dead = new Set(related.rows.filter((row) => row.type === 'KHAI_TU').map((row) => row.so_dinh_danh));
     const dossierPersons = new Set(related.rows.filter((row) => row.type === 'HO_SO_MOT_CUA').map((row) => row.so_dinh_danh));
     const dossierCodes = new Set(related.rows.filter((row) => row.type === 'HO_SO_MOT_CUA').map((row) => row.ma_ho_so));
@@ -102,7 +115,7 @@ export class BirthWriter {
     births.forEach((birth, index) => {
       const person = birth.doc.hoTich.soDinhDanh;
       const messageKey = `${birth.client.id}\u0000${birth.doc.messageId}`;
-      if (messageKeys.has(messageKey)) outcomes[index] = { kind: 'repeat' };
+      if (messageKeys.has(messageKey) || stored.has(messageKey)) outcomes[index] = { kind: 'repeat' };
       else if (dead.has(person)) outcomes[index] = personDeceased();
       else if (dossierPersons.has(person) || (birth.doc.maHoSoMCDT && dossierCodes.has(birth.doc.maHoSoMCDT))) outcomes[index] = { kind: 'needs-dossier' };
       else if (personsTaken.has(person)) outcomes[index] = duplicatePerson();
@@ -146,8 +159,8 @@ export class BirthWriter {
         pick(fresh, (b) => (b.bhxhDocument ? JSON.stringify(b.bhxhDocument) : null)), pick(fresh, (b) => b.doc.maHoSoMCDT ?? null),
       ],
     );
-    const stored = new Set(inserted.rows.map((row) => row.id));
-    const refused = fresh.filter((index) => !stored.has((births[index] as PendingBirth).transferId));
+    const insertedIds = new Set(inserted.rows.map((row) => row.id));
+    const refused = fresh.filter((index) => !insertedIds.has((births[index] as PendingBirth).transferId));
     if (refused.length > 0) {
       // A birth already held for this person: its message must not stay recorded either.
       await tx.query(
@@ -156,7 +169,7 @@ export class BirthWriter {
       );
       for (const index of refused) outcomes[index] = duplicatePerson();
     }
-    const storedIndexes = fresh.filter((index) => stored.has((births[index] as PendingBirth).transferId));
+    const storedIndexes = fresh.filter((index) => insertedIds.has((births[index] as PendingBirth).transferId));
     await appendAuditEventsInTx(tx, storedIndexes.map((index) => {
       const birth = births[index] as PendingBirth;
       outcomes[index] = { kind: 'stored', answer: answerOf(birth) };

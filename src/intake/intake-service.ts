@@ -177,7 +177,7 @@ export class IntakeService {
         }
         const transferId = uuidv7();
         // Every dossier that arrived first for this child (by its code or by the child's number).
-        const dossiers = await this.waitingDossiers(tx, 'KS', doc.maHoSoMCDT, soDinhDanh);
+        const dossiers = await this.waitingDossiers(tx, 'KS', doc.maHoSoMCDT, soDinhDanh, doc.hoTich.noiDangKy.maTinh);
         let birth = doc;
         const supplied: string[] = [];
         const attachments = [];
@@ -218,7 +218,17 @@ export class IntakeService {
       maTinh: doc.hoTich.noiDangKy.maTinh,
       locks: [`person:${soDinhDanh}`],
       store: async (tx, context) => {
+        // Every row this death will change is locked first; the audit chain's lock (taken by the
+        // first audit append) comes last, as everywhere, so a death can never deadlock a claim or a PATCH.
+        // A card not yet sent for this person must never be issued now (DOMAIN.md §6). One in flight
+        // is left to finish: the dispatcher holds this death back until BHXH has answered it.
+        const cards = await tx.query<{ id: string; status: TransferStatus }>(
+          'SELECT id, status FROM transfers WHERE type = $1 AND so_dinh_danh = $2 AND status = ANY($3::text[]) FOR UPDATE',
+          ['KHAI_SINH', soDinhDanh, CARD_NOT_YET_SENT],
+        );
+        const dossiers = await this.waitingDossiers(tx, 'KT', doc.maHoSoMCDT, soDinhDanh, doc.hoTich.noiDangKy.maTinh);
         const transferId = uuidv7();
+        const maHoSo = doc.maHoSoMCDT ?? dossiers[0]?.read.maHoSo;
         const bhxhDocument = assertBhxhDocument('BaoGiam', toBaoGiam(doc, { transferId }));
         const answer: IntakeAnswer = { transferId, messageId: doc.messageId, status: 'queued' };
         await this.record(tx, context, answer);
@@ -227,26 +237,14 @@ export class IntakeService {
           {
             id: transferId, type: 'KHAI_TU', clientId: context.client.id, messageId: doc.messageId, status: 'queued',
             maTinh: doc.hoTich.noiDangKy.maTinh, maDonVi: doc.maDonVi, soDinhDanh, document: doc as unknown as Record<string, unknown>,
-            missing: [], bhxhDocument: bhxhDocument as unknown as Record<string, unknown>, maHoSo: doc.maHoSoMCDT,
+            missing: [], bhxhDocument: bhxhDocument as unknown as Record<string, unknown>, maHoSo,
           },
-          { actor: context.client.id, action: 'khai-tu.accepted', payload: doc, details: { door: context.door } },
+          {
+            actor: context.client.id, action: 'khai-tu.accepted', payload: doc,
+            details: { door: context.door, ...(dossiers.length ? { dossiers: dossiers.map((dossier) => dossier.transfer.id) } : {}) },
+          },
         );
-        const dossiers = await this.waitingDossiers(tx, 'KT', doc.maHoSoMCDT, soDinhDanh);
         await this.absorbDossiersInTx(tx, dossiers.map((dossier) => dossier.transfer), transferId, context.client.id);
-        if (!doc.maHoSoMCDT && dossiers[0]) {
-          const death = await lockTransferInTx(tx, transferId);
-          if (death) {
-            await changeTransferInTx(tx, death, { status: death.status, maHoSo: dossiers[0].read.maHoSo }, {
-              actor: context.client.id, action: 'mot-cua.linked', details: { maHoSo: dossiers[0].read.maHoSo },
-            });
-          }
-        }
-        // A card not yet sent for this person must never be issued now (DOMAIN.md §6). One in flight
-        // is left to finish: the dispatcher holds this death back until BHXH has answered it.
-        const cards = await tx.query<{ id: string; status: TransferStatus }>(
-          'SELECT id, status FROM transfers WHERE type = $1 AND so_dinh_danh = $2 AND status = ANY($3::text[]) FOR UPDATE',
-          ['KHAI_SINH', soDinhDanh, CARD_NOT_YET_SENT],
-        );
         await moveTransfersInTx(tx, cards.rows.map((card) => ({
           id: card.id, fromStatus: card.status, toStatus: 'deceased', batchId: null,
           event: { actor: context.client.id, action: 'transfer.person-deceased', details: { death: transferId } },
@@ -264,7 +262,7 @@ export class IntakeService {
       store: async (tx, context) => {
         const files = decodeFiles(doc);
         const targetType = doc.module === 'KS' ? 'KHAI_SINH' : 'KHAI_TU';
-        const target = await this.matchingTransfer(tx, targetType, doc.maHoSo, read.soDinhDanh);
+        const target = await this.matchingTransfer(tx, targetType, doc.maHoSo, read.soDinhDanh, read.maTinh);
         if (!target) {
           const transferId = uuidv7();
           const answer: IntakeAnswer = { transferId, messageId: doc.messageId, status: 'received' };
@@ -310,30 +308,33 @@ export class IntakeService {
     });
   }
 
-  private async matchingTransfer(tx: Queryable, type: 'KHAI_SINH' | 'KHAI_TU', maHoSo: string, soDinhDanh?: string): Promise<Transfer | null> {
+  /** The record a dossier belongs to: registered in the dossier's province, by dossier code first. */
+  private async matchingTransfer(tx: Queryable, type: 'KHAI_SINH' | 'KHAI_TU', maHoSo: string, soDinhDanh: string | undefined, maTinh: string): Promise<Transfer | null> {
     const { rows } = await tx.query<{ id: string }>(
       `SELECT id FROM transfers
-        WHERE type = $1 AND (ma_ho_so = $2 OR ($3::text IS NOT NULL AND so_dinh_danh = $3))
+        WHERE type = $1 AND ma_tinh = $4 AND (ma_ho_so = $2 OR ($3::text IS NOT NULL AND so_dinh_danh = $3))
         ORDER BY (ma_ho_so = $2) IS TRUE DESC, id
         LIMIT 1`,
-      [type, maHoSo, soDinhDanh ?? null],
+      [type, maHoSo, soDinhDanh ?? null, maTinh],
     );
     if (!rows[0]) return null;
     return lockTransferInTx(tx, rows[0].id);
   }
 
-  private async waitingDossiers(tx: Queryable, module: 'KS' | 'KT', maHoSo: string | undefined, soDinhDanh: string) {
+  /** Dossiers of the same province that arrived first for this record, locked; by code or by person. */
+  private async waitingDossiers(tx: Queryable, module: 'KS' | 'KT', maHoSo: string | undefined, soDinhDanh: string, maTinh: string) {
     const { rows } = await tx.query<{ id: string }>(
       `SELECT id FROM transfers
-        WHERE type = 'HO_SO_MOT_CUA' AND status = 'received' AND document->>'module' = $1
+        WHERE type = 'HO_SO_MOT_CUA' AND status = 'received' AND document->>'module' = $1 AND ma_tinh = $4
           AND (($2::text IS NOT NULL AND ma_ho_so = $2) OR so_dinh_danh = $3)
         ORDER BY id`,
-      [module, maHoSo ?? null, soDinhDanh],
+      [module, maHoSo ?? null, soDinhDanh, maTinh],
     );
     const found = [];
     for (const { id } of rows) {
       const transfer = await lockTransferInTx(tx, id);
-      if (!transfer) continue;
+      // Another record may have absorbed it while we waited for its lock.
+      if (!transfer || transfer.status !== 'received') continue;
       const document = transfer.document as { maHoSo: string; module: 'KS' | 'KT'; hoTich: ReadDossier['hoTich']; bhyt?: ReadDossier['bhyt'] };
       found.push({
         transfer,

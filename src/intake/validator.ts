@@ -71,19 +71,31 @@ export function normaliseText(text: string): string {
   return text.normalize('NFC').trim().replace(/\s+/gu, ' ');
 }
 
-export function normaliseDocument(value: unknown, depth = 0): unknown {
+/** Text PostgreSQL can store and a person could have typed: no NUL, no lone UTF-16 surrogate. */
+export function isStorableText(text: string): boolean {
+  return text.isWellFormed() && !text.includes('\u0000');
+}
+
+export function normaliseDocument(value: unknown, depth = 0, path = ''): unknown {
   if (depth > MAX_DEPTH) {
     throw new GatewayError('MALFORMED_BODY', 'The document is nested too deeply', [
       { path: '', code: 'TOO_DEEP', message: `more than ${MAX_DEPTH} levels` },
     ]);
   }
-  if (typeof value === 'string') return normaliseText(value);
-  if (Array.isArray(value)) return value.map((item) => normaliseDocument(item, depth + 1));
+  if (typeof value === 'string') {
+    if (!isStorableText(value)) {
+      throw new GatewayError('VALIDATION_FAILED', 'The document holds text that is not valid Unicode', [
+        { path, code: 'INVALID_TEXT', message: 'contains a NUL or an unpaired surrogate' },
+      ]);
+    }
+    return normaliseText(value);
+  }
+  if (Array.isArray(value)) return value.map((item, index) => normaliseDocument(item, depth + 1, `${path}/${index}`));
   if (value !== null && typeof value === 'object') {
     const result: Record<string, unknown> = {};
     for (const [key, raw] of Object.entries(value)) {
       const item = LIST_FIELDS.has(key) && raw !== null && typeof raw === 'object' && !Array.isArray(raw) ? [raw] : raw;
-      const normalised = normaliseDocument(item, depth + 1);
+      const normalised = normaliseDocument(item, depth + 1, `${path}/${key}`);
       if (normalised !== '' && normalised !== undefined) result[key] = normalised;
     }
     return result;
@@ -105,7 +117,7 @@ function toDetail(error: ErrorObject): ErrorDetail {
 
 /** Normalises, coerces and checks a document; returns it or throws VALIDATION_FAILED with every path. */
 export function validateDocument<T>(name: SchemaName, raw: unknown, basePath = ''): T {
-  const document = normaliseDocument(raw);
+  const document = normaliseDocument(raw, 0, basePath);
   if (document === null || typeof document !== 'object' || Array.isArray(document)) {
     throw new GatewayError('VALIDATION_FAILED', `A ${name} document must be an object`, [
       { path: '', code: 'TYPE', message: 'must be object' },

@@ -89,6 +89,10 @@ export async function claimIntoBatchesInTx(tx: Queryable, request: ClaimRequest)
       WHERE status = 'queued' AND type = ANY($1::text[])
         AND ($2::text IS NULL OR ma_tinh = $2)
         AND NOT EXISTS (SELECT 1 FROM dispatch_pauses p WHERE p.ma_tinh = transfers.ma_tinh OR p.ma_tinh = '*')
+        -- A card whose person's death is registered never leaves, even if it became queued after
+        -- retireCardsOfDeceasedInTx looked (each statement sees its own snapshot).
+        AND NOT (type = 'KHAI_SINH' AND EXISTS (
+              SELECT 1 FROM transfers death WHERE death.type = 'KHAI_TU' AND death.so_dinh_danh = transfers.so_dinh_danh))
         -- One person, in order: a death waits while that person's card transfer is with BHXH.
         AND NOT (type = 'KHAI_TU' AND EXISTS (
               SELECT 1 FROM transfers card
