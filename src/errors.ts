@@ -96,3 +96,17 @@ export const errorBodySchema = {
 export function validationError(details: ErrorDetail[], message?: string): GatewayError {
   return new GatewayError('VALIDATION_FAILED', message, details);
 }
+
+/** One person, one card: the refusals every path about a person gives in the same words. */
+export function personDeceased(): GatewayError {
+  return new GatewayError('PERSON_DECEASED', 'A death is registered for this personal number; no card can be issued', [
+    { path: '/hoTich/soDinhDanh', code: 'PERSON_DECEASED', message: 'this person is registered as deceased' },
+  ]);
+}
+
+export function duplicatePerson(record: 'birth' | 'death'): GatewayError {
+  const path = record === 'birth' ? '/hoTich/soDinhDanh' : '/hoTich/nktSoDDCN';
+  return new GatewayError('DUPLICATE_PERSON', `A ${record} for this personal number is already held`, [
+    { path, code: 'DUPLICATE_PERSON', message: `a ${record} for this personal number is already held` },
+  ]);
+}

@@ -1,6 +1,6 @@
 import type { ApiClient } from '../auth/clients.js';
 import type { KhaiSinh } from '../domain/documents.js';
-import { GatewayError } from '../errors.js';
+import { duplicatePerson, GatewayError, personDeceased } from '../errors.js';
 import { appendAuditEventsInTx } from '../store/audit-log.js';
 import type { Database, Queryable } from '../store/database.js';
 import type { IntakeAnswer } from '../store/inbound-messages.js';
@@ -118,7 +118,7 @@ export class BirthWriter {
       if (messageKeys.has(messageKey) || stored.has(messageKey)) outcomes[index] = { kind: 'repeat' };
       else if (dead.has(person)) outcomes[index] = personDeceased();
       else if (dossierPersons.has(person) || (birth.doc.maHoSoMCDT && dossierCodes.has(birth.doc.maHoSoMCDT))) outcomes[index] = { kind: 'needs-dossier' };
-      else if (personsTaken.has(person)) outcomes[index] = duplicatePerson();
+      else if (personsTaken.has(person)) outcomes[index] = duplicatePerson('birth');
       else {
         candidates.push(index);
         personsTaken.add(person);
@@ -167,7 +167,7 @@ export class BirthWriter {
         `DELETE FROM inbound_messages WHERE transfer_id = ANY($1::text[])`,
         [pick(refused, (b) => b.transferId)],
       );
-      for (const index of refused) outcomes[index] = duplicatePerson();
+      for (const index of refused) outcomes[index] = duplicatePerson('birth');
     }
     const storedIndexes = fresh.filter((index) => insertedIds.has((births[index] as PendingBirth).transferId));
     await appendAuditEventsInTx(tx, storedIndexes.map((index) => {
@@ -180,16 +180,4 @@ export class BirthWriter {
     }));
     return outcomes as Array<BirthOutcome | GatewayError>;
   }
-}
-
-function personDeceased(): GatewayError {
-  return new GatewayError('PERSON_DECEASED', 'A death is registered for this personal number; no card can be issued', [
-    { path: '/hoTich/soDinhDanh', code: 'PERSON_DECEASED', message: 'this person is registered as deceased' },
-  ]);
-}
-
-function duplicatePerson(): GatewayError {
-  return new GatewayError('DUPLICATE_PERSON', undefined, [
-    { path: '/hoTich/soDinhDanh', code: 'DUPLICATE_PERSON', message: 'a birth for this personal number is already held' },
-  ]);
 }

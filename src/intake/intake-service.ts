@@ -7,7 +7,7 @@ import type { Catalogues } from '../catalogues/catalogues.js';
 import { canonicalJson, sha256Hex } from '../domain/canonical-json.js';
 import { todayInVietnam } from '../domain/calendar-date.js';
 import type { KhaiSinh, KhaiTu } from '../domain/documents.js';
-import { GatewayError } from '../errors.js';
+import { GatewayError, personDeceased } from '../errors.js';
 import { attachmentReferences, insertAttachmentsInTx, moveAttachmentsInTx, type NewAttachment } from '../store/attachments.js';
 import type { Database, Queryable } from '../store/database.js';
 import {
@@ -19,6 +19,7 @@ import {
 import {
   changeTransferInTx,
   insertTransferInTx,
+  isRegisteredDead,
   lockTransferInTx,
   moveTransfersInTx,
   type Transfer,
@@ -169,12 +170,7 @@ export class IntakeService {
       maTinh: doc.hoTich.noiDangKy.maTinh,
       locks: [`person:${soDinhDanh}`, ...(doc.maHoSoMCDT ? [`dossier:${doc.maHoSoMCDT}`] : [])],
       store: async (tx, context) => {
-        const death = await tx.query('SELECT 1 FROM transfers WHERE type = $1 AND so_dinh_danh = $2', ['KHAI_TU', soDinhDanh]);
-        if (death.rows.length > 0) {
-          throw new GatewayError('PERSON_DECEASED', 'A death is registered for this personal number; no card can be issued', [
-            { path: '/hoTich/soDinhDanh', code: 'PERSON_DECEASED', message: 'this person is registered as deceased' },
-          ]);
-        }
+        if (await isRegisteredDead(tx, soDinhDanh)) throw personDeceased();
         const transferId = uuidv7();
         // Every dossier that arrived first for this child (by its code or by the child's number).
         const dossiers = await this.waitingDossiers(tx, 'KS', doc.maHoSoMCDT, soDinhDanh, doc.hoTich.noiDangKy.maTinh);

@@ -1,4 +1,4 @@
-import { GatewayError } from '../errors.js';
+import { duplicatePerson } from '../errors.js';
 import { appendAuditEventInTx, appendAuditEventsInTx, type AuditEventInput } from './audit-log.js';
 import type { Queryable } from './database.js';
 
@@ -84,17 +84,15 @@ export function isUniqueViolation(error: unknown, constraint?: string): boolean 
 
 /** One person, one birth and one death: the unique indexes speak as the contract's DUPLICATE_PERSON. */
 function asDuplicatePerson(error: unknown): unknown {
-  if (isUniqueViolation(error, 'transfers_one_birth_per_person')) {
-    return new GatewayError('DUPLICATE_PERSON', undefined, [
-      { path: '/hoTich/soDinhDanh', code: 'DUPLICATE_PERSON', message: 'a birth for this personal number is already held' },
-    ]);
-  }
-  if (isUniqueViolation(error, 'transfers_one_death_per_person')) {
-    return new GatewayError('DUPLICATE_PERSON', 'A death for this personal number is already held', [
-      { path: '/hoTich/nktSoDDCN', code: 'DUPLICATE_PERSON', message: 'a death for this personal number is already held' },
-    ]);
-  }
+  if (isUniqueViolation(error, 'transfers_one_birth_per_person')) return duplicatePerson('birth');
+  if (isUniqueViolation(error, 'transfers_one_death_per_person')) return duplicatePerson('death');
   return error;
+}
+
+/** Whether a death is registered for this personal number. */
+export async function isRegisteredDead(db: Queryable, soDinhDanh: string): Promise<boolean> {
+  const { rows } = await db.query('SELECT 1 FROM transfers WHERE type = $1 AND so_dinh_danh = $2', ['KHAI_TU', soDinhDanh]);
+  return rows.length > 0;
 }
 
 /** Creates a transfer and its first audit event in the caller's transaction. */

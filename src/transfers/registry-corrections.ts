@@ -2,13 +2,13 @@ import { actsForProvince, type ApiClient } from '../auth/clients.js';
 import type { Catalogues } from '../catalogues/catalogues.js';
 import { todayInVietnam } from '../domain/calendar-date.js';
 import type { BhytPart, KhaiSinh, KhaiSinhHoTich } from '../domain/documents.js';
-import { GatewayError } from '../errors.js';
+import { GatewayError, personDeceased } from '../errors.js';
 import { cardState } from '../intake/intake-service.js';
 import { attachmentReferences } from '../store/attachments.js';
 import { checkKhaiSinh } from '../intake/khai-sinh-rules.js';
 import { validateDocument } from '../intake/validator.js';
 import type { Database } from '../store/database.js';
-import { changeTransferInTx, lockTransferInTx, type Transfer, type TransferStatus } from '../store/transfers.js';
+import { changeTransferInTx, isRegisteredDead, lockTransferInTx, type Transfer, type TransferStatus } from '../store/transfers.js';
 
 export interface KhaiSinhCorrection {
   bhyt?: BhytPart;
@@ -56,12 +56,7 @@ export class RegistryCorrections {
         throw new GatewayError('FORBIDDEN', 'The corrected province is outside this client\'s units');
       }
       checkKhaiSinh(merged, this.deps.catalogues, todayInVietnam(this.deps.now?.() ?? new Date()));
-      const death = await tx.query('SELECT 1 FROM transfers WHERE type = $1 AND so_dinh_danh = $2', ['KHAI_TU', merged.hoTich.soDinhDanh]);
-      if (death.rows.length > 0) {
-        throw new GatewayError('PERSON_DECEASED', 'A death is registered for this personal number; no card can be issued', [
-          { path: '/hoTich/soDinhDanh', code: 'PERSON_DECEASED', message: 'this person is registered as deceased' },
-        ]);
-      }
+      if (await isRegisteredDead(tx, merged.hoTich.soDinhDanh)) throw personDeceased();
       const { missing, status, bhxhDocument } = cardState(merged, transferId, await attachmentReferences(tx, transferId), current.status);
       return changeTransferInTx(
         tx,
