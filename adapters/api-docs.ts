@@ -2,9 +2,9 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
-import { readFileSync } from 'node:fs';
+import { readSchema } from '../src/package-files.js';
 
-const schema = (file: string) => JSON.parse(readFileSync(new URL(`../schemas/${file}`, import.meta.url), 'utf8')) as { $id: string };
+const schema = (file: string) => readSchema<{ $id: string }>(file);
 
 /** OpenAPI at /docs, built from the route schemas; the message schemas are the ones intake uses. */
 async function apiDocs(app: FastifyInstance) {

@@ -1,5 +1,5 @@
 import { messageSchemas } from '../src/intake/validator.js';
-import { readFileSync } from 'node:fs';
+import { readSchema } from '../src/package-files.js';
 
 export const NGSP_NAMESPACE = 'urn:lienthong:ngsp:v1';
 
@@ -13,9 +13,7 @@ type JsonSchema = {
   title?: string;
 };
 
-const common = JSON.parse(readFileSync(new URL('../schemas/common.schema.json', import.meta.url), 'utf8')) as {
-  $defs: Record<string, JsonSchema>;
-};
+const common = readSchema<{ $defs: Record<string, JsonSchema> }>('common.schema.json');
 
 function resolve(schema: JsonSchema): JsonSchema {
   const ref = schema.$ref;

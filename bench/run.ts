@@ -41,7 +41,8 @@ function log(line: string) {
 
 /** Starts a server process and resolves with its port once it says it is listening. */
 async function startServer(args: string[], env: Record<string, string>, listening: RegExp): Promise<{ child: ChildProcess; port: number }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', ...args], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
+  const compiled = args[0]?.endsWith('.js');
+  const child = spawn(process.execPath, [...(compiled ? [] : ['--import', 'tsx']), ...args], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
   children.push(child);
   const lines = createInterface({ input: child.stdout! });
   const port = await new Promise<number>((resolve, reject) => {
@@ -127,7 +128,9 @@ async function main() {
     const rawRate = await rawInsertLimit(schema);
 
     log('3/6 ingest: the gateway over JSON, XML, SOAP');
-    const gateway = await startServer(['src/main.ts'], {
+    // What `npm start` runs: the compiled JavaScript, not tsx.
+    execFileSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.json'], { cwd: ROOT, stdio: 'inherit' });
+    const gateway = await startServer(['dist/src/main.js'], {
       PORT: '0', DATABASE_URL, DATABASE_SCHEMA: schema, REDIS_URL, QUEUE_PREFIX: prefix, CLIENTS_FILE: clientsFile, LOG_LEVEL: 'info',
       BHXH_PUSH_URL: `http://127.0.0.1:${bhxhPort}`, DISPATCH_INTERVAL_MS: '86400000', DISPATCH_BATCH_SIZE: '500',
     }, /listening at http:\/\/127\.0\.0\.1:(\d+)/);

@@ -1,4 +1,5 @@
 import { resolve } from 'node:path';
+import { packagePath } from './package-files.js';
 
 /** Everything the gateway reads from its environment (CONTRACT.md §1), checked once at start. */
 export interface GatewayConfig {
@@ -78,8 +79,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): GatewayConfig 
     deliveryConcurrency: integer(env, 'DELIVERY_CONCURRENCY', 4, 1),
     callbackTimeoutMs: integer(env, 'CALLBACK_TIMEOUT_MS', 10_000, 1),
     clientsFile: optional(env, 'CLIENTS_FILE'),
-    unitsFile: resolve(optional(env, 'UNITS_FILE') ?? new URL('../catalogues/units.json', import.meta.url).pathname),
-    facilitiesFile: resolve(optional(env, 'FACILITIES_FILE') ?? new URL('../catalogues/facilities.json', import.meta.url).pathname),
+    unitsFile: resolve(optional(env, 'UNITS_FILE') ?? packagePath('catalogues', 'units.json')),
+    facilitiesFile: resolve(optional(env, 'FACILITIES_FILE') ?? packagePath('catalogues', 'facilities.json')),
     bodyLimit: integer(env, 'BODY_LIMIT', 1024 * 1024, 1024),
     motCuaBodyLimit: integer(env, 'MOTCUA_BODY_LIMIT', 20 * 1024 * 1024, 1024),
     logLevel: optional(env, 'LOG_LEVEL') ?? 'info',

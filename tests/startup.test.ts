@@ -1,11 +1,11 @@
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { Redis } from 'ioredis';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { khaiSinh } from './support/fixtures.js';
 import { deleteQueueKeys, TEST_REDIS_URL, uniqueSchema } from './support/gateway.js';
 
@@ -26,6 +26,11 @@ afterEach(async () => {
   redis.disconnect();
 });
 
+// `npm start` compiles, then runs dist/src/main.js: the same two steps here.
+beforeAll(() => {
+  execFileSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.json'], { stdio: 'inherit' });
+});
+
 /** `npm start` as a fresh machine runs it: the same entry point, the environment given, no DATABASE_URL. */
 function startGateway(env: Record<string, string>) {
   const dataDir = mkdtempSync(join(tmpdir(), 'lienthong-start-'));
@@ -35,7 +40,7 @@ function startGateway(env: Record<string, string>) {
   );
   const prefix = uniqueSchema('lt_start');
   prefixes.push(prefix);
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+  const child = spawn(process.execPath, ['dist/src/main.js'], {
     env: { ...cleanEnv, DATA_DIR: dataDir, PORT: '0', QUEUE_PREFIX: prefix, ...env },
     stdio: 'pipe',
   });

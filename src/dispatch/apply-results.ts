@@ -1,7 +1,7 @@
-import { readFileSync } from 'node:fs';
 import type { ValidateFunction } from 'ajv';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import { GatewayError } from '../errors.js';
+import { readSchema } from '../package-files.js';
 import { isStorableText } from '../intake/validator.js';
 import {
   batchMembersInTx,
@@ -14,7 +14,7 @@ import type { Queryable } from '../store/database.js';
 import { moveTransfersInTx, type StatusMove } from '../store/transfers.js';
 
 const validateResult: ValidateFunction = new Ajv2020({ allErrors: false, strict: true }).compile(
-  JSON.parse(readFileSync(new URL('../../schemas/bhxh-result.schema.json', import.meta.url), 'utf8')),
+  readSchema('bhxh-result.schema.json'),
 );
 
 export interface BhxhResult {

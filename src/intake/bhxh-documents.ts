@@ -1,12 +1,11 @@
-import { readFileSync } from 'node:fs';
 import type { ValidateFunction } from 'ajv';
 import { Ajv2020 } from 'ajv/dist/2020.js';
+import { readSchema } from '../package-files.js';
 
-const schemaDir = new URL('../../schemas/', import.meta.url);
 const ajv = new Ajv2020({ allErrors: true, strict: true });
 const validators: Record<string, ValidateFunction> = {
-  CapTheTe: ajv.compile(JSON.parse(readFileSync(new URL('cap-the-te.schema.json', schemaDir), 'utf8'))),
-  BaoGiam: ajv.compile(JSON.parse(readFileSync(new URL('bao-giam.schema.json', schemaDir), 'utf8'))),
+  CapTheTe: ajv.compile(readSchema('cap-the-te.schema.json')),
+  BaoGiam: ajv.compile(readSchema('bao-giam.schema.json')),
 };
 
 /**

@@ -1,12 +1,11 @@
-import { readFileSync } from 'node:fs';
 import type { ErrorObject, ValidateFunction } from 'ajv';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import addFormats from 'ajv-formats';
 import { parseCalendarDate } from '../domain/calendar-date.js';
 import { GatewayError, type ErrorDetail } from '../errors.js';
+import { readSchema } from '../package-files.js';
 
-const schemaDir = new URL('../../schemas/', import.meta.url);
-const loadSchema = (file: string) => JSON.parse(readFileSync(new URL(file, schemaDir), 'utf8')) as Record<string, unknown>;
+const loadSchema = (file: string) => readSchema(file);
 
 export const messageSchemas = {
   KhaiSinh: loadSchema('khai-sinh.schema.json'),

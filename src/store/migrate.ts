@@ -1,7 +1,9 @@
 import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { packagePath } from '../package-files.js';
 import type { Database } from './database.js';
 
-const migrationsDir = new URL('./migrations/', import.meta.url);
+const migrationsDir = packagePath('src', 'store', 'migrations');
 
 /**
  * Applies the numbered SQL files in `migrations/` that this database has not seen, all in one
@@ -21,7 +23,7 @@ export async function migrate(db: Database): Promise<string[]> {
     const applied = new Set(rows.map((row) => row.version));
     const pending = files.filter((file) => !applied.has(file));
     for (const file of pending) {
-      await tx.exec(readFileSync(new URL(file, migrationsDir), 'utf8'));
+      await tx.exec(readFileSync(join(migrationsDir, file), 'utf8'));
       await tx.query('INSERT INTO schema_migrations (version) VALUES ($1)', [file]);
     }
     return pending;
