@@ -64,7 +64,15 @@ export async function buildApp(deps: GatewayDependencies): Promise<FastifyInstan
   const replays: Replays = new Replays({ db, enqueue: (jobId) => dispatcher.enqueueReplay(jobId) });
   const dispatcher: Dispatcher = new Dispatcher({
     config, db, redisUrl: deps.redisUrl, clients: deps.clients, logger: deps.logger, metrics,
-    replayProcessor: (job) => replays.processBulk(job.data.replayJobId),
+    replayProcessor: async (job) => {
+      try {
+        await replays.processBulk(job.data.replayJobId);
+      } catch (error) {
+        // Out of attempts: the progress view must say so rather than show `running` forever.
+        if (job.attemptsMade + 1 >= (job.opts.attempts ?? 1)) await replays.markFailed(job.data.replayJobId);
+        throw error;
+      }
+    },
   });
   app.decorate('dispatcher', dispatcher);
   app.addHook('onClose', () => dispatcher.close());

@@ -2,9 +2,8 @@ import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { QUEUES } from '../src/dispatch/dispatcher.js';
-import type { KhaiSinh } from '../src/domain/documents.js';
 import { BhxhSimulator, issueCard, type Behaviour, type Delivery } from './support/bhxh-simulator.js';
-import { khaiSinh, personalNumber } from './support/fixtures.js';
+import { khaiSinh, khaiSinhHaNoi } from './support/fixtures.js';
 import { startTestGateway, TEST_REDIS_URL, type ClientName, type TestGateway } from './support/gateway.js';
 
 /**
@@ -71,18 +70,6 @@ const harness = (): Harness => {
   return h;
 };
 
-/** A complete, valid birth registered in Hà Nội (01); 01 lists no communes, so only their shape is checked. */
-function khaiSinhHaNoi(): KhaiSinh {
-  return khaiSinh({
-    maDonVi: '00004',
-    bhyt: { noiDangKyKCB: '01020', nguoiGiamHoTheo: 'me', hinhThucNhanThe: 'tai_tru_so' },
-    hoTich: {
-      noiDangKy: { maTinh: '01', maHuyen: '001', maXa: '00004' },
-      soDinhDanh: personalNumber('001'),
-      meNoiCuTru: { maTinh: '01', maHuyen: '001', maXa: '00004', dcChiTiet: 'Số 1 phố Tràng Tiền' },
-    },
-  });
-}
 
 async function push(count: number, province: '08' | '01' = '08'): Promise<string[]> {
   const client: ClientName = province === '08' ? 'registry08' : 'registry01';

@@ -2,23 +2,11 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { sha256OfKey } from '../src/auth/clients.js';
 import type { KhaiSinh } from '../src/domain/documents.js';
 import { issueCard } from './support/bhxh-simulator.js';
-import { khaiSinh, personalNumber } from './support/fixtures.js';
+import { khaiSinh, khaiSinhHaNoi } from './support/fixtures.js';
 import { startTestGateway, type TestGateway } from './support/gateway.js';
 
 /** A BHXH client for Hà Nội (01) only, besides the TEST_CLIENTS' bhxh08. */
 const BHXH01_KEY = 'key-bhxh01-for-pull-tests-0123456789';
-/** A complete birth registered in Hà Nội (01). */
-function khaiSinhHaNoi(): KhaiSinh {
-  return khaiSinh({
-    maDonVi: '00004',
-    bhyt: { noiDangKyKCB: '01020', nguoiGiamHoTheo: 'me', hinhThucNhanThe: 'tai_tru_so' },
-    hoTich: {
-      noiDangKy: { maTinh: '01', maHuyen: '001', maXa: '00004' },
-      soDinhDanh: personalNumber('001'),
-      meNoiCuTru: { maTinh: '01', maHuyen: '001', maXa: '00004', dcChiTiet: 'Số 1 phố Tràng Tiền' },
-    },
-  });
-}
 
 let gateway: TestGateway;
 

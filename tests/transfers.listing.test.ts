@@ -1,23 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { KhaiSinh } from '../src/domain/documents.js';
-import { khaiSinh, personalNumber } from './support/fixtures.js';
+import { khaiSinh, khaiSinhHaNoi } from './support/fixtures.js';
 import { startTestGateway, type ClientName, type TestGateway } from './support/gateway.js';
 
 let gateway: TestGateway;
 
-/** A complete birth registered in Hà Nội (01); 01 lists no communes, so the commune's shape is checked. */
-function khaiSinhHaNoi(overrides: { bhyt?: KhaiSinh['bhyt'] | null } = {}): KhaiSinh {
-  return khaiSinh({
-    maDonVi: '00004',
-    bhyt: { noiDangKyKCB: '01020', nguoiGiamHoTheo: 'me', hinhThucNhanThe: 'tai_tru_so' },
-    ...overrides,
-    hoTich: {
-      noiDangKy: { maTinh: '01', maHuyen: '001', maXa: '00004' },
-      soDinhDanh: personalNumber('001'),
-      meNoiCuTru: { maTinh: '01', maHuyen: '001', maXa: '00004', dcChiTiet: 'Số 1 phố Tràng Tiền' },
-    },
-  });
-}
 
 interface Pushed {
   transferId: string;

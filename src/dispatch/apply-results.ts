@@ -39,6 +39,7 @@ export interface AppliedResults {
   rejected: Rejection[];
   issued: number;
   processed: number;
+  returned: number;
   returnedCodes: string[];
 }
 
@@ -67,7 +68,7 @@ function cardProblem(result: BhxhResult, loai: Batch['loai']): string | null {
 export async function applyResultsInTx(tx: Queryable, batchId: string, results: unknown[], actor: string): Promise<AppliedResults> {
   const batch = await findBatch(tx, batchId, true);
   if (!batch) throw new GatewayError('NOT_FOUND', `No batch ${batchId}`);
-  const outcome: AppliedResults = { accepted: 0, unanswered: 0, rejected: [], issued: 0, processed: 0, returnedCodes: [] };
+  const outcome: AppliedResults = { accepted: 0, unanswered: 0, rejected: [], issued: 0, processed: 0, returned: 0, returnedCodes: [] };
   const idOf = (result: unknown) => {
     const id = (result as { MA_HO_SO?: unknown } | null)?.MA_HO_SO;
     return typeof id === 'string' ? id : null;
@@ -114,6 +115,7 @@ export async function applyResultsInTx(tx: Queryable, batchId: string, results: 
       outcomes.push({ transferId: result.MA_HO_SO, outcome: toStatus });
     } else {
       const errors = result.LOI ?? [];
+      outcome.returned += 1;
       outcome.returnedCodes.push(...errors.map((error) => error.MA_LOI));
       moves.push({
         id: result.MA_HO_SO, fromStatus: 'sent', toStatus: 'returned', batchId: null, bhxhErrors: errors,

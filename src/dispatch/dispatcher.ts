@@ -165,7 +165,11 @@ export class Dispatcher {
   }
 
   async enqueueReplay(replayJobId: string): Promise<void> {
-    await this.queues.replays.add('replay', { replayJobId }, { jobId: replayJobId, removeOnComplete: 100, removeOnFail: 100 });
+    // A bulk replay resumes where its committed chunks stopped, so retrying it after a failure is safe.
+    await this.queues.replays.add('replay', { replayJobId }, {
+      jobId: replayJobId, attempts: 5, backoff: { type: 'exponential', delay: this.deps.config.retryBaseDelayMs },
+      removeOnComplete: 100, removeOnFail: 100,
+    });
   }
 
   /** One dispatch run: resume batches left open by a crash, then batch everything queued. */
@@ -266,7 +270,7 @@ export class Dispatcher {
     const { metrics } = this.deps;
     if (applied.issued) metrics.results.inc({ outcome: 'issued' }, applied.issued);
     if (applied.processed) metrics.results.inc({ outcome: 'processed' }, applied.processed);
-    if (applied.returnedCodes.length) metrics.results.inc({ outcome: 'returned' }, applied.accepted - applied.issued - applied.processed);
+    if (applied.returned) metrics.results.inc({ outcome: 'returned' }, applied.returned);
     if (applied.rejected.length) metrics.results.inc({ outcome: 'rejected' }, applied.rejected.length);
     for (const code of applied.returnedCodes) metrics.returnedErrors.inc({ code });
   }

@@ -117,6 +117,10 @@ export class Replays {
     await db.query("UPDATE replay_jobs SET status = 'done', finished_at = now() WHERE id = $1", [jobId]);
   }
 
+  async markFailed(jobId: string): Promise<void> {
+    await this.deps.db.query("UPDATE replay_jobs SET status = 'failed', finished_at = now() WHERE id = $1 AND status = 'running'", [jobId]);
+  }
+
   async progress(jobId: string, client: ApiClient): Promise<ReplayJob> {
     const row = (await this.deps.db.query<{
       id: string; status: ReplayJob['status']; matched: number; replayed: number; skipped: number; reason: string;

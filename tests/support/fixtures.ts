@@ -60,6 +60,20 @@ export function khaiSinh(overrides: { hoTich?: Partial<KhaiSinh['hoTich']>; bhyt
   return doc;
 }
 
+/** A complete birth registered in Hà Nội (01); 01 lists no communes, so only the commune's shape is checked. */
+export function khaiSinhHaNoi(overrides: { bhyt?: KhaiSinh['bhyt'] | null } = {}): KhaiSinh {
+  return khaiSinh({
+    maDonVi: '00004',
+    bhyt: { noiDangKyKCB: '01020', nguoiGiamHoTheo: 'me', hinhThucNhanThe: 'tai_tru_so' },
+    ...overrides,
+    hoTich: {
+      noiDangKy: { maTinh: '01', maHuyen: '001', maXa: '00004' },
+      soDinhDanh: personalNumber('001'),
+      meNoiCuTru: { maTinh: '01', maHuyen: '001', maXa: '00004', dcChiTiet: 'Số 1 phố Tràng Tiền' },
+    },
+  });
+}
+
 /** The same document as the XML the contract describes: one element per field, nested objects nested. */
 export function toXml(root: string, value: unknown): string {
   const body = (item: unknown, name: string): string => {
