@@ -111,10 +111,14 @@ describe('audit log', () => {
     const before = await countRows(gateway.db, 'audit_events');
     await expect(
       gateway.db.transaction(async (tx) => {
-        await appendAuditEventInTx(tx, { actor: 'test', action: 'test.rolled-back' });
-        throw new Error('the change failed after its event was written');
+        appendAuditEventInTx(tx, { actor: 'test', action: 'test.rolled-back' });
+        // The idempotency record's key to its transfer is checked at COMMIT, after the event is sealed.
+        await tx.query(
+          `INSERT INTO inbound_messages (client_id, message_id, message_type, content_sha256, transfer_id, response)
+           VALUES ('test', 'rolled-back', 'KhaiSinh', '', 'no-such-transfer', '{}')`,
+        );
       }),
-    ).rejects.toThrow(/change failed/);
+    ).rejects.toThrow(/foreign key/);
     expect(await countRows(gateway.db, 'audit_events')).toBe(before);
   });
 });

@@ -170,7 +170,7 @@ export class BirthWriter {
       for (const index of refused) outcomes[index] = duplicatePerson('birth');
     }
     const storedIndexes = fresh.filter((index) => insertedIds.has((births[index] as PendingBirth).transferId));
-    await appendAuditEventsInTx(tx, storedIndexes.map((index) => {
+    appendAuditEventsInTx(tx, storedIndexes.map((index) => {
       const birth = births[index] as PendingBirth;
       outcomes[index] = { kind: 'stored', answer: answerOf(birth) };
       return {

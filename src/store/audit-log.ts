@@ -39,26 +39,52 @@ export function hashEvent(event: Sealed): string {
   return sha256Hex(`${prevHash}\n${canonicalJson(fields)}`);
 }
 
+const pendingEvents = new WeakMap<Queryable, AuditEventInput[]>();
+
 /**
- * Appends events inside the caller's transaction. The advisory lock makes concurrent writers, in
- * this process or others on the same database, take turns at the chain head; it is held only from
- * here to the caller's commit, which is why callers append last. Many events (a whole batch) cost
- * one lock, one head read and one INSERT.
+ * Records events in the caller's transaction; they are sealed into the chain as the last thing
+ * before its COMMIT. The chain's advisory lock makes every writer, in this process or others on the
+ * same database, take turns at the head from the moment it is taken until commit, so it is taken
+ * once per transaction and as late as possible, whatever order the transaction's other statements
+ * ran in: one lock, one head read and one INSERT for all of its events. A transaction that fails
+ * before its commit writes none of them.
  */
-export async function appendAuditEventsInTx(tx: Queryable, inputs: AuditEventInput[]): Promise<AuditEvent[]> {
-  if (inputs.length === 0) return [];
-  await tx.query('SELECT pg_advisory_xact_lock(7412, hashtext(current_schema()))');
-  const head = await tx.query<{ seq: string | number; hash: string }>(
-    'SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1',
-  );
-  const previous = head.rows[0];
-  let seq = previous ? Number(previous.seq) : 0;
-  let prevHash = previous ? previous.hash : GENESIS_HASH;
+export function appendAuditEventsInTx(tx: Queryable, inputs: AuditEventInput[]): void {
+  if (inputs.length === 0) return;
+  const pending = pendingEvents.get(tx);
+  if (pending) {
+    pending.push(...inputs);
+    return;
+  }
+  if (!tx.beforeCommit) throw new Error('audit events are written inside a transaction');
+  const queued = [...inputs];
+  pendingEvents.set(tx, queued);
+  tx.beforeCommit(() => sealInTx(tx, queued));
+}
+
+export function appendAuditEventInTx(tx: Queryable, input: AuditEventInput): void {
+  appendAuditEventsInTx(tx, [input]);
+}
+
+/**
+ * The canonical text of an event (what hashEvent hashes after the previous hash) split around its
+ * sequence number, the one field known only once the chain's lock is held: everything else is
+ * serialised before the lock, so writers wait for each other only for a concatenation and a SHA-256.
+ * The keys are written in canonicalJson's order; the chain tests verify every event with hashEvent.
+ */
+function textAroundSeq(event: Omit<Sealed, 'seq' | 'prevHash'>): [string, string] {
+  const text = JSON.stringify;
+  return [
+    `{"action":${text(event.action)},"actor":${text(event.actor)},"at":${text(event.at)},"details":${canonicalJson(event.details)},` +
+      `"fromStatus":${text(event.fromStatus)},"payloadSha256":${text(event.payloadSha256)},"seq":`,
+    `,"toStatus":${text(event.toStatus)},"transferId":${text(event.transferId)}}`,
+  ];
+}
+
+async function sealInTx(tx: Queryable, inputs: AuditEventInput[]): Promise<void> {
   const at = new Date().toISOString();
-  const sealed = inputs.map((input): AuditEvent => {
-    seq += 1;
-    const event: Sealed = {
-      seq,
+  const unsealed = inputs.map((input) => {
+    const event = {
       at,
       actor: input.actor,
       action: input.action,
@@ -67,10 +93,21 @@ export async function appendAuditEventsInTx(tx: Queryable, inputs: AuditEventInp
       toStatus: input.toStatus ?? null,
       payloadSha256: input.payloadSha256 ?? (input.payload === undefined ? null : sha256Hex(canonicalJson(input.payload))),
       details: input.details ?? null,
-      prevHash,
     };
-    prevHash = hashEvent(event);
-    return { ...event, hash: prevHash };
+    return { event, text: textAroundSeq(event) };
+  });
+  await tx.query('SELECT pg_advisory_xact_lock(7412, hashtext(current_schema()))');
+  const head = await tx.query<{ seq: string | number; hash: string }>(
+    'SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1',
+  );
+  const previous = head.rows[0];
+  let seq = previous ? Number(previous.seq) : 0;
+  let prevHash = previous ? previous.hash : GENESIS_HASH;
+  const sealed = unsealed.map(({ event, text: [beforeSeq, afterSeq] }): AuditEvent => {
+    seq += 1;
+    const link = prevHash;
+    prevHash = sha256Hex(`${link}\n${beforeSeq}${seq}${afterSeq}`);
+    return { ...event, seq, prevHash: link, hash: prevHash };
   });
   const column = <K extends keyof AuditEvent>(key: K) => sealed.map((event) => event[key]);
   await tx.query(
@@ -82,12 +119,6 @@ export async function appendAuditEventsInTx(tx: Queryable, inputs: AuditEventInp
       column('prevHash'), column('hash'),
     ],
   );
-  return sealed;
-}
-
-export async function appendAuditEventInTx(tx: Queryable, input: AuditEventInput): Promise<AuditEvent> {
-  const [event] = await appendAuditEventsInTx(tx, [input]);
-  return event as AuditEvent;
 }
 
 interface AuditRow {

@@ -13,6 +13,11 @@ export interface Queryable {
   query<Row = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<QueryResult<Row>>;
   /** Several statements, no parameters (migrations). */
   exec(sql: string): Promise<void>;
+  /**
+   * Inside a transaction only: work to run as the last thing before COMMIT, once each, in the order
+   * registered (the audit log seals its events there). Undefined outside a transaction.
+   */
+  readonly beforeCommit?: (task: () => Promise<void>) => void;
 }
 
 export interface Database extends Queryable {
@@ -55,6 +60,16 @@ function statementName(sql: string): string | undefined {
   return name;
 }
 
+function inTransaction(queryable: Queryable): { tx: Queryable; finish: () => Promise<void> } {
+  const tasks: Array<() => Promise<void>> = [];
+  return {
+    tx: { ...queryable, beforeCommit: (task) => tasks.push(task) },
+    async finish() {
+      for (const task of tasks) await task();
+    },
+  };
+}
+
 async function openPostgres(url: string, options: DatabaseOptions): Promise<Database> {
   if (options.schema) {
     const setup = new pg.Client({ connectionString: url });
@@ -89,7 +104,9 @@ async function openPostgres(url: string, options: DatabaseOptions): Promise<Data
       const client = await pool.connect();
       try {
         await client.query('BEGIN');
-        const result = await work(asQueryable(client));
+        const { tx, finish } = inTransaction(asQueryable(client));
+        const result = await work(tx);
+        await finish();
         await client.query('COMMIT');
         return result;
       } catch (error) {
@@ -122,7 +139,13 @@ async function openPglite(options: DatabaseOptions): Promise<Database> {
   return {
     kind: 'pglite',
     ...asQueryable(db),
-    transaction: (work) => db.transaction((tx) => work(asQueryable(tx))),
+    transaction: (work) =>
+      db.transaction(async (pgliteTx) => {
+        const { tx, finish } = inTransaction(asQueryable(pgliteTx));
+        const result = await work(tx);
+        await finish();
+        return result;
+      }),
     close: () => db.close(),
   };
 }

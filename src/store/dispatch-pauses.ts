@@ -13,7 +13,7 @@ export async function setPaused(db: Database, maTinh: string, paused: boolean, a
     } else {
       await tx.query('DELETE FROM dispatch_pauses WHERE ma_tinh = $1', [maTinh]);
     }
-    await appendAuditEventInTx(tx, { actor, action: paused ? 'dispatch.paused' : 'dispatch.resumed', details: { maTinh } });
+    appendAuditEventInTx(tx, { actor, action: paused ? 'dispatch.paused' : 'dispatch.resumed', details: { maTinh } });
   });
   return listPaused(db);
 }

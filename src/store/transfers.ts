@@ -116,7 +116,7 @@ export async function insertTransferInTx(
   } catch (error) {
     throw asDuplicatePerson(error);
   }
-  await appendAuditEventInTx(tx, { ...event, transferId: transfer.id, fromStatus: null, toStatus: transfer.status });
+  appendAuditEventInTx(tx, { ...event, transferId: transfer.id, fromStatus: null, toStatus: transfer.status });
   return fromRow(inserted.rows[0] as TransferRow);
 }
 
@@ -178,7 +178,7 @@ export async function changeTransferInTx(
   } catch (error) {
     throw asDuplicatePerson(error);
   }
-  await appendAuditEventInTx(tx, {
+  appendAuditEventInTx(tx, {
     ...event,
     transferId: current.id,
     fromStatus: current.status,
@@ -278,7 +278,7 @@ export async function moveTransfersInTx(tx: Queryable, moves: StatusMove[]): Pro
   );
   const movedIds = new Set(rows.map((row) => row.id));
   const moved = moves.filter((move) => movedIds.has(move.id));
-  await appendAuditEventsInTx(
+  appendAuditEventsInTx(
     tx,
     moved.map((move) => ({ ...move.event, transferId: move.id, fromStatus: move.fromStatus, toStatus: move.toStatus })),
   );

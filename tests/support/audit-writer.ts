@@ -15,7 +15,7 @@ await Promise.all(
   Array.from({ length: concurrency }, async () => {
     while (next < events) {
       const index = next++;
-      await db.transaction((tx) => appendAuditEventInTx(tx, { actor: `writer-${process.pid}`, action: 'test.append', details: { index } }));
+      await db.transaction(async (tx) => appendAuditEventInTx(tx, { actor: `writer-${process.pid}`, action: 'test.append', details: { index } }));
     }
   }),
 );
