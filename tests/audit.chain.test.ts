@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { appendAuditEventInTx, hashEvent, listAuditEvents, verifyAuditChain } from '../src/store/audit-log.js';
+import { appendAuditEventInTx, appendAuditEventsInTx, hashEvent, listAuditEvents, verifyAuditChain } from '../src/store/audit-log.js';
 import { khaiSinh } from './support/fixtures.js';
 import { countRows, startTestGateway, TEST_DATABASE_URL, type TestGateway } from './support/gateway.js';
 
@@ -102,6 +102,41 @@ describe('audit log', () => {
         await tx.query('DELETE FROM audit_events WHERE seq = 2');
       });
       expect(await verifyAuditChain(fresh.db)).toMatchObject({ ok: false, brokenSeq: 2 });
+    } finally {
+      await fresh.close();
+    }
+  });
+
+  it('names the newest events when they are cut off the end of the chain', async () => {
+    const fresh = await startTestGateway();
+    try {
+      for (let i = 0; i < 3; i++) await push(fresh);
+      const total = await countRows(fresh.db, 'audit_events');
+      await fresh.db.transaction(async (tx) => {
+        await tx.query("SET LOCAL session_replication_role = 'replica'");
+        await tx.query(`DELETE FROM audit_events WHERE seq = ${total}`);
+      });
+      expect(await verifyAuditChain(fresh.db)).toMatchObject({ ok: false, events: total - 1, brokenSeq: total });
+    } finally {
+      await fresh.close();
+    }
+  });
+
+  it('stores any text exactly as given and seals it into the chain', async () => {
+    const awkward = `O'Brien \\ "quoted" {braces, commas} NULL \\' ''; DROP TABLE audit_events; -- Nguyễn 🇻🇳\n\ttab`;
+    const fresh = await startTestGateway();
+    try {
+      await push(fresh);
+      await fresh.db.transaction(async (tx) => {
+        appendAuditEventsInTx(tx, [
+          { actor: awkward, action: 'test.awkward-text', details: { reason: awkward, nested: { list: [awkward, null, 'NULL', ''] } } },
+          { actor: 'test', action: 'NULL', details: { empty: '' } },
+        ]);
+      });
+      const [first, second] = (await listAuditEvents(fresh.db, { afterSeq: 0, limit: 1000 })).slice(-2);
+      expect(first).toMatchObject({ actor: awkward, action: 'test.awkward-text', details: { reason: awkward, nested: { list: [awkward, null, 'NULL', ''] } } });
+      expect(second).toMatchObject({ actor: 'test', action: 'NULL', transferId: null, details: { empty: '' } });
+      expect(await verifyAuditChain(fresh.db)).toMatchObject({ ok: true });
     } finally {
       await fresh.close();
     }

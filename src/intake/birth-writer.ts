@@ -29,6 +29,8 @@ interface Waiting {
   birth: PendingBirth;
   resolve: (outcome: BirthOutcome) => void;
   reject: (error: unknown) => void;
+  /** A second copy of a message already in the same batch: answered as a repeat once it commits. */
+  repeatOfBatch?: boolean;
 }
 
 const MAX_BATCH = 500;
@@ -58,7 +60,7 @@ export class BirthWriter {
     this.writers += 1;
     try {
       while (this.waiting.length > 0) {
-        const batch = this.waiting.splice(0, MAX_BATCH);
+        const batch = this.takeBatch();
         try {
           await this.write(batch);
         } catch {
@@ -71,113 +73,128 @@ export class BirthWriter {
     }
   }
 
+  /**
+   * The next births to write, at most one per person: a second birth for a person already in this
+   * transaction waits for the next one, where the first is committed (or refused) and decides it.
+   * A repeat of a message already in this transaction is answered as a repeat at once.
+   */
+  private takeBatch(): Waiting[] {
+    const batch: Waiting[] = [];
+    const later: Waiting[] = [];
+    const persons = new Set<string>();
+    const messages = new Set<string>();
+    const repeats: Waiting[] = [];
+    for (const entry of this.waiting.splice(0, MAX_BATCH)) {
+      const messageKey = `${entry.birth.client.id}\u0000${entry.birth.doc.messageId}`;
+      const person = entry.birth.doc.hoTich.soDinhDanh;
+      if (messages.has(messageKey)) repeats.push(entry);
+      else if (persons.has(person)) later.push(entry);
+      else {
+        batch.push(entry);
+        persons.add(person);
+        messages.add(messageKey);
+      }
+    }
+    this.waiting.unshift(...later);
+    // Answered after the batch commits, so the repeat finds the first copy stored.
+    if (repeats.length > 0) batch.push(...repeats.map((entry) => ({ ...entry, repeatOfBatch: true })));
+    return batch;
+  }
+
   private async write(batch: Waiting[]): Promise<void> {
-    const outcomes = await this.db.transaction((tx) => this.writeInTx(tx, batch.map((entry) => entry.birth)));
-    batch.forEach((entry, index) => {
+    const writable = batch.filter((entry) => !entry.repeatOfBatch);
+    const outcomes = writable.length === 0 ? [] : await this.db.transaction((tx) => this.writeInTx(tx, writable.map((entry) => entry.birth)));
+    writable.forEach((entry, index) => {
       const outcome = outcomes[index] as BirthOutcome | GatewayError;
       if (outcome instanceof GatewayError) entry.reject(outcome);
       else entry.resolve(outcome);
     });
+    for (const entry of batch) if (entry.repeatOfBatch) entry.resolve({ kind: 'repeat' });
   }
 
+  /**
+   * One statement checks and stores the whole batch, after the per-person locks: a round trip per
+   * statement is what a birth waits for under load, more than PostgreSQL's work. In precedence order,
+   * a birth is a repeat of a stored message, refused for a registered death, or left for a waiting
+   * one-stop dossier to complete; the others are recorded (idempotency row) and stored.
+   */
   private async writeInTx(tx: Queryable, births: PendingBirth[]): Promise<Array<BirthOutcome | GatewayError>> {
-    const outcomes: Array<BirthOutcome | GatewayError | undefined> = births.map(() => undefined);
-    const persons = births.map((birth) => birth.doc.hoTich.soDinhDanh);
-    const dossiers = births.flatMap((birth) => (birth.doc.maHoSoMCDT ? [birth.doc.maHoSoMCDT] : []));
-
+    const locks = new Set<string>();
+    for (const birth of births) {
+      locks.add(`person:${birth.doc.hoTich.soDinhDanh}`);
+      if (birth.doc.maHoSoMCDT) locks.add(`dossier:${birth.doc.maHoSoMCDT}`);
+    }
     // The same per-person (and per-dossier) locks as a death or a dossier takes, in one sorted order.
     await tx.query(
-      `SELECT pg_advisory_xact_lock(7413, hashtext(k)) FROM (SELECT DISTINCT k FROM unnest($1::text[]) AS k ORDER BY k) AS keys`,
-      [[...persons.map((p) => `person:${p}`), ...dossiers.map((d) => `dossier:${d}`)]],
+      `SELECT pg_advisory_xact_lock(7413, hashtext(k)) FROM (SELECT k FROM unnest($1::text[]) AS k ORDER BY k) AS keys`,
+      [[...locks]],
     );
-    const related = await tx.query<{ type: string; so_dinh_danh: string; ma_ho_so: string | null }>(
-      `SELECT type, so_dinh_danh, ma_ho_so FROM transfers
-        WHERE (type = 'KHAI_TU' AND so_dinh_danh = ANY($1::text[]))
-           OR (type = 'HO_SO_MOT_CUA' AND status = 'received' AND document->>'module' = 'KS'
-               AND (so_dinh_danh = ANY($1::text[]) OR ma_ho_so = ANY($2::text[])))`,
-      [persons, dossiers],
-    );
-    // Idempotency before anything else: a message already stored is answered as it was first
-    // answered, even if a death or another birth for the person has been registered since.
-    const known = await tx.query<{ client_id: string; message_id: string }>(
-      `SELECT client_id, message_id FROM inbound_messages
-        WHERE (client_id, message_id) IN (SELECT * FROM unnest($1::text[], $2::text[]))`,
-      [births.map((birth) => birth.client.id), births.map((birth) => birth.doc.messageId)],
-    );
-    const stored = new Set(known.rows.map((row) => `${row.client_id}\u0000${row.message_id}`));
-    const dead = new Set(related.rows.filter((row) => row.type === 'KHAI_TU').map((row) => row.so_dinh_danh));
-    const dossierPersons = new Set(related.rows.filter((row) => row.type === 'HO_SO_MOT_CUA').map((row) => row.so_dinh_danh));
-    const dossierCodes = new Set(related.rows.filter((row) => row.type === 'HO_SO_MOT_CUA').map((row) => row.ma_ho_so));
-
-    const messageKeys = new Set<string>();
-    const personsTaken = new Set<string>();
-    const candidates: number[] = [];
-    births.forEach((birth, index) => {
-      const person = birth.doc.hoTich.soDinhDanh;
-      const messageKey = `${birth.client.id}\u0000${birth.doc.messageId}`;
-      if (messageKeys.has(messageKey) || stored.has(messageKey)) outcomes[index] = { kind: 'repeat' };
-      else if (dead.has(person)) outcomes[index] = personDeceased();
-      else if (dossierPersons.has(person) || (birth.doc.maHoSoMCDT && dossierCodes.has(birth.doc.maHoSoMCDT))) outcomes[index] = { kind: 'needs-dossier' };
-      else if (personsTaken.has(person)) outcomes[index] = duplicatePerson('birth');
-      else {
-        candidates.push(index);
-        personsTaken.add(person);
-      }
-      messageKeys.add(messageKey);
-    });
-
     const answerOf = (birth: PendingBirth): IntakeAnswer => ({ transferId: birth.transferId, messageId: birth.doc.messageId, status: birth.status });
-    const pick = <T>(indexes: number[], value: (birth: PendingBirth) => T) => indexes.map((index) => value(births[index] as PendingBirth));
-
-    // Idempotency first: a message already stored by anyone is a repeat, whatever else it says.
-    const recorded = await tx.query<{ transfer_id: string }>(
-      `INSERT INTO inbound_messages (client_id, message_id, message_type, content_sha256, transfer_id, response)
-       SELECT client_id, message_id, 'KhaiSinh', content_sha256, transfer_id, response
-         FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::jsonb[]) AS m(client_id, message_id, content_sha256, transfer_id, response)
-       ON CONFLICT (client_id, message_id) DO NOTHING
-       RETURNING transfer_id`,
+    const column = <T>(value: (birth: PendingBirth) => T) => births.map(value);
+    const { rows } = await tx.query<{ ord: string | number; known: boolean; dead: boolean; waiting_dossier: boolean; recorded: boolean; stored: boolean }>(
+      `WITH input AS (
+         SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::jsonb[], $6::text[], $7::text[], $8::text[],
+                              $9::text[], $10::jsonb[], $11::jsonb[], $12::jsonb[], $13::text[])
+           WITH ORDINALITY AS i(id, client_id, message_id, content_sha256, response, status, ma_tinh, ma_don_vi,
+                                so_dinh_danh, document, missing, bhxh_document, ma_ho_so, ord)
+       ),
+       checked AS (
+         SELECT i.*,
+                EXISTS (SELECT 1 FROM inbound_messages m WHERE m.client_id = i.client_id AND m.message_id = i.message_id) AS known,
+                EXISTS (SELECT 1 FROM transfers d WHERE d.type = 'KHAI_TU' AND d.so_dinh_danh = i.so_dinh_danh) AS dead,
+                EXISTS (SELECT 1 FROM transfers h
+                         WHERE h.type = 'HO_SO_MOT_CUA' AND h.status = 'received' AND h.document->>'module' = 'KS'
+                           AND (h.so_dinh_danh = i.so_dinh_danh OR h.ma_ho_so = i.ma_ho_so)) AS waiting_dossier
+           FROM input i
+       ),
+       recorded AS (
+         INSERT INTO inbound_messages (client_id, message_id, message_type, content_sha256, transfer_id, response)
+         SELECT client_id, message_id, 'KhaiSinh', content_sha256, id, response FROM checked
+          WHERE NOT (known OR dead OR waiting_dossier)
+         ON CONFLICT (client_id, message_id) DO NOTHING
+         RETURNING transfer_id
+       ),
+       stored AS (
+         INSERT INTO transfers (id, type, client_id, message_id, status, ma_tinh, ma_don_vi, so_dinh_danh, document, missing, bhxh_document, ma_ho_so)
+         SELECT id, 'KHAI_SINH', client_id, message_id, status, ma_tinh, ma_don_vi, so_dinh_danh, document, missing, bhxh_document, ma_ho_so
+           FROM checked WHERE id IN (SELECT transfer_id FROM recorded)
+         ON CONFLICT (so_dinh_danh) WHERE type = 'KHAI_SINH' DO NOTHING
+         RETURNING id
+       )
+       SELECT c.ord, c.known, c.dead, c.waiting_dossier,
+              c.id IN (SELECT transfer_id FROM recorded) AS recorded, c.id IN (SELECT id FROM stored) AS stored
+         FROM checked c`,
       [
-        pick(candidates, (b) => b.client.id), pick(candidates, (b) => b.doc.messageId), pick(candidates, (b) => b.contentSha256),
-        pick(candidates, (b) => b.transferId), pick(candidates, (b) => JSON.stringify(answerOf(b))),
+        column((b) => b.transferId), column((b) => b.client.id), column((b) => b.doc.messageId), column((b) => b.contentSha256),
+        column((b) => JSON.stringify(answerOf(b))), column((b) => b.status), column((b) => b.doc.hoTich.noiDangKy.maTinh),
+        column((b) => b.doc.maDonVi), column((b) => b.doc.hoTich.soDinhDanh), column((b) => JSON.stringify(b.doc)),
+        column((b) => JSON.stringify(b.missing)), column((b) => (b.bhxhDocument ? JSON.stringify(b.bhxhDocument) : null)),
+        column((b) => b.doc.maHoSoMCDT ?? null),
       ],
     );
-    const recordedIds = new Set(recorded.rows.map((row) => row.transfer_id));
-    const fresh = candidates.filter((index) => recordedIds.has((births[index] as PendingBirth).transferId));
-    for (const index of candidates) if (!recordedIds.has((births[index] as PendingBirth).transferId)) outcomes[index] = { kind: 'repeat' };
-
-    const inserted = await tx.query<{ id: string }>(
-      `INSERT INTO transfers (id, type, client_id, message_id, status, ma_tinh, ma_don_vi, so_dinh_danh, document, missing, bhxh_document, ma_ho_so)
-       SELECT id, 'KHAI_SINH', client_id, message_id, status, ma_tinh, ma_don_vi, so_dinh_danh, document, missing, bhxh_document, ma_ho_so
-         FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::jsonb[], $9::jsonb[], $10::jsonb[], $11::text[])
-           AS t(id, client_id, message_id, status, ma_tinh, ma_don_vi, so_dinh_danh, document, missing, bhxh_document, ma_ho_so)
-       ON CONFLICT (so_dinh_danh) WHERE type = 'KHAI_SINH' DO NOTHING
-       RETURNING id`,
-      [
-        pick(fresh, (b) => b.transferId), pick(fresh, (b) => b.client.id), pick(fresh, (b) => b.doc.messageId), pick(fresh, (b) => b.status),
-        pick(fresh, (b) => b.doc.hoTich.noiDangKy.maTinh), pick(fresh, (b) => b.doc.maDonVi), pick(fresh, (b) => b.doc.hoTich.soDinhDanh),
-        pick(fresh, (b) => JSON.stringify(b.doc)), pick(fresh, (b) => JSON.stringify(b.missing)),
-        pick(fresh, (b) => (b.bhxhDocument ? JSON.stringify(b.bhxhDocument) : null)), pick(fresh, (b) => b.doc.maHoSoMCDT ?? null),
-      ],
-    );
-    const insertedIds = new Set(inserted.rows.map((row) => row.id));
-    const refused = fresh.filter((index) => !insertedIds.has((births[index] as PendingBirth).transferId));
-    if (refused.length > 0) {
-      // A birth already held for this person: its message must not stay recorded either.
-      await tx.query(
-        `DELETE FROM inbound_messages WHERE transfer_id = ANY($1::text[])`,
-        [pick(refused, (b) => b.transferId)],
-      );
-      for (const index of refused) outcomes[index] = duplicatePerson('birth');
-    }
-    const storedIndexes = fresh.filter((index) => insertedIds.has((births[index] as PendingBirth).transferId));
-    appendAuditEventsInTx(tx, storedIndexes.map((index) => {
+    const outcomes: Array<BirthOutcome | GatewayError> = births.map(() => ({ kind: 'repeat' }));
+    const refused: string[] = [];
+    for (const row of rows) {
+      const index = Number(row.ord) - 1;
       const birth = births[index] as PendingBirth;
-      outcomes[index] = { kind: 'stored', answer: answerOf(birth) };
-      return {
+      // Not recorded without a reason of its own: a twin of this message committed first.
+      if (row.known || (!row.recorded && !row.dead && !row.waiting_dossier)) outcomes[index] = { kind: 'repeat' };
+      else if (row.dead) outcomes[index] = personDeceased();
+      else if (row.waiting_dossier) outcomes[index] = { kind: 'needs-dossier' };
+      else if (!row.stored) {
+        outcomes[index] = duplicatePerson('birth');
+        refused.push(birth.transferId);
+      } else outcomes[index] = { kind: 'stored', answer: answerOf(birth) };
+    }
+    // A birth already held for this person: its message must not stay recorded either.
+    if (refused.length > 0) await tx.query('DELETE FROM inbound_messages WHERE transfer_id = ANY($1::text[])', [refused]);
+    appendAuditEventsInTx(tx, births.flatMap((birth, index) => {
+      if ((outcomes[index] as BirthOutcome).kind !== 'stored') return [];
+      return [{
         actor: birth.client.id, action: 'khai-sinh.accepted', transferId: birth.transferId, fromStatus: null, toStatus: birth.status,
         payloadSha256: birth.contentSha256, details: { door: birth.door, ...(birth.missing.length ? { missing: birth.missing } : {}) },
-      };
+      }];
     }));
-    return outcomes as Array<BirthOutcome | GatewayError>;
+    return outcomes;
   }
 }

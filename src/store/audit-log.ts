@@ -43,7 +43,7 @@ const pendingEvents = new WeakMap<Queryable, AuditEventInput[]>();
 
 /**
  * Records events in the caller's transaction; they are sealed into the chain as the last thing
- * before its COMMIT. The chain's advisory lock makes every writer, in this process or others on the
+ * before its COMMIT. The chain head's row lock makes every writer, in this process or others on the
  * same database, take turns at the head from the moment it is taken until commit, so it is taken
  * once per transaction and as late as possible, whatever order the transaction's other statements
  * ran in: one lock, one head read and one INSERT for all of its events. A transaction that fails
@@ -96,27 +96,35 @@ async function sealInTx(tx: Queryable, inputs: AuditEventInput[]): Promise<void>
     };
     return { event, text: textAroundSeq(event) };
   });
-  await tx.query('SELECT pg_advisory_xact_lock(7412, hashtext(current_schema()))');
-  const head = await tx.query<{ seq: string | number; hash: string }>(
-    'SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1',
-  );
+  // The chain's turn and its head in one statement: FOR UPDATE waits for the previous holder's
+  // commit and then returns the row as that commit left it.
+  const head = await tx.query<{ seq: string | number; hash: string }>('SELECT seq, hash FROM audit_chain_head FOR UPDATE');
   const previous = head.rows[0];
-  let seq = previous ? Number(previous.seq) : 0;
-  let prevHash = previous ? previous.hash : GENESIS_HASH;
-  const sealed = unsealed.map(({ event, text: [beforeSeq, afterSeq] }): AuditEvent => {
-    seq += 1;
-    const link = prevHash;
-    prevHash = sha256Hex(`${link}\n${beforeSeq}${seq}${afterSeq}`);
-    return { ...event, seq, prevHash: link, hash: prevHash };
+  if (!previous) throw new Error('audit_chain_head has no row: the audit log cannot be appended to');
+  const firstSeq = Number(previous.seq) + 1;
+  const links: string[] = [];
+  const hashes: string[] = [];
+  let prevHash = previous.hash;
+  unsealed.forEach(({ text: [beforeSeq, afterSeq] }, index) => {
+    links.push(prevHash);
+    prevHash = sha256Hex(`${prevHash}\n${beforeSeq}${firstSeq + index}${afterSeq}`);
+    hashes.push(prevHash);
   });
-  const column = <K extends keyof AuditEvent>(key: K) => sealed.map((event) => event[key]);
+  const column = (value: (event: (typeof unsealed)[number]['event']) => string | null) => unsealed.map(({ event }) => value(event));
   await tx.query(
-    `INSERT INTO audit_events (seq, at, actor, action, transfer_id, from_status, to_status, payload_sha256, details, prev_hash, hash)
-     SELECT * FROM unnest($1::bigint[], $2::timestamptz[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::jsonb[], $10::text[], $11::text[])`,
+    `WITH appended AS (
+       INSERT INTO audit_events (seq, at, actor, action, transfer_id, from_status, to_status, payload_sha256, details, prev_hash, hash)
+       SELECT $1::bigint + e.ord - 1, $2::timestamptz, e.actor, e.action, e.transfer_id, e.from_status, e.to_status, e.payload_sha256,
+              e.details, e.prev_hash, e.hash
+         FROM unnest($3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::jsonb[], $10::text[], $11::text[])
+           WITH ORDINALITY AS e(actor, action, transfer_id, from_status, to_status, payload_sha256, details, prev_hash, hash, ord)
+     )
+     UPDATE audit_chain_head SET seq = $12, hash = $13`,
     [
-      column('seq'), column('at'), column('actor'), column('action'), column('transferId'), column('fromStatus'),
-      column('toStatus'), column('payloadSha256'), sealed.map((event) => (event.details === null ? null : JSON.stringify(event.details))),
-      column('prevHash'), column('hash'),
+      firstSeq, at, column((event) => event.actor), column((event) => event.action), column((event) => event.transferId),
+      column((event) => event.fromStatus), column((event) => event.toStatus), column((event) => event.payloadSha256),
+      column((event) => (event.details === null ? null : JSON.stringify(event.details))), links, hashes,
+      firstSeq + unsealed.length - 1, prevHash,
     ],
   );
 }
@@ -190,6 +198,13 @@ export async function verifyAuditChain(db: Queryable, pageSize = 5000): Promise<
       prevHash = hash;
       expectedSeq += 1;
     }
-    if (page.length < pageSize) return { ok: true, events: expectedSeq - 1, head: prevHash };
+    if (page.length < pageSize) break;
   }
+  // The walk cannot see events cut off the end of the chain; the head row remembers where it ended.
+  const { rows: [head] } = await db.query<{ seq: string | number; hash: string }>('SELECT seq, hash FROM audit_chain_head');
+  const events = expectedSeq - 1;
+  if (head && (Number(head.seq) !== events || head.hash !== prevHash)) {
+    return { ok: false, events, brokenSeq: events + 1, reason: `the chain ends at event ${events}, its head row at ${head.seq}: the newest events were removed` };
+  }
+  return { ok: true, events, head: prevHash };
 }
