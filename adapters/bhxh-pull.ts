@@ -6,7 +6,7 @@ import { applyResultsInTx } from '../src/dispatch/apply-results.js';
 import { GatewayError } from '../src/errors.js';
 import { requireClient } from '../src/http/auth-plugin.js';
 import type { GatewayMetrics } from '../src/metrics.js';
-import { batchBody, claimIntoBatchesInTx, findBatch, type Loai } from '../src/store/batches.js';
+import { claimIntoBatchesInTx, findBatch, serialisedBatchBody, type Loai } from '../src/store/batches.js';
 import type { Database } from '../src/store/database.js';
 import { errorResponses } from './openapi-shapes.js';
 
@@ -47,7 +47,8 @@ async function bhxhPull(app: FastifyInstance, options: BhxhPullOptions) {
     );
     if (!batch) return reply.code(204).send();
     options.metrics.batches.inc({ mode: 'pull', loai });
-    return reply.code(200).send({ ...(await batchBody(db, batch)), leaseExpiresAt: batch.leaseExpiresAt });
+    const body = await serialisedBatchBody(db, batch, { leaseExpiresAt: batch.leaseExpiresAt });
+    return reply.code(200).type('application/json; charset=utf-8').send(body.json);
   });
 
   app.post<{ Params: { batchId: string }; Body: { results: unknown[] } }>('/bhxh/v1/batches/:batchId/results', {

@@ -1,4 +1,4 @@
-import type { BatchBody } from '../src/store/batches.js';
+import type { SerialisedBatch } from '../src/store/batches.js';
 
 /** Worth trying again later: a timeout, a refused connection, 5xx, 408, 429 (with its Retry-After). */
 export class TransientDeliveryError extends Error {
@@ -43,7 +43,7 @@ export class BhxhPushClient {
     this.url = `${options.baseUrl.replace(/\/+$/, '')}/batches`;
   }
 
-  async sendBatch(body: BatchBody): Promise<BhxhAnswer> {
+  async sendBatch(body: SerialisedBatch): Promise<BhxhAnswer> {
     let response: Response;
     try {
       response = await fetch(this.url, {
@@ -53,7 +53,7 @@ export class BhxhPushClient {
           'idempotency-key': body.batchId,
           ...(this.options.token ? { authorization: `Bearer ${this.options.token}` } : {}),
         },
-        body: JSON.stringify(body),
+        body: body.json,
         signal: AbortSignal.timeout(this.options.timeoutMs),
       });
     } catch (error) {

@@ -12,7 +12,7 @@ import {
 import type { ClientRegistry } from '../auth/clients.js';
 import type { GatewayConfig } from '../config.js';
 import type { GatewayMetrics } from '../metrics.js';
-import { batchBody, claimIntoBatchesInTx, findBatch, listBatchIds, recordAttemptInTx, type BatchBody } from '../store/batches.js';
+import { claimIntoBatchesInTx, findBatch, listBatchIds, recordAttemptInTx, serialisedBatchBody, type SerialisedBatch } from '../store/batches.js';
 import type { Database } from '../store/database.js';
 import { applyResultsInTx, type AppliedResults } from './apply-results.js';
 import { expireLeasesInTx, failBatchInTx } from './batch-closing.js';
@@ -49,7 +49,7 @@ export interface RunSummary {
  * lock lapses. PostgreSQL, not Redis, holds what was sent and answered.
  */
 export class Dispatcher {
-  readonly breaker: CircuitBreaker<[BatchBody], BhxhAnswer> | null;
+  readonly breaker: CircuitBreaker<[SerialisedBatch], BhxhAnswer> | null;
   private readonly connection: Redis;
   private readonly queues: { runs: Queue; deliveries: Queue; maintenance: Queue; replays: Queue };
   private readonly workers: Worker[] = [];
@@ -78,7 +78,7 @@ export class Dispatcher {
   private buildBreaker(baseUrl: string) {
     const { config, metrics, logger } = this.deps;
     const client = new BhxhPushClient({ baseUrl, token: config.bhxhPushToken, timeoutMs: config.bhxhTimeoutMs });
-    const breaker = new CircuitBreaker((body: BatchBody) => client.sendBatch(body), {
+    const breaker = new CircuitBreaker((body: SerialisedBatch) => client.sendBatch(body), {
       // The client enforces BHXH_TIMEOUT_MS itself and aborts the request, so the breaker need not.
       timeout: false,
       resetTimeout: config.breakerResetMs,
@@ -219,7 +219,7 @@ export class Dispatcher {
     const batch = await findBatch(db, job.data.batchId);
     if (!batch || batch.status !== 'open' || !breaker) return 'nothing to deliver';
     if (breaker.opened) return this.waitForBreaker(job, token);
-    const body = await batchBody(db, batch);
+    const body = await serialisedBatchBody(db, batch);
     const attempt = batch.attempts + 1;
     const startedAt = new Date();
     let answer: BhxhAnswer;

@@ -166,21 +166,26 @@ export async function findBatch(db: Queryable, id: string, forUpdate = false): P
   return rows[0] ? fromRow(rows[0]) : null;
 }
 
-export interface BatchBody {
+/** A batch as BHXH receives it: the body's JSON text, and the batch id (a push's Idempotency-Key). */
+export interface SerialisedBatch {
   batchId: string;
-  maTinh: string;
-  loai: Loai;
-  records: Array<Record<string, unknown>>;
+  json: string;
 }
 
-/** The batch as BHXH receives it; the same every time it is sent, since its records are locked in `sent`. */
-export async function batchBody(db: Queryable, batch: Batch): Promise<BatchBody> {
-  const { rows } = await db.query<{ bhxh_document: Record<string, unknown> }>(
-    `SELECT t.bhxh_document FROM batch_members m JOIN transfers t ON t.id = m.transfer_id
+/**
+ * The batch as BHXH receives it, pushed or pulled; the same every time it is sent, since its records
+ * are locked in `sent`. Each record is its stored BHXH document's JSON text, spliced in as PostgreSQL
+ * prints it rather than parsed into objects and serialised again (a large share of the gateway's
+ * CPU per record on the way out).
+ */
+export async function serialisedBatchBody(db: Queryable, batch: Batch, extra: Record<string, unknown> = {}): Promise<SerialisedBatch> {
+  const { rows } = await db.query<{ document: string }>(
+    `SELECT t.bhxh_document::text AS document FROM batch_members m JOIN transfers t ON t.id = m.transfer_id
       WHERE m.batch_id = $1 ORDER BY m.position`,
     [batch.id],
   );
-  return { batchId: batch.id, maTinh: batch.maTinh, loai: batch.loai, records: rows.map((row) => row.bhxh_document) };
+  const head = JSON.stringify({ batchId: batch.id, maTinh: batch.maTinh, loai: batch.loai, ...extra });
+  return { batchId: batch.id, json: `${head.slice(0, -1)},"records":[${rows.map((row) => row.document).join(',')}]}` };
 }
 
 export async function listBatchIds(db: Queryable, status: BatchStatus, mode: BatchMode): Promise<string[]> {
