@@ -1,4 +1,4 @@
-import { v7 as uuidv7 } from 'uuid';
+import { newId } from '../domain/ids.js';
 import { toBaoGiam } from '../../mappings/bao-giam.js';
 import { missingForCard, toCapTheTe } from '../../mappings/cap-the-te.js';
 import { readXmlText } from '../../adapters/body-reader.js';
@@ -147,7 +147,7 @@ export class IntakeService {
    * on its own instead (a dossier waits for it, or its twin in the same batch was refused).
    */
   private async acceptBirthInBatch(doc: KhaiSinh, client: ApiClient, door: Door, contentSha256: string): Promise<IntakeResult | null> {
-    const transferId = uuidv7();
+    const transferId = newId();
     const state = cardState(doc, transferId, []);
     const outcome = await this.births.submit({
       client, door, doc, contentSha256, transferId, status: state.status, missing: state.missing, bhxhDocument: state.bhxhDocument,
@@ -171,7 +171,7 @@ export class IntakeService {
       locks: [`person:${soDinhDanh}`, ...(doc.maHoSoMCDT ? [`dossier:${doc.maHoSoMCDT}`] : [])],
       store: async (tx, context) => {
         if (await isRegisteredDead(tx, soDinhDanh)) throw personDeceased();
-        const transferId = uuidv7();
+        const transferId = newId();
         // Every dossier that arrived first for this child (by its code or by the child's number).
         const dossiers = await this.waitingDossiers(tx, 'KS', doc.maHoSoMCDT, soDinhDanh, doc.hoTich.noiDangKy.maTinh);
         let birth = doc;
@@ -223,7 +223,7 @@ export class IntakeService {
           ['KHAI_SINH', soDinhDanh, CARD_NOT_YET_SENT],
         );
         const dossiers = await this.waitingDossiers(tx, 'KT', doc.maHoSoMCDT, soDinhDanh, doc.hoTich.noiDangKy.maTinh);
-        const transferId = uuidv7();
+        const transferId = newId();
         const maHoSo = doc.maHoSoMCDT ?? dossiers[0]?.read.maHoSo;
         const bhxhDocument = assertBhxhDocument('BaoGiam', toBaoGiam(doc, { transferId }));
         const answer: IntakeAnswer = { transferId, messageId: doc.messageId, status: 'queued' };
@@ -260,7 +260,7 @@ export class IntakeService {
         const targetType = doc.module === 'KS' ? 'KHAI_SINH' : 'KHAI_TU';
         const target = await this.matchingTransfer(tx, targetType, doc.maHoSo, read.soDinhDanh, read.maTinh);
         if (!target) {
-          const transferId = uuidv7();
+          const transferId = newId();
           const answer: IntakeAnswer = { transferId, messageId: doc.messageId, status: 'received' };
           await this.record(tx, context, answer);
           const { data: _xml, fileDinhKem: _files, ...kept } = doc;

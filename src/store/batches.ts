@@ -1,4 +1,4 @@
-import { v7 as uuidv7 } from 'uuid';
+import { newId } from '../domain/ids.js';
 import type { Queryable } from './database.js';
 import { moveTransfersInTx, type StatusMove, type TransferType } from './transfers.js';
 
@@ -116,7 +116,7 @@ export async function claimIntoBatchesInTx(tx: Queryable, request: ClaimRequest)
     for (let start = 0; start < group.length; start += request.batchSize) {
       const members = group.slice(start, start + request.batchSize);
       const first = members[0] as (typeof members)[number];
-      const batchId = uuidv7();
+      const batchId = newId();
       const inserted = await tx.query<BatchRow>(
         `INSERT INTO batches (id, ma_tinh, loai, mode, status, record_count, leased_by, lease_expires_at, delivered_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7,

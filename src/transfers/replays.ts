@@ -1,4 +1,4 @@
-import { v7 as uuidv7 } from 'uuid';
+import { newId } from '../domain/ids.js';
 import { provinceScope, type ApiClient } from '../auth/clients.js';
 import { GatewayError } from '../errors.js';
 import type { Database, Queryable } from '../store/database.js';
@@ -81,7 +81,7 @@ export class Replays {
   /** Freezes the matching set now, so the job replays what the operator previewed and no more. */
   async startBulk(filter: ReplayFilter, reason: string, client: ApiClient): Promise<{ jobId: string; matched: number }> {
     const ids = await this.matching(this.deps.db, filter, client, MAX_BULK);
-    const jobId = uuidv7();
+    const jobId = newId();
     await this.deps.db.query(
       `INSERT INTO replay_jobs (id, requested_by, reason, filter, matched, status, transfer_ids)
        VALUES ($1, $2, $3, $4::jsonb, $5, 'running', $6::jsonb)`,
