@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { appendAuditEventInTx, appendAuditEventsInTx, hashEvent, listAuditEvents, verifyAuditChain } from '../src/store/audit-log.js';
 import { khaiSinh } from './support/fixtures.js';
 import { countRows, startTestGateway, TEST_DATABASE_URL, type TestGateway } from './support/gateway.js';
+import type { Queryable } from '../src/store/database.js';
 
 let gateway: TestGateway;
 beforeAll(async () => {
@@ -117,6 +118,31 @@ describe('audit log', () => {
         await tx.query(`DELETE FROM audit_events WHERE seq = ${total}`);
       });
       expect(await verifyAuditChain(fresh.db)).toMatchObject({ ok: false, events: total - 1, brokenSeq: total });
+    } finally {
+      await fresh.close();
+    }
+  });
+
+  it('is not alarmed by events committed while it walks the chain', async () => {
+    const fresh = await startTestGateway();
+    try {
+      for (let i = 0; i < 2; i++) await push(fresh);
+      let appended = false;
+      // Right after the walk reads its (only) page, another transaction appends and commits, as on
+      // a live gateway: the chain then ends later than the page the walk saw.
+      const live: Queryable = {
+        exec: (sql) => fresh.db.exec(sql),
+        async query<Row>(sql: string, params?: unknown[]) {
+          const result = await fresh.db.query<Row>(sql, params);
+          if (!appended && sql.includes('FROM audit_events')) {
+            appended = true;
+            await fresh.db.transaction(async (tx) => appendAuditEventInTx(tx, { actor: 'test', action: 'test.during-walk' }));
+          }
+          return result;
+        },
+      };
+      expect(await verifyAuditChain(live)).toMatchObject({ ok: true });
+      expect(appended).toBe(true);
     } finally {
       await fresh.close();
     }

@@ -83,13 +83,17 @@ export class BirthWriter {
     const later: Waiting[] = [];
     const persons = new Set<string>();
     const messages = new Set<string>();
+    const laterMessages = new Set<string>();
     const repeats: Waiting[] = [];
     for (const entry of this.waiting.splice(0, MAX_BATCH)) {
       const messageKey = `${entry.birth.client.id}\u0000${entry.birth.doc.messageId}`;
       const person = entry.birth.doc.hoTich.soDinhDanh;
       if (messages.has(messageKey)) repeats.push(entry);
-      else if (persons.has(person)) later.push(entry);
-      else {
+      // A message id waits with its first copy, so the copy that came first is the one decided first.
+      else if (persons.has(person) || laterMessages.has(messageKey)) {
+        later.push(entry);
+        laterMessages.add(messageKey);
+      } else {
         batch.push(entry);
         persons.add(person);
         messages.add(messageKey);
@@ -171,6 +175,7 @@ export class BirthWriter {
         column((b) => JSON.stringify(b.missing)), column((b) => (b.bhxhDocument ? JSON.stringify(b.bhxhDocument) : null)),
         column((b) => b.doc.maHoSoMCDT ?? null),
       ],
+      { prepared: false },
     );
     const outcomes: Array<BirthOutcome | GatewayError> = births.map(() => ({ kind: 'repeat' }));
     const refused: string[] = [];

@@ -40,6 +40,7 @@ export function hashEvent(event: Sealed): string {
 }
 
 const pendingEvents = new WeakMap<Queryable, AuditEventInput[]>();
+const sealing = new WeakSet<Queryable>();
 
 /**
  * Records events in the caller's transaction; they are sealed into the chain as the last thing
@@ -51,6 +52,8 @@ const pendingEvents = new WeakMap<Queryable, AuditEventInput[]>();
  */
 export function appendAuditEventsInTx(tx: Queryable, inputs: AuditEventInput[]): void {
   if (inputs.length === 0) return;
+  // An event recorded once its transaction's events are being sealed would be lost without a word.
+  if (sealing.has(tx)) throw new Error('audit events recorded after their transaction began to commit');
   const pending = pendingEvents.get(tx);
   if (pending) {
     pending.push(...inputs);
@@ -67,25 +70,25 @@ export function appendAuditEventInTx(tx: Queryable, input: AuditEventInput): voi
 }
 
 /**
- * The canonical text of an event (what hashEvent hashes after the previous hash) split around its
- * sequence number, the one field known only once the chain's lock is held: everything else is
- * serialised before the lock, so writers wait for each other only for a concatenation and a SHA-256.
- * The keys are written in canonicalJson's order; the chain tests verify every event with hashEvent.
+ * The canonical text of an event (what hashEvent hashes after the previous hash) in three parts,
+ * around its time and its sequence number, the two fields known only once the chain's lock is held:
+ * everything else is serialised before the lock, so writers wait for each other only for a
+ * concatenation and a SHA-256. The keys are in canonicalJson's order; the chain tests verify every
+ * event with hashEvent.
  */
-function textAroundSeq(event: Omit<Sealed, 'seq' | 'prevHash'>): [string, string] {
+function canonicalTextParts(event: Omit<Sealed, 'seq' | 'prevHash' | 'at'>): [string, string, string] {
   const text = JSON.stringify;
   return [
-    `{"action":${text(event.action)},"actor":${text(event.actor)},"at":${text(event.at)},"details":${canonicalJson(event.details)},` +
-      `"fromStatus":${text(event.fromStatus)},"payloadSha256":${text(event.payloadSha256)},"seq":`,
+    `{"action":${text(event.action)},"actor":${text(event.actor)},"at":`,
+    `,"details":${canonicalJson(event.details)},"fromStatus":${text(event.fromStatus)},"payloadSha256":${text(event.payloadSha256)},"seq":`,
     `,"toStatus":${text(event.toStatus)},"transferId":${text(event.transferId)}}`,
   ];
 }
 
 async function sealInTx(tx: Queryable, inputs: AuditEventInput[]): Promise<void> {
-  const at = new Date().toISOString();
+  sealing.add(tx);
   const unsealed = inputs.map((input) => {
     const event = {
-      at,
       actor: input.actor,
       action: input.action,
       transferId: input.transferId ?? null,
@@ -94,7 +97,7 @@ async function sealInTx(tx: Queryable, inputs: AuditEventInput[]): Promise<void>
       payloadSha256: input.payloadSha256 ?? (input.payload === undefined ? null : sha256Hex(canonicalJson(input.payload))),
       details: input.details ?? null,
     };
-    return { event, text: textAroundSeq(event) };
+    return { event, parts: canonicalTextParts(event) };
   });
   // The chain's turn and its head in one statement: FOR UPDATE waits for the previous holder's
   // commit and then returns the row as that commit left it.
@@ -102,12 +105,15 @@ async function sealInTx(tx: Queryable, inputs: AuditEventInput[]): Promise<void>
   const previous = head.rows[0];
   if (!previous) throw new Error('audit_chain_head has no row: the audit log cannot be appended to');
   const firstSeq = Number(previous.seq) + 1;
+  // Taken with the turn, so events in sequence order are also in time order.
+  const at = new Date().toISOString();
+  const atText = JSON.stringify(at);
   const links: string[] = [];
   const hashes: string[] = [];
   let prevHash = previous.hash;
-  unsealed.forEach(({ text: [beforeSeq, afterSeq] }, index) => {
+  unsealed.forEach(({ parts: [beforeAt, beforeSeq, afterSeq] }, index) => {
     links.push(prevHash);
-    prevHash = sha256Hex(`${prevHash}\n${beforeSeq}${firstSeq + index}${afterSeq}`);
+    prevHash = sha256Hex(`${prevHash}\n${beforeAt}${atText}${beforeSeq}${firstSeq + index}${afterSeq}`);
     hashes.push(prevHash);
   });
   const column = (value: (event: (typeof unsealed)[number]['event']) => string | null) => unsealed.map(({ event }) => value(event));
@@ -185,6 +191,10 @@ export type ChainVerdict =
  * removed behind the gateway's back.
  */
 export async function verifyAuditChain(db: Queryable, pageSize = 5000): Promise<ChainVerdict> {
+  // Where the chain ended before the walk began: events written during the walk only add to it.
+  const { rows: [head] } = await db.query<{ seq: string | number; hash: string }>('SELECT seq, hash FROM audit_chain_head');
+  const headSeq = head ? Number(head.seq) : 0;
+  let hashAtHead: string | undefined;
   let expectedSeq = 1;
   let prevHash = GENESIS_HASH;
   for (;;) {
@@ -195,16 +205,16 @@ export async function verifyAuditChain(db: Queryable, pageSize = 5000): Promise<
       if (event.prevHash !== prevHash) return broken('prevHash does not match the previous event');
       const { hash, ...sealed } = event;
       if (hashEvent(sealed) !== hash) return broken('hash does not match the event');
+      if (event.seq === headSeq) hashAtHead = hash;
       prevHash = hash;
       expectedSeq += 1;
     }
     if (page.length < pageSize) break;
   }
   // The walk cannot see events cut off the end of the chain; the head row remembers where it ended.
-  const { rows: [head] } = await db.query<{ seq: string | number; hash: string }>('SELECT seq, hash FROM audit_chain_head');
   const events = expectedSeq - 1;
-  if (head && (Number(head.seq) !== events || head.hash !== prevHash)) {
-    return { ok: false, events, brokenSeq: events + 1, reason: `the chain ends at event ${events}, its head row at ${head.seq}: the newest events were removed` };
+  if (head && (events < headSeq || (headSeq > 0 && hashAtHead !== head.hash))) {
+    return { ok: false, events, brokenSeq: events + 1, reason: `the chain ends at event ${events}, its head row at ${headSeq}: the newest events were removed` };
   }
   return { ok: true, events, head: prevHash };
 }

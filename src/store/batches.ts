@@ -180,7 +180,7 @@ export interface SerialisedBatch {
  */
 export async function serialisedBatchBody(db: Queryable, batch: Batch, extra: Record<string, unknown> = {}): Promise<SerialisedBatch> {
   const { rows } = await db.query<{ document: string }>(
-    `SELECT t.bhxh_document::text AS document FROM batch_members m JOIN transfers t ON t.id = m.transfer_id
+    `SELECT COALESCE(t.bhxh_document::text, 'null') AS document FROM batch_members m JOIN transfers t ON t.id = m.transfer_id
       WHERE m.batch_id = $1 ORDER BY m.position`,
     [batch.id],
   );

@@ -9,8 +9,17 @@ export interface QueryResult<Row> {
 }
 
 /** What both a pool and an open transaction can do; store functions take this. */
+export interface QueryOptions {
+  /**
+   * false: plan this statement afresh each time, with its parameters in hand. PostgreSQL's generic
+   * plan for a prepared statement cannot look inside them; on a variant of the birth batch's
+   * statement it cost half as much CPU again as planning each batch (docs/PERFORMANCE.md).
+   */
+  prepared?: boolean;
+}
+
 export interface Queryable {
-  query<Row = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<QueryResult<Row>>;
+  query<Row = Record<string, unknown>>(sql: string, params?: unknown[], options?: QueryOptions): Promise<QueryResult<Row>>;
   /** Several statements, no parameters (migrations). */
   exec(sql: string): Promise<void>;
   /**
@@ -88,8 +97,8 @@ async function openPostgres(url: string, options: DatabaseOptions): Promise<Data
   // An idle client that loses its server must not crash the process; the next query reports it.
   pool.on('error', () => {});
   const asQueryable = (client: pg.Pool | pg.PoolClient): Queryable => ({
-    async query<Row>(sql: string, params?: unknown[]) {
-      const name = params === undefined ? undefined : statementName(sql);
+    async query<Row>(sql: string, params?: unknown[], options?: QueryOptions) {
+      const name = params === undefined || options?.prepared === false ? undefined : statementName(sql);
       const result = name === undefined ? await client.query(sql, params) : await client.query({ name, text: sql, values: params });
       return { rows: result.rows as Row[], rowCount: result.rowCount ?? 0 };
     },

@@ -8,6 +8,8 @@ CREATE TABLE audit_chain_head (
   seq       bigint NOT NULL,
   hash      text NOT NULL
 );
+-- Appends by a process of an earlier version (under the advisory lock) finish before the head is copied.
+SELECT pg_advisory_xact_lock(7412, hashtext(current_schema()));
 INSERT INTO audit_chain_head (seq, hash)
 SELECT COALESCE((SELECT seq FROM audit_events ORDER BY seq DESC LIMIT 1), 0),
        COALESCE((SELECT hash FROM audit_events ORDER BY seq DESC LIMIT 1), repeat('0', 64));
