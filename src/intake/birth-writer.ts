@@ -76,7 +76,7 @@ export class BirthWriter {
   /**
    * The next births to write, at most one per person: a second birth for a person already in this
    * transaction waits for the next one, where the first is committed (or refused) and decides it.
-   * A repeat of a message already in this transaction is answered as a repeat at once.
+   * A second copy of a message already in this transaction is answered as a repeat once it commits.
    */
   private takeBatch(): Waiting[] {
     const batch: Waiting[] = [];
@@ -117,8 +117,9 @@ export class BirthWriter {
   }
 
   /**
-   * One statement checks and stores the whole batch, after the per-person locks: a round trip per
-   * statement is what a birth waits for under load, more than PostgreSQL's work. In precedence order,
+   * One statement checks and stores the whole batch, after the per-person locks: under load each
+   * round trip of a transaction cost a batch about as long as PostgreSQL's work on it (BEGIN took as
+   * long as the locks; docs/PERFORMANCE.md). In precedence order,
    * a birth is a repeat of a stored message, refused for a registered death, or left for a waiting
    * one-stop dossier to complete; the others are recorded (idempotency row) and stored.
    */
