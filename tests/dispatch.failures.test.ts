@@ -1,10 +1,8 @@
-import { Queue } from 'bullmq';
-import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { QUEUES } from '../src/dispatch/dispatcher.js';
 import { BhxhSimulator, issueCard, type Behaviour, type Delivery } from './support/bhxh-simulator.js';
 import { khaiSinh, khaiSinhHaNoi } from './support/fixtures.js';
-import { startTestGateway, TEST_REDIS_URL, type ClientName, type TestGateway } from './support/gateway.js';
+import { DispatchRuns } from './support/dispatch-runs.js';
+import { startTestGateway, type ClientName, type TestGateway } from './support/gateway.js';
 
 /**
  * Delivery failures (CONTRACT.md §5, §6): transient failures retried with backoff, a breaker in front
@@ -15,9 +13,7 @@ import { startTestGateway, TEST_REDIS_URL, type ClientName, type TestGateway } f
 interface Harness {
   simulator: BhxhSimulator;
   gateway: TestGateway;
-  /** A read-only view of the gateway's dispatch-run queue, to know when a run has finished. */
-  runs: Queue;
-  runsConnection: Redis;
+  runs: DispatchRuns;
 }
 
 let h: Harness | undefined;
@@ -43,12 +39,8 @@ async function start(env: Record<string, string> = {}, ...script: Behaviour[]): 
       ...env,
     },
   });
-  const runsConnection = new Redis(TEST_REDIS_URL, { maxRetriesPerRequest: null });
-  const runs = new Queue(QUEUES.runs, { connection: runsConnection, prefix: gateway.config.queuePrefix });
-  h = { simulator, gateway, runs, runsConnection };
-  // The job scheduler runs once right at start; let it finish so that every record below is batched
-  // by the explicit runs of the test, deterministically.
-  await vi.waitFor(async () => expect(await runs.getCompletedCount()).toBeGreaterThanOrEqual(1), WAIT);
+  h = { simulator, gateway, runs: DispatchRuns.watch(gateway) };
+  await h.runs.firstRunDone();
   return h;
 }
 
@@ -58,7 +50,6 @@ afterEach(async () => {
   if (!current) return;
   try {
     await current.runs.close();
-    current.runsConnection.disconnect();
     await current.gateway.close();
   } finally {
     await current.simulator.close();
@@ -106,11 +97,7 @@ async function waitForStatus(ids: string[], status: string): Promise<void> {
 
 /** POST /ops/v1/dispatch/run, then waits for that run (not its deliveries) to have finished. */
 async function runDispatch(): Promise<void> {
-  const { gateway, runs } = harness();
-  const response = await gateway.request('operator', { method: 'POST', url: '/ops/v1/dispatch/run' });
-  expect(response.statusCode).toBe(202);
-  const { jobId } = response.json();
-  await vi.waitFor(async () => expect(await runs.getJobState(jobId)).toBe('completed'), WAIT);
+  await harness().runs.run();
 }
 
 async function dispatchView(): Promise<{ breaker: { state: string }; paused: string[]; counts: Record<string, number> }> {

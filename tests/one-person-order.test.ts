@@ -1,14 +1,12 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { Queue } from 'bullmq';
-import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { QUEUES } from '../src/dispatch/dispatcher.js';
 import type { KhaiSinh } from '../src/domain/documents.js';
 import { BhxhSimulator, issueCard, type Behaviour } from './support/bhxh-simulator.js';
 import { khaiTu, khaiTuOf } from './support/death-fixtures.js';
 import { khaiSinh } from './support/fixtures.js';
-import { countRows, startTestGateway, TEST_REDIS_URL, type TestGateway } from './support/gateway.js';
+import { DispatchRuns } from './support/dispatch-runs.js';
+import { countRows, startTestGateway, type TestGateway } from './support/gateway.js';
 
 /**
  * One person, in order (DOMAIN.md §6; the issue): transfers about one personal number reach BHXH in
@@ -81,8 +79,7 @@ interface Harness {
   simulator: BhxhSimulator;
   front: GatedFront;
   gateway: TestGateway;
-  runs: Queue;
-  runsConnection: Redis;
+  runs: DispatchRuns;
 }
 
 let h: Harness | undefined;
@@ -104,11 +101,8 @@ async function start(...script: Behaviour[]): Promise<Harness> {
       BREAKER_VOLUME_THRESHOLD: '50',
     },
   });
-  const runsConnection = new Redis(TEST_REDIS_URL, { maxRetriesPerRequest: null });
-  const runs = new Queue(QUEUES.runs, { connection: runsConnection, prefix: gateway.config.queuePrefix });
-  h = { simulator, front, gateway, runs, runsConnection };
-  // The scheduler's first run fires at start; let it finish so that only explicit runs batch below.
-  await vi.waitFor(async () => expect(await runs.getCompletedCount()).toBeGreaterThanOrEqual(1), WAIT);
+  h = { simulator, front, gateway, runs: DispatchRuns.watch(gateway) };
+  await h.runs.firstRunDone();
   return h;
 }
 
@@ -119,7 +113,6 @@ afterEach(async () => {
   try {
     current.front.release();
     await current.runs.close();
-    current.runsConnection.disconnect();
     await current.gateway.close();
   } finally {
     await current.front.close();
@@ -148,11 +141,7 @@ async function waitForStatus(id: string, status: string): Promise<void> {
 
 /** POST /ops/v1/dispatch/run, then waits for that run (not its deliveries) to have finished. */
 async function runDispatch(): Promise<void> {
-  const { gateway, runs } = harness();
-  const response = await gateway.request('operator', { method: 'POST', url: '/ops/v1/dispatch/run' });
-  expect(response.statusCode).toBe(202);
-  const { jobId } = response.json();
-  await vi.waitFor(async () => expect(await runs.getJobState(jobId)).toBe('completed'), WAIT);
+  await harness().runs.run();
 }
 
 async function pushBirth(doc: KhaiSinh, expected = 'queued'): Promise<string> {
@@ -160,6 +149,13 @@ async function pushBirth(doc: KhaiSinh, expected = 'queued'): Promise<string> {
   expect(response.statusCode, response.body).toBe(202);
   expect(response.json().status).toBe(expected);
   return response.json().transferId;
+}
+
+/** Sends the card of this birth and holds it at BHXH's door: the card transfer stays `sent` until released. */
+async function holdCardInFlight(front: GatedFront, birthId: string): Promise<void> {
+  front.hold('CAP_THE_TE');
+  await runDispatch();
+  await waitForStatus(birthId, 'sent');
 }
 
 async function pushDeath(doc: unknown): Promise<string> {
@@ -242,9 +238,7 @@ describe('(b) a death registered while the card is with BHXH', () => {
     const { front } = await start();
     const birth = khaiSinh();
     const birthId = await pushBirth(birth);
-    front.hold('CAP_THE_TE');
-    await runDispatch();
-    await waitForStatus(birthId, 'sent');
+    await holdCardInFlight(front, birthId);
     await vi.waitFor(() => expect(received()).toEqual([{ loai: 'CAP_THE_TE', ids: [birthId] }]), WAIT);
 
     const deathId = await pushDeath(khaiTuOf(birth));
@@ -281,9 +275,7 @@ describe('(b) a death registered while the card is with BHXH', () => {
     const { front } = await start();
     const birth = khaiSinh();
     const birthId = await pushBirth(birth);
-    front.hold('CAP_THE_TE');
-    await runDispatch();
-    await waitForStatus(birthId, 'sent');
+    await holdCardInFlight(front, birthId);
     const ownDeath = await pushDeath(khaiTuOf(birth));
     const otherDeath = await pushDeath(khaiTu());
     await runDispatch();
@@ -305,9 +297,7 @@ describe('(b) a death registered while the card is with BHXH', () => {
         ? { MA_HO_SO: record.MA_HO_SO, KET_QUA: 'LOI', LOI: [{ MA_LOI: 'SAI_DIA_CHI', MO_TA: 'Địa chỉ không đúng' }] }
         : issueCard(record),
     });
-    front.hold('CAP_THE_TE');
-    await runDispatch();
-    await waitForStatus(birthId, 'sent');
+    await holdCardInFlight(front, birthId);
     const deathId = await pushDeath(khaiTuOf(birth));
     front.release();
     await waitForStatus(birthId, 'returned');
