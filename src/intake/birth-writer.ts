@@ -11,6 +11,8 @@ export interface PendingBirth {
   client: ApiClient;
   door: string;
   doc: KhaiSinh;
+  /** The document as canonical JSON: what contentSha256 hashes, and what is stored. */
+  documentJson: string;
   contentSha256: string;
   transferId: string;
   status: TransferStatus;
@@ -34,6 +36,24 @@ interface Waiting {
 }
 
 const MAX_BATCH = 500;
+const COLUMNS = 13;
+const JSONB_COLUMNS = new Set([5, 10, 11, 12]);
+
+const inputRowsBySize = new Map<number, string>();
+/** `($1, …, $13, 1), ($14, …, 2), …` for a batch of `count` births, its JSON columns cast to jsonb. */
+function inputRows(count: number): string {
+  let text = inputRowsBySize.get(count);
+  if (text === undefined) {
+    const rows: string[] = [];
+    for (let row = 0; row < count; row += 1) {
+      const cells = Array.from({ length: COLUMNS }, (_, column) => `$${row * COLUMNS + column + 1}${JSONB_COLUMNS.has(column + 1) ? '::jsonb' : '::text'}`);
+      rows.push(`(${cells.join(',')},${row + 1})`);
+    }
+    text = rows.join(',');
+    inputRowsBySize.set(count, text);
+  }
+  return text;
+}
 const WRITERS = 2;
 
 /**
@@ -135,13 +155,21 @@ export class BirthWriter {
       [[...locks]],
     );
     const answerOf = (birth: PendingBirth): IntakeAnswer => ({ transferId: birth.transferId, messageId: birth.doc.messageId, status: birth.status });
-    const column = <T>(value: (birth: PendingBirth) => T) => births.map(value);
+    // One parameter per value rather than one array per column: pg quotes and escapes every element
+    // of a text array (the JSON documents most), and PostgreSQL parses the array back before each
+    // element's own input function; that escaping alone was 5% of the gateway's time under load.
+    const values: Array<string | null> = [];
+    for (const birth of births) {
+      values.push(
+        birth.transferId, birth.client.id, birth.doc.messageId, birth.contentSha256, JSON.stringify(answerOf(birth)), birth.status,
+        birth.doc.hoTich.noiDangKy.maTinh, birth.doc.maDonVi, birth.doc.hoTich.soDinhDanh, birth.documentJson,
+        JSON.stringify(birth.missing), birth.bhxhDocument ? JSON.stringify(birth.bhxhDocument) : null, birth.doc.maHoSoMCDT ?? null,
+      );
+    }
     const { rows } = await tx.query<{ ord: string | number; known: boolean; dead: boolean; waiting_dossier: boolean; recorded: boolean; stored: boolean }>(
-      `WITH input AS (
-         SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::jsonb[], $6::text[], $7::text[], $8::text[],
-                              $9::text[], $10::jsonb[], $11::jsonb[], $12::jsonb[], $13::text[])
-           WITH ORDINALITY AS i(id, client_id, message_id, content_sha256, response, status, ma_tinh, ma_don_vi,
-                                so_dinh_danh, document, missing, bhxh_document, ma_ho_so, ord)
+      `WITH input (id, client_id, message_id, content_sha256, response, status, ma_tinh, ma_don_vi,
+                   so_dinh_danh, document, missing, bhxh_document, ma_ho_so, ord) AS (
+         VALUES ${inputRows(births.length)}
        ),
        checked AS (
          SELECT i.*,
@@ -169,13 +197,7 @@ export class BirthWriter {
        SELECT c.ord, c.known, c.dead, c.waiting_dossier,
               c.id IN (SELECT transfer_id FROM recorded) AS recorded, c.id IN (SELECT id FROM stored) AS stored
          FROM checked c`,
-      [
-        column((b) => b.transferId), column((b) => b.client.id), column((b) => b.doc.messageId), column((b) => b.contentSha256),
-        column((b) => JSON.stringify(answerOf(b))), column((b) => b.status), column((b) => b.doc.hoTich.noiDangKy.maTinh),
-        column((b) => b.doc.maDonVi), column((b) => b.doc.hoTich.soDinhDanh), column((b) => JSON.stringify(b.doc)),
-        column((b) => JSON.stringify(b.missing)), column((b) => (b.bhxhDocument ? JSON.stringify(b.bhxhDocument) : null)),
-        column((b) => b.doc.maHoSoMCDT ?? null),
-      ],
+      values,
       { prepared: false },
     );
     const outcomes: Array<BirthOutcome | GatewayError> = births.map(() => ({ kind: 'repeat' }));

@@ -103,11 +103,12 @@ export class IntakeService {
         { path: messageType === 'HoSoMotCua' ? '/data/noiDangKy/maTinh' : '/hoTich/noiDangKy/maTinh', code: 'FORBIDDEN', message: 'outside this client\'s units' },
       ]);
     }
-    const contentSha256 = sha256Hex(canonicalJson(doc));
+    const canonicalText = canonicalJson(doc);
+    const contentSha256 = sha256Hex(canonicalText);
     if (messageType === 'KhaiSinh') {
       const birth = doc as unknown as KhaiSinh;
       await this.checkOrRepeat(() => checkKhaiSinh(birth, this.deps.catalogues, today), client.id, doc.messageId, contentSha256);
-      const answered = await this.acceptBirthInBatch(birth, client, door, contentSha256);
+      const answered = await this.acceptBirthInBatch(birth, canonicalText, client, door, contentSha256);
       if (answered) return answered;
     } else {
       const repeat = await this.repeatAnswer(client.id, doc.messageId, contentSha256);
@@ -146,11 +147,11 @@ export class IntakeService {
    * The hot path: most births go through the group-commit writer. Null when this one must be stored
    * on its own instead (a dossier waits for it, or its twin in the same batch was refused).
    */
-  private async acceptBirthInBatch(doc: KhaiSinh, client: ApiClient, door: Door, contentSha256: string): Promise<IntakeResult | null> {
+  private async acceptBirthInBatch(doc: KhaiSinh, documentJson: string, client: ApiClient, door: Door, contentSha256: string): Promise<IntakeResult | null> {
     const transferId = newId();
     const state = cardState(doc, transferId, []);
     const outcome = await this.births.submit({
-      client, door, doc, contentSha256, transferId, status: state.status, missing: state.missing, bhxhDocument: state.bhxhDocument,
+      client, door, doc, documentJson, contentSha256, transferId, status: state.status, missing: state.missing, bhxhDocument: state.bhxhDocument,
     });
     if (outcome.kind === 'stored') return { statusCode: 202, answer: outcome.answer };
     if (outcome.kind === 'repeat') return this.repeatAnswer(client.id, doc.messageId, contentSha256);
