@@ -62,12 +62,16 @@ collectListFields(messageSchemas);
 const MAX_DEPTH = 16;
 const MAX_DETAILS = 100;
 
+// White space other than a single space between words: only text holding it pays for the rewrite.
+const UNTIDY_SPACE = /[^\S ]| {2}/u;
+
 /**
  * Unicode NFC, trimmed, inner runs of white space collapsed: input in NFD or with stray spaces is the
  * same person (DOMAIN.md §5). Empty strings become absent, as an XML `<x/>` does.
  */
 export function normaliseText(text: string): string {
-  return text.normalize('NFC').trim().replace(/\s+/gu, ' ');
+  const trimmed = text.normalize('NFC').trim();
+  return UNTIDY_SPACE.test(trimmed) ? trimmed.replace(/\s+/gu, ' ') : trimmed;
 }
 
 /** Text PostgreSQL can store and a person could have typed: no NUL, no lone UTF-16 surrogate. */
@@ -75,31 +79,58 @@ export function isStorableText(text: string): boolean {
   return text.isWellFormed() && !text.includes('\u0000');
 }
 
+/** Thrown from deep inside a document; each level it passes adds its key, so a path is built only for an error. */
+class UnstorableText {
+  readonly keys: string[] = [];
+}
+
 export function normaliseDocument(value: unknown, depth = 0, path = ''): unknown {
+  try {
+    return normaliseValue(value, depth);
+  } catch (error) {
+    if (!(error instanceof UnstorableText)) throw error;
+    throw new GatewayError('VALIDATION_FAILED', 'The document holds text that is not valid Unicode', [
+      { path: path + error.keys.reverse().map((key) => `/${key}`).join(''), code: 'INVALID_TEXT', message: 'contains a NUL or an unpaired surrogate' },
+    ]);
+  }
+}
+
+function normaliseValue(value: unknown, depth: number): unknown {
   if (depth > MAX_DEPTH) {
     throw new GatewayError('MALFORMED_BODY', 'The document is nested too deeply', [
       { path: '', code: 'TOO_DEEP', message: `more than ${MAX_DEPTH} levels` },
     ]);
   }
   if (typeof value === 'string') {
-    if (!isStorableText(value)) {
-      throw new GatewayError('VALIDATION_FAILED', 'The document holds text that is not valid Unicode', [
-        { path, code: 'INVALID_TEXT', message: 'contains a NUL or an unpaired surrogate' },
-      ]);
-    }
+    if (!isStorableText(value)) throw new UnstorableText();
     return normaliseText(value);
   }
-  if (Array.isArray(value)) return value.map((item, index) => normaliseDocument(item, depth + 1, `${path}/${index}`));
+  if (Array.isArray(value)) {
+    const result: unknown[] = new Array(value.length);
+    for (let index = 0; index < value.length; index += 1) result[index] = normaliseChild(value[index], depth, String(index));
+    return result;
+  }
   if (value !== null && typeof value === 'object') {
     const result: Record<string, unknown> = {};
-    for (const [key, raw] of Object.entries(value)) {
+    for (const key in value) {
+      if (!Object.hasOwn(value, key)) continue;
+      const raw = (value as Record<string, unknown>)[key];
       const item = LIST_FIELDS.has(key) && raw !== null && typeof raw === 'object' && !Array.isArray(raw) ? [raw] : raw;
-      const normalised = normaliseDocument(item, depth + 1, `${path}/${key}`);
+      const normalised = normaliseChild(item, depth, key);
       if (normalised !== '' && normalised !== undefined) result[key] = normalised;
     }
     return result;
   }
   return value;
+}
+
+function normaliseChild(value: unknown, depth: number, key: string): unknown {
+  try {
+    return normaliseValue(value, depth + 1);
+  } catch (error) {
+    if (error instanceof UnstorableText) error.keys.push(key);
+    throw error;
+  }
 }
 
 function toDetail(error: ErrorObject): ErrorDetail {
