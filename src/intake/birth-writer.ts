@@ -127,7 +127,10 @@ export class BirthWriter {
 
   private async write(batch: Waiting[]): Promise<void> {
     const writable = batch.filter((entry) => !entry.repeatOfBatch);
-    const outcomes = writable.length === 0 ? [] : await this.db.transaction((tx) => this.writeInTx(tx, writable.map((entry) => entry.birth)));
+    const births = writable.map((entry) => entry.birth);
+    // The same per-person (and per-dossier) locks as a death or a dossier takes.
+    const locks = births.flatMap((birth) => [`person:${birth.doc.hoTich.soDinhDanh}`, ...(birth.doc.maHoSoMCDT ? [`dossier:${birth.doc.maHoSoMCDT}`] : [])]);
+    const outcomes = writable.length === 0 ? [] : await this.db.transaction((tx) => this.writeInTx(tx, births), { locks });
     writable.forEach((entry, index) => {
       const outcome = outcomes[index] as BirthOutcome | GatewayError;
       if (outcome instanceof GatewayError) entry.reject(outcome);
@@ -137,23 +140,13 @@ export class BirthWriter {
   }
 
   /**
-   * One statement checks and stores the whole batch, after the per-person locks: under load each
+   * One statement checks and stores the whole batch, inside the per-person locks: under load each
    * round trip of a transaction cost a batch about as long as PostgreSQL's work on it (BEGIN took as
    * long as the locks; docs/PERFORMANCE.md). In precedence order,
    * a birth is a repeat of a stored message, refused for a registered death, or left for a waiting
    * one-stop dossier to complete; the others are recorded (idempotency row) and stored.
    */
   private async writeInTx(tx: Queryable, births: PendingBirth[]): Promise<Array<BirthOutcome | GatewayError>> {
-    const locks = new Set<string>();
-    for (const birth of births) {
-      locks.add(`person:${birth.doc.hoTich.soDinhDanh}`);
-      if (birth.doc.maHoSoMCDT) locks.add(`dossier:${birth.doc.maHoSoMCDT}`);
-    }
-    // The same per-person (and per-dossier) locks as a death or a dossier takes, in one sorted order.
-    await tx.query(
-      `SELECT pg_advisory_xact_lock(7413, hashtext(k)) FROM (SELECT k FROM unnest($1::text[]) AS k ORDER BY k) AS keys`,
-      [[...locks]],
-    );
     const answerOf = (birth: PendingBirth): IntakeAnswer => ({ transferId: birth.transferId, messageId: birth.doc.messageId, status: birth.status });
     // One parameter per value rather than one array per column: pg quotes and escapes every element
     // of a text array (the JSON documents most), and PostgreSQL parses the array back before each

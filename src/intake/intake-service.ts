@@ -117,12 +117,10 @@ export class IntakeService {
     }
 
     try {
-      const answer = await this.deps.db.transaction(async (tx) => {
-        for (const key of [...new Set(prepared.locks)].sort()) {
-          await tx.query('SELECT pg_advisory_xact_lock(7413, hashtext($1))', [key]);
-        }
-        return prepared.store(tx, { client, door, messageId: doc.messageId, contentSha256, messageType });
-      });
+      const answer = await this.deps.db.transaction(
+        (tx) => prepared.store(tx, { client, door, messageId: doc.messageId, contentSha256, messageType }),
+        { locks: prepared.locks },
+      );
       return { statusCode: 202, answer };
     } catch (error) {
       if (!(error instanceof MessageAlreadyRecorded)) throw error;
