@@ -53,7 +53,9 @@ export class BhxhPushClient {
           'idempotency-key': body.batchId,
           ...(this.options.token ? { authorization: `Bearer ${this.options.token}` } : {}),
         },
-        body: body.json,
+        // As bytes: fetch would otherwise first scan the whole string for lone surrogates (toUSVString),
+        // which the stored documents cannot hold.
+        body: Buffer.from(body.json, 'utf8'),
         signal: AbortSignal.timeout(this.options.timeoutMs),
       });
     } catch (error) {

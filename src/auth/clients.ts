@@ -1,4 +1,4 @@
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { hash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { Ajv } from 'ajv';
 
@@ -37,7 +37,7 @@ const clientsFileSchema = {
 
 const validateClientsFile = new Ajv({ allErrors: true }).compile(clientsFileSchema);
 
-export const sha256OfKey = (key: string) => createHash('sha256').update(key, 'utf8').digest('hex');
+export const sha256OfKey = (key: string) => hash('sha256', key, 'hex');
 
 /**
  * The API clients. Only SHA-256 digests of keys are held; a presented key is hashed and compared
@@ -74,7 +74,7 @@ export class ClientRegistry {
   }
 
   authenticate(presentedKey: string): ApiClient | null {
-    const digest = createHash('sha256').update(presentedKey, 'utf8').digest();
+    const digest = hash('sha256', presentedKey, 'buffer');
     let found: ApiClient | null = null;
     for (const entry of this.clients) {
       if (timingSafeEqual(entry.digest, digest)) found = entry.client;
