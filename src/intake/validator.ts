@@ -112,8 +112,8 @@ function normaliseValue(value: unknown, depth: number): unknown {
   }
   if (value !== null && typeof value === 'object') {
     const result: Record<string, unknown> = {};
-    for (const key in value) {
-      if (!Object.hasOwn(value, key)) continue;
+    // Keys in canonical order, so the document's canonical JSON is JSON.stringify's (canonicalJson).
+    for (const key of Object.keys(value).sort()) {
       const raw = (value as Record<string, unknown>)[key];
       const item = LIST_FIELDS.has(key) && raw !== null && typeof raw === 'object' && !Array.isArray(raw) ? [raw] : raw;
       const normalised = normaliseChild(item, depth, key);
