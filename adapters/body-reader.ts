@@ -147,30 +147,13 @@ function looksLikeUtf16(b: Buffer): boolean {
     (b[0] === 0 && b[1] === 0x3c && b[2] === 0 && b[3] === 0x3f));
 }
 
-/** Same as {@link readXml} for text that is already decoded (SOAP bodies, `data` fields). */
+/** Same as {@link readXml} for text that is already decoded (`data` fields). */
 export function readXmlText(text: string, limits: BodyLimits = {}): XmlDocument {
   text = stripBom(text);
-  const maxDepth = limits.maxDepth ?? DEFAULT_MAX_DEPTH;
-  const maxElements = limits.maxElements ?? DEFAULT_MAX_ELEMENTS;
-
-  // Deliberately blunt: wherever it stands (even in a comment or CDATA), a DTD keyword is refused,
-  // so no disagreement between this scan and the parser's tokenizer can let a DTD through.
-  const dtd = DTD_KEYWORD.exec(text);
-  if (dtd) {
-    throw malformed('XML_DTD_FORBIDDEN', `DTDs and entity declarations are not accepted (found "${dtd[0]}")`);
-  }
-  prescanXml(text, maxDepth, maxElements);
-  checkXmlChars(text);
-
-  const verdict = XMLValidator.validate(text);
-  if (verdict !== true) {
-    const { msg, line, col } = verdict.err;
-    throw malformed('INVALID_XML', `${clip(msg)} (line ${line}${col !== undefined ? `, column ${col}` : ''})`);
-  }
-
+  screenXmlText(text, limits);
   let parsed: unknown;
   try {
-    parsed = parserFor(maxDepth).parse(text);
+    parsed = parserFor(limits.maxDepth ?? DEFAULT_MAX_DEPTH).parse(text);
   } catch (err) {
     if (err instanceof GatewayError) throw err;
     throw malformed('INVALID_XML', clip(errorMessage(err)));
@@ -178,12 +161,35 @@ export function readXmlText(text: string, limits: BodyLimits = {}): XmlDocument 
   return toDocument(parsed);
 }
 
+/**
+ * Every refusal {@link readXmlText} makes, without building the document: for text that another
+ * parser reads next (the soap library parses its envelopes itself; parsing them here as well was a
+ * fifth of the SOAP door's time).
+ */
+export function screenXmlText(text: string, limits: BodyLimits = {}): void {
+  text = stripBom(text);
+  // Deliberately blunt: wherever it stands (even in a comment or CDATA), a DTD keyword is refused,
+  // so no disagreement between this scan and the parser's tokenizer can let a DTD through.
+  const dtd = DTD_KEYWORD.exec(text);
+  if (dtd) {
+    throw malformed('XML_DTD_FORBIDDEN', `DTDs and entity declarations are not accepted (found "${dtd[0]}")`);
+  }
+  prescanXml(text, limits.maxDepth ?? DEFAULT_MAX_DEPTH, limits.maxElements ?? DEFAULT_MAX_ELEMENTS);
+  checkXmlChars(text);
+  const verdict = XMLValidator.validate(text);
+  if (verdict !== true) {
+    const { msg, line, col } = verdict.err;
+    throw malformed('INVALID_XML', `${clip(msg)} (line ${line}${col !== undefined ? `, column ${col}` : ''})`);
+  }
+}
+
 const DTD_KEYWORD = /<!\s*(?:DOCTYPE|ENTITY|ELEMENT|ATTLIST|NOTATION)/i;
 
 /**
  * One linear pass over the markup: refuses processing instructions, a non-UTF-8 declaration,
- * excessive depth or element count, several roots, and element names that could reach
- * `Object.prototype`, all before the validator or parser allocates anything per element.
+ * excessive depth or element count, several roots, element names that could reach
+ * `Object.prototype`, and references in text other than XML's five entities and characters, all
+ * before the validator or parser allocates anything per element.
  */
 function prescanXml(text: string, maxDepth: number, maxElements: number): void {
   // Where each open element starts; bounded by maxDepth, so it stays tiny.
@@ -193,6 +199,7 @@ function prescanXml(text: string, maxDepth: number, maxElements: number): void {
   let i = 0;
   for (;;) {
     const lt = text.indexOf('<', i);
+    checkReferences(text, i, lt === -1 ? text.length : lt);
     if (lt === -1) break;
     const c1 = text.charCodeAt(lt + 1);
 
@@ -358,6 +365,15 @@ const xmlEntityDecoder: EntityDecoderOptions = {
 
 // Bounded repetitions keep this linear on hostile runs of '&'; a lone '&' matches with no groups.
 const REFERENCE = /&(?:#([0-9]{1,10});|#x([0-9a-fA-F]{1,8});|([A-Za-z_][\w.-]{0,40});)?/g;
+const REFERENCE_AT = new RegExp(REFERENCE.source, 'y');
+
+/** Each reference in the text between `from` and `to` is one the decoder accepts (CDATA and comments are skipped by the caller). */
+function checkReferences(text: string, from: number, to: number): void {
+  for (let amp = text.indexOf('&', from); amp !== -1 && amp < to; amp = text.indexOf('&', amp + 1)) {
+    REFERENCE_AT.lastIndex = amp;
+    xmlEntityDecoder.decode(REFERENCE_AT.exec(text)?.[0] ?? '&');
+  }
+}
 
 function isXmlCodePoint(cp: number): boolean {
   return cp === 0x9 || cp === 0xa || cp === 0xd ||

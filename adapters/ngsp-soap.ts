@@ -7,7 +7,7 @@ import { GatewayError } from '../src/errors.js';
 import { toGatewayError } from '../src/http/error-handler.js';
 import { requireClient } from '../src/http/auth-plugin.js';
 import type { IntakeService, MessageType } from '../src/intake/intake-service.js';
-import { decodeUtf8, readXmlText } from './body-reader.js';
+import { decodeUtf8, screenXmlText } from './body-reader.js';
 import { buildWsdl, SOAP_OPERATIONS } from './wsdl.js';
 
 export const SOAP_PATH = '/ngsp/soap';
@@ -93,7 +93,7 @@ async function ngspSoap(app: FastifyInstance, options: NgspSoapOptions) {
         throw new GatewayError('PAYLOAD_TOO_LARGE');
       }
       const text = decodeUtf8(body as Buffer);
-      readXmlText(text); // screening only: the soap library parses the envelope itself
+      screenXmlText(text);
       done(null, text);
     } catch (error) {
       done(error as Error, undefined);

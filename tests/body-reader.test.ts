@@ -1,5 +1,5 @@
 import { describe, it, expect } from 'vitest';
-import { decodeUtf8, readJson, readXml, readXmlText } from '../adapters/body-reader.js';
+import { decodeUtf8, readJson, readXml, readXmlText, screenXmlText } from '../adapters/body-reader.js';
 import { GatewayError } from '../src/errors.js';
 
 /** Runs `fn`, expects a MALFORMED_BODY GatewayError with one detail of `detailCode`, returns it. */
@@ -237,6 +237,12 @@ describe('readXml', () => {
     refusal(() => readXmlText('<A><b>&#0;</b></A>'), 'INVALID_XML');
     refusal(() => readXmlText('<A><b>&#xD800;</b></A>'), 'INVALID_XML');
     refusal(() => readXmlText('<A><b>&#;</b></A>'), 'INVALID_XML');
+  });
+
+  it('screens without parsing: the same references refused, and a bare & allowed only where XML allows it', () => {
+    for (const bad of ['&nbsp;', '&#0;', '&#xD800;', '&#;', 'a & b']) refusal(() => screenXmlText(`<A><b>${bad}</b></A>`), 'INVALID_XML');
+    refusal(() => screenXmlText('<!DOCTYPE A [<!ENTITY x "y">]><A>&x;</A>'), 'XML_DTD_FORBIDDEN');
+    expect(() => screenXmlText('<A><b>&amp;&lt;&#272;&#x1EA1;</b><c><![CDATA[a & b &nbsp;]]></c><!-- & --></A>')).not.toThrow();
   });
 
   it('refuses raw control characters', () => {
