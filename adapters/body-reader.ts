@@ -170,7 +170,7 @@ export function screenXmlText(text: string, limits: BodyLimits = {}): void {
   text = stripBom(text);
   // Deliberately blunt: wherever it stands (even in a comment or CDATA), a DTD keyword is refused,
   // so no disagreement between this scan and the parser's tokenizer can let a DTD through.
-  const dtd = DTD_KEYWORD.exec(text);
+  const dtd = text.includes('<!') ? DTD_KEYWORD.exec(text) : null;
   if (dtd) {
     throw malformed('XML_DTD_FORBIDDEN', `DTDs and entity declarations are not accepted (found "${dtd[0]}")`);
   }
@@ -234,7 +234,7 @@ function prescanXml(text: string, maxDepth: number, maxElements: number): void {
       i = end + 1;
     } else {
       const end = endOfStartTag(text, lt + 1);
-      const name = NAME_AT.exec(text.slice(lt + 1, Math.min(end, lt + 256)))?.[0] ?? '';
+      const name = nameAt(text, lt + 1, Math.min(end, lt + 256));
       if (++elements > maxElements) {
         throw malformed('TOO_MANY_ELEMENTS', `The document has more than ${maxElements} elements`);
       }
@@ -269,6 +269,18 @@ function lineAt(text: string, index: number): number {
 
 const NAME_AT = /^[^\s/>?=]+/;
 
+/** The element name starting at `from`: NAME_AT's match, without a slice and a match array per element. */
+function nameAt(text: string, from: number, to: number): string {
+  let end = from;
+  while (end < to) {
+    const c = text.charCodeAt(end);
+    // Where NAME_AT stops: white space (as \s has it in these ranges), '/', '>', '?', '='.
+    if (c === 0x2f || c === 0x3e || c === 0x3f || c === 0x3d || c === 0x20 || (c >= 0x09 && c <= 0x0d) || (c > 0x7f && /\s/.test(text[end] as string))) break;
+    end += 1;
+  }
+  return text.slice(from, end);
+}
+
 /** Index of the `>` closing a start tag; attribute values may themselves contain `>`. */
 function endOfStartTag(text: string, from: number): number {
   let quote = 0;
@@ -299,13 +311,15 @@ function checkDeclaredEncoding(declaration: string): void {
  * prototype once they become keys. fast-xml-parser throws on three of them and silently renames
  * others (`toString` → `__toString`); refusing them all says plainly what happened.
  */
+const FORBIDDEN_NAMES = new Set([...Object.getOwnPropertyNames(Object.prototype), 'prototype']);
+
 function isForbiddenName(name: string): boolean {
-  return name === 'prototype' || Object.prototype.hasOwnProperty.call(Object.prototype, name);
+  return FORBIDDEN_NAMES.has(name);
 }
 
 function checkElementName(qname: string): void {
   // Every part, because prefix removal keeps everything after the first colon.
-  for (const part of qname.split(':')) {
+  for (const part of qname.includes(':') ? qname.split(':') : [qname]) {
     if (isForbiddenName(part)) {
       throw malformed('FORBIDDEN_NAME', `The element name "${clip(qname, 60)}" is not accepted`);
     }
@@ -317,7 +331,11 @@ function checkElementName(qname: string): void {
 const NON_XML_CHAR =
   /[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
+// The same characters but surrogates, which isWellFormed finds natively: the quick test most texts pass.
+const NON_XML_CONTROL = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]/;
+
 function checkXmlChars(text: string): void {
+  if (text.isWellFormed() && !NON_XML_CONTROL.test(text)) return;
   const m = NON_XML_CHAR.exec(text);
   if (m) {
     const code = m[0].charCodeAt(0).toString(16).toUpperCase().padStart(4, '0');
@@ -396,6 +414,8 @@ function parserFor(maxDepth: number): XMLParser {
       entityDecoder: xmlEntityDecoder,
       ignoreDeclaration: true,
       ignorePiTags: true,
+      // No callback here reads element paths, so none is built as a string for every text node.
+      jPath: false,
       // The prescan already bounds depth; this only keeps the parser's own cap out of the way.
       maxNestedTags: Math.max(100, maxDepth + 1),
     });
@@ -420,32 +440,37 @@ function toDocument(parsed: unknown): XmlDocument {
   if (!isRecord(content)) {
     throw malformed('INVALID_XML', `The root element <${clip(root, 60)}> holds text; it must hold one element per field`);
   }
-  return { root, value: cleanObject(content, `/${root}`) };
+  return { root, value: cleanObject(content, [root]) };
 }
 
+/** Where in the document, for an error message; `keys` is the path so far, built into text only then. */
+const where = (keys: string[]) => `/${keys.join('/')}`;
+
 /** Recursion is bounded by the prescan's depth limit. */
-function cleanObject(node: Record<string, unknown>, where: string): Record<string, unknown> {
+function cleanObject(node: Record<string, unknown>, keys: string[]): Record<string, unknown> {
   if (Object.prototype.hasOwnProperty.call(node, TEXT)) {
-    throw malformed('XML_MIXED_CONTENT', `The element at ${clip(where, 120)} mixes text and child elements`);
+    throw malformed('XML_MIXED_CONTENT', `The element at ${clip(where(keys), 120)} mixes text and child elements`);
   }
   const out: Record<string, unknown> = {};
   for (const key of Object.keys(node)) {
     if (isForbiddenName(key)) throw malformed('FORBIDDEN_NAME', `The element name "${clip(key, 60)}" is not accepted`);
-    const v = clean(node[key], `${where}/${key}`);
+    keys.push(key);
+    const v = clean(node[key], keys);
+    keys.pop();
     if (v !== ABSENT) out[key] = v;
   }
   return out;
 }
 
-function clean(v: unknown, where: string): unknown {
+function clean(v: unknown, keys: string[]): unknown {
   if (typeof v === 'string') return v === '' ? ABSENT : v;
   if (Array.isArray(v)) {
-    const items = v.map((item) => clean(item, where)).filter((item) => item !== ABSENT);
+    const items = v.map((item) => clean(item, keys)).filter((item) => item !== ABSENT);
     return items.length === 0 ? ABSENT : items;
   }
-  if (isRecord(v)) return cleanObject(v, where);
+  if (isRecord(v)) return cleanObject(v, keys);
   // Only strings and objects come out with parseTagValue off; anything else is a parser surprise.
-  throw malformed('INVALID_XML', `Unexpected content at ${clip(where, 120)}`);
+  throw malformed('INVALID_XML', `Unexpected content at ${clip(where(keys), 120)}`);
 }
 
 function isRecord(v: unknown): v is Record<string, unknown> {
