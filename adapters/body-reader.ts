@@ -306,13 +306,13 @@ function checkDeclaredEncoding(declaration: string): void {
   }
 }
 
+const FORBIDDEN_NAMES = new Set([...Object.getOwnPropertyNames(Object.prototype), 'prototype']);
+
 /**
  * Names that are members of `Object.prototype` (plus `prototype`) could reach or shadow the
  * prototype once they become keys. fast-xml-parser throws on three of them and silently renames
  * others (`toString` → `__toString`); refusing them all says plainly what happened.
  */
-const FORBIDDEN_NAMES = new Set([...Object.getOwnPropertyNames(Object.prototype), 'prototype']);
-
 function isForbiddenName(name: string): boolean {
   return FORBIDDEN_NAMES.has(name);
 }

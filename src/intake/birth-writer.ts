@@ -39,20 +39,14 @@ const MAX_BATCH = 500;
 const COLUMNS = 13;
 const JSONB_COLUMNS = new Set([5, 10, 11, 12]);
 
-const inputRowsBySize = new Map<number, string>();
-/** `($1, …, $13, 1), ($14, …, 2), …` for a batch of `count` births, its JSON columns cast to jsonb. */
+/** Row n of the batch's VALUES list, `($k+1, …, $k+13, n)`, its JSON columns cast to jsonb: made once, about 80 kB for all 500. */
+const INPUT_ROWS = Array.from({ length: MAX_BATCH }, (_, row) => {
+  const cells = Array.from({ length: COLUMNS }, (_, column) => `$${row * COLUMNS + column + 1}${JSONB_COLUMNS.has(column + 1) ? '::jsonb' : '::text'}`);
+  return `(${cells.join(',')},${row + 1})`;
+});
+
 function inputRows(count: number): string {
-  let text = inputRowsBySize.get(count);
-  if (text === undefined) {
-    const rows: string[] = [];
-    for (let row = 0; row < count; row += 1) {
-      const cells = Array.from({ length: COLUMNS }, (_, column) => `$${row * COLUMNS + column + 1}${JSONB_COLUMNS.has(column + 1) ? '::jsonb' : '::text'}`);
-      rows.push(`(${cells.join(',')},${row + 1})`);
-    }
-    text = rows.join(',');
-    inputRowsBySize.set(count, text);
-  }
-  return text;
+  return INPUT_ROWS.slice(0, count).join(',');
 }
 const WRITERS = 2;
 

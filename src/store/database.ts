@@ -11,9 +11,10 @@ export interface QueryResult<Row> {
 /** What both a pool and an open transaction can do; store functions take this. */
 export interface QueryOptions {
   /**
-   * false: plan this statement afresh each time, with its parameters in hand. PostgreSQL's generic
-   * plan for a prepared statement cannot look inside them; on a variant of the birth batch's
-   * statement it cost half as much CPU again as planning each batch (docs/PERFORMANCE.md).
+   * false: plan this statement afresh each time, with its parameters in hand. A prepared statement
+   * soon runs on PostgreSQL's generic plan, and the birth batch's, made while the tables were small,
+   * checked each birth with a hashed subplan over a sequential scan: slower as the tables grew
+   * (docs/PERFORMANCE.md).
    */
   prepared?: boolean;
 }
