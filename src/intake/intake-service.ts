@@ -63,6 +63,7 @@ interface StoreContext {
   client: ApiClient;
   door: Door;
   messageId: string;
+  /** The received document's hash, made once: the idempotency record's and its audit event's payload hash. */
   contentSha256: string;
   messageType: MessageType;
 }
@@ -235,7 +236,7 @@ export class IntakeService {
             missing: [], bhxhDocument: bhxhDocument as unknown as Record<string, unknown>, maHoSo,
           },
           {
-            actor: context.client.id, action: 'khai-tu.accepted', payload: doc,
+            actor: context.client.id, action: 'khai-tu.accepted', payloadSha256: context.contentSha256,
             details: { door: context.door, ...(dossiers.length ? { dossiers: dossiers.map((dossier) => dossier.transfer.id) } : {}) },
           },
         );
@@ -271,7 +272,7 @@ export class IntakeService {
               document: { ...kept, hoTich: read.hoTich, files: files.map(({ content: _content, ...meta }) => meta) },
               missing: [doc.module === 'KS' ? '/KhaiSinh' : '/KhaiTu'], bhxhDocument: null, maHoSo: doc.maHoSo,
             },
-            { actor: context.client.id, action: 'mot-cua.waiting', payload: doc, details: { door: context.door, module: doc.module } },
+            { actor: context.client.id, action: 'mot-cua.waiting', payloadSha256: context.contentSha256, details: { door: context.door, module: doc.module } },
           );
           await insertAttachmentsInTx(tx, transferId, files);
           return answer;

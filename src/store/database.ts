@@ -73,9 +73,10 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
 }
 
 /**
- * Every parameterised statement the gateway runs is one of a fixed set of texts, so each is prepared
- * once per connection and only executed after that: PostgreSQL skips parsing and planning the hot
- * inserts (unnest over a dozen arrays) on every batch. Not a statement with `*` in its result: a
+ * Almost every parameterised statement the gateway runs is one of a fixed set of texts, so each is
+ * prepared once per connection and only executed after that: PostgreSQL skips parsing and planning
+ * the audit inserts and status moves (unnest over arrays) on every batch. The birth batch is the
+ * exception (`prepared: false`). Not a statement with `*` in its result: a
  * migration by a newer process adding a column would make its cached plan fail ("cached plan must
  * not change result type").
  */
