@@ -44,8 +44,8 @@ const transferIdParams = {
 
 /** REST door of the NGSP emulation (CONTRACT.md §3): JSON or the same document as XML. */
 async function ngspRest(app: FastifyInstance, options: NgspRestOptions) {
-  // The parsers take the largest body any door here allows; each route's bodyLimit then applies.
-  registerDocumentParsers(app, Math.max(options.bodyLimit, options.motCuaBodyLimit));
+  // Each route's bodyLimit applies; routes without one take the server's.
+  registerDocumentParsers(app);
 
   const doors: Array<{ path: string; type: MessageType; summary: string; bodyLimit: number }> = [
     { path: '/ngsp/v1/khai-sinh', type: 'KhaiSinh', summary: 'Push a birth registration (KhaiSinh), as JSON or XML', bodyLimit: options.bodyLimit },

@@ -1,4 +1,5 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
+import type { IncomingMessage } from 'node:http';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import * as soap from 'soap';
@@ -8,6 +9,7 @@ import { toGatewayError } from '../src/http/error-handler.js';
 import { requireClient } from '../src/http/auth-plugin.js';
 import type { IntakeService, MessageType } from '../src/intake/intake-service.js';
 import { decodeUtf8, screenXmlText } from './body-reader.js';
+import { readBody } from './content-types.js';
 import { buildWsdl, SOAP_OPERATIONS } from './wsdl.js';
 
 export const SOAP_PATH = '/ngsp/soap';
@@ -86,18 +88,15 @@ async function ngspSoap(app: FastifyInstance, options: NgspSoapOptions) {
 
   app.removeAllContentTypeParsers();
   const largest = Math.max(options.bodyLimit, options.motCuaBodyLimit);
-  app.addContentTypeParser(['text/xml', 'application/soap+xml', 'application/xml'], { parseAs: 'buffer', bodyLimit: largest }, (_request, body, done) => {
-    try {
-      // One SOAP path serves every operation: only a one-stop dossier may use the larger limit.
-      if ((body as Buffer).length > options.bodyLimit && !ONE_STOP_OPERATION.test((body as Buffer).subarray(0, 4096).toString('latin1'))) {
-        throw new GatewayError('PAYLOAD_TOO_LARGE');
-      }
-      const text = decodeUtf8(body as Buffer);
-      screenXmlText(text);
-      done(null, text);
-    } catch (error) {
-      done(error as Error, undefined);
+  app.addContentTypeParser(['text/xml', 'application/soap+xml', 'application/xml'], async (request: FastifyRequest, payload: IncomingMessage) => {
+    const body = await readBody(payload, request.headers['content-length'], largest);
+    // One SOAP path serves every operation: only a one-stop dossier may use the larger limit.
+    if (body.length > options.bodyLimit && !ONE_STOP_OPERATION.test(body.subarray(0, 4096).toString('latin1'))) {
+      throw new GatewayError('PAYLOAD_TOO_LARGE');
     }
+    const text = decodeUtf8(body);
+    screenXmlText(text);
+    return text;
   });
 
   const sendFault = (request: FastifyRequest, reply: FastifyReply, error: unknown) => {
