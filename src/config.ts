@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
 import { packagePath } from './package-files.js';
 
-/** Everything the gateway reads from its environment (CONTRACT.md §1), checked once at start. */
+/** Everything the gateway reads from its environment (docs/API.md, "Settings"), checked once at start. */
 export interface GatewayConfig {
   port: number;
   host: string;
@@ -18,6 +18,11 @@ export interface GatewayConfig {
   retryBaseDelayMs: number;
   bhxhPushUrl?: string;
   bhxhPushToken?: string;
+  /**
+   * Dev mode's stand-in for BHXH: a simulator on loopback becomes the push target, so that what a
+   * newcomer sends is dispatched and answered. Never with a clients file.
+   */
+  bhxhSimulator: boolean;
   /** How long one push to BHXH may take before it counts as a transient failure. */
   bhxhTimeoutMs: number;
   /** How long the breaker stays open before it lets one trial call through. */
@@ -55,8 +60,24 @@ function optional(env: NodeJS.ProcessEnv, name: string): string | undefined {
   return raw === undefined || raw === '' ? undefined : raw;
 }
 
+function onOff(env: NodeJS.ProcessEnv, name: string): boolean | undefined {
+  const raw = optional(env, name);
+  if (raw === undefined) return undefined;
+  if (raw !== 'on' && raw !== 'off') throw new Error(`${name} must be on or off, got "${raw}"`);
+  return raw === 'on';
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): GatewayConfig {
   const queuePrefix = optional(env, 'QUEUE_PREFIX') ?? 'lienthong';
+  const clientsFile = optional(env, 'CLIENTS_FILE');
+  const bhxhPushUrl = optional(env, 'BHXH_PUSH_URL');
+  const bhxhSimulator = onOff(env, 'BHXH_SIMULATOR') ?? (clientsFile === undefined && bhxhPushUrl === undefined);
+  if (bhxhSimulator && clientsFile !== undefined) {
+    throw new Error('BHXH_SIMULATOR must be off with a CLIENTS_FILE: the simulator answers with made-up cards, for dev mode only');
+  }
+  if (bhxhSimulator && bhxhPushUrl !== undefined) {
+    throw new Error('BHXH_SIMULATOR must be off when BHXH_PUSH_URL is set: there is one push target');
+  }
   return {
     port: integer(env, 'PORT', 8080),
     host: optional(env, 'HOST') ?? '127.0.0.1',
@@ -65,11 +86,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): GatewayConfig 
     dataDir: resolve(optional(env, 'DATA_DIR') ?? './data'),
     redisUrl: optional(env, 'REDIS_URL'),
     queuePrefix,
-    dispatchIntervalMs: integer(env, 'DISPATCH_INTERVAL_MS', 1_800_000, 1),
+    // With the simulator a newcomer should see a birth issued within seconds, not half an hour.
+    dispatchIntervalMs: integer(env, 'DISPATCH_INTERVAL_MS', bhxhSimulator ? 5_000 : 1_800_000, 1),
     dispatchBatchSize: integer(env, 'DISPATCH_BATCH_SIZE', 500, 1),
     dispatchMaxAttempts: integer(env, 'DISPATCH_MAX_ATTEMPTS', 8, 1),
     retryBaseDelayMs: integer(env, 'RETRY_BASE_DELAY_MS', 1000, 1),
-    bhxhPushUrl: optional(env, 'BHXH_PUSH_URL'),
+    bhxhPushUrl,
+    bhxhSimulator,
     bhxhPushToken: optional(env, 'BHXH_PUSH_TOKEN'),
     bhxhTimeoutMs: integer(env, 'BHXH_TIMEOUT_MS', 30_000, 1),
     breakerResetMs: integer(env, 'BREAKER_RESET_MS', 30_000, 1),
@@ -78,7 +101,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): GatewayConfig 
     deliveryLockMs: integer(env, 'DELIVERY_LOCK_MS', 30_000, 500),
     deliveryConcurrency: integer(env, 'DELIVERY_CONCURRENCY', 4, 1),
     callbackTimeoutMs: integer(env, 'CALLBACK_TIMEOUT_MS', 10_000, 1),
-    clientsFile: optional(env, 'CLIENTS_FILE'),
+    clientsFile,
     unitsFile: resolve(optional(env, 'UNITS_FILE') ?? packagePath('catalogues', 'units.json')),
     facilitiesFile: resolve(optional(env, 'FACILITIES_FILE') ?? packagePath('catalogues', 'facilities.json')),
     bodyLimit: integer(env, 'BODY_LIMIT', 1024 * 1024, 1024),

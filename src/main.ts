@@ -5,6 +5,7 @@ import { ClientRegistry, ROLES } from './auth/clients.js';
 import { Catalogues } from './catalogues/catalogues.js';
 import { loadConfig } from './config.js';
 import { loggerOptions } from './logger.js';
+import { BhxhSimulator } from './dev/bhxh-simulator.js';
 import { createRedisClient, ensureRedis, StartupError } from './redis.js';
 import { openDatabase } from './store/database.js';
 import { migrate } from './store/migrate.js';
@@ -40,8 +41,18 @@ async function main() {
       logger.error({ err: error }, 'catalogue reload failed: keeping the lists in use');
     }
   });
+  const simulator = config.bhxhSimulator ? new BhxhSimulator({ keepHistory: false }) : undefined;
+  const bhxhPushUrl = simulator ? await simulator.start() : config.bhxhPushUrl;
+  if (simulator) {
+    // Loud on purpose: a gateway answering with made-up cards must never pass for a real one.
+    process.stdout.write(
+      `lienthong: *** BHXH SIMULATOR RUNNING at ${bhxhPushUrl}: every record sent is answered with a made-up card ***\n`
+      + `lienthong: dev mode only; set CLIENTS_FILE and BHXH_PUSH_URL (or BHXH_SIMULATOR=off) for real use. Dispatch every ${config.dispatchIntervalMs / 1000} s.\n`,
+    );
+    logger.warn({ bhxhPushUrl }, 'BHXH simulator running: dev mode only');
+  }
   const app = await buildApp({
-    config, db, redis, redisUrl: redisTarget.url, startDispatcher: true, clients, catalogues, logger,
+    config: { ...config, bhxhPushUrl }, db, redis, redisUrl: redisTarget.url, startDispatcher: true, clients, catalogues, logger,
   });
   let stopping: Promise<void> | undefined;
   const stop = (signal: string) => {
@@ -51,13 +62,14 @@ async function main() {
       await app.close().catch((error) => logger.error({ err: error }, 'closing HTTP failed'));
       redis.disconnect();
       await db.close().catch((error) => logger.error({ err: error }, 'closing the database failed'));
+      await simulator?.close();
       await redisTarget.stop();
     })().finally(() => process.exit(0));
   };
   process.once('SIGTERM', () => stop('SIGTERM'));
   process.once('SIGINT', () => stop('SIGINT'));
   await app.listen({ port: config.port, host: config.host });
-  logger.info({ database: db.kind, redis: redisTarget.url }, 'lienthong ready');
+  logger.info({ database: db.kind, redis: redisTarget.url, bhxh: simulator ? 'simulator' : bhxhPushUrl ?? 'pull only' }, 'lienthong ready');
 }
 
 main().catch((error: unknown) => {

@@ -1,9 +1,10 @@
 import { execFileSync, spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { setTimeout as delay } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { khaiSinh } from './support/fixtures.js';
@@ -36,7 +37,8 @@ function startGateway(env: Record<string, string>) {
   const dataDir = mkdtempSync(join(tmpdir(), 'lienthong-start-'));
   dirs.push(dataDir);
   const cleanEnv = Object.fromEntries(
-    Object.entries(process.env).filter(([name]) => !['DATABASE_URL', 'REDIS_URL', 'CLIENTS_FILE', 'PORT', 'QUEUE_PREFIX'].includes(name)),
+    Object.entries(process.env).filter(([name]) => !['DATABASE_URL', 'REDIS_URL', 'CLIENTS_FILE', 'PORT', 'QUEUE_PREFIX'].includes(name)
+      && !/^(BHXH_|DISPATCH_)/.test(name)),
   );
   const prefix = uniqueSchema('lt_start');
   prefixes.push(prefix);
@@ -84,6 +86,39 @@ describe('npm start', () => {
     child.kill('SIGTERM');
     const [code] = await once(child, 'exit');
     expect(code).toBe(0);
+  });
+
+  it('in dev mode sends examples/khai-sinh.json to the built-in BHXH simulator: the birth ends issued with a card', { timeout: 60_000 }, async () => {
+    const child = startGateway({});
+    const stdout: string[] = [];
+    const listening = await lineMatching(child, /Server listening at/, stdout);
+    const address = /listening at (http:\/\/[^"]+)/.exec(listening)?.[1];
+    expect(stdout.some((line) => /BHXH SIMULATOR RUNNING/.test(line))).toBe(true);
+    const registryKey = stdout.map((line) => /registry\s+Authorization: Bearer (\S+)/.exec(line)?.[1]).find(Boolean);
+    const headers = { 'content-type': 'application/json', authorization: `Bearer ${registryKey}` };
+
+    const accepted = await fetch(`${address}/ngsp/v1/khai-sinh`, {
+      method: 'POST', headers, body: readFileSync(new URL('../examples/khai-sinh.json', import.meta.url)),
+    });
+    expect(accepted.status).toBe(202);
+    const { transferId } = await accepted.json() as { transferId: string };
+    // Another process's progress has no event to await: poll it, bounded by the test's timeout.
+    let transfer: { status: string; card: { maThe?: string } | null; history: Array<{ toStatus: string }> };
+    do {
+      transfer = await (await fetch(`${address}/ngsp/v1/transfers/${transferId}`, { headers })).json() as typeof transfer;
+      if (transfer.status !== 'issued') await delay(200);
+    } while (transfer.status !== 'issued');
+    expect(transfer.history.map((event) => event.toStatus)).toEqual(['queued', 'sent', 'issued']);
+    expect(transfer.card?.maThe).toMatch(/^TE1/);
+  });
+
+  it('never starts the BHXH simulator with a clients file', async () => {
+    const child = startGateway({ CLIENTS_FILE: '/nonexistent/clients.json', BHXH_SIMULATOR: 'on' });
+    let stderr = '';
+    child.stderr.on('data', (chunk) => (stderr += String(chunk)));
+    const [code] = await once(child, 'exit');
+    expect(code).toBe(1);
+    expect(stderr).toMatch(/BHXH_SIMULATOR must be off with a CLIENTS_FILE/);
   });
 
   it('fails in one clear line when Redis cannot be reached', async () => {

@@ -74,7 +74,10 @@ export interface TestGatewayOptions {
 export async function startTestGateway(options: TestGatewayOptions = {}): Promise<TestGateway> {
   const schema = options.schema ?? uniqueSchema();
   const config = loadConfig({
-    DATABASE_URL: TEST_DATABASE_URL, REDIS_URL: TEST_REDIS_URL, DATABASE_SCHEMA: schema, QUEUE_PREFIX: `lt-${schema}`, ...options.env,
+    DATABASE_URL: TEST_DATABASE_URL, REDIS_URL: TEST_REDIS_URL, DATABASE_SCHEMA: schema, QUEUE_PREFIX: `lt-${schema}`,
+    // Tests point BHXH_PUSH_URL at a simulator of their own when they want deliveries.
+    BHXH_SIMULATOR: 'off',
+    ...options.env,
   });
   const db = await openDatabase({ url: config.databaseUrl, schema, dataDir: config.dataDir });
   await migrate(db);
