@@ -31,7 +31,8 @@ export type BodyErrorCode =
   | 'XML_PI_FORBIDDEN'
   | 'XML_ENCODING'
   | 'TOO_MANY_ELEMENTS'
-  | 'XML_MIXED_CONTENT';
+  | 'XML_MIXED_CONTENT'
+  | 'SOAP_ENVELOPE';
 
 function malformed(code: BodyErrorCode, message: string): GatewayError {
   return new GatewayError('MALFORMED_BODY', undefined, [{ path: '', code, message }]);
@@ -184,6 +185,99 @@ export function screenXmlText(text: string, limits: BodyLimits = {}): void {
 }
 
 const DTD_KEYWORD = /<!\s*(?:DOCTYPE|ENTITY|ELEMENT|ATTLIST|NOTATION)/i;
+
+// ---------------------------------------------------------------------------------------------
+// SOAP envelope
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * The local name of the one element a SOAP envelope's Body carries: the message, hence the
+ * operation called. Read from the markup itself, so a name standing in a Header, a comment or
+ * CDATA counts for nothing. Refuses what the soap library would answer for itself (a root other
+ * than Envelope, no Body, an empty Body, text or several elements in it, a Fault) with
+ * `SOAP_ENVELOPE`. Names are matched by local name, prefixes and namespaces aside, as the library
+ * matches them. Meant for text {@link screenXmlText} accepted; on other text it still ends, linearly.
+ */
+export function soapBodyElement(text: string): string {
+  text = stripBom(text);
+  let depth = 0;
+  // Which child of the Envelope the scan is in, while depth >= 2.
+  let part: 'Header' | 'Body' | undefined;
+  let headerSeen = false;
+  let bodySeen = false;
+  let rootClosed = false;
+  let message: string | undefined;
+  let i = 0;
+  for (;;) {
+    const lt = text.indexOf('<', i);
+    const textEnd = lt === -1 ? text.length : lt;
+    if (!soapTextAllowed(depth, part) && !isBlank(text, i, textEnd)) {
+      throw soapEnvelope(depth === 2 ? 'The Body holds text; it must hold one message element' : 'The envelope holds text outside its Header and Body');
+    }
+    if (lt === -1) break;
+    const c1 = text.charCodeAt(lt + 1);
+    if (c1 === 0x3f /* ? */ || text.startsWith('<!--', lt)) {
+      const close = c1 === 0x3f ? '?>' : '-->';
+      const end = text.indexOf(close, lt + 2);
+      if (end === -1) throw malformed('INVALID_XML', 'A comment or processing instruction is not closed');
+      i = end + close.length;
+    } else if (text.startsWith('<![CDATA[', lt)) {
+      const end = text.indexOf(']]>', lt + 9);
+      if (end === -1) throw malformed('INVALID_XML', 'A CDATA section is not closed');
+      if (!soapTextAllowed(depth, part) && end > lt + 9) throw soapEnvelope('The envelope holds text outside its message');
+      i = end + 3;
+    } else if (c1 === 0x21 /* ! */) {
+      throw malformed('INVALID_XML', 'Unexpected "<!" markup');
+    } else if (c1 === 0x2f /* / */) {
+      const end = text.indexOf('>', lt + 2);
+      if (end === -1) throw malformed('INVALID_XML', 'A closing tag is not closed');
+      depth -= 1;
+      if (depth <= 1) part = undefined;
+      if (depth === 0) rootClosed = true;
+      i = end + 1;
+    } else {
+      const end = endOfStartTag(text, lt + 1);
+      const name = nameAt(text, lt + 1, Math.min(end, lt + 256));
+      const local = name.slice(name.lastIndexOf(':') + 1);
+      if (depth === 0) {
+        if (rootClosed) throw malformed('INVALID_XML', 'The document has more than one root element');
+        if (local !== 'Envelope') throw soapEnvelope(`The root element must be a SOAP Envelope, not <${clip(name, 60)}>`);
+      } else if (depth === 1) {
+        if (local === 'Header' && !headerSeen && !bodySeen) headerSeen = true;
+        else if (local === 'Body' && !bodySeen) bodySeen = true;
+        else throw soapEnvelope(`The envelope holds one optional Header, then one Body; <${clip(name, 60)}> is not expected there`);
+        part = local;
+      } else if (depth === 2 && part === 'Body') {
+        if (message !== undefined) throw soapEnvelope('The Body holds more than one element; it must hold one message');
+        if (local === 'Fault') throw soapEnvelope('A request cannot carry a SOAP Fault');
+        message = local;
+      }
+      if (text.charCodeAt(end - 1) !== 0x2f /* / */) depth += 1;
+      else if (depth === 0) rootClosed = true;
+      i = end + 1;
+    }
+  }
+  if (!bodySeen) throw soapEnvelope('The envelope has no Body');
+  if (message === undefined) throw soapEnvelope('The Body is empty; it must hold one message');
+  return message;
+}
+
+function soapEnvelope(message: string): GatewayError {
+  return malformed('SOAP_ENVELOPE', message);
+}
+
+/** Inside a Header entry or inside the message; elsewhere only white space, comments and PIs. */
+function soapTextAllowed(depth: number, part: 'Header' | 'Body' | undefined): boolean {
+  return depth >= 3 || (depth === 2 && part === 'Header');
+}
+
+function isBlank(text: string, from: number, to: number): boolean {
+  for (let k = from; k < to; k++) {
+    const c = text.charCodeAt(k);
+    if (c !== 0x20 && c !== 0x09 && c !== 0x0a && c !== 0x0d) return false;
+  }
+  return true;
+}
 
 /**
  * One linear pass over the markup: refuses processing instructions, a non-UTF-8 declaration,

@@ -1,6 +1,6 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { IncomingMessage } from 'node:http';
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyBaseLogger, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import * as soap from 'soap';
 import type { ApiClient } from '../src/auth/clients.js';
@@ -8,12 +8,11 @@ import { GatewayError } from '../src/errors.js';
 import { toGatewayError } from '../src/http/error-handler.js';
 import { requireClient } from '../src/http/auth-plugin.js';
 import type { IntakeService, MessageType } from '../src/intake/intake-service.js';
-import { decodeUtf8, screenXmlText } from './body-reader.js';
+import { decodeUtf8, screenXmlText, soapBodyElement } from './body-reader.js';
 import { readBody } from './content-types.js';
-import { buildWsdl, SOAP_OPERATIONS } from './wsdl.js';
+import { buildWsdl, NGSP_NAMESPACE, SOAP_OPERATIONS, type SoapOperation } from './wsdl.js';
 
 export const SOAP_PATH = '/ngsp/soap';
-const ONE_STOP_OPERATION = /<(?:[A-Za-z_][\w.-]*:)?HoSoMotCua[\s>]/;
 
 export interface NgspSoapOptions {
   intake: IntakeService;
@@ -24,6 +23,52 @@ export interface NgspSoapOptions {
 
 interface SoapCall {
   client: ApiClient;
+  log: FastifyBaseLogger;
+  /** Set once our operation has answered or refused: any other answer is the library's own. */
+  answered: boolean;
+}
+
+/** The body as the door hands it to the soap library, with the operation read from it. */
+interface SoapEnvelope {
+  text: string;
+  operation: SoapOperation;
+}
+
+/** Refusals of the envelope itself rather than of the message in it; each says where it came from. */
+const ENVELOPE_REFUSALS = new Set(['SOAP_ENVELOPE', 'SOAP_OPERATION', 'SOAP_ACTION']);
+
+function soapActionOf(operation: SoapOperation): string {
+  return `${NGSP_NAMESPACE}#${operation.name}`;
+}
+
+/**
+ * The operation an envelope calls: the element its Body carries, and the SOAPAction header, when
+ * it says anything, naming the same operation. Nothing else decides it, the body limit included.
+ */
+function operationOf(text: string, soapAction: string | string[] | undefined): SoapOperation {
+  const element = soapBodyElement(text);
+  const operation = SOAP_OPERATIONS.find(({ input }) => input === element);
+  if (!operation) {
+    throw new GatewayError('VALIDATION_FAILED', 'The Body carries no message of this service', [{
+      path: '', code: 'SOAP_OPERATION',
+      message: `expected ${SOAP_OPERATIONS.map(({ input }) => `<${input}>`).join(', ')}, got <${element.slice(0, 60)}>`,
+    }]);
+  }
+  // SOAP 1.1 §6.1.1: quoted, and "" means the intent is in the envelope alone.
+  const header = Array.isArray(soapAction) ? soapAction.join(', ') : soapAction ?? '';
+  const action = header.length >= 2 && header.startsWith('"') && header.endsWith('"') ? header.slice(1, -1) : header;
+  if (action !== '' && action !== soapActionOf(operation)) {
+    const named = SOAP_OPERATIONS.find((candidate) => soapActionOf(candidate) === action);
+    throw new GatewayError('VALIDATION_FAILED', named ? `The SOAPAction names ${named.name} but the Body carries <${operation.input}>` : 'The SOAPAction names no operation of this service', [{
+      path: '', code: 'SOAP_ACTION', message: `expected "${soapActionOf(operation)}" or none, got "${action.slice(0, 120)}"`,
+    }]);
+  }
+  return operation;
+}
+
+/** What the soap library answered for itself, for the log: the kind of error, never its text (it may quote the request). */
+function libraryErrorKind(body: string): string {
+  return /\b(\w*Error)\b/.exec(body)?.[1] ?? (/Fault/.test(body) ? 'Fault' : 'unknown');
 }
 
 /** A Fault that carries the catalogue's code in faultcode (`soap:Client.CODE`) and in its detail. */
@@ -73,7 +118,11 @@ async function ngspSoap(app: FastifyInstance, options: NgspSoapOptions) {
     try {
       return (await options.intake.accept(type, args, call.client, 'soap')).answer;
     } catch (error) {
-      throw soapFault(toGatewayError(error));
+      const gatewayError = toGatewayError(error);
+      if (gatewayError.status >= 500) call.log.error({ err: error }, 'SOAP request failed');
+      throw soapFault(gatewayError);
+    } finally {
+      call.answered = true;
     }
   };
   const server = await soap.createServerless({
@@ -88,20 +137,25 @@ async function ngspSoap(app: FastifyInstance, options: NgspSoapOptions) {
 
   app.removeAllContentTypeParsers();
   const largest = Math.max(options.bodyLimit, options.motCuaBodyLimit);
-  app.addContentTypeParser(['text/xml', 'application/soap+xml', 'application/xml'], async (request: FastifyRequest, payload: IncomingMessage) => {
+  app.addContentTypeParser(['text/xml', 'application/soap+xml', 'application/xml'], async (request: FastifyRequest, payload: IncomingMessage): Promise<SoapEnvelope> => {
     const body = await readBody(payload, request.headers['content-length'], largest);
-    // One SOAP path serves every operation: only a one-stop dossier may use the larger limit.
-    if (body.length > options.bodyLimit && !ONE_STOP_OPERATION.test(body.subarray(0, 4096).toString('latin1'))) {
-      throw new GatewayError('PAYLOAD_TOO_LARGE');
-    }
     const text = decodeUtf8(body);
     screenXmlText(text);
-    return text;
+    const operation = operationOf(text, request.headers.soapaction);
+    // One SOAP path serves every operation: only a one-stop dossier may use the larger limit.
+    if (body.length > (operation.input === 'HoSoMotCua' ? options.motCuaBodyLimit : options.bodyLimit)) {
+      throw new GatewayError('PAYLOAD_TOO_LARGE');
+    }
+    return { text, operation };
   });
 
-  const sendFault = (request: FastifyRequest, reply: FastifyReply, error: unknown) => {
+  const sendFault = (request: FastifyRequest, reply: FastifyReply, error: unknown, context: Record<string, unknown> = {}) => {
     const gatewayError = toGatewayError(error);
-    if (gatewayError.status >= 500) request.log.error({ err: error }, 'SOAP request failed');
+    if (gatewayError.status >= 500) {
+      request.log.error({ err: error }, 'SOAP request failed');
+    } else if (ENVELOPE_REFUSALS.has(gatewayError.details[0]?.code ?? '')) {
+      request.log.warn({ code: gatewayError.code, detail: gatewayError.details[0]?.code, ...context }, 'SOAP envelope refused');
+    }
     return reply.code(gatewayError.status).headers(gatewayError.headers).type('text/xml; charset=utf-8').send(faultEnvelope(gatewayError));
   };
   app.setErrorHandler((error, request, reply) => sendFault(request, reply, error));
@@ -111,15 +165,23 @@ async function ngspSoap(app: FastifyInstance, options: NgspSoapOptions) {
     return reply.type('text/xml; charset=utf-8').send(buildWsdl(location));
   });
 
-  app.post<{ Body: string }>(SOAP_PATH, {
+  app.post<{ Body: SoapEnvelope }>(SOAP_PATH, {
     // Authenticated in onRequest, before the body is read: an unknown sender cannot make us parse it.
     config: { roles: ['registry'] },
     schema: { tags: ['registry'], summary: 'SOAP 1.1 operations GuiKhaiSinh, GuiKhaiTu, GuiHoSoMotCua (registry role)' },
   }, async (request, reply) => {
-    const client = requireClient(request);
-    const response = await calls.run({ client }, () =>
-      server.processRequest(request.body, { headers: request.headers as Record<string, string>, url: SOAP_PATH }),
-    );
+    const call: SoapCall = { client: requireClient(request), log: request.log, answered: false };
+    // The library dispatches by SOAPAction when there is one: naming the operation read from the
+    // Body makes it run the one whose body limit was applied, whatever the library makes of the rest.
+    const headers = { soapaction: `"${soapActionOf(request.body.operation)}"` };
+    const response = await calls.run(call, () => server.processRequest(request.body.text, { headers, url: SOAP_PATH }));
+    if (!call.answered) {
+      // The library refused the envelope itself, in words of its own (a stack trace, a SOAP 1.2
+      // Fault): none of that leaves. Reaching here means the door's own reading let it through.
+      return sendFault(request, reply, new GatewayError('MALFORMED_BODY', 'The SOAP envelope could not be read', [
+        { path: '', code: 'SOAP_ENVELOPE', message: 'the envelope is not one this service reads' },
+      ]), { libraryStatus: response.statusCode, libraryError: libraryErrorKind(response.body) });
+    }
     return reply.code(response.statusCode).type('text/xml; charset=utf-8').send(response.body);
   });
 }

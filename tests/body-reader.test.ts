@@ -1,5 +1,5 @@
 import { describe, it, expect } from 'vitest';
-import { decodeUtf8, readJson, readXml, readXmlText, screenXmlText } from '../adapters/body-reader.js';
+import { decodeUtf8, readJson, readXml, readXmlText, screenXmlText, soapBodyElement } from '../adapters/body-reader.js';
 import { GatewayError } from '../src/errors.js';
 
 /** Runs `fn`, expects a MALFORMED_BODY GatewayError with one detail of `detailCode`, returns it. */
@@ -247,5 +247,44 @@ describe('readXml', () => {
 
   it('refuses raw control characters', () => {
     refusal(() => readXmlText('<A><b>a\u0000b</b></A>'), 'INVALID_XML');
+  });
+});
+
+describe('soapBodyElement', () => {
+  const NS = 'xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"';
+  const envelope = (inside: string) => `<?xml version="1.0" encoding="UTF-8"?>\n<s:Envelope ${NS}>${inside}</s:Envelope>`;
+
+  it('names the one element of the Body, by local name, past white space, comments, a Header and a BOM', () => {
+    expect(soapBodyElement(envelope('<s:Body><t:KhaiSinh xmlns:t="urn:t"><a>1</a></t:KhaiSinh></s:Body>'))).toBe('KhaiSinh');
+    expect(soapBodyElement(`\ufeff${envelope(`
+      <!-- <t:HoSoMotCua/> -->
+      <s:Header><t:HoSoMotCua xmlns:t="urn:t"/><x>text <![CDATA[<t:HoSoMotCua/>]]></x></s:Header>
+      <s:Body> <!-- <t:HoSoMotCua/> --> <KhaiTu/> </s:Body>
+    `)}`)).toBe('KhaiTu');
+    expect(soapBodyElement('<Envelope><Body><KhaiSinh attr="<HoSoMotCua>"/></Body></Envelope>')).toBe('KhaiSinh');
+  });
+
+  it.each([
+    { name: 'a root other than Envelope', text: '<KhaiSinh><a>1</a></KhaiSinh>' },
+    { name: 'an Envelope without a Body', text: envelope('<s:Header><HoSoMotCua/></s:Header>') },
+    { name: 'an empty Envelope', text: `<s:Envelope ${NS}/>` },
+    { name: 'an empty Body', text: envelope('<s:Body/>') },
+    { name: 'a Body of white space and comments', text: envelope('<s:Body> <!-- <KhaiSinh/> --> </s:Body>') },
+    { name: 'a Fault', text: envelope('<s:Body><s:Fault><faultcode>x</faultcode></s:Fault></s:Body>') },
+    { name: 'text in the Body', text: envelope('<s:Body>hello</s:Body>') },
+    { name: 'CDATA in the Body', text: envelope('<s:Body><![CDATA[<KhaiSinh/>]]></s:Body>') },
+    { name: 'text in the Envelope', text: envelope('hello<s:Body><KhaiSinh/></s:Body>') },
+    { name: 'two messages', text: envelope('<s:Body><HoSoMotCua/><KhaiSinh/></s:Body>') },
+    { name: 'two Bodies', text: envelope('<s:Body><HoSoMotCua/></s:Body><s:Body><KhaiSinh/></s:Body>') },
+    { name: 'a Header after the Body', text: envelope('<s:Body><KhaiSinh/></s:Body><s:Header/>') },
+    { name: 'another element in the Envelope', text: envelope('<HoSoMotCua/><s:Body><KhaiSinh/></s:Body>') },
+  ])('refuses $name', ({ text }) => {
+    refusal(() => soapBodyElement(text), 'SOAP_ENVELOPE');
+  });
+
+  it('ends on text it cannot read, without a hang', () => {
+    for (const broken of ['<s:Envelope><s:Body><KhaiSinh', '<s:Envelope><!-- <s:Body>', '<', '', '</a></b><s:Envelope>']) {
+      expect(() => soapBodyElement(broken)).toThrow(GatewayError);
+    }
   });
 });

@@ -2,8 +2,10 @@ import type { AddressInfo } from 'node:net';
 import { XMLParser, XMLValidator } from 'fast-xml-parser';
 import * as soap from 'soap';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { LightMyRequestResponse } from 'fastify';
 import type { KhaiSinh } from '../src/domain/documents.js';
-import { khaiSinh, personalNumber } from './support/fixtures.js';
+import { errorCatalogue, type ErrorCode } from '../src/errors.js';
+import { khaiSinh, personalNumber, toSoapEnvelope, toXml } from './support/fixtures.js';
 import { countRows, startTestGateway, type TestGateway } from './support/gateway.js';
 
 let gateway: TestGateway;
@@ -213,5 +215,117 @@ describe('GuiKhaiSinh through a real SOAP client', () => {
     const transfer = await readTransfer(answer.transferId);
     const expected: KhaiSinh = doc;
     expect(transfer.document).toEqual(expected);
+  });
+});
+
+const SOAP_NS = 'xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"';
+const ONE_MB = 1024 * 1024;
+const envelopeOf = (inner: string, header = '') =>
+  `<?xml version="1.0" encoding="UTF-8"?><soap:Envelope ${SOAP_NS}>${header ? `<soap:Header>${header}</soap:Header>` : ''}${inner}</soap:Envelope>`;
+/** The message element of a GuiKhaiSinh envelope, without the envelope. */
+const khaiSinhElement = (doc: KhaiSinh = khaiSinh()) =>
+  toSoapEnvelope('KhaiSinh', doc).replace(/^.*<soap:Body>/, '').replace('</soap:Body></soap:Envelope>', '');
+
+function postSoap(payload: string, soapAction?: string): Promise<LightMyRequestResponse> {
+  return gateway.request('registry08', {
+    method: 'POST', url: '/ngsp/soap', payload,
+    headers: { 'content-type': 'text/xml; charset=utf-8', ...(soapAction === undefined ? {} : { soapaction: soapAction }) },
+  });
+}
+
+const faultReader = new XMLParser({ removeNSPrefix: true, ignoreAttributes: true, parseTagValue: false });
+
+/**
+ * A Fault of ours: SOAP 1.1, the catalogue's status and code, the detail code given, and nothing of
+ * the soap library (its messages, a stack, a SOAP 1.2 Fault, a path on this machine).
+ */
+function expectOurFault(response: LightMyRequestResponse, code: ErrorCode, detail: string) {
+  expect(response.statusCode).toBe(errorCatalogue[code].status);
+  expect(response.headers['content-type']).toMatch(/^text\/xml/);
+  expect(XMLValidator.validate(response.body)).toBe(true);
+  const fault = faultReader.parse(response.body).Envelope.Body.Fault;
+  expect(fault.faultcode).toBe(`soap:Client.${code}`);
+  expect(fault.detail.error.code).toBe(code);
+  expect([fault.detail.error.details.detail].flat()).toContainEqual(expect.objectContaining({ code: detail }));
+  expect(response.body).not.toMatch(/Error\b|\bat \S+ \(|node_modules|\/work\/|soap:Code|soap:Reason|InternalServerError/);
+}
+
+/** Runs the request and returns the log lines it wrote, parsed. */
+async function logsOf<T>(run: () => Promise<T>): Promise<{ result: T; lines: Array<{ level: number; msg: string }> }> {
+  const before = gateway.logLines.length;
+  const result = await run();
+  return { result, lines: gateway.logLines.slice(before).map((line) => JSON.parse(line)) };
+}
+
+describe('envelopes the soap library cannot read are refused with a Fault of ours (issue 11)', () => {
+  const cases: Array<{ name: string; payload: () => string; soapAction?: string; code: ErrorCode; detail: string }> = [
+    { name: 'an envelope without a Body', payload: () => envelopeOf(''), soapAction: 'urn:lienthong:ngsp:v1#GuiKhaiSinh', code: 'MALFORMED_BODY', detail: 'SOAP_ENVELOPE' },
+    { name: 'an envelope with only a Header', payload: () => envelopeOf('', '<x:HoSoMotCua xmlns:x="urn:lienthong:ngsp:v1"/>'), code: 'MALFORMED_BODY', detail: 'SOAP_ENVELOPE' },
+    { name: 'an empty Body', payload: () => envelopeOf('<soap:Body/>'), soapAction: 'urn:lienthong:ngsp:v1#GuiKhaiSinh', code: 'MALFORMED_BODY', detail: 'SOAP_ENVELOPE' },
+    { name: 'a Body holding white space and a comment only, without a SOAPAction', payload: () => envelopeOf('<soap:Body> <!-- nothing --> </soap:Body>'), code: 'MALFORMED_BODY', detail: 'SOAP_ENVELOPE' },
+    {
+      name: 'a Body carrying a soap:Fault',
+      payload: () => envelopeOf('<soap:Body><soap:Fault><faultcode>soap:Server</faultcode><faultstring>boom</faultstring><detail><a>1</a></detail></soap:Fault></soap:Body>'),
+      soapAction: 'urn:lienthong:ngsp:v1#GuiKhaiSinh', code: 'MALFORMED_BODY', detail: 'SOAP_ENVELOPE',
+    },
+    { name: 'a Body holding text', payload: () => envelopeOf('<soap:Body>hello</soap:Body>'), code: 'MALFORMED_BODY', detail: 'SOAP_ENVELOPE' },
+    { name: 'a Body holding two messages', payload: () => envelopeOf(`<soap:Body>${khaiSinhElement()}${khaiSinhElement()}</soap:Body>`), code: 'MALFORMED_BODY', detail: 'SOAP_ENVELOPE' },
+    { name: 'a bare document instead of an envelope', payload: () => toXml('KhaiSinh', khaiSinh()), code: 'MALFORMED_BODY', detail: 'SOAP_ENVELOPE' },
+    { name: 'a Body carrying an element no operation takes', payload: () => envelopeOf('<soap:Body><tns:GuiKhaiSinhRequest xmlns:tns="urn:lienthong:ngsp:v1"/></soap:Body>'), code: 'VALIDATION_FAILED', detail: 'SOAP_OPERATION' },
+    { name: 'an unknown SOAPAction', payload: () => toSoapEnvelope('KhaiSinh', khaiSinh()), soapAction: 'urn:example:Nothing', code: 'VALIDATION_FAILED', detail: 'SOAP_ACTION' },
+    { name: 'a SOAPAction naming another operation than the Body carries', payload: () => toSoapEnvelope('KhaiSinh', khaiSinh()), soapAction: '"urn:lienthong:ngsp:v1#GuiKhaiTu"', code: 'VALIDATION_FAILED', detail: 'SOAP_ACTION' },
+    {
+      // Passes the door's own reading; the library then refuses it (a nested XML declaration in CDATA).
+      name: 'a message the soap library refuses for reasons of its own',
+      payload: () => envelopeOf(`<soap:Body><tns:KhaiSinh xmlns:tns="urn:lienthong:ngsp:v1"><messageId><![CDATA[<?xml version="1.0"?><a>]]></messageId></tns:KhaiSinh></soap:Body>`),
+      code: 'MALFORMED_BODY', detail: 'SOAP_ENVELOPE',
+    },
+  ];
+
+  it.each(cases)('$name', async ({ payload, soapAction, code, detail }) => {
+    const stored = await countRows(gateway.db, 'transfers');
+    const { result: response, lines } = await logsOf(() => postSoap(payload(), soapAction));
+    expectOurFault(response, code, detail);
+    expect(lines.filter((line) => line.level >= 40)).toEqual([expect.objectContaining({ level: 40 })]);
+    expect(await countRows(gateway.db, 'transfers')).toBe(stored);
+  });
+
+  it.each([
+    { name: 'quoted', soapAction: '"urn:lienthong:ngsp:v1#GuiKhaiSinh"' },
+    { name: 'unquoted', soapAction: 'urn:lienthong:ngsp:v1#GuiKhaiSinh' },
+    { name: 'empty ("")', soapAction: '""' },
+    { name: 'absent', soapAction: undefined },
+  ])('takes a GuiKhaiSinh whose SOAPAction is $name', async ({ soapAction }) => {
+    const response = await postSoap(toSoapEnvelope('KhaiSinh', khaiSinh()), soapAction);
+    expect(response.statusCode).toBe(200);
+    expect(response.body).toContain('<status>queued</status>');
+  });
+});
+
+describe('the SOAP body limit follows the operation called, not a name found anywhere (issue 11)', () => {
+  const pad = 'a'.repeat(5 * ONE_MB);
+
+  it.each([
+    {
+      name: 'a 5 MB GuiKhaiSinh naming <x:HoSoMotCua/> in its soap:Header',
+      payload: () => envelopeOf(`<soap:Body>${khaiSinhElement()}</soap:Body>`, `<x:HoSoMotCua xmlns:x="urn:lienthong:ngsp:v1"/><x:pad xmlns:x="urn:example:pad">${pad}</x:pad>`),
+    },
+    {
+      name: 'a 5 MB GuiKhaiSinh naming <x:HoSoMotCua> in a comment before its message',
+      payload: () => envelopeOf(`<soap:Body><!-- <x:HoSoMotCua> --><!--${pad}-->${khaiSinhElement()}</soap:Body>`),
+    },
+  ])('$name is refused with 413 and nothing is stored', async ({ payload }) => {
+    const stored = await countRows(gateway.db, 'transfers');
+    const response = await postSoap(payload(), 'urn:lienthong:ngsp:v1#GuiKhaiSinh');
+    expect(response.statusCode).toBe(413);
+    expect(response.body).toContain('<faultcode>soap:Client.PAYLOAD_TOO_LARGE</faultcode>');
+    expect(await countRows(gateway.db, 'transfers')).toBe(stored);
+  });
+
+  it('a 5 MB KhaiSinh sent with the SOAPAction of GuiHoSoMotCua is refused and nothing is stored', async () => {
+    const stored = await countRows(gateway.db, 'transfers');
+    const response = await postSoap(envelopeOf(`<soap:Body><!--${pad}-->${khaiSinhElement()}</soap:Body>`), 'urn:lienthong:ngsp:v1#GuiHoSoMotCua');
+    expectOurFault(response, 'VALIDATION_FAILED', 'SOAP_ACTION');
+    expect(await countRows(gateway.db, 'transfers')).toBe(stored);
   });
 });
