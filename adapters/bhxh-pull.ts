@@ -33,14 +33,16 @@ async function bhxhPull(app: FastifyInstance, options: BhxhPullOptions) {
         properties: {
           maTinh: { type: 'string', pattern: '^[0-9]{2}$' },
           loai: { type: 'string', enum: ['CAP_THE_TE', 'BAO_GIAM'] },
-          max: { type: 'integer', minimum: 1, maximum: options.maxBatchSize, default: options.maxBatchSize },
+          max: { type: 'integer', minimum: 1, default: options.maxBatchSize, description: 'at most this many records; more than the gateway\'s batch size (the default) is served as the batch size' },
           leaseSeconds: { type: 'integer', minimum: 1, maximum: 86_400, default: 300 },
         },
       },
     },
   }, async (request, reply) => {
     const client = requireClient(request);
-    const { maTinh, loai, max, leaseSeconds } = request.body;
+    const { maTinh, loai, leaseSeconds } = request.body;
+    // BHXH cannot know the gateway's batch size, so asking for more is not an error.
+    const max = Math.min(request.body.max, options.maxBatchSize);
     if (!actsForProvince(client, maTinh)) throw new GatewayError('FORBIDDEN', `Province ${maTinh} is outside this client's units`);
     const [batch] = await db.transaction((tx) =>
       claimIntoBatchesInTx(tx, { mode: 'pull', batchSize: max, limit: max, maTinh, loai, actor: client.id, leasedBy: client.id, leaseSeconds }),

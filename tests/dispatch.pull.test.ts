@@ -10,15 +10,17 @@ const BHXH01_KEY = 'key-bhxh01-for-pull-tests-0123456789';
 
 let gateway: TestGateway;
 
+const startPullGateway = (env: Record<string, string> = {}) => startTestGateway({
+  startDispatcher: true,
+  // Pull only (no BHXH_PUSH_URL); leases are swept every 100 ms.
+  env: { MAINTENANCE_INTERVAL_MS: '100', DISPATCH_INTERVAL_MS: '3600000', RETRY_BASE_DELAY_MS: '20', ...env },
+  clients: [{ id: 'bhxh-01', keySha256: sha256OfKey(BHXH01_KEY), roles: ['bhxh'], units: ['01'] }],
+});
+
 // A fresh gateway (schema, queue prefix) per case: a lease takes every queued record of a province,
 // so cases sharing one would take each other's records.
 beforeEach(async () => {
-  gateway = await startTestGateway({
-    startDispatcher: true,
-    // Pull only (no BHXH_PUSH_URL); leases are swept every 100 ms.
-    env: { MAINTENANCE_INTERVAL_MS: '100', DISPATCH_INTERVAL_MS: '3600000', RETRY_BASE_DELAY_MS: '20' },
-    clients: [{ id: 'bhxh-01', keySha256: sha256OfKey(BHXH01_KEY), roles: ['bhxh'], units: ['01'] }],
-  });
+  gateway = await startPullGateway();
 });
 afterEach(async () => {
   await gateway?.close();
@@ -98,6 +100,21 @@ describe('pull: leasing', () => {
 
     const history = (await transfer(ids[0] as string)).history.map((event: { toStatus: string }) => event.toStatus);
     expect(history).toEqual(['queued', 'sent']);
+  });
+
+  it('serves a `max` above the gateway\'s batch size as the batch size: BHXH cannot know it', async () => {
+    await gateway.close();
+    gateway = await startPullGateway({ DISPATCH_BATCH_SIZE: '2' });
+    const ids = await push(3);
+
+    const first = await leaseOk({ maTinh: '08', loai: 'CAP_THE_TE', max: 1000 });
+    expect(first.records).toHaveLength(2);
+    const second = await leaseOk({ maTinh: '08', loai: 'CAP_THE_TE', max: 1000 });
+    expect(second.records).toHaveLength(1);
+    expect([...idsOf(first), ...idsOf(second)].sort()).toEqual([...ids].sort());
+    // Without `max`, the batch size too.
+    await push(3);
+    expect((await leaseOk({ maTinh: '08', loai: 'CAP_THE_TE' })).records).toHaveLength(2);
   });
 
   it('gives leases taken at the same moment disjoint records', async () => {
