@@ -35,7 +35,7 @@ function retryAfterMs(header: string | null): number | undefined {
   return Number.isNaN(date) ? undefined : Math.max(0, date - Date.now());
 }
 
-/** Where a batch leaves the gateway for BHXH's receiving service (CONTRACT.md §5, push). */
+/** Where a batch leaves the gateway for BHXH's receiving service (push, docs/API.md). */
 export class BhxhPushClient {
   private readonly url: string;
 
