@@ -2,13 +2,14 @@ import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import { listAuditEvents, verifyAuditChain } from '../src/store/audit-log.js';
 import type { Database } from '../src/store/database.js';
-import { auditEventSchema, errorResponses } from './openapi-shapes.js';
+import { AUTH_ERRORS, SERVER_ERRORS, errorResponses } from './openapi-shapes.js';
 
-/** Read and verify the audit log (CONTRACT.md §6). There is deliberately no way to write it here. */
+/** Read and verify the audit log (docs/API.md). There is deliberately no way to write it here. */
 async function auditApi(app: FastifyInstance, options: { db: Database }) {
   app.get<{ Querystring: { transferId?: string; after?: number; limit: number } }>('/audit/v1/events', {
     config: { roles: ['auditor', 'operator'] },
     schema: {
+      operationId: 'listAuditEvents',
       tags: ['audit'],
       summary: 'Audit events, oldest first (optionally of one transfer); page with `after` = the last seq seen',
       querystring: {
@@ -20,16 +21,7 @@ async function auditApi(app: FastifyInstance, options: { db: Database }) {
           limit: { type: 'integer', minimum: 1, maximum: 1000, default: 200 },
         },
       },
-      response: {
-        200: {
-          type: 'object',
-          properties: {
-            events: { type: 'array', items: auditEventSchema },
-            nextCursor: { type: ['string', 'null'] },
-          },
-        },
-        ...errorResponses,
-      },
+      response: { 200: { $ref: 'AuditEventPage#' }, ...errorResponses(...AUTH_ERRORS, 'VALIDATION_FAILED', ...SERVER_ERRORS) },
     },
   }, async (request) => {
     const { transferId, after, limit } = request.query;
@@ -41,21 +33,10 @@ async function auditApi(app: FastifyInstance, options: { db: Database }) {
   app.get('/audit/v1/verify', {
     config: { roles: ['auditor', 'operator'] },
     schema: {
+      operationId: 'verifyAuditChain',
       tags: ['audit'],
       summary: 'Recompute the hash chain; names the first broken event',
-      response: {
-        200: {
-          type: 'object',
-          properties: {
-            ok: { type: 'boolean' },
-            events: { type: 'integer' },
-            head: { type: 'string' },
-            brokenSeq: { type: 'integer' },
-            reason: { type: 'string' },
-          },
-        },
-        ...errorResponses,
-      },
+      response: { 200: { $ref: 'ChainVerdict#' }, ...errorResponses(...AUTH_ERRORS, ...SERVER_ERRORS) },
     },
   }, async () => verifyAuditChain(options.db));
 }

@@ -8,7 +8,9 @@ import { requireClient } from '../src/http/auth-plugin.js';
 import type { GatewayMetrics } from '../src/metrics.js';
 import { claimIntoBatchesInTx, findBatch, serialisedBatchBody, type Loai } from '../src/store/batches.js';
 import type { Database } from '../src/store/database.js';
-import { errorResponses } from './openapi-shapes.js';
+import { documentBody } from './api-docs.js';
+import { leaseExample, resultsExample } from './openapi-examples.js';
+import { AUTH_ERRORS, BODY_ERRORS, SERVER_ERRORS, errorResponses } from './openapi-shapes.js';
 
 export interface BhxhPullOptions {
   db: Database;
@@ -17,13 +19,21 @@ export interface BhxhPullOptions {
   maxBatchSize: number;
 }
 
-/** Where BHXH fetches batches itself and answers them (CONTRACT.md §5, pull); scoped by province. */
+const resultsBody = (result: object) => ({
+  type: 'object',
+  additionalProperties: false,
+  required: ['results'],
+  properties: { results: { type: 'array', maxItems: 10_000, items: result } },
+}) as const;
+
+/** Where BHXH fetches batches itself and answers them (pull, docs/API.md); scoped by province. */
 async function bhxhPull(app: FastifyInstance, options: BhxhPullOptions) {
   const { db } = options;
 
   app.post<{ Body: { maTinh: string; loai: Loai; max: number; leaseSeconds: number } }>('/bhxh/v1/batches/lease', {
     config: { roles: ['bhxh'] },
     schema: {
+      operationId: 'leaseBatch',
       tags: ['bhxh'],
       summary: 'Lease up to `max` queued records of one province and type as a batch (204 when nothing waits)',
       body: {
@@ -36,6 +46,12 @@ async function bhxhPull(app: FastifyInstance, options: BhxhPullOptions) {
           max: { type: 'integer', minimum: 1, default: options.maxBatchSize, description: 'at most this many records; more than the gateway\'s batch size (the default) is served as the batch size' },
           leaseSeconds: { type: 'integer', minimum: 1, maximum: 86_400, default: 300 },
         },
+        examples: [leaseExample],
+      },
+      response: {
+        200: { $ref: 'Batch#', description: 'The leased batch: its records are sent until answered or the lease expires' },
+        204: { type: 'null', description: 'No queued record of that province and type' },
+        ...errorResponses(...AUTH_ERRORS, ...BODY_ERRORS, ...SERVER_ERRORS),
       },
     },
   }, async (request, reply) => {
@@ -54,27 +70,19 @@ async function bhxhPull(app: FastifyInstance, options: BhxhPullOptions) {
   });
 
   app.post<{ Params: { batchId: string }; Body: { results: unknown[] } }>('/bhxh/v1/batches/:batchId/results', {
-    config: { roles: ['bhxh'] },
+    config: {
+      roles: ['bhxh'],
+      // Each result is checked on its own and a malformed one is listed as rejected, not the whole
+      // answer refused: the route takes any object, /docs shows what a result must be.
+      swaggerTransform: documentBody({ ...resultsBody({ $ref: 'BhxhResult#' }), examples: [resultsExample] }),
+    },
     schema: {
+      operationId: 'postBatchResults',
       tags: ['bhxh'],
       summary: 'Per-record results of a batch; results for records not awaiting one are listed as rejected',
       params: { type: 'object', properties: { batchId: { type: 'string', maxLength: 64 } } },
-      body: {
-        type: 'object',
-        additionalProperties: false,
-        required: ['results'],
-        properties: { results: { type: 'array', maxItems: 10_000, items: { type: 'object' } } },
-      },
-      response: {
-        200: {
-          type: 'object',
-          properties: {
-            accepted: { type: 'integer' },
-            rejected: { type: 'array', items: { type: 'object', properties: { MA_HO_SO: { type: ['string', 'null'] }, reason: { type: 'string' } } } },
-          },
-        },
-        ...errorResponses,
-      },
+      body: resultsBody({ type: 'object' }),
+      response: { 200: { $ref: 'BatchResultsAnswer#' }, ...errorResponses(...AUTH_ERRORS, ...BODY_ERRORS, 'NOT_FOUND', ...SERVER_ERRORS) },
     },
   }, async (request) => {
     const client = requireClient(request);

@@ -4,6 +4,7 @@ import type { Redis } from 'ioredis';
 import { GatewayError } from '../src/errors.js';
 import type { GatewayMetrics } from '../src/metrics.js';
 import type { Database } from '../src/store/database.js';
+import { errorResponses } from './openapi-shapes.js';
 
 async function withTimeout<T>(work: Promise<T>, ms: number): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
@@ -21,9 +22,18 @@ async function withTimeout<T>(work: Promise<T>, ms: number): Promise<T> {
 
 /** Liveness, readiness (the database and Redis answer), Prometheus metrics. */
 async function health(app: FastifyInstance, options: { db: Database; redis: Redis; metrics: GatewayMetrics }) {
-  app.get('/healthz', { schema: { tags: ['health'], summary: 'The process is up' } }, async () => ({ status: 'ok' }));
+  app.get('/healthz', {
+    schema: { operationId: 'getLiveness', tags: ['health'], summary: 'The process is up', response: { 200: { $ref: 'Liveness#' } } },
+  }, async () => ({ status: 'ok' }));
 
-  app.get('/readyz', { schema: { tags: ['health'], summary: 'The database and Redis answer (503 otherwise)' } }, async () => {
+  app.get('/readyz', {
+    schema: {
+      operationId: 'getReadiness',
+      tags: ['health'],
+      summary: 'The database and Redis answer (503 otherwise)',
+      response: { 200: { $ref: 'Readiness#' }, ...errorResponses('UNAVAILABLE') },
+    },
+  }, async () => {
     const checks = await Promise.allSettled([
       withTimeout(options.db.query('SELECT 1'), 2000),
       withTimeout(options.redis.ping(), 2000),
@@ -36,7 +46,14 @@ async function health(app: FastifyInstance, options: { db: Database; redis: Redi
     return { status: 'ready', database: options.db.kind, redis: 'ok' };
   });
 
-  app.get('/metrics', { schema: { tags: ['health'], summary: 'Prometheus metrics' } }, async (_request, reply) => {
+  app.get('/metrics', {
+    schema: {
+      operationId: 'getMetrics',
+      tags: ['health'],
+      summary: 'Prometheus metrics',
+      response: { 200: { description: 'The Prometheus text format', content: { 'text/plain': { schema: { type: 'string' } } } }, ...errorResponses('INTERNAL') },
+    },
+  }, async (_request, reply) => {
     const text = await options.metrics.registry.metrics();
     return reply.type(options.metrics.registry.contentType).send(text);
   });

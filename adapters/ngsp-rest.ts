@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { provinceScope } from '../src/auth/clients.js';
-import { GatewayError } from '../src/errors.js';
+import { GatewayError, type ErrorCode } from '../src/errors.js';
 import { requireClient } from '../src/http/auth-plugin.js';
 import type { IntakeService, MessageType } from '../src/intake/intake-service.js';
 import { assertMayTouch, type KhaiSinhCorrection, type RegistryCorrections } from '../src/transfers/registry-corrections.js';
@@ -10,7 +10,8 @@ import type { Database } from '../src/store/database.js';
 import { findTransfer, listTransfers, type TransferStatus } from '../src/store/transfers.js';
 import { XmlBody, registerDocumentParsers } from './content-types.js';
 import { readTransferHistory } from './transfer-reads.js';
-import { errorResponses, intakeAnswerSchema, transferDetailSchema, transferPageSchema } from './openapi-shapes.js';
+import { khaiSinhCorrectionExample } from './openapi-examples.js';
+import { AUTH_ERRORS, BODY_ERRORS, SERVER_ERRORS, TRANSFER_STATUSES, errorResponses } from './openapi-shapes.js';
 
 export interface NgspRestOptions {
   db: Database;
@@ -19,8 +20,6 @@ export interface NgspRestOptions {
   bodyLimit: number;
   motCuaBodyLimit: number;
 }
-
-export const TRANSFER_STATUSES: TransferStatus[] = ['received', 'queued', 'sent', 'issued', 'processed', 'returned', 'failed', 'deceased', 'merged'];
 
 /** The door validates for itself: JSON, XML and SOAP must share one validator (src/intake/validator.ts). */
 const documentedOnly = () => () => true;
@@ -42,17 +41,26 @@ const transferIdParams = {
   properties: { transferId: { type: 'string', maxLength: 64 } },
 } as const;
 
-/** REST door of the NGSP emulation (CONTRACT.md §3): JSON or the same document as XML. */
+/** REST door of the NGSP emulation (docs/API.md): JSON or the same document as XML. */
 async function ngspRest(app: FastifyInstance, options: NgspRestOptions) {
   // Each route's bodyLimit applies; routes without one take the server's.
   registerDocumentParsers(app);
 
-  const doors: Array<{ path: string; type: MessageType; summary: string; bodyLimit: number }> = [
-    { path: '/ngsp/v1/khai-sinh', type: 'KhaiSinh', summary: 'Push a birth registration (KhaiSinh), as JSON or XML', bodyLimit: options.bodyLimit },
-    { path: '/ngsp/v1/khai-tu', type: 'KhaiTu', summary: 'Push a death registration (KhaiTu), as JSON or XML', bodyLimit: options.bodyLimit },
+  const doors: Array<{ path: string; type: MessageType; operationId: string; summary: string; bodyLimit: number; refusals: ErrorCode[] }> = [
     {
-      path: '/ngsp/v1/mot-cua', type: 'HoSoMotCua', bodyLimit: options.motCuaBodyLimit,
+      path: '/ngsp/v1/khai-sinh', type: 'KhaiSinh', operationId: 'postKhaiSinh', bodyLimit: options.bodyLimit,
+      summary: 'Push a birth registration (KhaiSinh), as JSON or XML',
+      refusals: ['NOT_ELIGIBLE_AGE', 'UNIT_NOT_CONFIGURED', 'DUPLICATE_MESSAGE', 'DUPLICATE_PERSON', 'PERSON_DECEASED'],
+    },
+    {
+      path: '/ngsp/v1/khai-tu', type: 'KhaiTu', operationId: 'postKhaiTu', bodyLimit: options.bodyLimit,
+      summary: 'Push a death registration (KhaiTu), as JSON or XML',
+      refusals: ['UNIT_NOT_CONFIGURED', 'DUPLICATE_MESSAGE', 'DUPLICATE_PERSON'],
+    },
+    {
+      path: '/ngsp/v1/mot-cua', type: 'HoSoMotCua', operationId: 'postHoSoMotCua', bodyLimit: options.motCuaBodyLimit,
       summary: 'Push a one-stop-shop dossier (HoSoMotCua); answers with the transfer it completes, or its own that waits',
+      refusals: ['DUPLICATE_MESSAGE'],
     },
   ];
   for (const door of doors) {
@@ -61,10 +69,16 @@ async function ngspRest(app: FastifyInstance, options: NgspRestOptions) {
       bodyLimit: door.bodyLimit,
       validatorCompiler: documentedOnly,
       schema: {
+        operationId: door.operationId,
         summary: door.summary,
         tags: ['registry'],
+        consumes: ['application/json', 'application/xml'],
         body: { $ref: `${door.type}#` },
-        response: { 200: intakeAnswerSchema, 202: intakeAnswerSchema, ...errorResponses },
+        response: {
+          200: { $ref: 'IntakeAnswer#', description: 'This messageId was accepted before with the same content: the first answer again, nothing stored' },
+          202: { $ref: 'IntakeAnswer#', description: 'Accepted and stored' },
+          ...errorResponses(...AUTH_ERRORS, ...BODY_ERRORS, ...door.refusals, ...SERVER_ERRORS),
+        },
       },
     }, async (request, reply) => {
       const { document, door: entry } = documentOf(request.body, door.type);
@@ -80,16 +94,29 @@ async function ngspRest(app: FastifyInstance, options: NgspRestOptions) {
       if (request.body instanceof XmlBody) request.body = documentOf(request.body, 'KhaiSinh').document as KhaiSinhCorrection;
     },
     schema: {
+      operationId: 'patchKhaiSinh',
       summary: 'Complete or correct the BHYT part and hoTich fields of a birth (received, queued or returned)',
+      description: 'The fields given replace those of the birth; the result is checked as a whole KhaiSinh is at intake.',
       tags: ['registry'],
+      consumes: ['application/json', 'application/xml'],
       params: transferIdParams,
       body: {
         type: 'object',
         additionalProperties: false,
         minProperties: 1,
-        properties: { bhyt: { type: 'object' }, hoTich: { type: 'object' } },
+        properties: {
+          bhyt: { type: 'object', description: 'fields of KhaiSinh.bhyt' },
+          hoTich: { type: 'object', description: 'fields of KhaiSinh.hoTich' },
+        },
+        examples: [khaiSinhCorrectionExample],
       },
-      response: { 200: transferDetailSchema, ...errorResponses },
+      response: {
+        200: { $ref: 'Transfer#' },
+        ...errorResponses(
+          ...AUTH_ERRORS, ...BODY_ERRORS, 'NOT_FOUND', 'INVALID_STATE', 'PERSON_DECEASED', 'DUPLICATE_PERSON',
+          'NOT_ELIGIBLE_AGE', 'UNIT_NOT_CONFIGURED', ...SERVER_ERRORS,
+        ),
+      },
     },
   }, async (request) => {
     const transfer = await options.corrections.correctKhaiSinh(request.params.transferId, request.body, requireClient(request));
@@ -98,7 +125,13 @@ async function ngspRest(app: FastifyInstance, options: NgspRestOptions) {
 
   app.post<{ Params: { transferId: string } }>('/ngsp/v1/transfers/:transferId/resend', {
     config: { roles: ['registry', 'operator'] },
-    schema: { summary: 'Send a returned transfer again', tags: ['registry'], params: transferIdParams, response: { 200: transferDetailSchema, ...errorResponses } },
+    schema: {
+      operationId: 'resendTransfer',
+      summary: 'Send a returned transfer again',
+      tags: ['registry'],
+      params: transferIdParams,
+      response: { 200: { $ref: 'Transfer#' }, ...errorResponses(...AUTH_ERRORS, 'VALIDATION_FAILED', 'NOT_FOUND', 'INVALID_STATE', ...SERVER_ERRORS) },
+    },
   }, async (request) => {
     const transfer = await options.corrections.resend(request.params.transferId, requireClient(request));
     return transferDetail(transfer, ...(await readTransferHistory(options.db, transfer.id)));
@@ -106,7 +139,13 @@ async function ngspRest(app: FastifyInstance, options: NgspRestOptions) {
 
   app.get<{ Params: { transferId: string } }>('/ngsp/v1/transfers/:transferId', {
     config: { roles: ['registry', 'operator', 'auditor'] },
-    schema: { summary: 'One transfer: status, BHXH document, errors, card, history', tags: ['registry'], params: transferIdParams, response: { 200: transferDetailSchema, ...errorResponses } },
+    schema: {
+      operationId: 'getTransfer',
+      summary: 'One transfer: status, BHXH document, errors, card, history',
+      tags: ['registry'],
+      params: transferIdParams,
+      response: { 200: { $ref: 'Transfer#' }, ...errorResponses(...AUTH_ERRORS, 'VALIDATION_FAILED', 'NOT_FOUND', ...SERVER_ERRORS) },
+    },
   }, async (request) => {
     const transfer = assertMayTouch(await findTransfer(options.db, request.params.transferId), requireClient(request));
     return transferDetail(transfer, ...(await readTransferHistory(options.db, transfer.id)));
@@ -115,10 +154,11 @@ async function ngspRest(app: FastifyInstance, options: NgspRestOptions) {
   app.get('/ngsp/v1/transfers', {
     config: { roles: ['registry', 'operator', 'auditor'] },
     schema: {
+      operationId: 'listTransfers',
       summary: 'A page of transfers (e.g. status=returned for the warning list)',
       tags: ['registry'],
       querystring: transferQuerySchema,
-      response: { 200: transferPageSchema, ...errorResponses },
+      response: { 200: { $ref: 'TransferPage#' }, ...errorResponses(...AUTH_ERRORS, 'VALIDATION_FAILED', ...SERVER_ERRORS) },
     },
   }, async (request) => listPage(options.db, request as FastifyRequest<{ Querystring: TransferQuery }>, true));
 }

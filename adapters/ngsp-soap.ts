@@ -11,6 +11,9 @@ import type { IntakeService, MessageType } from '../src/intake/intake-service.js
 import { decodeUtf8, screenXmlText, soapBodyElement } from './body-reader.js';
 import { readBody } from './content-types.js';
 import { buildWsdl, NGSP_NAMESPACE, SOAP_OPERATIONS, type SoapOperation } from './wsdl.js';
+import { documentBody } from './api-docs.js';
+import { soapExample } from './openapi-examples.js';
+import { AUTH_ERRORS, BODY_ERRORS, SERVER_ERRORS, faultResponses, xmlText } from './openapi-shapes.js';
 
 export const SOAP_PATH = '/ngsp/soap';
 
@@ -106,7 +109,7 @@ function faultEnvelope(error: GatewayError): string {
 }
 
 /**
- * SOAP 1.1 door (CONTRACT.md §3). fastify reads, limits and screens the body (UTF-8, DTDs, depth)
+ * SOAP 1.1 door (docs/API.md). fastify reads, limits and screens the body (UTF-8, DTDs, depth)
  * and authenticates; the soap library, run serverless, dispatches by WSDL; the operation hands the
  * document to the same intake as REST. AsyncLocalStorage carries the caller into the operation.
  */
@@ -160,15 +163,43 @@ async function ngspSoap(app: FastifyInstance, options: NgspSoapOptions) {
   };
   app.setErrorHandler((error, request, reply) => sendFault(request, reply, error));
 
-  app.get(SOAP_PATH, { schema: { tags: ['registry'], summary: 'WSDL of the SOAP door (?wsdl)' } }, async (request, reply) => {
+  app.get(SOAP_PATH, {
+    schema: {
+      operationId: 'getWsdl',
+      tags: ['registry'],
+      summary: 'WSDL of the SOAP door (?wsdl)',
+      querystring: { type: 'object', properties: { wsdl: { type: 'string', description: 'present and empty, as SOAP tools ask: ?wsdl' } } },
+      response: { 200: { description: 'The WSDL, its soap:address at the host the request named', ...xmlText('WSDL 1.1') } },
+    },
+  }, async (request, reply) => {
     const location = `${request.protocol}://${request.host}${SOAP_PATH}`;
     return reply.type('text/xml; charset=utf-8').send(buildWsdl(location));
   });
 
   app.post<{ Body: SoapEnvelope }>(SOAP_PATH, {
     // Authenticated in onRequest, before the body is read: an unknown sender cannot make us parse it.
-    config: { roles: ['registry'] },
-    schema: { tags: ['registry'], summary: 'SOAP 1.1 operations GuiKhaiSinh, GuiKhaiTu, GuiHoSoMotCua (registry role)' },
+    config: {
+      roles: ['registry'],
+      // The parser hands the route the envelope already read, so there is no body schema to check it against.
+      swaggerTransform: documentBody({
+        type: 'string',
+        description: `A SOAP 1.1 envelope whose Body carries <KhaiSinh>, <KhaiTu> or <HoSoMotCua> (namespace ${NGSP_NAMESPACE}), the same documents as at the REST doors; SOAPAction, when given, must name the same operation`,
+        examples: [soapExample],
+      }),
+    },
+    schema: {
+      operationId: 'callSoap',
+      tags: ['registry'],
+      summary: 'SOAP 1.1 operations GuiKhaiSinh, GuiKhaiTu, GuiHoSoMotCua',
+      consumes: ['text/xml'],
+      response: {
+        200: { description: 'The operation\'s response: transferId, messageId and status, as the REST doors answer', ...xmlText('a SOAP 1.1 envelope') },
+        ...faultResponses(
+          ...AUTH_ERRORS, ...BODY_ERRORS, 'NOT_ELIGIBLE_AGE', 'UNIT_NOT_CONFIGURED', 'DUPLICATE_MESSAGE', 'DUPLICATE_PERSON',
+          'PERSON_DECEASED', ...SERVER_ERRORS,
+        ),
+      },
+    },
   }, async (request, reply) => {
     const call: SoapCall = { client: requireClient(request), log: request.log, answered: false };
     // The library dispatches by SOAPAction when there is one: naming the operation read from the

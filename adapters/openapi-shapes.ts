@@ -1,100 +1,331 @@
-import { errorBodySchema, errorCatalogue } from '../src/errors.js';
+import { errorBodySchema, errorCatalogue, type ErrorCode } from '../src/errors.js';
+import type { TransferStatus } from '../src/store/transfers.js';
 
 /**
- * Response shapes: they document the API at /docs and let fastify serialise answers with
- * fast-json-stringify. A field missing here is dropped from the answer, so keep them whole.
+ * The shapes the API answers with, each under the name a client generated from /docs gives its type.
+ * Routes refer to them as `{ $ref: 'Name#' }` (api-docs.ts registers them); fastify also serialises
+ * answers with them, and a field missing here is silently dropped from the answer, so keep them whole.
  */
-const { $id: _unusedId, ...errorBody } = errorBodySchema;
 
-export const errorResponses = Object.fromEntries(
-  [...new Set(Object.values(errorCatalogue).map((entry) => entry.status))].map((status) => [
-    status,
-    { description: `Error (${Object.entries(errorCatalogue).filter(([, e]) => e.status === status).map(([code]) => code).join(', ')})`, ...errorBody },
-  ]),
-);
+export const TRANSFER_STATUSES: TransferStatus[] = ['received', 'queued', 'sent', 'issued', 'processed', 'returned', 'failed', 'deceased', 'merged'];
 
-export const intakeAnswerSchema = {
+const freeObject = { type: 'object', additionalProperties: true } as const;
+const nullableFreeObject = { type: ['object', 'null'], additionalProperties: true } as const;
+const nullableString = { type: ['string', 'null'] } as const;
+const dateTime = { type: 'string', format: 'date-time' } as const;
+const countsByStatus = { type: 'object', additionalProperties: { type: 'integer' }, description: 'records by status' } as const;
+
+const errorSchema = { ...errorBodySchema, $id: 'Error' } as const;
+
+const intakeAnswer = {
+  $id: 'IntakeAnswer',
   type: 'object',
   required: ['transferId', 'messageId', 'status'],
   properties: {
     transferId: { type: 'string' },
     messageId: { type: 'string' },
-    status: { type: 'string', description: 'received or queued; for a dossier, the status of the transfer it completed' },
+    status: { type: 'string', enum: TRANSFER_STATUSES, description: 'received or queued; for a dossier, the status of the transfer it completed' },
   },
 } as const;
-
-const freeObject = { type: 'object', additionalProperties: true } as const;
-const nullableFreeObject = { type: ['object', 'null'], additionalProperties: true } as const;
 
 const transferSummaryProperties = {
   transferId: { type: 'string' },
   messageId: { type: 'string' },
-  type: { type: 'string' },
-  status: { type: 'string' },
+  type: { type: 'string', enum: ['KHAI_SINH', 'KHAI_TU', 'HO_SO_MOT_CUA'] },
+  status: { type: 'string', enum: TRANSFER_STATUSES },
   maTinh: { type: 'string' },
   maDonVi: { type: 'string' },
-  maHoSo: { type: ['string', 'null'], description: 'the one-stop-shop dossier code, when there is one' },
+  maHoSo: { ...nullableString, description: 'the one-stop-shop dossier code, when there is one' },
   missing: { type: 'array', items: { type: 'string' }, description: 'JSON Pointers of what the BHXH document still lacks' },
-  errors: { type: 'array', items: freeObject, description: 'errors BHXH returned' },
-  createdAt: { type: 'string', format: 'date-time' },
-  updatedAt: { type: 'string', format: 'date-time' },
+  errors: {
+    type: 'array',
+    description: 'the errors BHXH returned (status returned)',
+    items: { type: 'object', required: ['MA_LOI'], properties: { MA_LOI: { type: 'string' }, MO_TA: { type: 'string' } } },
+  },
+  createdAt: dateTime,
+  updatedAt: dateTime,
 } as const;
+
+const transferSummaryRequired = Object.keys(transferSummaryProperties);
+
+const transferSummary = { $id: 'TransferSummary', type: 'object', required: transferSummaryRequired, properties: transferSummaryProperties } as const;
 
 /** One audit event as a transfer's history shows it; the audit API adds the chain fields. */
 const historyEntryProperties = {
   seq: { type: 'integer' },
-  at: { type: 'string' },
+  at: dateTime,
   actor: { type: 'string' },
   action: { type: 'string' },
-  fromStatus: { type: ['string', 'null'] },
-  toStatus: { type: ['string', 'null'] },
+  fromStatus: nullableString,
+  toStatus: nullableString,
   details: nullableFreeObject,
 } as const;
 
-export const transferSummarySchema = { type: 'object', properties: transferSummaryProperties } as const;
+const historyEntryRequired = ['seq', 'at', 'actor', 'action', 'fromStatus', 'toStatus'];
 
-export const transferDetailSchema = {
+const transfer = {
+  $id: 'Transfer',
   type: 'object',
+  required: [...transferSummaryRequired, 'document', 'bhxhDocument', 'card', 'deliveries', 'history'],
   properties: {
     ...transferSummaryProperties,
-    document: freeObject,
-    bhxhDocument: nullableFreeObject,
-    card: nullableFreeObject,
+    document: { ...freeObject, description: 'the document as received and corrected: a KhaiSinh, KhaiTu or HoSoMotCua' },
+    bhxhDocument: { ...nullableFreeObject, description: 'the CapTheTe or BaoGiam document as it will be (or was) sent' },
+    card: {
+      type: ['object', 'null'],
+      description: 'the card BHXH issued (status issued)',
+      properties: { maSoBHXH: { type: 'string' }, maThe: { type: 'string' }, gtTheTu: { type: 'string' }, gtTheDen: { type: 'string' } },
+    },
     deliveries: {
       type: 'array',
       description: 'every batch the transfer was in, with each delivery attempt',
       items: {
         type: 'object',
+        required: ['batchId', 'mode', 'batchStatus', 'outcome', 'createdAt', 'attempts'],
         properties: {
           batchId: { type: 'string' },
-          mode: { type: 'string' },
-          batchStatus: { type: 'string' },
-          outcome: { type: ['string', 'null'] },
-          createdAt: { type: 'string' },
-          attempts: { type: 'array', items: freeObject },
+          mode: { type: 'string', enum: ['push', 'pull'] },
+          batchStatus: { type: 'string', enum: ['open', 'delivered', 'closed', 'failed', 'expired'] },
+          outcome: nullableString,
+          createdAt: dateTime,
+          attempts: {
+            type: 'array',
+            items: {
+              type: 'object',
+              required: ['attempt', 'at', 'outcome', 'httpStatus', 'error'],
+              properties: {
+                attempt: { type: 'integer' },
+                at: dateTime,
+                outcome: { type: 'string', enum: ['answered', 'transient', 'permanent'] },
+                httpStatus: { type: ['integer', 'null'] },
+                error: nullableString,
+              },
+            },
+          },
         },
       },
     },
-    history: { type: 'array', items: { type: 'object', properties: historyEntryProperties } },
+    history: { type: 'array', items: { type: 'object', required: historyEntryRequired, properties: historyEntryProperties } },
   },
 } as const;
 
-export const transferPageSchema = {
+const transferPage = {
+  $id: 'TransferPage',
   type: 'object',
+  required: ['items', 'nextCursor'],
   properties: {
-    items: { type: 'array', items: transferSummarySchema },
-    nextCursor: { type: ['string', 'null'] },
+    items: { type: 'array', items: { $ref: 'TransferSummary#' } },
+    nextCursor: { ...nullableString, description: 'pass as `cursor` for the next page; null on the last' },
   },
 } as const;
 
-export const auditEventSchema = {
+const auditEvent = {
+  $id: 'AuditEvent',
   type: 'object',
+  required: [...historyEntryRequired, 'transferId', 'payloadSha256', 'details', 'prevHash', 'hash'],
   properties: {
     ...historyEntryProperties,
-    transferId: { type: ['string', 'null'] },
-    payloadSha256: { type: ['string', 'null'] },
-    details: nullableFreeObject,
+    transferId: nullableString,
+    payloadSha256: { ...nullableString, description: 'SHA-256 of the document this step saw; the document itself is not kept twice' },
     prevHash: { type: 'string' },
     hash: { type: 'string' },
   },
 } as const;
+
+const auditEventPage = {
+  $id: 'AuditEventPage',
+  type: 'object',
+  required: ['events', 'nextCursor'],
+  properties: {
+    events: { type: 'array', items: { $ref: 'AuditEvent#' } },
+    nextCursor: { ...nullableString, description: 'the last seq of this page, to pass as `after`; null on the last page' },
+  },
+} as const;
+
+const chainVerdict = {
+  $id: 'ChainVerdict',
+  type: 'object',
+  required: ['ok', 'events'],
+  properties: {
+    ok: { type: 'boolean' },
+    events: { type: 'integer', description: 'events verified' },
+    head: { type: 'string', description: 'the hash of the last event (ok)' },
+    brokenSeq: { type: 'integer', description: 'the first event that does not hold (not ok)' },
+    reason: { type: 'string', description: 'what does not hold (not ok)' },
+  },
+} as const;
+
+const batch = {
+  $id: 'Batch',
+  type: 'object',
+  required: ['batchId', 'maTinh', 'loai', 'records'],
+  properties: {
+    batchId: { type: 'string', description: 'answer the records at /bhxh/v1/batches/{batchId}/results' },
+    maTinh: { type: 'string' },
+    loai: { type: 'string', enum: ['CAP_THE_TE', 'BAO_GIAM'] },
+    leaseExpiresAt: { ...dateTime, description: 'a leased batch: records not answered by then are queued again' },
+    records: {
+      type: 'array',
+      description: 'CapTheTe documents when loai is CAP_THE_TE, BaoGiam when BAO_GIAM; each MA_HO_SO is the transfer id',
+      items: { anyOf: [{ $ref: 'CapTheTe#' }, { $ref: 'BaoGiam#' }, { type: 'null' }] },
+    },
+  },
+} as const;
+
+const batchResultsAnswer = {
+  $id: 'BatchResultsAnswer',
+  type: 'object',
+  required: ['accepted', 'rejected'],
+  properties: {
+    accepted: { type: 'integer' },
+    rejected: {
+      type: 'array',
+      description: 'results not applied: unknown record, not awaiting a result in this batch, answered already, or malformed',
+      items: { type: 'object', required: ['MA_HO_SO', 'reason'], properties: { MA_HO_SO: nullableString, reason: { type: 'string' } } },
+    },
+  },
+} as const;
+
+const replayPreview = {
+  $id: 'ReplayPreview',
+  type: 'object',
+  required: ['matched', 'sample'],
+  properties: {
+    matched: { type: 'integer' },
+    sample: { type: 'array', items: { type: 'string' }, description: 'up to 20 of the matching transfer ids' },
+  },
+} as const;
+
+const replayStarted = {
+  $id: 'ReplayStarted',
+  type: 'object',
+  required: ['jobId', 'matched'],
+  properties: { jobId: { type: 'string' }, matched: { type: 'integer' } },
+} as const;
+
+const replayJob = {
+  $id: 'ReplayJob',
+  type: 'object',
+  required: ['jobId', 'status', 'matched', 'replayed', 'skipped', 'reason', 'requestedBy', 'filter', 'createdAt', 'finishedAt'],
+  properties: {
+    jobId: { type: 'string' },
+    status: { type: 'string', enum: ['running', 'done', 'failed'] },
+    matched: { type: 'integer' },
+    replayed: { type: 'integer' },
+    skipped: { type: 'integer', description: 'matched, but no longer replayable when its turn came' },
+    reason: { type: 'string' },
+    requestedBy: { type: 'string' },
+    filter: { ...freeObject, description: 'the filter the job was started with' },
+    createdAt: dateTime,
+    finishedAt: { ...dateTime, type: ['string', 'null'] },
+  },
+} as const;
+
+const dispatchState = {
+  $id: 'DispatchState',
+  type: 'object',
+  required: ['nextRunAt', 'intervalMs', 'breaker', 'paused', 'counts'],
+  properties: {
+    nextRunAt: { ...dateTime, type: ['string', 'null'] },
+    intervalMs: { type: 'integer' },
+    breaker: {
+      type: 'object',
+      required: ['state'],
+      properties: {
+        state: { type: 'string', enum: ['closed', 'halfOpen', 'open', 'disabled'], description: 'disabled: no BHXH push URL, pull only' },
+        stats: { ...freeObject, description: 'the circuit breaker\'s counters' },
+      },
+    },
+    paused: { type: 'array', items: { type: 'string' }, description: 'held provinces; * holds all' },
+    counts: countsByStatus,
+  },
+} as const;
+
+const pausedProvinces = {
+  $id: 'PausedProvinces',
+  type: 'object',
+  required: ['paused'],
+  properties: { paused: { type: 'array', items: { type: 'string' }, description: 'held provinces; * holds all' } },
+} as const;
+
+const dispatchRun = { $id: 'DispatchRun', type: 'object', required: ['jobId'], properties: { jobId: { type: 'string' } } } as const;
+
+const catalogueReload = {
+  $id: 'CatalogueReload',
+  type: 'object',
+  required: ['reloaded', 'facilities'],
+  properties: { reloaded: { type: 'boolean' }, facilities: { type: 'integer', description: 'health-care facilities now listed' } },
+} as const;
+
+const backlogReport = {
+  $id: 'BacklogReport',
+  type: 'object',
+  required: ['deadline', 'provinces'],
+  properties: {
+    deadline: { ...dateTime, description: 'records created before this are past the 5-working-day limit' },
+    provinces: {
+      type: 'array',
+      items: {
+        type: 'object',
+        required: ['maTinh', 'counts', 'oldestWaiting', 'pastDeadline'],
+        properties: {
+          maTinh: { type: 'string' },
+          counts: countsByStatus,
+          oldestWaiting: { ...dateTime, type: ['string', 'null'], description: 'the oldest record not yet issued or processed' },
+          pastDeadline: { type: 'integer' },
+        },
+      },
+    },
+  },
+} as const;
+
+const liveness = { $id: 'Liveness', type: 'object', required: ['status'], properties: { status: { type: 'string', enum: ['ok'] } } } as const;
+
+const readiness = {
+  $id: 'Readiness',
+  type: 'object',
+  required: ['status', 'database', 'redis'],
+  properties: {
+    status: { type: 'string', enum: ['ready'] },
+    database: { type: 'string', description: 'postgres or pglite' },
+    redis: { type: 'string', enum: ['ok', 'down'], description: 'reported, not waited for: without Redis, messages are still accepted and wait in the database' },
+  },
+} as const;
+
+export const responseSchemas = [
+  errorSchema, intakeAnswer, transferSummary, transfer, transferPage, auditEvent, auditEventPage, chainVerdict, batch,
+  batchResultsAnswer, replayPreview, replayStarted, replayJob, dispatchState, pausedProvinces, dispatchRun, catalogueReload,
+  backlogReport, liveness, readiness,
+];
+
+/** Refusals any route taking a JSON or XML body can give before its handler runs. */
+export const BODY_ERRORS: ErrorCode[] = ['MALFORMED_BODY', 'VALIDATION_FAILED', 'PAYLOAD_TOO_LARGE', 'UNSUPPORTED_MEDIA_TYPE'];
+/** Every route with roles: no key or an unknown one, or a key without the role. */
+export const AUTH_ERRORS: ErrorCode[] = ['UNAUTHORIZED', 'FORBIDDEN'];
+/** Every route that reads or writes the database or Redis. */
+export const SERVER_ERRORS: ErrorCode[] = ['UNAVAILABLE', 'INTERNAL'];
+
+/** The codes by the status they are answered with, each described by its catalogue message. */
+function byStatus(codes: ErrorCode[]): Array<[string, string]> {
+  const grouped = new Map<number, ErrorCode[]>();
+  for (const code of new Set(codes)) {
+    const { status } = errorCatalogue[code];
+    grouped.set(status, [...(grouped.get(status) ?? []), code]);
+  }
+  return [...grouped].map(([status, list]) => [String(status), list.map((code) => `${code}: ${errorCatalogue[code].message}`).join('; ')]);
+}
+
+/** The error answers of a route, by status, each naming the codes it can carry. */
+export function errorResponses(...codes: ErrorCode[]): Record<string, { $ref: string; description: string }> {
+  return Object.fromEntries(byStatus(codes).map(([status, description]) => [status, { $ref: 'Error#', description }]));
+}
+
+export const xmlText = (description: string) => ({ content: { 'text/xml': { schema: { type: 'string', description } } } }) as const;
+
+/** The same refusals at the SOAP door: a Fault whose faultcode is `soap:Client.<code>` (`soap:Server.<code>` for 5xx). */
+export function faultResponses(...codes: ErrorCode[]) {
+  return Object.fromEntries(byStatus(codes).map(([status, description]) => [
+    status,
+    { description, ...xmlText('a SOAP 1.1 Fault; detail/error holds code, message and details as at the REST doors') },
+  ]));
+}

@@ -13,7 +13,8 @@ import { backlogReport } from '../src/transfers/backlog-report.js';
 import type { ReplayFilter, Replays } from '../src/transfers/replays.js';
 import { transferDetail } from '../src/transfers/transfer-views.js';
 import { listPage, transferQuerySchema, type TransferQuery } from './ngsp-rest.js';
-import { errorResponses, transferDetailSchema, transferPageSchema } from './openapi-shapes.js';
+import { bulkReplayExample, pauseExample, replayExample } from './openapi-examples.js';
+import { AUTH_ERRORS, BODY_ERRORS, SERVER_ERRORS, errorResponses } from './openapi-shapes.js';
 
 export interface OpsApiOptions {
   db: Database;
@@ -31,23 +32,30 @@ const maTinhBody = {
   properties: { maTinh: { type: 'string', pattern: '^[0-9]{2}$' } },
 } as const;
 
-/** Operators watch the flow, replay what failed, hold and release provinces (CONTRACT.md §6). */
+/** Operators watch the flow, replay what failed, hold and release provinces (docs/API.md). */
 async function opsApi(app: FastifyInstance, options: OpsApiOptions) {
   const { db, dispatcher, replays } = options;
   const operator = { roles: ['operator' as const] };
 
   app.get('/ops/v1/transfers', {
     config: operator,
-    schema: { tags: ['operators'], summary: 'Transfers by status, unit, type, time', querystring: transferQuerySchema, response: { 200: transferPageSchema, ...errorResponses } },
+    schema: {
+      operationId: 'listTransfersForOperators',
+      tags: ['operators'],
+      summary: 'Transfers by status, unit, type, time',
+      querystring: transferQuerySchema,
+      response: { 200: { $ref: 'TransferPage#' }, ...errorResponses(...AUTH_ERRORS, 'VALIDATION_FAILED', ...SERVER_ERRORS) },
+    },
   }, async (request) => listPage(db, request as FastifyRequest<{ Querystring: TransferQuery }>, false));
 
   app.post<{ Params: { transferId: string }; Body: { reason: string } }>('/ops/v1/transfers/:transferId/replay', {
     config: operator,
     schema: {
+      operationId: 'replayTransfer',
       tags: ['operators'], summary: 'Replay one failed or returned transfer (→ queued); the reason is audited',
       params: { type: 'object', properties: { transferId: { type: 'string', maxLength: 64 } } },
-      body: { type: 'object', additionalProperties: false, required: ['reason'], properties: { reason } },
-      response: { 200: transferDetailSchema, ...errorResponses },
+      body: { type: 'object', additionalProperties: false, required: ['reason'], properties: { reason }, examples: [replayExample] },
+      response: { 200: { $ref: 'Transfer#' }, ...errorResponses(...AUTH_ERRORS, ...BODY_ERRORS, 'NOT_FOUND', 'INVALID_STATE', ...SERVER_ERRORS) },
     },
   }, async (request) => {
     const transfer = await replays.replayOne(request.params.transferId, request.body.reason, requireClient(request));
@@ -57,6 +65,7 @@ async function opsApi(app: FastifyInstance, options: OpsApiOptions) {
   app.post<{ Body: ReplayFilter & { reason: string; dryRun?: boolean } }>('/ops/v1/replay', {
     config: operator,
     schema: {
+      operationId: 'replayTransfers',
       tags: ['operators'], summary: 'Bulk replay by filter; dryRun previews without changing anything',
       body: {
         type: 'object',
@@ -72,6 +81,12 @@ async function opsApi(app: FastifyInstance, options: OpsApiOptions) {
           reason,
           dryRun: { type: 'boolean', default: false },
         },
+        examples: [bulkReplayExample],
+      },
+      response: {
+        200: { $ref: 'ReplayPreview#', description: 'dryRun: what would be replayed' },
+        202: { $ref: 'ReplayStarted#', description: 'The matching transfers, fixed now, are being replayed; follow the job' },
+        ...errorResponses(...AUTH_ERRORS, ...BODY_ERRORS, ...SERVER_ERRORS),
       },
     },
   }, async (request, reply) => {
@@ -84,13 +99,25 @@ async function opsApi(app: FastifyInstance, options: OpsApiOptions) {
 
   app.get<{ Params: { jobId: string } }>('/ops/v1/replay/:jobId', {
     config: operator,
-    schema: { tags: ['operators'], summary: 'Progress of a bulk replay', params: { type: 'object', properties: { jobId: { type: 'string', maxLength: 64 } } } },
+    schema: {
+      operationId: 'getReplayJob',
+      tags: ['operators'],
+      summary: 'Progress of a bulk replay',
+      params: { type: 'object', properties: { jobId: { type: 'string', maxLength: 64 } } },
+      response: { 200: { $ref: 'ReplayJob#' }, ...errorResponses(...AUTH_ERRORS, 'VALIDATION_FAILED', 'NOT_FOUND', ...SERVER_ERRORS) },
+    },
   }, async (request) => replays.progress(request.params.jobId, requireClient(request)));
 
   for (const [action, paused] of [['pause', true], ['resume', false]] as const) {
     app.post<{ Body: { maTinh?: string } | undefined }>(`/ops/v1/dispatch/${action}`, {
       config: operator,
-      schema: { tags: ['operators'], summary: `${paused ? 'Hold' : 'Release'} one province's deliveries, or all without maTinh`, body: maTinhBody },
+      schema: {
+        operationId: `${action}Dispatch`,
+        tags: ['operators'],
+        summary: `${paused ? 'Hold' : 'Release'} one province's deliveries, or all without maTinh`,
+        body: { ...maTinhBody, examples: [pauseExample] },
+        response: { 200: { $ref: 'PausedProvinces#' }, ...errorResponses(...AUTH_ERRORS, ...BODY_ERRORS, ...SERVER_ERRORS) },
+      },
     }, async (request) => {
       const client = requireClient(request);
       const maTinh = request.body?.maTinh ?? '*';
@@ -104,12 +131,22 @@ async function opsApi(app: FastifyInstance, options: OpsApiOptions) {
 
   app.post('/ops/v1/dispatch/run', {
     config: operator,
-    schema: { tags: ['operators'], summary: 'Run a dispatch now (one at a time across all gateway processes)' },
+    schema: {
+      operationId: 'runDispatch',
+      tags: ['operators'],
+      summary: 'Run a dispatch now (one at a time across all gateway processes)',
+      response: { 202: { $ref: 'DispatchRun#', description: 'The run is queued' }, ...errorResponses(...AUTH_ERRORS, ...SERVER_ERRORS) },
+    },
   }, async (request, reply) => reply.code(202).send({ jobId: await dispatcher.requestRun(requireClient(request).id) }));
 
   app.get('/ops/v1/dispatch', {
     config: operator,
-    schema: { tags: ['operators'], summary: 'Next run, breaker state, paused provinces, counts by status' },
+    schema: {
+      operationId: 'getDispatchState',
+      tags: ['operators'],
+      summary: 'Next run, breaker state, paused provinces, counts by status',
+      response: { 200: { $ref: 'DispatchState#' }, ...errorResponses(...AUTH_ERRORS, ...SERVER_ERRORS) },
+    },
   }, async () => ({
     nextRunAt: await dispatcher.nextRunAt(),
     intervalMs: options.intervalMs,
@@ -120,7 +157,13 @@ async function opsApi(app: FastifyInstance, options: OpsApiOptions) {
 
   app.post('/ops/v1/catalogues/reload', {
     config: operator,
-    schema: { tags: ['operators'], summary: 'Re-read the unit and facility catalogues from their files, without a restart' },
+    schema: {
+      operationId: 'reloadCatalogues',
+      tags: ['operators'],
+      summary: 'Re-read the unit and facility catalogues from their files, without a restart',
+      description: 'A file that is not valid is refused (400) and the lists in use are kept.',
+      response: { 200: { $ref: 'CatalogueReload#' }, ...errorResponses(...AUTH_ERRORS, 'VALIDATION_FAILED', 'INTERNAL') },
+    },
   }, async () => {
     try {
       return { reloaded: true, ...options.catalogues.reload() };
@@ -131,7 +174,12 @@ async function opsApi(app: FastifyInstance, options: OpsApiOptions) {
 
   app.get('/ops/v1/reports/backlog', {
     config: operator,
-    schema: { tags: ['operators'], summary: 'Per province: counts by status, oldest waiting, records past the 5-working-day limit' },
+    schema: {
+      operationId: 'getBacklogReport',
+      tags: ['operators'],
+      summary: 'Per province: counts by status, oldest waiting, records past the 5-working-day limit',
+      response: { 200: { $ref: 'BacklogReport#' }, ...errorResponses(...AUTH_ERRORS, ...SERVER_ERRORS) },
+    },
   }, async (request) => backlogReport(db, options.now(), provinceScope(requireClient(request))));
 }
 
