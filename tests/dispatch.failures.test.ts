@@ -5,9 +5,10 @@ import { DispatchRuns } from './support/dispatch-runs.js';
 import { startTestGateway, type ClientName, type TestGateway } from './support/gateway.js';
 
 /**
- * Delivery failures (CONTRACT.md §5, §6): transient failures retried with backoff, a breaker in front
- * of a BHXH that hangs, permanent refusals and exhausted attempts ending `failed`, operator replays
- * (one, bulk) and pauses. Every test gets its own simulator and gateway, so breaker and queues start clean.
+ * Delivery failures (docs/API.md, "Push" and "Operators"): transient failures retried with backoff,
+ * a breaker in front of a BHXH that hangs, permanent refusals and exhausted attempts ending `failed`,
+ * operator replays (one, bulk) and pauses. Every test gets its own simulator and gateway, so breaker
+ * and queues start clean.
  */
 
 interface Harness {

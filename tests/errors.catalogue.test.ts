@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { errorBodySchema, errorCatalogue, GatewayError } from '../src/errors.js';
 
-/** CONTRACT.md §2, "Codes used at least": external clients branch on these. */
+/** Codes docs/API.md ("Error codes") promises, which external clients branch on; never to be removed. */
 const CONTRACT_CODES = [
   'UNAUTHORIZED', 'FORBIDDEN', 'VALIDATION_FAILED', 'MALFORMED_BODY', 'UNSUPPORTED_MEDIA_TYPE', 'PAYLOAD_TOO_LARGE',
   'NOT_ELIGIBLE_AGE', 'DUPLICATE_PERSON', 'NOT_FOUND', 'DUPLICATE_MESSAGE', 'PERSON_DECEASED', 'INVALID_STATE',

@@ -6,9 +6,9 @@ import { personalNumber, toSoapEnvelope, toXml } from './support/fixtures.js';
 import { countRows, startTestGateway, type TestGateway } from './support/gateway.js';
 
 /**
- * KhaiTu intake (DOMAIN.md §3, §6; CONTRACT.md §3): a death through every door, checked with the
- * same rigour as a birth, stored as `queued` with its BAO_GIAM entry, or refused with a code and a
- * path and nothing stored.
+ * KhaiTu intake (docs/API.md, "KhaiTu"; docs/DOMAIN.md, "Deaths"): a death through every door,
+ * checked with the same rigour as a birth, stored as `queued` with its BAO_GIAM entry, or refused
+ * with a code and a path and nothing stored.
  */
 
 let gateway: TestGateway;

@@ -9,7 +9,7 @@ import { DispatchRuns } from './support/dispatch-runs.js';
 import { countRows, startTestGateway, type TestGateway } from './support/gateway.js';
 
 /**
- * One person, in order (DOMAIN.md §6; the issue): transfers about one personal number reach BHXH in
+ * One person, in order (docs/DOMAIN.md, "Deaths"; the issue): transfers about one personal number reach BHXH in
  * registration order. A death waits while that person's card transfer is with BHXH; a card not yet
  * sent when the death is registered is never sent (`deceased`, audited); a birth for someone already
  * registered dead is refused. Each test has its own BHXH simulator, gateway and queues.

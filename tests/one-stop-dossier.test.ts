@@ -8,10 +8,11 @@ import { khaiSinh, toSoapEnvelope, toXml } from './support/fixtures.js';
 import { countRows, startTestGateway, type ClientName, type TestGateway } from './support/gateway.js';
 
 /**
- * One-stop-shop dossiers (DOMAIN.md §3; CONTRACT.md §3): matched to their birth by maHoSo = the
- * birth's maHoSoMCDT or by the child's soDinhDanh, whichever arrives first; they supply what the
- * civil-status record lacks (above all the declarant's address and contact, and maybe the BHYT
- * part) and never overwrite it. Registry client `hotich-08` sends births, `motcua-08` dossiers.
+ * One-stop-shop dossiers (docs/DOMAIN.md, "One-stop dossiers"; docs/API.md, "HoSoMotCua"): matched
+ * to their birth by maHoSo = the birth's maHoSoMCDT or by the child's soDinhDanh, whichever arrives
+ * first; they supply what the civil-status record lacks (above all the declarant's address and
+ * contact, and maybe the BHYT part) and never overwrite it. Registry client `hotich-08` sends
+ * births, `motcua-08` dossiers.
  */
 
 let gateway: TestGateway;

@@ -6,7 +6,7 @@ import { khaiSinh, personalNumber, toSoapEnvelope, toXml } from './support/fixtu
 import { startTestGateway, type TestGateway } from './support/gateway.js';
 
 /**
- * Personal data never reaches the logs (DOMAIN.md; src/logger.ts): not the child's name in any form,
+ * Personal data never reaches the logs (src/logger.ts): not the child's name in any form,
  * not the personal number, not an API key, whether the document was accepted or refused at any door.
  */
 

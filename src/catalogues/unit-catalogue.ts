@@ -13,7 +13,7 @@ interface District extends NamedUnit {
 
 interface Province extends NamedUnit {
   districts?: District[];
-  /** When absent, a commune code is checked for its shape only (DOMAIN.md §5). */
+  /** When absent, a commune code is checked for its shape only (docs/DOMAIN.md, "Units"). */
   communes?: NamedUnit[];
 }
 

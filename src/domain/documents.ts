@@ -1,7 +1,8 @@
 /**
  * The hộ tịch documents as they stand after intake: NFC-normalised, schema-checked, with codes
  * coerced to their schema types whichever door they came through. Field names are the
- * civil-status software's own (DOMAIN.md §3); `schemas/*.schema.json` is the authority.
+ * civil-status software's own (docs/API.md, "Registry doors"); `schemas/*.schema.json` is the
+ * authority.
  */
 export interface Address {
   maTinh: string;
@@ -36,7 +37,10 @@ export interface Declarant {
   nycSoGiayToTuyThan?: string;
   nycSoDienThoai?: string;
   nycEmail?: string;
-  /** Often missing: the civil-status software may not hold it (seed 000); a one-stop dossier supplies it. */
+  /**
+   * Often missing: the civil-status software may not hold it (docs/DOMAIN.md, "Guardian on the
+   * card"); a one-stop dossier supplies it.
+   */
   nycNoiCuTru?: Address;
 }
 

@@ -2,9 +2,9 @@ import type { CalendarDate } from './calendar-date.js';
 import type { GioiTinh } from './documents.js';
 
 /**
- * Số định danh cá nhân (DOMAIN.md §5): 3 digits place of registration, 1 digit century and sex
- * (0/1 male/female born 1900–1999, 2/3 for 2000–2099, 4/5 for 2100–2199), 2 digits year of birth,
- * 6 digits serial. A sex not determined (3) checks the century only.
+ * Số định danh cá nhân (docs/DOMAIN.md, "Identifiers"): 3 digits place of registration, 1 digit
+ * century and sex (0/1 male/female born 1900–1999, 2/3 for 2000–2099, 4/5 for 2100–2199), 2 digits
+ * year of birth, 6 digits serial. A sex not determined (3) checks the century only.
  */
 export function personalNumberAgrees(number: string, birth: CalendarDate, sex: GioiTinh): boolean {
   if (!/^\d{12}$/.test(number)) return false;

@@ -25,8 +25,9 @@ export interface ReadDossier {
 
 /**
  * What a one-stop dossier may add to a birth: the declarant's address and contact above all (the
- * civil-status software often lacks them, seed 000), and a known parent's address or number. It
- * never overwrites what the civil-status record says; it only fills what is absent.
+ * civil-status software often lacks them: docs/DOMAIN.md, "One-stop dossiers"), and a known
+ * parent's address or number. It never overwrites what the civil-status record says; it only fills
+ * what is absent.
  */
 const SUPPLIED_FROM_DOSSIER: Array<keyof KhaiSinhHoTich> = [
   'nycNoiCuTru', 'nycSoDienThoai', 'nycEmail', 'nycSoGiayToTuyThan',

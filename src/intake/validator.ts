@@ -67,7 +67,8 @@ const UNTIDY_SPACE = /[^\S ]| {2}/u;
 
 /**
  * Unicode NFC, trimmed, inner runs of white space collapsed: input in NFD or with stray spaces is the
- * same person (DOMAIN.md §5). Empty strings become absent, as an XML `<x/>` does.
+ * same person (docs/DOMAIN.md, "Dates, names and formats"). Empty strings become absent, as an XML
+ * `<x/>` does.
  */
 export function normaliseText(text: string): string {
   const trimmed = text.normalize('NFC').trim();

@@ -10,7 +10,8 @@ function isWorkingDay(date: CalendarDate): boolean {
 }
 
 /**
- * The day from which a record still open has been waiting more than 5 working days (seed 002).
+ * The day from which a record still open has been waiting more than 5 working days, the limit of
+ * Quy chế phối hợp 1123/QCPH-BHXH-STP (docs/DOMAIN.md, "Deadlines").
  * Weekends are skipped; public holidays are not known to the gateway yet, so they count as working.
  */
 export function deadlineCutoff(now: Date): string {
@@ -30,7 +31,10 @@ export interface ProvinceBacklog {
   pastDeadline: number;
 }
 
-/** Per province: counts by status, the oldest record not yet final, and those past the deadline (seed 001). */
+/**
+ * Per province: counts by status, the oldest record not yet final, and those past the deadline: the
+ * backlog Công văn 2118/BHXH-CNTT asks provinces to follow (docs/DOMAIN.md, "Deadlines").
+ */
 export async function backlogReport(db: Queryable, now: Date, provinces?: string[]): Promise<{ deadline: string; provinces: ProvinceBacklog[] }> {
   const cutoff = deadlineCutoff(now);
   const { rows } = await db.query<{ ma_tinh: string; status: string; count: string | number; oldest: Date | string | null; late: string | number }>(

@@ -15,7 +15,10 @@ export interface KhaiSinhCorrection {
   hoTich?: Partial<KhaiSinhHoTich>;
 }
 
-/** Only a record that has not left for BHXH, or came back from it, may change (DOMAIN.md §2 step 3). */
+/**
+ * Only a record that has not left for BHXH, or came back from it, may change (docs/DOMAIN.md,
+ * "The birth → card procedure", step 3).
+ */
 const CORRECTABLE: TransferStatus[] = ['received', 'queued', 'returned'];
 
 /**

@@ -37,8 +37,9 @@ function replayable(transfer: Pick<Transfer, 'status' | 'missing' | 'bhxhDocumen
 }
 
 /**
- * Operators send failed or returned transfers again (CONTRACT.md §6). A replay is a status change like
- * any other: audited with the operator and the reason, and the earlier batches and attempts stay.
+ * Operators send failed or returned transfers again (docs/API.md, "Operators"). A replay is a status
+ * change like any other: audited with the operator and the reason, and the earlier batches and
+ * attempts stay.
  */
 export class Replays {
   constructor(private readonly deps: { db: Database; enqueue: (replayJobId: string) => Promise<void> }) {}

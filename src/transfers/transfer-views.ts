@@ -2,7 +2,7 @@ import type { AuditEvent } from '../store/audit-log.js';
 import type { DeliveryHistory } from '../store/batches.js';
 import type { Transfer } from '../store/transfers.js';
 
-/** A transfer as the registry and operators read it (CONTRACT.md §3): summary for lists. */
+/** A transfer as the registry and operators read it (docs/API.md, "One transfer"): summary for lists. */
 export function transferSummary(transfer: Transfer) {
   return {
     transferId: transfer.id,

@@ -5,9 +5,10 @@ import { toBaoGiam, type BaoGiam } from '../../mappings/bao-giam.js';
 import type { KhaiTu, KhaiTuHoTich } from '../../src/domain/documents.js';
 
 /**
- * KhaiTu → BAO_GIAM (DOMAIN.md §4, §6): a pure mapping. Every field of the BHXH entry, the optional
- * ones left out when the record has nothing for them, names in capitals with their Vietnamese letters,
- * dates as YYYYMMDD, TU_NGAY the day of death, the place the person leaves from their residence.
+ * KhaiTu → BAO_GIAM (docs/API.md, "The BHXH records"; docs/DOMAIN.md, "Deaths"): a pure mapping.
+ * Every field of the BHXH entry, the optional ones left out when the record has nothing for them,
+ * names in capitals with their Vietnamese letters, dates as YYYYMMDD, TU_NGAY the day of death, the
+ * place the person leaves from their residence.
  */
 
 type HoTichPatch = { [K in keyof KhaiTuHoTich]?: KhaiTuHoTich[K] | undefined };

@@ -4,8 +4,9 @@ import type { HoSoMotCua } from '../../src/intake/one-stop-dossier.js';
 import { messageId, personalNumber, toXml } from './fixtures.js';
 
 /**
- * Builders for the two messages of the deaths / one-stop-shop issue (DOMAIN.md §3): a death
- * registration (`KhaiTu`) and a one-stop-shop dossier (`HoSoMotCua`, its record as an XML string).
+ * Builders for the two messages of the deaths / one-stop-shop issue (docs/API.md, "KhaiTu" and
+ * "HoSoMotCua"): a death registration (`KhaiTu`) and a one-stop-shop dossier (`HoSoMotCua`, its
+ * record as an XML string).
  */
 
 /** A JSON round trip: drops keys whose value is undefined, so `toXml` never writes "undefined". */

@@ -1,4 +1,4 @@
--- Deaths and one-stop-shop dossiers (DOMAIN.md §3, §6).
+-- Deaths and one-stop-shop dossiers (docs/DOMAIN.md, "Deaths" and "One-stop dossiers").
 
 -- deceased: a card transfer that will not be sent because its person's death is registered.
 -- merged: a one-stop dossier whose data went into the birth (or death) it belongs to.
