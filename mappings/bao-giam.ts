@@ -24,7 +24,7 @@ export interface BaoGiam {
 const bhxhDate = (text: string) => toBhxhDate(mustParseCalendarDate(text));
 
 /**
- * A death registration as BHXH's "báo giảm" entry (DOMAIN.md §4, §6): the person leaves the household
+ * A death registration as BHXH's "báo giảm" entry (docs/DOMAIN.md, "Deaths"): the person leaves the household
  * list of the place they lived, from the day of death. Pure.
  */
 export function toBaoGiam(doc: KhaiTu, context: { transferId: string }): BaoGiam {

@@ -1,5 +1,5 @@
 /**
- * A validated birth record → BHXH's `CAP_THE_TE` card dossier (DOMAIN.md §4). Pure: the transfer id
+ * A validated birth record → BHXH's `CAP_THE_TE` card dossier (docs/API.md). Pure: the transfer id
  * and the office address come from the caller, so the same record always gives the same dossier.
  */
 import {
@@ -61,7 +61,7 @@ function upperName(name: string): string {
 }
 
 /**
- * The loai code and the presence of the parent's fields both count (DOMAIN §2): a parent the loai
+ * The loai code and the presence of the parent's fields both count (docs/DOMAIN.md): a parent the loai
  * code calls unknown stays unknown even if stray fields came along, and absent fields mean unknown.
  */
 function motherKnown(hoTich: KhaiSinhHoTich): boolean {
@@ -82,7 +82,7 @@ export function resolveGuardian(doc: KhaiSinh): Guardian {
   if (!mother && !father) return 'nguoi_di_khai';
   if (!father) return 'me';
   if (!mother) return 'cha';
-  // Both parents known and no officer choice: the seed gives no default here. The mother is our own
+  // Both parents known and no officer choice: the procedure gives no default. The mother is our own
   // choice; the officer overrides it through `nguoiGiamHoTheo`.
   return 'me';
 }

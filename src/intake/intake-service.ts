@@ -47,7 +47,7 @@ export interface IntakeDependencies {
   now?: () => Date;
 }
 
-/** Statuses in which a birth's document may still change (DOMAIN.md §2 step 3). */
+/** Statuses in which a birth's document may still change (docs/DOMAIN.md, procedure step 3). */
 const CORRECTABLE: TransferStatus[] = ['received', 'queued', 'returned'];
 /** A card that has not reached BHXH yet, and so must not once the person is known to have died. */
 const CARD_NOT_YET_SENT: TransferStatus[] = ['received', 'queued', 'returned', 'failed'];
@@ -216,7 +216,7 @@ export class IntakeService {
       store: async (tx, context) => {
         // Every row this death will change is locked first; the audit chain's lock (taken by the
         // first audit append) comes last, as everywhere, so a death can never deadlock a claim or a PATCH.
-        // A card not yet sent for this person must never be issued now (DOMAIN.md §6). One in flight
+        // A card not yet sent for this person must never be issued now (docs/DOMAIN.md, "Deaths"). One in flight
         // is left to finish: the dispatcher holds this death back until BHXH has answered it.
         const cards = await tx.query<{ id: string; status: TransferStatus }>(
           'SELECT id, status FROM transfers WHERE type = $1 AND so_dinh_danh = $2 AND status = ANY($3::text[]) FOR UPDATE',

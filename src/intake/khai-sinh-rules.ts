@@ -5,7 +5,7 @@ import { personalNumberAgrees } from '../domain/personal-number.js';
 import { GatewayError, type ErrorDetail } from '../errors.js';
 
 /**
- * The rules of DOMAIN.md §2 and §5 that a schema cannot say. Checked in order of what a registry
+ * The rules of docs/DOMAIN.md that a schema cannot say. Checked in order of what a registry
  * officer can fix: data errors first (all of them at once), then eligibility, then configuration.
  */
 export function checkKhaiSinh(doc: KhaiSinh, catalogues: Pick<Catalogues, 'units' | 'facilities'>, today: CalendarDate): void {

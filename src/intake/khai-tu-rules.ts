@@ -4,7 +4,7 @@ import type { KhaiTu } from '../domain/documents.js';
 import { personalNumberAgrees } from '../domain/personal-number.js';
 import { GatewayError, type ErrorDetail } from '../errors.js';
 
-/** DOMAIN.md §5–§6 for deaths: dates in order, the person's number agreeing, the unit known. */
+/** Rules for deaths (docs/DOMAIN.md): dates in order, the person's number agreeing, the unit known. */
 export function checkKhaiTu(doc: KhaiTu, catalogues: Pick<Catalogues, 'units'>, today: CalendarDate): void {
   const { hoTich } = doc;
   const registered = mustParseCalendarDate(hoTich.ngayDangKy);
