@@ -1,5 +1,8 @@
 import { mustParseCalendarDate, toBhxhDate } from '../src/domain/calendar-date.js';
-import type { KhaiTu } from '../src/domain/documents.js';
+import type { KhaiTu, KhaiTuHoTich } from '../src/domain/documents.js';
+import type { ErrorDetail } from '../src/errors.js';
+import { readSchema } from '../src/package-files.js';
+import { upperName, upperNameProblems } from './names.js';
 
 export interface BaoGiam {
   MA_HO_SO: string;
@@ -23,6 +26,13 @@ export interface BaoGiam {
 
 const bhxhDate = (text: string) => toBhxhDate(mustParseCalendarDate(text));
 
+const NAME_MAX_LENGTH = readSchema<{ properties: { HO_TEN: { maxLength: number } } }>('bao-giam.schema.json').properties.HO_TEN.maxLength;
+
+/** The deceased's name, if BHXH could not take it in capitals, as an error on the record's field. */
+export function baoGiamProblems(hoTich: Partial<KhaiTuHoTich>, basePath = '/hoTich'): ErrorDetail[] {
+  return upperNameProblems(`${basePath}/nktHoTen`, hoTich.nktHoTen, NAME_MAX_LENGTH);
+}
+
 /**
  * A death registration as BHXH's "báo giảm" entry (docs/DOMAIN.md, "Deaths"): the person leaves the household
  * list of the place they lived, from the day of death. Pure.
@@ -34,7 +44,7 @@ export function toBaoGiam(doc: KhaiTu, context: { transferId: string }): BaoGiam
     MA_HO_SO: context.transferId,
     SO_DINH_DANH: hoTich.nktSoDDCN,
     ...(hoTich.nktMaSoBHXH ? { MA_SO_BHXH: hoTich.nktMaSoBHXH } : {}),
-    HO_TEN: hoTich.nktHoTen.toLocaleUpperCase('vi').normalize('NFC'),
+    HO_TEN: upperName(hoTich.nktHoTen),
     NGAY_SINH: bhxhDate(hoTich.nktNgaySinh),
     GIOI_TINH: hoTich.nktGioiTinh,
     NGAY_CHET: bhxhDate(hoTich.nktNgayChet),

@@ -10,6 +10,9 @@ import {
   type CalendarDate,
 } from '../src/domain/calendar-date.js';
 import type { Address, CardDelivery, Guardian, KhaiSinh, KhaiSinhHoTich } from '../src/domain/documents.js';
+import type { ErrorDetail } from '../src/errors.js';
+import { readSchema } from '../src/package-files.js';
+import { upperName, upperNameProblems } from './names.js';
 
 export interface CapTheTe {
   MA_HO_SO: string;
@@ -55,9 +58,17 @@ export interface CapTheTeContext {
 
 const DELIVERY_CODE: Record<CardDelivery, 1 | 2> = { tai_tru_so: 1, buu_chinh: 2 };
 
-/** BHXH wants names in capitals; Vietnamese letters must survive, so no ASCII folding. */
-function upperName(name: string): string {
-  return name.toLocaleUpperCase('vi').normalize('NFC');
+/** Read from BHXH's schema, so the check below cannot drift from the boundary check. */
+const NAME_MAX_LENGTH = readSchema<{ $defs: { name: { maxLength: number } } }>('cap-the-te.schema.json').$defs.name.maxLength;
+
+/**
+ * The names of a birth record that a card dossier would carry but BHXH could not take, as errors on
+ * the record's own fields. Every parent and the declarant count, not only today's guardian: the
+ * officer's choice, a correction or a one-stop dossier may still make any of them the guardian.
+ */
+export function capTheTeProblems(hoTich: Partial<KhaiSinhHoTich>, basePath = '/hoTich'): ErrorDetail[] {
+  return (['nksHoTen', 'meHoTen', 'chaHoTen', 'nycHoTen'] as const)
+    .flatMap((field) => upperNameProblems(`${basePath}/${field}`, hoTich[field], NAME_MAX_LENGTH));
 }
 
 /**

@@ -1,6 +1,6 @@
 import { newId } from '../domain/ids.js';
-import { toBaoGiam } from '../../mappings/bao-giam.js';
-import { missingForCard, toCapTheTe } from '../../mappings/cap-the-te.js';
+import { baoGiamProblems, toBaoGiam } from '../../mappings/bao-giam.js';
+import { capTheTeProblems, missingForCard, toCapTheTe } from '../../mappings/cap-the-te.js';
 import { readXmlText } from '../../adapters/body-reader.js';
 import { actsForProvince, type ApiClient } from '../auth/clients.js';
 import type { Catalogues } from '../catalogues/catalogues.js';
@@ -71,6 +71,10 @@ interface StoreContext {
 /** The completeness, status and BHXH document of a birth as it now stands. */
 export function cardState(doc: KhaiSinh, transferId: string, attachments: Awaited<ReturnType<typeof attachmentReferences>>, current?: TransferStatus) {
   const missing = missingForCard(doc);
+  // The rules refuse such names at intake and on correction; a one-stop dossier completing a birth
+  // stored before they did reaches the mapping without them, and must be a 400, not a failed mapping.
+  const unmappable = missing.length === 0 ? capTheTeProblems(doc.hoTich) : [];
+  if (unmappable.length > 0) throw new GatewayError('VALIDATION_FAILED', 'The KhaiSinh document is not valid', unmappable);
   // A returned record stays returned until the officer decides to resend it (step 4).
   const status: TransferStatus = current === 'returned' ? 'returned' : missing.length === 0 ? 'queued' : 'received';
   const bhxhDocument = missing.length === 0 ? assertBhxhDocument('CapTheTe', toCapTheTe(doc, { transferId, attachments })) : null;
@@ -375,6 +379,9 @@ function readDossier(doc: HoSoMotCua): ReadDossier {
       { path: '/data/noiDangKy', code: 'REQUIRED', message: 'must have noiDangKy with maTinh' },
     ]);
   }
+  // The record names the same people as the birth or death it belongs to, which BHXH must be able to take.
+  const unmappable = doc.module === 'KS' ? capTheTeProblems(hoTich, '/data') : baoGiamProblems(hoTich, '/data');
+  if (unmappable.length > 0) throw new GatewayError('VALIDATION_FAILED', 'The dossier data is not valid', unmappable);
   const soDinhDanh = (doc.module === 'KS' ? hoTich.soDinhDanh : hoTich.nktSoDDCN) as string | undefined;
   return { maHoSo: doc.maHoSo, module: doc.module, hoTich, bhyt: doc.bhyt, soDinhDanh, maTinh: noiDangKy.maTinh };
 }

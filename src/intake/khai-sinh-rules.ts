@@ -1,3 +1,4 @@
+import { capTheTeProblems } from '../../mappings/cap-the-te.js';
 import type { Catalogues } from '../catalogues/catalogues.js';
 import { addYears, compareDates, mustParseCalendarDate, type CalendarDate } from '../domain/calendar-date.js';
 import type { KhaiSinh } from '../domain/documents.js';
@@ -5,7 +6,8 @@ import { personalNumberAgrees } from '../domain/personal-number.js';
 import { GatewayError, type ErrorDetail } from '../errors.js';
 
 /**
- * The rules of docs/DOMAIN.md that a schema cannot say. Checked in order of what a registry
+ * The rules of docs/DOMAIN.md that a schema cannot say, and the names BHXH's card dossier could
+ * not carry (its card would otherwise fail at the mapping). Checked in order of what a registry
  * officer can fix: data errors first (all of them at once), then eligibility, then configuration.
  */
 export function checkKhaiSinh(doc: KhaiSinh, catalogues: Pick<Catalogues, 'units' | 'facilities'>, today: CalendarDate): void {
@@ -50,6 +52,7 @@ export function checkKhaiSinh(doc: KhaiSinh, catalogues: Pick<Catalogues, 'units
     problem('/maDonVi', 'UNIT_MISMATCH', 'maDonVi must be the commune (maXa) or district (maHuyen) of noiDangKy');
   }
   if (doc.bhyt?.noiDangKyKCB) problems.push(...catalogues.facilities.check(doc.bhyt.noiDangKyKCB, '/bhyt/noiDangKyKCB'));
+  problems.push(...capTheTeProblems(hoTich));
   if (problems.length > 0) throw new GatewayError('VALIDATION_FAILED', 'The KhaiSinh document is not valid', problems);
 
   if (compareDates(registered, addYears(born, 6)) >= 0) {

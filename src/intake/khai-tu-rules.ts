@@ -1,10 +1,11 @@
+import { baoGiamProblems } from '../../mappings/bao-giam.js';
 import type { Catalogues } from '../catalogues/catalogues.js';
 import { compareDates, mustParseCalendarDate, type CalendarDate } from '../domain/calendar-date.js';
 import type { KhaiTu } from '../domain/documents.js';
 import { personalNumberAgrees } from '../domain/personal-number.js';
 import { GatewayError, type ErrorDetail } from '../errors.js';
 
-/** Rules for deaths (docs/DOMAIN.md): dates in order, the person's number agreeing, the unit known. */
+/** Rules for deaths (docs/DOMAIN.md): dates in order, the person's number agreeing, a name BHXH can take, the unit known. */
 export function checkKhaiTu(doc: KhaiTu, catalogues: Pick<Catalogues, 'units'>, today: CalendarDate): void {
   const { hoTich } = doc;
   const registered = mustParseCalendarDate(hoTich.ngayDangKy);
@@ -29,6 +30,7 @@ export function checkKhaiTu(doc: KhaiTu, catalogues: Pick<Catalogues, 'units'>, 
   if (doc.maDonVi !== noiDangKy.maXa && doc.maDonVi !== noiDangKy.maHuyen) {
     problem('/maDonVi', 'UNIT_MISMATCH', 'maDonVi must be the commune (maXa) or district (maHuyen) of noiDangKy');
   }
+  problems.push(...baoGiamProblems(hoTich));
   if (problems.length > 0) throw new GatewayError('VALIDATION_FAILED', 'The KhaiTu document is not valid', problems);
 
   const unitProblems = catalogues.units.checkPlace(noiDangKy, registered, '/hoTich/noiDangKy');
