@@ -137,8 +137,10 @@ export class BirthWriter {
    * One statement checks and stores the whole batch, inside the per-person locks: under load each
    * round trip of a transaction cost a batch about as long as PostgreSQL's work on it (BEGIN took as
    * long as the locks; docs/PERFORMANCE.md). In precedence order,
-   * a birth is a repeat of a stored message, refused for a registered death, or left for a waiting
-   * one-stop dossier to complete; the others are recorded (idempotency row) and stored.
+   * a birth is a repeat of a stored message, refused for a registered death, left for a waiting
+   * one-stop dossier to complete, or refused because a birth is already held for its person; the
+   * others are recorded (idempotency row) and stored. A refusal writes nothing: it costs its checks'
+   * index probes, less than a birth stored, however many births are held.
    */
   private async writeInTx(tx: Queryable, births: PendingBirth[]): Promise<Array<BirthOutcome | GatewayError>> {
     const answerOf = (birth: PendingBirth): IntakeAnswer => ({ transferId: birth.transferId, messageId: birth.doc.messageId, status: birth.status });
@@ -153,7 +155,7 @@ export class BirthWriter {
         JSON.stringify(birth.missing), birth.bhxhDocument ? JSON.stringify(birth.bhxhDocument) : null, birth.doc.maHoSoMCDT ?? null,
       );
     }
-    const { rows } = await tx.query<{ ord: string | number; known: boolean; dead: boolean; waiting_dossier: boolean; recorded: boolean; stored: boolean }>(
+    const { rows } = await tx.query<{ ord: string | number; known: boolean; dead: boolean; waiting_dossier: boolean; held: boolean; recorded: boolean; stored: boolean }>(
       `WITH input (id, client_id, message_id, content_sha256, response, status, ma_tinh, ma_don_vi,
                    so_dinh_danh, document, missing, bhxh_document, ma_ho_so, ord) AS (
          VALUES ${inputRows(births.length)}
@@ -164,13 +166,14 @@ export class BirthWriter {
                 EXISTS (SELECT 1 FROM transfers d WHERE d.type = 'KHAI_TU' AND d.so_dinh_danh = i.so_dinh_danh) AS dead,
                 EXISTS (SELECT 1 FROM transfers h
                          WHERE h.type = 'HO_SO_MOT_CUA' AND h.status = 'received' AND h.document->>'module' = 'KS'
-                           AND (h.so_dinh_danh = i.so_dinh_danh OR h.ma_ho_so = i.ma_ho_so)) AS waiting_dossier
+                           AND (h.so_dinh_danh = i.so_dinh_danh OR h.ma_ho_so = i.ma_ho_so)) AS waiting_dossier,
+                EXISTS (SELECT 1 FROM transfers b WHERE b.type = 'KHAI_SINH' AND b.so_dinh_danh = i.so_dinh_danh) AS held
            FROM input i
        ),
        recorded AS (
          INSERT INTO inbound_messages (client_id, message_id, message_type, content_sha256, transfer_id, response)
          SELECT client_id, message_id, 'KhaiSinh', content_sha256, id, response FROM checked
-          WHERE NOT (known OR dead OR waiting_dossier)
+          WHERE NOT (known OR dead OR waiting_dossier OR held)
          ON CONFLICT (client_id, message_id) DO NOTHING
          RETURNING transfer_id
        ),
@@ -181,28 +184,37 @@ export class BirthWriter {
          ON CONFLICT (so_dinh_danh) WHERE type = 'KHAI_SINH' DO NOTHING
          RETURNING id
        )
-       SELECT c.ord, c.known, c.dead, c.waiting_dossier,
+       SELECT c.ord, c.known, c.dead, c.waiting_dossier, c.held,
               c.id IN (SELECT transfer_id FROM recorded) AS recorded, c.id IN (SELECT id FROM stored) AS stored
          FROM checked c`,
       values,
       { prepared: false },
     );
     const outcomes: Array<BirthOutcome | GatewayError> = births.map(() => ({ kind: 'repeat' }));
-    const refused: string[] = [];
+    const unrecord: PendingBirth[] = [];
     for (const row of rows) {
       const index = Number(row.ord) - 1;
       const birth = births[index] as PendingBirth;
-      // Not recorded without a reason of its own: a twin of this message committed first.
-      if (row.known || (!row.recorded && !row.dead && !row.waiting_dossier)) outcomes[index] = { kind: 'repeat' };
+      if (row.known) outcomes[index] = { kind: 'repeat' };
       else if (row.dead) outcomes[index] = personDeceased();
       else if (row.waiting_dossier) outcomes[index] = { kind: 'needs-dossier' };
+      else if (row.held) outcomes[index] = duplicatePerson('birth');
+      // Not recorded without a reason of its own: a twin of this message committed first.
+      else if (!row.recorded) outcomes[index] = { kind: 'repeat' };
       else if (!row.stored) {
+        // A birth for this person committed while the statement ran (a correction, which takes no
+        // person lock, moved one onto this number): refused, and its message must not stay recorded.
         outcomes[index] = duplicatePerson('birth');
-        refused.push(birth.transferId);
+        unrecord.push(birth);
       } else outcomes[index] = { kind: 'stored', answer: answerOf(birth) };
     }
-    // A birth already held for this person: its message must not stay recorded either.
-    if (refused.length > 0) await tx.query('DELETE FROM inbound_messages WHERE transfer_id = ANY($1::text[])', [refused]);
+    if (unrecord.length > 0) {
+      // By the primary key: a scan by transfer_id read the whole table, which grows with every birth.
+      await tx.query(
+        'DELETE FROM inbound_messages WHERE (client_id, message_id) IN (SELECT * FROM unnest($1::text[], $2::text[]))',
+        [unrecord.map((birth) => birth.client.id), unrecord.map((birth) => birth.doc.messageId)],
+      );
+    }
     appendAuditEventsInTx(tx, births.flatMap((birth, index) => {
       if ((outcomes[index] as BirthOutcome).kind !== 'stored') return [];
       return [{
