@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import type { Redis } from 'ioredis';
-import { GatewayError } from '../src/errors.js';
+import { GatewayError, RETRY_AFTER_SECONDS } from '../src/errors.js';
 import type { GatewayMetrics } from '../src/metrics.js';
 import type { Database } from '../src/store/database.js';
 import { errorResponses } from './openapi-shapes.js';
@@ -42,8 +42,10 @@ async function health(app: FastifyInstance, options: { db: Database; redis: Redi
     const failed = checks.flatMap((check, index) =>
       check.status === 'rejected' ? [{ path: `/${names[index]}`, code: 'UNREACHABLE', message: String((check.reason as Error)?.message ?? check.reason) }] : [],
     );
-    if (failed.length > 0) throw new GatewayError('UNAVAILABLE', 'Not ready', failed, { 'retry-after': '5' });
-    return { status: 'ready', database: options.db.kind, redis: 'ok' };
+    // Ready means able to take traffic, and intake needs only the database: without Redis, messages
+    // are still accepted and wait in PostgreSQL, so Redis's state is reported, not failed on.
+    if (checks[0].status === 'rejected') throw new GatewayError('UNAVAILABLE', 'Not ready', failed, { 'retry-after': String(RETRY_AFTER_SECONDS) });
+    return { status: 'ready', database: options.db.kind, redis: checks[1].status === 'fulfilled' ? 'ok' : 'down' };
   });
 
   app.get('/metrics', {

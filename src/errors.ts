@@ -110,3 +110,11 @@ export function duplicatePerson(record: 'birth' | 'death'): GatewayError {
     { path, code: 'DUPLICATE_PERSON', message: `a ${record} for this personal number is already held` },
   ]);
 }
+
+/** Seconds a client is told to wait after a 503 for want of a dependency. */
+export const RETRY_AFTER_SECONDS = 5;
+
+/** A dependency (the database, Redis) cannot be reached: the client may try again shortly. */
+export function unavailable(message?: string): GatewayError {
+  return new GatewayError('UNAVAILABLE', message, [], { 'retry-after': String(RETRY_AFTER_SECONDS) });
+}

@@ -63,6 +63,12 @@ export function createMetrics(db: Database) {
       labelNames: ['outcome'] as const,
       registers: [registry],
     }),
+    dependencyUp: new Gauge({
+      name: 'lienthong_dependency_up',
+      help: 'Whether the latest call to a dependency (database, redis) reached it: 1 yes, 0 no',
+      labelNames: ['dependency'] as const,
+      registers: [registry],
+    }),
     transfers: new Gauge({
       name: 'lienthong_transfers',
       help: 'Transfers by status (queue depth), read from the database at scrape time',

@@ -6,9 +6,9 @@ import { accessSync, constants } from 'node:fs';
 import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { DEFAULT_REDIS_URL } from './config.js';
+import { StartupError } from './startup-error.js';
 
-/** A start-up problem the operator can fix; main prints its message as one line, no stack. */
-export class StartupError extends Error {}
+export { StartupError };
 
 async function answersPing(url: string): Promise<string | null> {
   const probe = new Redis(url, { lazyConnect: true, connectTimeout: 2000, maxRetriesPerRequest: 0, retryStrategy: () => null, enableOfflineQueue: false });

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { DelayedError, Queue, Worker, type Job } from 'bullmq';
 import { Redis } from 'ioredis';
@@ -10,7 +11,9 @@ import {
   type BhxhAnswer,
 } from '../../adapters/bhxh-push-client.js';
 import type { ClientRegistry } from '../auth/clients.js';
+import { Availability, isConnectionError, type AvailabilityChange } from '../availability.js';
 import type { GatewayConfig } from '../config.js';
+import { unavailable } from '../errors.js';
 import type { GatewayMetrics } from '../metrics.js';
 import { claimIntoBatchesInTx, findBatch, listBatchIds, recordAttemptInTx, serialisedBatchBody, type SerialisedBatch } from '../store/batches.js';
 import type { Database } from '../store/database.js';
@@ -32,7 +35,13 @@ export interface DispatcherDependencies {
   metrics: GatewayMetrics;
   /** Extra job handlers sharing the dispatcher's Redis (bulk replays). */
   replayProcessor?: (job: Job<{ replayJobId: string }>) => Promise<unknown>;
+  /** How often a started dispatcher checks that Redis still holds its job schedulers. */
+  scheduleCheckMs?: number;
+  /** How long a call made for an HTTP request may wait for Redis before it is answered 503. */
+  redisCallTimeoutMs?: number;
 }
+
+const SCHEDULERS = { dispatch: 'periodic-dispatch', maintenance: 'maintenance-tick' } as const;
 
 export interface RunSummary {
   batches: number;
@@ -50,18 +59,41 @@ export interface RunSummary {
  */
 export class Dispatcher {
   readonly breaker: CircuitBreaker<[SerialisedBatch], BhxhAnswer> | null;
+  /** Whether Redis answers, as this dispatcher's connections last found. */
+  readonly redis = new Availability('redis');
   private readonly connection: Redis;
   private readonly queues: { runs: Queue; deliveries: Queue; maintenance: Queue; replays: Queue };
+  /** Connection and queues for calls an HTTP request waits on (see the constructor). */
+  private readonly producerConnection: Redis;
+  private readonly producers: { runs: Queue; replays: Queue };
   private readonly workers: Worker[] = [];
   private readonly callbacks: CallbackDelivery;
+  /** Recorded with each delivery attempt in PostgreSQL. */
   private readonly workerId = `${hostname()}:${process.pid}`;
+  /**
+   * This process's name on its BullMQ workers, kept by Redis on each job they take and on their
+   * connections. Unique per start, so a restarted process with the same pid (PID 1 in a container)
+   * is not taken for its dead predecessor.
+   */
+  private readonly workerName = `${this.workerId}:${randomBytes(4).toString('hex')}`;
+  private readonly unsubscribe: Array<() => void> = [];
+  private scheduleCheck: NodeJS.Timeout | undefined;
+  private restoring: Promise<void> | undefined;
+  private started = false;
   private closing: Promise<void> | undefined;
 
   constructor(private readonly deps: DispatcherDependencies) {
     const { config } = deps;
     // BullMQ's blocking workers need ioredis to retry forever rather than fail a command.
     this.connection = new Redis(deps.redisUrl, { maxRetriesPerRequest: null });
-    this.connection.on('error', (error) => deps.logger.warn({ err: error }, 'dispatcher Redis connection'));
+    this.watchConnection(this.connection);
+    // A run requested, a replay queued or the next run looked up by an operator must not wait out an
+    // outage with the request held open (BullMQ, "Failing fast when Redis is down"): no offline
+    // queue, no resending after a reconnect, and a bound on a Redis that accepts but does not answer.
+    this.producerConnection = new Redis(deps.redisUrl, {
+      enableOfflineQueue: false, maxRetriesPerRequest: 0, commandTimeout: this.redisCallTimeoutMs,
+    });
+    this.watchConnection(this.producerConnection);
     const queueOptions = { connection: this.connection, prefix: config.queuePrefix };
     this.queues = {
       runs: new Queue(QUEUES.runs, queueOptions),
@@ -69,9 +101,51 @@ export class Dispatcher {
       maintenance: new Queue(QUEUES.maintenance, queueOptions),
       replays: new Queue(QUEUES.replays, queueOptions),
     };
+    const producerOptions = { connection: this.producerConnection, prefix: config.queuePrefix };
+    this.producers = { runs: new Queue(QUEUES.runs, producerOptions), replays: new Queue(QUEUES.replays, producerOptions) };
+    // Without a listener a queue prints every connection error of an outage to stderr, unstructured.
+    for (const queue of [...Object.values(this.queues), ...Object.values(this.producers)]) {
+      queue.on('error', (error) => this.onRedisError(error, queue.name));
+    }
     this.breaker = config.bhxhPushUrl ? this.buildBreaker(config.bhxhPushUrl) : null;
     this.callbacks = new CallbackDelivery({
       db: deps.db, logger: deps.logger, metrics: deps.metrics, timeoutMs: config.callbackTimeoutMs, baseDelayMs: config.retryBaseDelayMs,
+    });
+    this.unsubscribe.push(this.report(deps.db.availability), this.report(this.redis));
+  }
+
+  private get redisCallTimeoutMs(): number {
+    return this.deps.redisCallTimeoutMs ?? 3000;
+  }
+
+  private watchConnection(connection: Redis): void {
+    connection.on('error', (error) => this.onRedisError(error, 'connection'));
+    connection.on('close', () => {
+      if (!this.closing) this.redis.markDown(new Error('connection closed'));
+    });
+    connection.on('ready', () => this.redis.markUp());
+  }
+
+  /** Connection errors are one outage, logged when it starts and ends; anything else is logged as it comes. */
+  private onRedisError(error: Error, source: string): void {
+    if (this.closing) return;
+    if (isConnectionError(error)) this.redis.markDown(error);
+    else this.deps.logger.warn({ err: error, source }, 'BullMQ error');
+  }
+
+  /** A dependency's outage in the log (twice: down, back) and in lienthong_dependency_up. */
+  private report(availability: Availability): () => void {
+    const { logger, metrics } = this.deps;
+    metrics.dependencyUp.set({ dependency: availability.dependency }, availability.up ? 1 : 0);
+    return availability.onChange((change: AvailabilityChange) => {
+      metrics.dependencyUp.set({ dependency: change.dependency }, change.up ? 1 : 0);
+      if (change.up) {
+        logger.warn({ dependency: change.dependency, downForMs: change.downForMs }, `${change.dependency} reachable again`);
+      } else if (change.dependency === 'redis') {
+        logger.warn({ dependency: change.dependency, error: change.error }, 'redis unreachable: dispatch, callbacks and operator calls that need it wait; intake goes on');
+      } else {
+        logger.warn({ dependency: change.dependency, error: change.error }, `${change.dependency} unreachable: requests that need it are answered 503`);
+      }
     });
   }
 
@@ -108,28 +182,27 @@ export class Dispatcher {
     return this.breaker.opened ? 'open' : this.breaker.halfOpen ? 'halfOpen' : 'closed';
   }
 
-  /** Registers the schedulers and starts this process's workers. */
+  /**
+   * Registers the schedulers, starts this process's workers, and takes back what this host's dead
+   * processes still held. From then on it re-creates from PostgreSQL what Redis lost, on every
+   * reconnect and whenever a periodic look finds a scheduler gone (a Redis restarted empty).
+   */
   async start(): Promise<void> {
     const { config } = this.deps;
-    await this.queues.runs.setGlobalConcurrency(1);
-    await this.queues.maintenance.setGlobalConcurrency(1);
-    await this.queues.runs.upsertJobScheduler('periodic-dispatch', { every: config.dispatchIntervalMs }, {
-      name: 'run', data: { requestedBy: 'scheduler' }, opts: { removeOnComplete: 100, removeOnFail: 100 },
-    });
-    await this.queues.maintenance.upsertJobScheduler('maintenance-tick', { every: config.maintenanceIntervalMs }, {
-      name: 'tick', opts: { removeOnComplete: true, removeOnFail: 100 },
-    });
-    const workerOptions = { connection: this.connection, prefix: config.queuePrefix };
-    // Runs and maintenance allow one job at a time across all processes: a job whose process died
-    // must be taken over as soon as a dead delivery is, or it would block everyone until then.
-    const takeover = { lockDuration: config.deliveryLockMs, stalledInterval: config.deliveryLockMs };
+    await this.registerSchedulers();
+    const workerOptions = { connection: this.connection, prefix: config.queuePrefix, name: this.workerName };
+    // A job whose process died is found by BullMQ's stalled check once its lock has lapsed: the
+    // check marks the jobs it sees active and moves them back on its next round if the lock is
+    // gone. At most DELIVERY_LOCK_MS plus one interval after the crash, not twice the lock time.
+    // Runs and maintenance allow one job at a time across all processes: theirs are taken over as
+    // soon as a dead delivery is, or they would block everyone until then.
+    const takeover = { lockDuration: config.deliveryLockMs, stalledInterval: Math.min(config.deliveryLockMs, 5000) };
     this.workers.push(
       new Worker(QUEUES.runs, async (job) => this.runOnce(String(job.data?.requestedBy ?? ACTOR)), { ...workerOptions, ...takeover, concurrency: 1 }),
       new Worker(QUEUES.deliveries, async (job, token) => this.deliver(job, token), {
         ...workerOptions,
+        ...takeover,
         concurrency: config.deliveryConcurrency,
-        lockDuration: config.deliveryLockMs,
-        stalledInterval: config.deliveryLockMs,
         // A process that died mid-delivery is taken over this many times before BullMQ gives up;
         // even then the batch stays open in PostgreSQL and the next run resumes it.
         maxStalledCount: 10,
@@ -138,12 +211,115 @@ export class Dispatcher {
       new Worker(QUEUES.maintenance, async () => this.maintain(), { ...workerOptions, ...takeover, concurrency: 1 }),
     );
     if (this.deps.replayProcessor) {
-      this.workers.push(new Worker(QUEUES.replays, this.deps.replayProcessor, { ...workerOptions, concurrency: 1 }));
+      this.workers.push(new Worker(QUEUES.replays, this.deps.replayProcessor, { ...workerOptions, ...takeover, concurrency: 1 }));
     }
     for (const worker of this.workers) {
-      worker.on('error', (error) => this.deps.logger.warn({ err: error, queue: worker.name }, 'worker error'));
-      worker.on('failed', (job, error) => this.deps.logger.warn({ queue: worker.name, jobId: job?.id, err: error }, 'job failed'));
+      worker.on('error', (error) => this.onRedisError(error, worker.name));
+      worker.on('failed', (job, error) => {
+        // A database or Redis outage fails every job at once; it is logged as the outage.
+        if (!isConnectionError(error)) this.deps.logger.warn({ queue: worker.name, jobId: job?.id, err: error }, 'job failed');
+      });
     }
+    await Promise.all(this.workers.map((worker) => worker.waitUntilReady()));
+    const taken = await this.takeBackFromDeadProcesses();
+    if (taken.length > 0) this.deps.logger.warn({ jobs: taken }, 'took back the jobs of a process of this host that is gone');
+    this.started = true;
+    // The first 'ready' was the start; each later one follows a reconnect.
+    this.connection.on('ready', () => void this.restore().catch(() => {}));
+    this.scheduleCheck = setInterval(() => void this.checkSchedulers().catch(() => {}), this.deps.scheduleCheckMs ?? 10_000);
+    this.scheduleCheck.unref();
+  }
+
+  private async registerSchedulers(): Promise<void> {
+    const { config } = this.deps;
+    await this.queues.runs.setGlobalConcurrency(1);
+    await this.queues.maintenance.setGlobalConcurrency(1);
+    await this.queues.runs.upsertJobScheduler(SCHEDULERS.dispatch, { every: config.dispatchIntervalMs }, {
+      name: 'run', data: { requestedBy: 'scheduler' }, opts: { removeOnComplete: 100, removeOnFail: 100 },
+    });
+    await this.queues.maintenance.upsertJobScheduler(SCHEDULERS.maintenance, { every: config.maintenanceIntervalMs }, {
+      name: 'tick', opts: { removeOnComplete: true, removeOnFail: 100 },
+    });
+  }
+
+  private async schedulersLost(): Promise<boolean> {
+    const [dispatch, maintenance] = await Promise.all([
+      this.queues.runs.getJobScheduler(SCHEDULERS.dispatch),
+      this.queues.maintenance.getJobScheduler(SCHEDULERS.maintenance),
+    ]);
+    return !dispatch || !maintenance;
+  }
+
+  /** The cheap periodic look: Redis may have lost its data without this process seeing a reconnect. */
+  private async checkSchedulers(): Promise<void> {
+    if (this.closing || !this.redis.up) return;
+    if (await this.schedulersLost()) await this.restore();
+  }
+
+  /**
+   * PostgreSQL is the truth; Redis holds only what makes things happen. After a reconnect, or a
+   * Redis that came back empty (no persistence, a failover to an empty replica), this puts back the
+   * schedulers and their one-at-a-time limit, a delivery job for every push batch open in PostgreSQL
+   * and a job for every bulk replay still running. Adding a job under an id Redis still holds does
+   * nothing, so doing this after a mere reconnect costs a few reads.
+   */
+  restore(): Promise<void> {
+    if (!this.started || this.closing) return Promise.resolve();
+    this.restoring ??= this.restoreFromDatabase().finally(() => {
+      this.restoring = undefined;
+    });
+    return this.restoring;
+  }
+
+  private async restoreFromDatabase(): Promise<void> {
+    const lost = await this.schedulersLost();
+    if (lost) await this.registerSchedulers();
+    const batches = await listBatchIds(this.deps.db, 'open', 'push');
+    await this.enqueueDeliveries(batches);
+    const { rows } = await this.deps.db.query<{ id: string }>("SELECT id FROM replay_jobs WHERE status = 'running' ORDER BY id");
+    if (this.deps.replayProcessor) for (const row of rows) await this.addReplay(this.queues.replays, row.id);
+    if (lost) {
+      this.deps.logger.warn(
+        { openBatches: batches.length, runningReplays: rows.length },
+        'Redis had lost the job schedulers: re-created them, and the jobs of open batches and running replays, from PostgreSQL',
+      );
+    }
+  }
+
+  /**
+   * A process killed mid-job (SIGKILL, a crash, a container restart) leaves its jobs active under a
+   * lock that only lapses after DELIVERY_LOCK_MS. A process of the same host that is gone, with no
+   * worker connection left in Redis, will never finish them, so this start moves them back to
+   * waiting at once. Only this host's: a process elsewhere may only have lost its connection for a
+   * moment and still be sending, so its jobs wait for their lock to lapse. Where Redis does not list
+   * client names (some managed services refuse CLIENT SETNAME), nothing can be told and nothing is
+   * taken.
+   */
+  private async takeBackFromDeadProcesses(): Promise<string[]> {
+    const host = `${hostname()}:`;
+    const taken: string[] = [];
+    for (const worker of this.workers) {
+      const queue = Object.values(this.queues).find((candidate) => candidate.name === worker.name);
+      if (!queue) continue;
+      const held = (await queue.getActive()).filter((job) => job.processedBy?.startsWith(host) && job.processedBy !== this.workerName);
+      if (held.length === 0) continue;
+      const connected = (await queue.getWorkers()).map((client) => String(client.rawname ?? ''));
+      const alive = (name: string) => connected.some((rawname) => rawname.endsWith(`:w:${name}`));
+      if (!alive(this.workerName)) continue;
+      for (const job of held) {
+        if (alive(job.processedBy as string)) continue;
+        const token = await this.connection.get(`${queue.toKey(String(job.id))}:lock`);
+        // No lock: it has lapsed already and the stalled check moves the job.
+        if (token === null) continue;
+        try {
+          await job.moveToWait(token);
+          taken.push(`${queue.name}/${job.id}`);
+        } catch {
+          // Finished or moved meanwhile.
+        }
+      }
+    }
+    return taken;
   }
 
   /** Exponential from RETRY_BASE_DELAY_MS, with full jitter around it, never sooner than Retry-After. */
@@ -154,19 +330,46 @@ export class Dispatcher {
     return Math.max(jittered, retryAfter);
   }
 
+  /**
+   * A Redis call an HTTP request waits on: answered 503 (UNAVAILABLE, Retry-After) within
+   * redisCallTimeoutMs when Redis is down or does not answer. The timeout also covers a queue whose
+   * first connection never became ready, which no ioredis option bounds.
+   */
+  private async forRequest<T>(work: () => Promise<T>): Promise<T> {
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      return await Promise.race([
+        work(),
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(Object.assign(new Error('Command timed out'), { code: 'ETIMEDOUT' })), this.redisCallTimeoutMs);
+        }),
+      ]);
+    } catch (error) {
+      if (!isConnectionError(error)) throw error;
+      this.redis.markDown(error);
+      throw unavailable('Redis, which holds the dispatch queues, is unavailable; try again later');
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
   async requestRun(requestedBy: string): Promise<string> {
-    const job = await this.queues.runs.add('run', { requestedBy }, { removeOnComplete: 100, removeOnFail: 100 });
+    const job = await this.forRequest(() => this.producers.runs.add('run', { requestedBy }, { removeOnComplete: 100, removeOnFail: 100 }));
     return String(job.id);
   }
 
   async nextRunAt(): Promise<string | null> {
-    const scheduler = await this.queues.runs.getJobScheduler('periodic-dispatch');
+    const scheduler = await this.forRequest(() => this.producers.runs.getJobScheduler(SCHEDULERS.dispatch));
     return scheduler?.next ? new Date(scheduler.next).toISOString() : null;
   }
 
   async enqueueReplay(replayJobId: string): Promise<void> {
+    await this.forRequest(() => this.addReplay(this.producers.replays, replayJobId));
+  }
+
+  private async addReplay(queue: Queue, replayJobId: string): Promise<void> {
     // A bulk replay resumes where its committed chunks stopped, so retrying it after a failure is safe.
-    await this.queues.replays.add('replay', { replayJobId }, {
+    await queue.add('replay', { replayJobId }, {
       jobId: replayJobId, attempts: 5, backoff: { type: 'exponential', delay: this.deps.config.retryBaseDelayMs },
       removeOnComplete: 100, removeOnFail: 100,
     });
@@ -291,11 +494,14 @@ export class Dispatcher {
   /** Idempotent; closes every worker and queue even if one fails, then the connection it opened. */
   close(): Promise<void> {
     this.closing ??= (async () => {
+      clearInterval(this.scheduleCheck);
+      for (const unsubscribe of this.unsubscribe) unsubscribe();
       // Workers first: a delivery in flight finishes (or times out) and is recorded before the breaker goes.
       await Promise.allSettled(this.workers.map((worker) => worker.close()));
       this.breaker?.shutdown();
-      await Promise.allSettled(Object.values(this.queues).map((queue) => queue.close()));
+      await Promise.allSettled([...Object.values(this.queues), ...Object.values(this.producers)].map((queue) => queue.close()));
       this.connection.disconnect();
+      this.producerConnection.disconnect();
     })();
     return this.closing;
   }

@@ -1,8 +1,7 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
-import { GatewayError, type ErrorDetail } from '../errors.js';
-
-const CONNECTION_ERRORS = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', '57P01', '57P03', '08006', '08001']);
+import { isConnectionError } from '../availability.js';
+import { GatewayError, unavailable, type ErrorDetail } from '../errors.js';
 
 /** Fastify's own errors, and infrastructure ones, in the catalogue's terms. */
 export function toGatewayError(error: unknown): GatewayError {
@@ -30,9 +29,7 @@ export function toGatewayError(error: unknown): GatewayError {
     case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
       return new GatewayError('MALFORMED_BODY', fastifyError.message);
   }
-  if (CONNECTION_ERRORS.has(String(fastifyError.code)) || /Connection terminated|connect ECONNREFUSED/.test(fastifyError.message ?? '')) {
-    return new GatewayError('UNAVAILABLE', undefined, [], { 'retry-after': '5' });
-  }
+  if (isConnectionError(error)) return unavailable();
   const status = fastifyError.statusCode;
   if (status === 404) return new GatewayError('NOT_FOUND');
   if (status === 405) return new GatewayError('METHOD_NOT_ALLOWED');
@@ -44,7 +41,11 @@ export function toGatewayError(error: unknown): GatewayError {
 
 export function sendError(request: FastifyRequest, reply: FastifyReply, error: unknown) {
   const gatewayError = toGatewayError(error);
-  if (gatewayError.status >= 500) {
+  if (gatewayError.code === 'UNAVAILABLE') {
+    // Expected while a dependency is away, and then many times a second: the outage itself is
+    // logged once when it starts and once when it ends (src/availability.ts).
+    request.log.debug({ code: gatewayError.code }, 'request answered 503');
+  } else if (gatewayError.status >= 500) {
     request.log.error({ err: error }, 'request failed');
   } else {
     request.log.info({ code: gatewayError.code, paths: gatewayError.details.map((detail) => detail.path) }, 'request refused');

@@ -1,7 +1,9 @@
 import { createHash } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readdirSync, statSync } from 'node:fs';
 import pg from 'pg';
 import { PGlite } from '@electric-sql/pglite';
+import { Availability, describeFailure, isConnectionError } from '../availability.js';
+import { StartupError } from '../startup-error.js';
 
 export interface QueryResult<Row> {
   rows: Row[];
@@ -43,6 +45,8 @@ export interface TransactionOptions {
 
 export interface Database extends Queryable {
   readonly kind: 'postgres' | 'pglite';
+  /** Whether the database answered the latest call (PGlite, in this process, always does). */
+  readonly availability: Availability;
   transaction<T>(work: (tx: Queryable) => Promise<T>, options?: TransactionOptions): Promise<T>;
   close(): Promise<void>;
 }
@@ -54,6 +58,11 @@ export interface DatabaseOptions {
   schema?: string;
   dataDir: string;
   poolSize?: number;
+  /**
+   * How long a caller waits for a connection (a new one, or its turn in a full pool) before the
+   * call fails and the request is answered 503, rather than hanging while PostgreSQL is unreachable.
+   */
+  connectTimeoutMs?: number;
 }
 
 /** The advisory-lock space of the subject locks; 7411 is migrations'. */
@@ -102,6 +111,8 @@ function inTransaction(queryable: Queryable): { tx: Queryable; finish: () => Pro
 async function openPostgres(url: string, options: DatabaseOptions): Promise<Database> {
   if (options.schema) {
     const setup = new pg.Client({ connectionString: url });
+    // Its server may go away between two statements, when nothing else would hear of it.
+    setup.on('error', () => {});
     await setup.connect();
     try {
       await setup.query(`CREATE SCHEMA IF NOT EXISTS ${options.schema}`);
@@ -109,28 +120,70 @@ async function openPostgres(url: string, options: DatabaseOptions): Promise<Data
       await setup.end();
     }
   }
+  const availability = new Availability('database');
   const pool = new pg.Pool({
     connectionString: url,
     max: options.poolSize ?? 10,
+    connectionTimeoutMillis: options.connectTimeoutMs ?? 10_000,
+    // A server gone without closing the socket (failover, a cut network) is found by TCP keepalive
+    // probes after 10 s of quiet instead of the system's default two hours.
+    keepAlive: true,
+    keepAliveInitialDelayMillis: 10_000,
     ...(options.schema ? { options: `-c search_path=${options.schema}` } : {}),
   });
-  // An idle client that loses its server must not crash the process; the next query reports it.
-  pool.on('error', () => {});
+  let closed = false;
+  const noteFailure = (error: unknown) => {
+    if (isConnectionError(error)) availability.markDown(error);
+  };
+  // The pool drops an idle client whose backend ended (a DBA, a restart); one query tells whether
+  // the database is gone or only that connection was.
+  pool.on('error', () => {
+    if (!closed) void pool.query('SELECT 1').then(() => availability.markUp(), noteFailure);
+  });
   const asQueryable = (client: pg.Pool | pg.PoolClient): Queryable => ({
     async query<Row>(sql: string, params?: unknown[], options?: QueryOptions) {
       const name = params === undefined || options?.prepared === false ? undefined : statementName(sql);
-      const result = name === undefined ? await client.query(sql, params) : await client.query({ name, text: sql, values: params });
+      let result: pg.QueryResult;
+      try {
+        result = name === undefined ? await client.query(sql, params) : await client.query({ name, text: sql, values: params });
+      } catch (error) {
+        noteFailure(error);
+        throw error;
+      }
+      availability.markUp();
       return { rows: result.rows as Row[], rowCount: result.rowCount ?? 0 };
     },
     async exec(sql: string) {
-      await client.query(sql);
+      try {
+        await client.query(sql);
+      } catch (error) {
+        noteFailure(error);
+        throw error;
+      }
+      availability.markUp();
     },
   });
   return {
     kind: 'postgres',
+    availability,
     ...asQueryable(pool),
     async transaction(work, options) {
-      const client = await pool.connect();
+      let client: pg.PoolClient;
+      try {
+        client = await pool.connect();
+      } catch (error) {
+        noteFailure(error);
+        throw error;
+      }
+      // A checked-out client is no longer heard by the pool: without a listener of its own, a backend
+      // ended under it (a DBA, a failover, a cut network) raises an unhandled 'error' that ends the
+      // process. The statement in flight fails with it; a later one fails as not queryable.
+      let broken: Error | undefined;
+      const onError = (error: Error) => {
+        broken ??= error;
+        noteFailure(error);
+      };
+      client.on('error', onError);
       try {
         const locks = sortedLocks(options);
         // Without parameters a query goes as one simple-protocol message, several statements and all.
@@ -139,21 +192,62 @@ async function openPostgres(url: string, options: DatabaseOptions): Promise<Data
         const result = await work(tx);
         await finish();
         await client.query('COMMIT');
+        availability.markUp();
         return result;
       } catch (error) {
-        await client.query('ROLLBACK').catch(() => {});
+        noteFailure(error);
+        if (!broken) {
+          await client.query('ROLLBACK').catch((rollbackError: Error) => {
+            broken = rollbackError;
+          });
+        }
         throw error;
       } finally {
-        client.release();
+        client.removeListener('error', onError);
+        // A client whose connection failed is closed rather than handed to the next caller.
+        client.release(broken);
       }
     },
-    close: () => pool.end(),
+    close: () => {
+      closed = true;
+      return pool.end();
+    },
   };
 }
 
+/**
+ * PGlite runs initdb in any data directory without PG_VERSION, so a damaged or foreign one would
+ * open as a new, empty database and the gateway would carry on without its data. Such a directory,
+ * one that cannot be read, and one PGlite cannot start on each stop the start with one line.
+ */
+function checkPgliteDataDir(dataDir: string): void {
+  let entries: string[];
+  try {
+    mkdirSync(dataDir, { recursive: true });
+    if (!statSync(dataDir).isDirectory()) throw new Error('not a directory');
+    entries = readdirSync(dataDir);
+  } catch (error) {
+    throw new StartupError(`cannot use ${dataDir} for the embedded database (${describeFailure(error)}); check DATA_DIR and its permissions`);
+  }
+  if (entries.length > 0 && !entries.includes('PG_VERSION')) {
+    throw new StartupError(
+      `${dataDir} holds files but no PG_VERSION: it is not an embedded database, or a damaged one, and opening it would start an empty database; `
+      + 'restore it from a backup, or move it away to start empty',
+    );
+  }
+}
+
 async function openPglite(options: DatabaseOptions): Promise<Database> {
-  mkdirSync(options.dataDir, { recursive: true });
-  const db = await PGlite.create(options.dataDir);
+  checkPgliteDataDir(options.dataDir);
+  let db: PGlite;
+  try {
+    db = await PGlite.create(options.dataDir);
+  } catch (error) {
+    throw new StartupError(
+      `the embedded database in ${options.dataDir} cannot be opened (${describeFailure(error)}): its files may be damaged; `
+      + 'restore them from a backup, or move the directory away to start empty',
+    );
+  }
   if (options.schema) {
     await db.exec(`CREATE SCHEMA IF NOT EXISTS ${options.schema}; SET search_path TO ${options.schema}`);
   }
@@ -169,6 +263,7 @@ async function openPglite(options: DatabaseOptions): Promise<Database> {
   });
   return {
     kind: 'pglite',
+    availability: new Availability('database'),
     ...asQueryable(db),
     transaction: (work, options) =>
       db.transaction(async (pgliteTx) => {
