@@ -219,6 +219,33 @@ describe('gateway processes', () => {
     expect(verify.json).toMatchObject({ ok: true });
   }, 90_000);
 
+  it('a restarted process takes back at once the deliveries its killed predecessor held, without waiting for their locks', async () => {
+    const { observer, simulator, env } = await setUp();
+    // Locks far longer than this test may take: only the restarted process's own look at start can hand the batches on.
+    const longLocks = { ...env, DISPATCH_BATCH_SIZE: '2', DELIVERY_LOCK_MS: '300000' };
+    simulator.setScript({ kind: 'hang' });
+    const first = await startProcess(longLocks);
+    const ids = await pushBirths(first, 4);
+    expect((await call(first, OPERATOR_KEY, 'POST', '/ops/v1/dispatch/run')).status).toBe(202);
+    await simulator.waitFor((sim) => sim.recordsReceived().length === ids.length);
+    const inFlight = batchesReceived(simulator);
+
+    const killed = once(first.child, 'exit');
+    first.child.kill('SIGKILL');
+    await killed;
+    const sentBeforeKill = simulator.deliveries.length;
+    simulator.setScript({ kind: 'answer' });
+
+    const second = await startProcess(longLocks);
+    await vi.waitFor(async () => expect(await countByStatus(observer, 'issued')).toBe(ids.length), { timeout: 30_000, interval: 100 });
+    expect(second.output.join('\n')).toMatch(/took back the jobs of a process of this host that is gone/);
+    // The same batches again, each once more, answered to the restarted process.
+    expect(simulator.deliveries.slice(sentBeforeKill).map((delivery) => delivery.batchId).sort()).toEqual([...inFlight.keys()].sort());
+    const answered = await observer.db.query<{ worker: string }>("SELECT worker FROM delivery_attempts WHERE outcome = 'answered'");
+    expect(answered.rows).toHaveLength(inFlight.size);
+    for (const row of answered.rows) expect(row.worker).toMatch(new RegExp(`:${second.child.pid}$`));
+  }, 120_000);
+
   it('two processes asked to run at the same moment never send a record twice', async () => {
     const { observer, simulator, env } = await setUp();
     const [a, b] = await Promise.all([

@@ -224,9 +224,13 @@ export class Dispatcher {
     const taken = await this.takeBackFromDeadProcesses();
     if (taken.length > 0) this.deps.logger.warn({ jobs: taken }, 'took back the jobs of a process of this host that is gone');
     this.started = true;
+    // Connection failures are the outage already logged; the next reconnect or check tries again.
+    const restoreFailed = (error: unknown) => {
+      if (!isConnectionError(error)) this.deps.logger.warn({ err: error }, 'restoring the dispatch jobs from PostgreSQL failed');
+    };
     // The first 'ready' was the start; each later one follows a reconnect.
-    this.connection.on('ready', () => void this.restore().catch(() => {}));
-    this.scheduleCheck = setInterval(() => void this.checkSchedulers().catch(() => {}), this.deps.scheduleCheckMs ?? 10_000);
+    this.connection.on('ready', () => void this.restore().catch(restoreFailed));
+    this.scheduleCheck = setInterval(() => void this.checkSchedulers().catch(restoreFailed), this.deps.scheduleCheckMs ?? 10_000);
     this.scheduleCheck.unref();
   }
 
