@@ -54,8 +54,9 @@ export interface RunSummary {
  * DISPATCH_INTERVAL_MS) and the maintenance tick; global concurrency 1 makes one run at a time across
  * every gateway process on this Redis. A run claims records into batches in PostgreSQL, then one
  * delivery job per batch (job id = batch id) pushes it behind an opossum breaker; BullMQ retries it
- * with jittered exponential backoff, and a delivery whose process died is picked up again when its
- * lock lapses. PostgreSQL, not Redis, holds what was sent and answered.
+ * with jittered exponential backoff, and a delivery whose process died is picked up again by the
+ * next process started on its host, or anywhere once its lock lapses. PostgreSQL, not Redis, holds
+ * what was sent and answered, so what an emptied Redis lost is put back from it.
  */
 export class Dispatcher {
   readonly breaker: CircuitBreaker<[SerialisedBatch], BhxhAnswer> | null;
