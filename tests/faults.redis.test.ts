@@ -172,3 +172,13 @@ describe('Redis restarted empty', () => {
     }
   });
 });
+
+describe('Redis down at stop', () => {
+  it('stops at once rather than waiting for Redis to come back', async () => {
+    await redis.down();
+    await vi.waitFor(async () => expect((await readyz()).body.redis).toBe('down'), WAIT);
+    const started = Date.now();
+    await app.close();
+    expect(Date.now() - started).toBeLessThan(5000);
+  });
+});

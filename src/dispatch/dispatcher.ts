@@ -501,8 +501,11 @@ export class Dispatcher {
     this.closing ??= (async () => {
       clearInterval(this.scheduleCheck);
       for (const unsubscribe of this.unsubscribe) unsubscribe();
-      // Workers first: a delivery in flight finishes (or times out) and is recorded before the breaker goes.
-      await Promise.allSettled(this.workers.map((worker) => worker.close()));
+      // Workers first: a delivery in flight finishes (or times out) and is recorded before the breaker
+      // goes. Without Redis that wait would last until Redis is back (a stop during an outage would
+      // hang), so they stop at once and what they held is taken over as a dead process's is.
+      const force = !this.redis.up;
+      await Promise.allSettled(this.workers.map((worker) => worker.close(force)));
       this.breaker?.shutdown();
       await Promise.allSettled([...Object.values(this.queues), ...Object.values(this.producers)].map((queue) => queue.close()));
       this.connection.disconnect();
