@@ -62,7 +62,8 @@ function lineMatching(child: ChildProcessWithoutNullStreams, pattern: RegExp, se
   });
 }
 
-describe('npm start', () => {
+// Each test starts a whole process (PGlite's start alone takes seconds on a busy machine).
+describe('npm start', { timeout: 90_000 }, () => {
   it('runs on embedded PGlite with dev keys and reaches /readyz 200', async () => {
     const child = startGateway({});
     const stdout: string[] = [];
@@ -88,7 +89,7 @@ describe('npm start', () => {
     expect(code).toBe(0);
   });
 
-  it('in dev mode sends examples/khai-sinh.json to the built-in BHXH simulator: the birth ends issued with a card', { timeout: 60_000 }, async () => {
+  it('in dev mode sends examples/khai-sinh.json to the built-in BHXH simulator: the birth ends issued with a card', async () => {
     const child = startGateway({});
     const stdout: string[] = [];
     const listening = await lineMatching(child, /Server listening at/, stdout);
