@@ -1,7 +1,8 @@
 /**
  * The load generator, run as its own process so it does not share the gateway's CPU time slices:
  *   tsx bench/load.ts '<json options>'  → prints one JSON line of results.
- * Every request carries a fresh messageId and personal number, so the gateway stores each one.
+ * Every request carries a fresh messageId and, unless `persons` names stored ones, a fresh personal
+ * number, so the gateway stores each one (or refuses each as DUPLICATE_PERSON).
  */
 import autocannon from 'autocannon';
 import { khaiSinhBody, type BodyKind } from './documents.js';
@@ -15,6 +16,8 @@ interface LoadOptions {
   key?: string;
   /** 3-digit prefix of the personal numbers of this run, so runs never collide. */
   prefix: string;
+  /** Another run's prefix of personal numbers: births of persons already stored, under new message ids. */
+  persons?: string;
 }
 
 const options = JSON.parse(process.argv[2] ?? '{}') as LoadOptions;
@@ -35,7 +38,7 @@ const result = await autocannon({
     headers,
     setupRequest: (request) => {
       serial += 1;
-      return { ...request, body: khaiSinhBody(options.kind, options.prefix, serial) };
+      return { ...request, body: khaiSinhBody(options.kind, options.prefix, serial, options.persons) };
     },
   }],
 });
@@ -47,5 +50,6 @@ process.stdout.write(`${JSON.stringify({
   p99: result.latency.p99,
   errors: result.errors + result.timeouts,
   non2xx: result.non2xx,
+  conflicts: result.statusCodeStats?.['409']?.count ?? 0,
   sent: serial,
 })}\n`);

@@ -2,6 +2,8 @@
  * `npm run bench`: the numbers of issue 5, measured in one run so their ratios hold on a noisy
  * machine. Needs the real PostgreSQL and Redis (DATABASE_URL / REDIS_URL, defaults on localhost).
  * Load comes from autocannon in separate processes (bench/load.ts) on loopback, bounded in time.
+ * The last phase stores BENCH_STORED births at once (default a million) and compares new births with
+ * births of persons already held, which are refused.
  * Prints one table and writes it to bench/results/<date>-<machine>.md.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
@@ -16,12 +18,17 @@ import Fastify from 'fastify';
 import pg from 'pg';
 import { Redis } from 'ioredis';
 import { sha256OfKey } from '../src/auth/clients.js';
+import { storedBirthsSql } from './documents.js';
 
 const DATABASE_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const SOAK_SECONDS = Number(process.env.BENCH_SOAK_SECONDS ?? 300);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 64);
+const STORED = Number(process.env.BENCH_STORED ?? 1_000_000);
+if (!(STORED >= 2 && STORED <= 1_000_000)) throw new Error('BENCH_STORED must be 2 to 1,000,000: one prefix of personal numbers');
+/** The prefix of the stored births' personal numbers, which no load run uses for births of its own. */
+const STORED_PERSONS = '100';
 const ROOT = new URL('..', import.meta.url).pathname;
 const children: ChildProcess[] = [];
 
@@ -32,6 +39,8 @@ interface LoadResult {
   p99: number;
   errors: number;
   non2xx: number;
+  /** Answers 409: for births of persons already held, the refusals expected. */
+  conflicts: number;
   sent: number;
 }
 
@@ -55,9 +64,9 @@ async function startServer(args: string[], env: Record<string, string>, listenin
   return { child, port };
 }
 
-function load(options: { port: number; path: string; kind: 'json' | 'xml' | 'soap'; key?: string; prefix: string; seconds?: number; connections?: number }): LoadResult {
+function load(options: { port: number; path: string; kind: 'json' | 'xml' | 'soap'; key?: string; prefix: string; persons?: string; seconds?: number; connections?: number }): LoadResult {
   const output = execFileSync(process.execPath, ['--import', 'tsx', 'bench/load.ts', JSON.stringify({
-    url: `http://127.0.0.1:${options.port}`, path: options.path, kind: options.kind, key: options.key, prefix: options.prefix,
+    url: `http://127.0.0.1:${options.port}`, path: options.path, kind: options.kind, key: options.key, prefix: options.prefix, persons: options.persons,
     connections: options.connections ?? CONNECTIONS, seconds: options.seconds ?? SECONDS,
   })], { cwd: ROOT, encoding: 'utf8', maxBuffer: 16 * 1024 * 1024 });
   return JSON.parse(output.trim().split('\n').pop() as string) as LoadResult;
@@ -100,6 +109,25 @@ async function rawInsertLimit(schema: string): Promise<number> {
   return count / SECONDS;
 }
 
+/**
+ * `count` issued births of persons STORED_PERSONS325…, written by set-based SQL in two halves on two
+ * connections (one per core), then vacuumed and analysed, as autovacuum keeps a live database.
+ */
+async function storeBirths(admin: pg.Client, schema: string, count: number): Promise<void> {
+  const middle = Math.floor(count / 2);
+  await Promise.all([[0, middle], [middle, count - middle]].map(async ([first, size]) => {
+    const client = new pg.Client({ connectionString: DATABASE_URL, options: `-c search_path=${schema}` });
+    await client.connect();
+    try {
+      const sql = storedBirthsSql(first as number, size as number, STORED_PERSONS, 'bench-registry');
+      await client.query(sql.text, sql.values);
+    } finally {
+      await client.end();
+    }
+  }));
+  await admin.query(`VACUUM (ANALYZE) ${schema}.transfers, ${schema}.inbound_messages`);
+}
+
 async function main() {
   const started = Date.now();
   const schema = `bench_${randomBytes(4).toString('hex')}`;
@@ -135,7 +163,7 @@ async function main() {
   // say how much, phase by phase, since it moves every number.
   const steal: Array<[string, number]> = [];
   try {
-    log('1/6 limit: bare fastify + ajv');
+    log('1/7 limit: bare fastify + ajv');
     const measured = async <T>(phase: string, run: () => T | Promise<T>): Promise<T> => {
       const before = cpuTimes();
       const result = await run();
@@ -151,10 +179,10 @@ async function main() {
     };
     const bareBefore = await bareLimit('bare, before');
 
-    log('2/6 limit: raw pg single-row inserts');
+    log('2/7 limit: raw pg single-row inserts');
     const rawRate = await rawInsertLimit(schema);
 
-    log('3/6 ingest: the gateway over JSON, XML, SOAP');
+    log('3/7 ingest: the gateway over JSON, XML, SOAP');
     // What `npm start` runs: the compiled JavaScript, not tsx.
     execFileSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.json'], { cwd: ROOT, stdio: 'inherit' });
     const gateway = await startServer(['dist/src/main.js'], {
@@ -174,7 +202,7 @@ async function main() {
     const stored = Number((await admin.query(`SELECT count(*) FROM ${schema}.transfers`)).rows[0].count);
     const answered = json.total - json.non2xx + xml.total - xml.non2xx + soap.total - soap.non2xx;
 
-    log(`4/6 dispatch: ${stored} queued records to a BHXH that answers at once`);
+    log(`4/7 dispatch: ${stored} queued records to a BHXH that answers at once`);
     const dispatchStart = Date.now();
     const dispatchCpu = cpuTimes();
     const run = await fetch(`http://127.0.0.1:${gateway.port}/ops/v1/dispatch/run`, { method: 'POST', headers: { authorization: `Bearer ${key}-op` } });
@@ -193,15 +221,22 @@ async function main() {
     const notIssued = Number((await admin.query(`SELECT count(*) FROM ${schema}.transfers WHERE status <> 'issued'`)).rows[0].count);
     if (notIssued > 0) throw new Error(`dispatch ended with ${notIssued} records not issued`);
 
-    log(`5/6 soak: ${SOAK_SECONDS} s of JSON at 16 connections`);
+    log(`5/7 soak: ${SOAK_SECONDS} s of JSON at 16 connections`);
     const soakWarm = load({ port: gateway.port, path: '/ngsp/v1/khai-sinh', kind: 'json', key, prefix: '005', seconds: Math.min(30, SOAK_SECONDS), connections: 16 });
     const rssBefore = rssMb(pid).rss;
     const soak = load({ port: gateway.port, path: '/ngsp/v1/khai-sinh', kind: 'json', key, prefix: '006', seconds: SOAK_SECONDS, connections: 16 });
     const rssAfter = rssMb(pid).rss;
+
+    log(`6/7 refusals: ${STORED} births stored at once, then new births and births of persons already held`);
+    const storing = Date.now();
+    await storeBirths(admin, schema, STORED);
+    const storedIn = (Date.now() - storing) / 1000;
+    const fresh = await measured('new births, stored', () => load({ port: gateway.port, path: '/ngsp/v1/khai-sinh', kind: 'json', key, prefix: '007' }));
+    const held = await measured('births of held persons', () => load({ port: gateway.port, path: '/ngsp/v1/khai-sinh', kind: 'json', key, prefix: '008', persons: STORED_PERSONS }));
     gateway.child.kill('SIGTERM');
     await once(gateway.child, 'exit');
 
-    log('6/6 writing results');
+    log('7/7 writing results');
     const shortOf = (name: string, got: number, want: number, unit: string) => {
       const gap = unit === '%' ? `${(want - got).toFixed(0)} points` : `${(want - got).toFixed(0)}${unit}`;
       if (got < want) misses.push(`${name}: ${got.toFixed(0)}${unit} against ≥ ${want}${unit}, short by ${gap} (${((1 - got / want) * 100).toFixed(0)}% below the target)`);
@@ -212,6 +247,9 @@ async function main() {
     if (json.p99 > 25) misses.push(`JSON ingest p99: ${json.p99} ms against ≤ 25 ms at ${CONNECTIONS} connections`);
     shortOf('dispatch', dispatchRate, 20_000, ' records/s');
     if (peakRss > 300) misses.push(`peak RSS: ${peakRss.toFixed(0)} MB against ≤ 300 MB`);
+    if (held.requestsPerSecond < fresh.requestsPerSecond) {
+      misses.push(`births of held persons: ${held.requestsPerSecond.toFixed(0)} refusals/s against ${fresh.requestsPerSecond.toFixed(0)} new births/s; a refusal must cost no more than a birth stored`);
+    }
     const pct = (value: number, of: number) => `${((value / of) * 100).toFixed(0)}%`;
     const fmt = (value: number) => Math.round(value).toLocaleString('en-US');
     const ingestRow = (name: string, result: LoadResult, target: number) => [
@@ -230,6 +268,8 @@ async function main() {
       ['dispatch queued → issued, batches of 500', `${fmt(dispatchRate)} records/s`, '', '', '', '≥ 20,000/s'],
       ['memory: RSS idle / peak under ingest', `${fmt(idleRss)} / ${fmt(peakRss)} MB`, '', '', '', '≤ 300 MB'],
       [`memory: RSS before / after ${SOAK_SECONDS} s soak`, `${fmt(rssBefore)} / ${fmt(rssAfter)} MB`, `${soak.p50} / ${soak.p99} ms`, String(soak.errors + soak.non2xx + soakWarm.errors + soakWarm.non2xx), `${(rssAfter - rssBefore).toFixed(0)} MB growth`, 'no growth'],
+      [`births with ${fmt(STORED)} more stored (in ${storedIn.toFixed(0)} s): new persons`, `${fmt(fresh.requestsPerSecond)} req/s`, `${fresh.p50} / ${fresh.p99} ms`, String(fresh.errors + fresh.non2xx), '', ''],
+      [`births with ${fmt(STORED)} more stored: persons already held (409 DUPLICATE_PERSON)`, `${fmt(held.requestsPerSecond)} req/s`, `${held.p50} / ${held.p99} ms`, String(held.errors + held.total - held.conflicts), `${pct(held.requestsPerSecond, fresh.requestsPerSecond)} of new`, '≥ 100% of new'],
     );
   } finally {
     for (const child of children) if (child.exitCode === null) child.kill('SIGKILL');
@@ -255,7 +295,7 @@ async function main() {
   const missed = misses.length
     ? `\n## Targets missed\n\n${misses.map((miss) => `- ${miss}`).join('\n')}\n\nWhat the profile shows is in the way, and what was done about it: docs/PERFORMANCE.md.\n`
     : '\nEvery target met.\n';
-  const text = `# lienthong benchmark, ${date}\n\n- commit: ${commit}\n- machine: ${machine}\n- command: \`npm run bench\` (BENCH_SECONDS=${SECONDS}, BENCH_CONNECTIONS=${CONNECTIONS}, BENCH_SOAK_SECONDS=${SOAK_SECONDS}), load from autocannon in a separate process on loopback, PostgreSQL and Redis on the same machine\n- took: ${((Date.now() - started) / 1000).toFixed(0)} s\n- CPU time taken by the hypervisor (steal, /proc/stat): ${steal.map(([phase, share]) => `${phase} ${share.toFixed(0)}%`).join(', ')}\n\n${table}\n${missed}`;
+  const text = `# lienthong benchmark, ${date}\n\n- commit: ${commit}\n- machine: ${machine}\n- command: \`npm run bench\` (BENCH_SECONDS=${SECONDS}, BENCH_CONNECTIONS=${CONNECTIONS}, BENCH_SOAK_SECONDS=${SOAK_SECONDS}, BENCH_STORED=${STORED}), load from autocannon in a separate process on loopback, PostgreSQL and Redis on the same machine\n- took: ${((Date.now() - started) / 1000).toFixed(0)} s\n- CPU time taken by the hypervisor (steal, /proc/stat): ${steal.map(([phase, share]) => `${phase} ${share.toFixed(0)}%`).join(', ')}\n\n${table}\n${missed}`;
   mkdirSync(join(ROOT, 'bench/results'), { recursive: true });
   const file = join(ROOT, 'bench/results', `${date}-${hostname()}.md`);
   writeFileSync(file, text);
