@@ -84,11 +84,12 @@ function mutate(document: Json, mutations: readonly Mutation[]): Json {
     const current: Json = key === undefined ? doc : (parent as Record<string, Json>)[key] as Json;
     let next: Json | undefined;
     switch (mutation.kind) {
-      case 'set': next = mutation.value; break;
+      // Copies: fast-check may hand the same value to two mutations, and the second could put it inside itself.
+      case 'set': next = structuredClone(mutation.value); break;
       case 'delete': next = undefined; break;
       case 'add':
         // Objects only: an array's own "constructor" would break the test's own XML writer, not the gateway.
-        if (current !== null && typeof current === 'object' && !Array.isArray(current)) put(current, mutation.key, mutation.value);
+        if (current !== null && typeof current === 'object' && !Array.isArray(current)) put(current, mutation.key, structuredClone(mutation.value));
         continue;
       case 'nest':
         next = current;
