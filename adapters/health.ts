@@ -30,7 +30,7 @@ async function health(app: FastifyInstance, options: { db: Database; redis: Redi
     schema: {
       operationId: 'getReadiness',
       tags: ['health'],
-      summary: 'The database and Redis answer (503 otherwise)',
+      summary: 'Ready for traffic: the database answers (503 otherwise); Redis\'s state is reported, not required',
       response: { 200: { $ref: 'Readiness#' }, ...errorResponses('UNAVAILABLE') },
     },
   }, async () => {
