@@ -2,7 +2,8 @@ import type { IncomingMessage } from 'node:http';
 import type { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { GatewayError } from '../src/errors.js';
-import { readJson, readXml, type XmlDocument } from './body-reader.js';
+import { readXml, type XmlDocument } from '../src/codec/xml-document.js';
+import { readJson } from './body-reader.js';
 
 /** An XML body, marked so a door can tell it from JSON and check its root element. */
 export class XmlBody {

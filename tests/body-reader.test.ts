@@ -1,5 +1,7 @@
 import { describe, it, expect } from 'vitest';
-import { decodeUtf8, readJson, readXml, readXmlText, screenXmlText, soapBodyElement } from '../adapters/body-reader.js';
+import { readJson } from '../adapters/body-reader.js';
+import { decodeUtf8 } from '../src/codec/body-text.js';
+import { readXml, readXmlText, screenXmlText, soapBodyElement } from '../src/codec/xml-document.js';
 import { GatewayError } from '../src/errors.js';
 
 /** Runs `fn`, expects a MALFORMED_BODY GatewayError with one detail of `detailCode`, returns it. */

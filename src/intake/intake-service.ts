@@ -1,7 +1,7 @@
 import { newId } from '../domain/ids.js';
 import { baoGiamProblems, toBaoGiam } from '../../mappings/bao-giam.js';
 import { capTheTeProblems, missingForCard, toCapTheTe } from '../../mappings/cap-the-te.js';
-import { readXmlText } from '../../adapters/body-reader.js';
+import { readXmlText } from '../codec/xml-document.js';
 import { actsForProvince, type ApiClient } from '../auth/clients.js';
 import type { Catalogues } from '../catalogues/catalogues.js';
 import { canonicalJson, sha256Hex } from '../domain/canonical-json.js';
