@@ -1,17 +1,17 @@
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
-import { listAuditEvents, verifyAuditChain } from '../src/store/audit-log.js';
-import type { Database } from '../src/store/database.js';
+import type { AuditLog } from '../src/audit/audit-log.js';
+import { requireClient } from '../src/http/auth-plugin.js';
 import { AUTH_ERRORS, SERVER_ERRORS, errorResponses } from './openapi-shapes.js';
 
 /** Read and verify the audit log (docs/API.md). There is deliberately no way to write it here. */
-async function auditApi(app: FastifyInstance, options: { db: Database }) {
+async function auditApi(app: FastifyInstance, options: { auditLog: AuditLog }) {
   app.get<{ Querystring: { transferId?: string; after?: number; limit: number } }>('/audit/v1/events', {
     config: { roles: ['auditor', 'operator'] },
     schema: {
       operationId: 'listAuditEvents',
       tags: ['audit'],
-      summary: 'Audit events, oldest first (optionally of one transfer); page with `after` = the last seq seen',
+      summary: 'Audit events of the client\'s provinces, oldest first (optionally of one transfer); page with `after` = the last seq seen',
       querystring: {
         type: 'object',
         additionalProperties: false,
@@ -21,11 +21,11 @@ async function auditApi(app: FastifyInstance, options: { db: Database }) {
           limit: { type: 'integer', minimum: 1, maximum: 1000, default: 200 },
         },
       },
-      response: { 200: { $ref: 'AuditEventPage#' }, ...errorResponses(...AUTH_ERRORS, 'VALIDATION_FAILED', ...SERVER_ERRORS) },
+      response: { 200: { $ref: 'AuditEventPage#' }, ...errorResponses(...AUTH_ERRORS, 'VALIDATION_FAILED', 'NOT_FOUND', ...SERVER_ERRORS) },
     },
   }, async (request) => {
     const { transferId, after, limit } = request.query;
-    const events = await listAuditEvents(options.db, { transferId, afterSeq: after, limit });
+    const events = await options.auditLog.events(requireClient(request), { transferId, afterSeq: after, limit });
     const last = events[events.length - 1];
     return { events, nextCursor: events.length === limit && last ? String(last.seq) : null };
   });
@@ -38,7 +38,7 @@ async function auditApi(app: FastifyInstance, options: { db: Database }) {
       summary: 'Recompute the hash chain; names the first broken event',
       response: { 200: { $ref: 'ChainVerdict#' }, ...errorResponses(...AUTH_ERRORS, ...SERVER_ERRORS) },
     },
-  }, async () => verifyAuditChain(options.db));
+  }, async () => options.auditLog.verify());
 }
 
 export const auditApiPlugin = fp(auditApi, { name: 'lienthong-audit-api', fastify: '5.x', encapsulate: true });

@@ -9,6 +9,7 @@ import { ngspSoapPlugin } from '../adapters/ngsp-soap.js';
 import { bhxhPullPlugin } from '../adapters/bhxh-pull.js';
 import { readJsonOrNothing } from '../adapters/content-types.js';
 import { opsApiPlugin } from '../adapters/ops-api.js';
+import { AuditLog } from './audit/audit-log.js';
 import { Dispatcher } from './dispatch/dispatcher.js';
 import { Replays } from './transfers/replays.js';
 import type { ClientRegistry } from './auth/clients.js';
@@ -100,7 +101,7 @@ export async function buildApp(deps: GatewayDependencies): Promise<FastifyInstan
   await app.register(healthPlugin, { db, redis: deps.redis, metrics });
   await app.register(ngspRestPlugin, { db, intake, corrections, bodyLimit: config.bodyLimit, motCuaBodyLimit: config.motCuaBodyLimit });
   await app.register(ngspSoapPlugin, { intake, bodyLimit: config.bodyLimit, motCuaBodyLimit: config.motCuaBodyLimit });
-  await app.register(auditApiPlugin, { db });
+  await app.register(auditApiPlugin, { auditLog: new AuditLog(db) });
   await app.register(opsApiPlugin, { db, dispatcher, replays, catalogues: deps.catalogues, intervalMs: config.dispatchIntervalMs, now });
   await app.register(bhxhPullPlugin, { db, dispatcher, metrics, maxBatchSize: config.dispatchBatchSize });
   await app.ready();

@@ -169,14 +169,22 @@ export interface AuditQuery {
   transferId?: string;
   afterSeq?: number;
   limit: number;
+  /**
+   * Only events of transfers registered in one of these provinces, and events of no transfer whose
+   * `details.maTinh` is one of them; undefined for all.
+   */
+  provinces?: string[];
 }
 
 export async function listAuditEvents(db: Queryable, query: AuditQuery): Promise<AuditEvent[]> {
   const { rows } = await db.query<AuditRow>(
-    `SELECT * FROM audit_events
-      WHERE ($1::text IS NULL OR transfer_id = $1) AND seq > $2
-      ORDER BY seq LIMIT $3`,
-    [query.transferId ?? null, query.afterSeq ?? 0, query.limit],
+    `SELECT * FROM audit_events e
+      WHERE ($1::text IS NULL OR e.transfer_id = $1) AND e.seq > $2
+        AND ($4::text[] IS NULL OR CASE
+          WHEN e.transfer_id IS NULL THEN e.details->>'maTinh' = ANY($4)
+          ELSE EXISTS (SELECT 1 FROM transfers t WHERE t.id = e.transfer_id AND t.ma_tinh = ANY($4)) END)
+      ORDER BY e.seq LIMIT $3`,
+    [query.transferId ?? null, query.afterSeq ?? 0, query.limit, query.provinces ?? null],
   );
   return rows.map(fromRow);
 }
