@@ -1,25 +1,10 @@
-import type { SerialisedBatch } from '../src/store/batches.js';
-
-/** Worth trying again later: a timeout, a refused connection, 5xx, 408, 429 (with its Retry-After). */
-export class TransientDeliveryError extends Error {
-  constructor(message: string, readonly httpStatus?: number, readonly retryAfterMs?: number, readonly answer?: string) {
-    super(message);
-    this.name = 'TransientDeliveryError';
-  }
-}
-
-/** BHXH refused the batch itself (any other 4xx): sending it again unchanged cannot help. */
-export class PermanentDeliveryError extends Error {
-  constructor(message: string, readonly httpStatus: number, readonly answer?: string) {
-    super(message);
-    this.name = 'PermanentDeliveryError';
-  }
-}
-
-export interface BhxhAnswer {
-  httpStatus: number;
-  results: unknown[];
-}
+import {
+  PermanentDeliveryError,
+  TransientDeliveryError,
+  type BhxhAnswer,
+  type BhxhPort,
+  type SerialisedBatch,
+} from '../src/dispatch/bhxh-port.js';
 
 export interface BhxhPushClientOptions {
   baseUrl: string;
@@ -36,7 +21,7 @@ function retryAfterMs(header: string | null): number | undefined {
 }
 
 /** Where a batch leaves the gateway for BHXH's receiving service (push, docs/API.md). */
-export class BhxhPushClient {
+export class BhxhPushClient implements BhxhPort {
   private readonly url: string;
 
   constructor(private readonly options: BhxhPushClientOptions) {

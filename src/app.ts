@@ -7,6 +7,7 @@ import { healthPlugin } from '../adapters/health.js';
 import { ngspRestPlugin } from '../adapters/ngsp-rest.js';
 import { ngspSoapPlugin } from '../adapters/ngsp-soap.js';
 import { bhxhPullPlugin } from '../adapters/bhxh-pull.js';
+import { BhxhPushClient } from '../adapters/bhxh-push-client.js';
 import { readJsonOrNothing } from '../adapters/content-types.js';
 import { opsApiPlugin } from '../adapters/ops-api.js';
 import { AuditLog } from './audit/audit-log.js';
@@ -65,6 +66,9 @@ export async function buildApp(deps: GatewayDependencies): Promise<FastifyInstan
   const replays: Replays = new Replays({ db, enqueue: (jobId) => dispatcher.enqueueReplay(jobId) });
   const dispatcher: Dispatcher = new Dispatcher({
     config, db, redisUrl: deps.redisUrl, clients: deps.clients, logger: deps.logger, metrics,
+    bhxh: config.bhxhPushUrl
+      ? new BhxhPushClient({ baseUrl: config.bhxhPushUrl, token: config.bhxhPushToken, timeoutMs: config.bhxhTimeoutMs })
+      : undefined,
     replayProcessor: async (job) => {
       try {
         await replays.processBulk(job.data.replayJobId);

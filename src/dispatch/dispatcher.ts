@@ -4,12 +4,6 @@ import { DelayedError, Queue, Worker, type Job } from 'bullmq';
 import { Redis } from 'ioredis';
 import CircuitBreaker from 'opossum';
 import type { Logger } from 'pino';
-import {
-  BhxhPushClient,
-  PermanentDeliveryError,
-  TransientDeliveryError,
-  type BhxhAnswer,
-} from '../../adapters/bhxh-push-client.js';
 import type { ClientRegistry } from '../auth/clients.js';
 import { Availability, isConnectionError, type AvailabilityChange } from '../availability.js';
 import type { GatewayConfig } from '../config.js';
@@ -18,6 +12,7 @@ import type { GatewayMetrics } from '../metrics.js';
 import { claimIntoBatchesInTx, findBatch, listBatchIds, recordAttemptInTx, serialisedBatchBody, type SerialisedBatch } from '../store/batches.js';
 import type { Database } from '../store/database.js';
 import { applyResultsInTx, type AppliedResults } from './apply-results.js';
+import { PermanentDeliveryError, TransientDeliveryError, type BhxhAnswer, type BhxhPort } from './bhxh-port.js';
 import { expireLeasesInTx, failBatchInTx } from './batch-closing.js';
 import { CallbackDelivery } from './callbacks.js';
 
@@ -33,6 +28,8 @@ export interface DispatcherDependencies {
   clients: ClientRegistry;
   logger: Logger;
   metrics: GatewayMetrics;
+  /** BHXH's receiving service; without it nothing is pushed and BHXH leases batches itself. */
+  bhxh?: BhxhPort;
   /** Extra job handlers sharing the dispatcher's Redis (bulk replays). */
   replayProcessor?: (job: Job<{ replayJobId: string }>) => Promise<unknown>;
   /** How often a started dispatcher checks that Redis still holds its job schedulers. */
@@ -108,7 +105,7 @@ export class Dispatcher {
     for (const queue of [...Object.values(this.queues), ...Object.values(this.producers)]) {
       queue.on('error', (error) => this.onRedisError(error, queue.name));
     }
-    this.breaker = config.bhxhPushUrl ? this.buildBreaker(config.bhxhPushUrl) : null;
+    this.breaker = deps.bhxh ? this.buildBreaker(deps.bhxh) : null;
     this.callbacks = new CallbackDelivery({
       db: deps.db, logger: deps.logger, metrics: deps.metrics, timeoutMs: config.callbackTimeoutMs, baseDelayMs: config.retryBaseDelayMs,
     });
@@ -150,11 +147,10 @@ export class Dispatcher {
     });
   }
 
-  private buildBreaker(baseUrl: string) {
+  private buildBreaker(bhxh: BhxhPort) {
     const { config, metrics, logger } = this.deps;
-    const client = new BhxhPushClient({ baseUrl, token: config.bhxhPushToken, timeoutMs: config.bhxhTimeoutMs });
-    const breaker = new CircuitBreaker((body: SerialisedBatch) => client.sendBatch(body), {
-      // The client enforces BHXH_TIMEOUT_MS itself and aborts the request, so the breaker need not.
+    const breaker = new CircuitBreaker((body: SerialisedBatch) => bhxh.sendBatch(body), {
+      // The port enforces BHXH_TIMEOUT_MS itself and aborts the request, so the breaker need not.
       timeout: false,
       resetTimeout: config.breakerResetMs,
       volumeThreshold: config.breakerVolumeThreshold,
