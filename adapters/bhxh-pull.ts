@@ -1,21 +1,14 @@
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
-import { actsForProvince } from '../src/auth/clients.js';
-import type { Dispatcher } from '../src/dispatch/dispatcher.js';
-import { applyResultsInTx } from '../src/dispatch/apply-results.js';
-import { GatewayError } from '../src/errors.js';
+import type { LeaseRequest, PullBatches } from '../src/dispatch/pull-batches.js';
 import { requireClient } from '../src/http/auth-plugin.js';
-import type { GatewayMetrics } from '../src/metrics.js';
-import { claimIntoBatchesInTx, findBatch, serialisedBatchBody, type Loai } from '../src/store/batches.js';
-import type { Database } from '../src/store/database.js';
 import { documentBody } from './api-docs.js';
 import { leaseExample, resultsExample } from './openapi-examples.js';
 import { AUTH_ERRORS, BODY_ERRORS, SERVER_ERRORS, errorResponses } from './openapi-shapes.js';
 
 export interface BhxhPullOptions {
-  db: Database;
-  dispatcher: Dispatcher;
-  metrics: GatewayMetrics;
+  pull: PullBatches;
+  /** The gateway's batch size: the default `max`. */
   maxBatchSize: number;
 }
 
@@ -28,9 +21,7 @@ const resultsBody = (result: object) => ({
 
 /** Where BHXH fetches batches itself and answers them (pull, docs/API.md); scoped by province. */
 async function bhxhPull(app: FastifyInstance, options: BhxhPullOptions) {
-  const { db } = options;
-
-  app.post<{ Body: { maTinh: string; loai: Loai; max: number; leaseSeconds: number } }>('/bhxh/v1/batches/lease', {
+  app.post<{ Body: LeaseRequest }>('/bhxh/v1/batches/lease', {
     config: { roles: ['bhxh'] },
     schema: {
       operationId: 'leaseBatch',
@@ -55,17 +46,8 @@ async function bhxhPull(app: FastifyInstance, options: BhxhPullOptions) {
       },
     },
   }, async (request, reply) => {
-    const client = requireClient(request);
-    const { maTinh, loai, leaseSeconds } = request.body;
-    // BHXH cannot know the gateway's batch size, so asking for more is not an error.
-    const max = Math.min(request.body.max, options.maxBatchSize);
-    if (!actsForProvince(client, maTinh)) throw new GatewayError('FORBIDDEN', `Province ${maTinh} is outside this client's units`);
-    const [batch] = await db.transaction((tx) =>
-      claimIntoBatchesInTx(tx, { mode: 'pull', batchSize: max, limit: max, maTinh, loai, actor: client.id, leasedBy: client.id, leaseSeconds }),
-    );
-    if (!batch) return reply.code(204).send();
-    options.metrics.batches.inc({ mode: 'pull', loai });
-    const body = await serialisedBatchBody(db, batch, { leaseExpiresAt: batch.leaseExpiresAt });
+    const body = await options.pull.lease(requireClient(request), request.body);
+    if (!body) return reply.code(204).send();
     return reply.code(200).type('application/json; charset=utf-8').send(body.json);
   });
 
@@ -84,14 +66,7 @@ async function bhxhPull(app: FastifyInstance, options: BhxhPullOptions) {
       body: resultsBody({ type: 'object' }),
       response: { 200: { $ref: 'BatchResultsAnswer#' }, ...errorResponses(...AUTH_ERRORS, ...BODY_ERRORS, 'NOT_FOUND', ...SERVER_ERRORS) },
     },
-  }, async (request) => {
-    const client = requireClient(request);
-    const batch = await findBatch(db, request.params.batchId);
-    if (!batch || !actsForProvince(client, batch.maTinh)) throw new GatewayError('NOT_FOUND', 'No such batch');
-    const applied = await db.transaction((tx) => applyResultsInTx(tx, batch.id, request.body.results, client.id));
-    options.dispatcher.countResults(applied);
-    return { accepted: applied.accepted, rejected: applied.rejected };
-  });
+  }, async (request) => options.pull.answer(requireClient(request), request.params.batchId, request.body.results));
 }
 
 export const bhxhPullPlugin = fp(bhxhPull, { name: 'lienthong-bhxh-pull', fastify: '5.x', encapsulate: true });

@@ -4,17 +4,15 @@ import { provinceScope } from '../src/auth/clients.js';
 import { GatewayError, type ErrorCode } from '../src/errors.js';
 import { requireClient } from '../src/http/auth-plugin.js';
 import type { IntakeService, MessageType } from '../src/intake/intake-service.js';
-import { assertMayTouch, type KhaiSinhCorrection, type RegistryCorrections } from '../src/transfers/registry-corrections.js';
-import { transferDetail, transferSummary } from '../src/transfers/transfer-views.js';
-import type { Database } from '../src/store/database.js';
-import { findTransfer, listTransfers, type TransferStatus } from '../src/store/transfers.js';
+import type { KhaiSinhCorrection, RegistryCorrections } from '../src/transfers/registry-corrections.js';
+import type { TransferReads } from '../src/transfers/transfer-reads.js';
+import { transferSummary } from '../src/transfers/transfer-views.js';
 import { XmlBody, registerDocumentParsers } from './content-types.js';
-import { readTransferHistory } from './transfer-reads.js';
 import { khaiSinhCorrectionExample } from './openapi-examples.js';
 import { AUTH_ERRORS, BODY_ERRORS, SERVER_ERRORS, TRANSFER_STATUSES, errorResponses } from './openapi-shapes.js';
 
 export interface NgspRestOptions {
-  db: Database;
+  reads: TransferReads;
   intake: IntakeService;
   corrections: RegistryCorrections;
   bodyLimit: number;
@@ -120,7 +118,7 @@ async function ngspRest(app: FastifyInstance, options: NgspRestOptions) {
     },
   }, async (request) => {
     const transfer = await options.corrections.correctKhaiSinh(request.params.transferId, request.body, requireClient(request));
-    return transferDetail(transfer, ...(await readTransferHistory(options.db, transfer.id)));
+    return options.reads.detailOf(transfer);
   });
 
   app.post<{ Params: { transferId: string } }>('/ngsp/v1/transfers/:transferId/resend', {
@@ -134,7 +132,7 @@ async function ngspRest(app: FastifyInstance, options: NgspRestOptions) {
     },
   }, async (request) => {
     const transfer = await options.corrections.resend(request.params.transferId, requireClient(request));
-    return transferDetail(transfer, ...(await readTransferHistory(options.db, transfer.id)));
+    return options.reads.detailOf(transfer);
   });
 
   app.get<{ Params: { transferId: string } }>('/ngsp/v1/transfers/:transferId', {
@@ -146,10 +144,7 @@ async function ngspRest(app: FastifyInstance, options: NgspRestOptions) {
       params: transferIdParams,
       response: { 200: { $ref: 'Transfer#' }, ...errorResponses(...AUTH_ERRORS, 'VALIDATION_FAILED', 'NOT_FOUND', ...SERVER_ERRORS) },
     },
-  }, async (request) => {
-    const transfer = assertMayTouch(await findTransfer(options.db, request.params.transferId), requireClient(request));
-    return transferDetail(transfer, ...(await readTransferHistory(options.db, transfer.id)));
-  });
+  }, async (request) => options.reads.detail(request.params.transferId, requireClient(request)));
 
   app.get('/ngsp/v1/transfers', {
     config: { roles: ['registry', 'operator', 'auditor'] },
@@ -160,11 +155,11 @@ async function ngspRest(app: FastifyInstance, options: NgspRestOptions) {
       querystring: transferQuerySchema,
       response: { 200: { $ref: 'TransferPage#' }, ...errorResponses(...AUTH_ERRORS, 'VALIDATION_FAILED', ...SERVER_ERRORS) },
     },
-  }, async (request) => listPage(options.db, request as FastifyRequest<{ Querystring: TransferQuery }>, true));
+  }, async (request) => listPage(options.reads, request as FastifyRequest<{ Querystring: TransferQuery }>, true));
 }
 
 export interface TransferQuery {
-  status?: TransferStatus;
+  status?: (typeof TRANSFER_STATUSES)[number];
   unit?: string;
   type?: 'KHAI_SINH' | 'KHAI_TU' | 'HO_SO_MOT_CUA';
   from?: string;
@@ -188,12 +183,11 @@ export const transferQuerySchema = {
 } as const;
 
 /** A registry client sees the transfers it sent; operators and auditors those of their provinces. */
-export async function listPage(db: Database, request: FastifyRequest<{ Querystring: TransferQuery }>, ownOnly: boolean) {
+export async function listPage(reads: TransferReads, request: FastifyRequest<{ Querystring: TransferQuery }>, ownOnly: boolean) {
   const client = requireClient(request);
   const query = request.query;
   const isRegistryOnly = ownOnly && client.roles.includes('registry') && !client.roles.includes('operator') && !client.roles.includes('auditor');
-  const page = await listTransfers(
-    db,
+  const page = await reads.list(
     {
       status: query.status,
       maTinh: query.unit,

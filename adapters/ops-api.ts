@@ -2,24 +2,21 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { actsForProvince, provinceScope } from '../src/auth/clients.js';
 import type { Catalogues } from '../src/catalogues/catalogues.js';
+import type { DispatchHolds } from '../src/dispatch/dispatch-holds.js';
 import type { Dispatcher } from '../src/dispatch/dispatcher.js';
 import { GatewayError } from '../src/errors.js';
 import { requireClient } from '../src/http/auth-plugin.js';
-import type { Database } from '../src/store/database.js';
-import { listPaused, setPaused } from '../src/store/dispatch-pauses.js';
-import { countTransfersByStatus } from '../src/store/transfers.js';
-import { readTransferHistory } from './transfer-reads.js';
-import { backlogReport } from '../src/transfers/backlog-report.js';
 import type { ReplayFilter, Replays } from '../src/transfers/replays.js';
-import { transferDetail } from '../src/transfers/transfer-views.js';
+import type { TransferReads } from '../src/transfers/transfer-reads.js';
 import { listPage, transferQuerySchema, type TransferQuery } from './ngsp-rest.js';
 import { bulkReplayExample, pauseExample, replayExample } from './openapi-examples.js';
 import { AUTH_ERRORS, BODY_ERRORS, SERVER_ERRORS, errorResponses } from './openapi-shapes.js';
 
 export interface OpsApiOptions {
-  db: Database;
+  reads: TransferReads;
   catalogues: Catalogues;
   dispatcher: Dispatcher;
+  holds: DispatchHolds;
   replays: Replays;
   intervalMs: number;
   now: () => Date;
@@ -34,7 +31,7 @@ const maTinhBody = {
 
 /** Operators watch the flow, replay what failed, hold and release provinces (docs/API.md). */
 async function opsApi(app: FastifyInstance, options: OpsApiOptions) {
-  const { db, dispatcher, replays } = options;
+  const { reads, dispatcher, holds, replays } = options;
   const operator = { roles: ['operator' as const] };
 
   app.get('/ops/v1/transfers', {
@@ -46,7 +43,7 @@ async function opsApi(app: FastifyInstance, options: OpsApiOptions) {
       querystring: transferQuerySchema,
       response: { 200: { $ref: 'TransferPage#' }, ...errorResponses(...AUTH_ERRORS, 'VALIDATION_FAILED', ...SERVER_ERRORS) },
     },
-  }, async (request) => listPage(db, request as FastifyRequest<{ Querystring: TransferQuery }>, false));
+  }, async (request) => listPage(reads, request as FastifyRequest<{ Querystring: TransferQuery }>, false));
 
   app.post<{ Params: { transferId: string }; Body: { reason: string } }>('/ops/v1/transfers/:transferId/replay', {
     config: operator,
@@ -59,7 +56,7 @@ async function opsApi(app: FastifyInstance, options: OpsApiOptions) {
     },
   }, async (request) => {
     const transfer = await replays.replayOne(request.params.transferId, request.body.reason, requireClient(request));
-    return transferDetail(transfer, ...(await readTransferHistory(db, transfer.id)));
+    return reads.detailOf(transfer);
   });
 
   app.post<{ Body: ReplayFilter & { reason: string; dryRun?: boolean } }>('/ops/v1/replay', {
@@ -118,15 +115,7 @@ async function opsApi(app: FastifyInstance, options: OpsApiOptions) {
         body: { ...maTinhBody, examples: [pauseExample] },
         response: { 200: { $ref: 'PausedProvinces#' }, ...errorResponses(...AUTH_ERRORS, ...BODY_ERRORS, ...SERVER_ERRORS) },
       },
-    }, async (request) => {
-      const client = requireClient(request);
-      const maTinh = request.body?.maTinh ?? '*';
-      const allowed = maTinh === '*' ? provinceScope(client) === undefined : actsForProvince(client, maTinh);
-      if (!allowed) {
-        throw new GatewayError('FORBIDDEN', `Province ${maTinh} is outside this operator's units`);
-      }
-      return { paused: await setPaused(db, maTinh, paused, client.id) };
-    });
+    }, async (request) => ({ paused: await holds.set(requireClient(request), request.body?.maTinh, paused) }));
   }
 
   app.post('/ops/v1/dispatch/run', {
@@ -151,8 +140,8 @@ async function opsApi(app: FastifyInstance, options: OpsApiOptions) {
     nextRunAt: await dispatcher.nextRunAt(),
     intervalMs: options.intervalMs,
     breaker: { state: dispatcher.breakerState, ...(dispatcher.breaker ? { stats: dispatcher.breaker.stats } : {}) },
-    paused: await listPaused(db),
-    counts: await countTransfersByStatus(db),
+    paused: await holds.list(),
+    counts: await reads.countByStatus(),
   }));
 
   app.post('/ops/v1/catalogues/reload', {
@@ -180,7 +169,7 @@ async function opsApi(app: FastifyInstance, options: OpsApiOptions) {
       summary: 'Per province: counts by status, oldest waiting, records past the 5-working-day limit',
       response: { 200: { $ref: 'BacklogReport#' }, ...errorResponses(...AUTH_ERRORS, ...SERVER_ERRORS) },
     },
-  }, async (request) => backlogReport(db, options.now(), provinceScope(requireClient(request))));
+  }, async (request) => reads.backlog(options.now(), provinceScope(requireClient(request))));
 }
 
 export const opsApiPlugin = fp(opsApi, { name: 'lienthong-ops-api', fastify: '5.x', encapsulate: true });

@@ -11,7 +11,9 @@ import { BhxhPushClient } from '../adapters/bhxh-push-client.js';
 import { readJsonOrNothing } from '../adapters/content-types.js';
 import { opsApiPlugin } from '../adapters/ops-api.js';
 import { AuditLog } from './audit/audit-log.js';
+import { DispatchHolds } from './dispatch/dispatch-holds.js';
 import { Dispatcher } from './dispatch/dispatcher.js';
+import { PullBatches } from './dispatch/pull-batches.js';
 import { Replays } from './transfers/replays.js';
 import type { ClientRegistry } from './auth/clients.js';
 import type { Catalogues } from './catalogues/catalogues.js';
@@ -20,8 +22,10 @@ import { authPlugin } from './http/auth-plugin.js';
 import { errorHandlerPlugin } from './http/error-handler.js';
 import { IntakeService } from './intake/intake-service.js';
 import { createMetrics } from './metrics.js';
+import { Readiness } from './readiness.js';
 import type { Database } from './store/database.js';
 import { RegistryCorrections } from './transfers/registry-corrections.js';
+import { TransferReads } from './transfers/transfer-reads.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -62,6 +66,7 @@ export async function buildApp(deps: GatewayDependencies): Promise<FastifyInstan
   const metrics = createMetrics(db);
   const intake = new IntakeService({ db, catalogues: deps.catalogues, now });
   const corrections = new RegistryCorrections({ db, catalogues: deps.catalogues, now });
+  const reads = new TransferReads(db);
   // The two refer to each other: a bulk replay is queued by the dispatcher and run by the replays.
   const replays: Replays = new Replays({ db, enqueue: (jobId) => dispatcher.enqueueReplay(jobId) });
   const dispatcher: Dispatcher = new Dispatcher({
@@ -102,12 +107,17 @@ export async function buildApp(deps: GatewayDependencies): Promise<FastifyInstan
   await app.register(errorHandlerPlugin);
   await app.register(authPlugin, { clients: deps.clients });
   await app.register(apiDocsPlugin);
-  await app.register(healthPlugin, { db, redis: deps.redis, metrics });
-  await app.register(ngspRestPlugin, { db, intake, corrections, bodyLimit: config.bodyLimit, motCuaBodyLimit: config.motCuaBodyLimit });
+  await app.register(healthPlugin, { readiness: new Readiness({ db, redis: deps.redis }), metrics });
+  await app.register(ngspRestPlugin, { reads, intake, corrections, bodyLimit: config.bodyLimit, motCuaBodyLimit: config.motCuaBodyLimit });
   await app.register(ngspSoapPlugin, { intake, bodyLimit: config.bodyLimit, motCuaBodyLimit: config.motCuaBodyLimit });
   await app.register(auditApiPlugin, { auditLog: new AuditLog(db) });
-  await app.register(opsApiPlugin, { db, dispatcher, replays, catalogues: deps.catalogues, intervalMs: config.dispatchIntervalMs, now });
-  await app.register(bhxhPullPlugin, { db, dispatcher, metrics, maxBatchSize: config.dispatchBatchSize });
+  await app.register(opsApiPlugin, {
+    reads, dispatcher, holds: new DispatchHolds(db), replays, catalogues: deps.catalogues, intervalMs: config.dispatchIntervalMs, now,
+  });
+  const pull = new PullBatches({
+    db, metrics, maxBatchSize: config.dispatchBatchSize, countResults: (applied) => dispatcher.countResults(applied),
+  });
+  await app.register(bhxhPullPlugin, { pull, maxBatchSize: config.dispatchBatchSize });
   await app.ready();
   if (deps.startDispatcher) await dispatcher.start();
   return app;

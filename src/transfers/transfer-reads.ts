@@ -1,0 +1,39 @@
+import type { ApiClient } from '../auth/clients.js';
+import { listAuditEvents } from '../store/audit-log.js';
+import { deliveryHistory } from '../store/batches.js';
+import type { Database } from '../store/database.js';
+import { countTransfersByStatus, findTransfer, listTransfers, type Transfer, type TransferFilter, type TransferPage } from '../store/transfers.js';
+import { backlogReport } from './backlog-report.js';
+import { assertMayTouch } from './registry-corrections.js';
+import { transferDetail } from './transfer-views.js';
+
+/** What the doors read of transfers: one whole, pages of them, counts and the backlog. */
+export class TransferReads {
+  constructor(private readonly db: Database) {}
+
+  /** One transfer the client may read, whole; any other is 404 NOT_FOUND, so its id reveals nothing. */
+  async detail(transferId: string, client: ApiClient) {
+    return this.detailOf(assertMayTouch(await findTransfer(this.db, transferId), client));
+  }
+
+  /** The whole view of a transfer just read or changed: its row, its audit history and every delivery. */
+  async detailOf(transfer: Transfer) {
+    const [history, deliveries] = await Promise.all([
+      listAuditEvents(this.db, { transferId: transfer.id, limit: 1000 }),
+      deliveryHistory(this.db, transfer.id),
+    ]);
+    return transferDetail(transfer, history, deliveries);
+  }
+
+  list(filter: TransferFilter, page: Parameters<typeof listTransfers>[2]): Promise<TransferPage> {
+    return listTransfers(this.db, filter, page);
+  }
+
+  countByStatus(): Promise<Record<string, number>> {
+    return countTransfersByStatus(this.db);
+  }
+
+  backlog(now: Date, provinces?: string[]) {
+    return backlogReport(this.db, now, provinces);
+  }
+}
