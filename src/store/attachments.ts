@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import type { AttachmentReference } from '../../mappings/cap-the-te.js';
 import type { Queryable } from './database.js';
 
 export interface NewAttachment {
@@ -30,15 +31,7 @@ export async function moveAttachmentsInTx(tx: Queryable, fromTransferId: string,
   );
 }
 
-/** A kept file as a BHXH document cites it: by its hash, under BHXH's field names. */
-export interface StoredAttachmentReference {
-  LOAI: string;
-  TEN: string;
-  SHA256: string;
-}
-
-/** The transfer's files in the order they were kept. */
-export async function attachmentReferences(db: Queryable, transferId: string): Promise<StoredAttachmentReference[]> {
+export async function attachmentReferences(db: Queryable, transferId: string): Promise<AttachmentReference[]> {
   const { rows } = await db.query<{ loai: string; ten: string; sha256: string }>(
     'SELECT loai, ten, sha256 FROM attachments WHERE transfer_id = $1 ORDER BY created_at, sha256',
     [transferId],

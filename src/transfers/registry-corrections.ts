@@ -3,23 +3,17 @@ import type { Catalogues } from '../catalogues/catalogues.js';
 import { todayInVietnam } from '../domain/calendar-date.js';
 import type { BhytPart, KhaiSinh, KhaiSinhHoTich } from '../domain/documents.js';
 import { GatewayError, personDeceased } from '../errors.js';
-import { cardState } from '../intake/intake-service.js';
+import { normaliseText, validateDocument } from '../intake/validator.js';
+import { cardState, CORRECTABLE_STATUSES } from '../messages/birth/card.js';
+import { birthRules } from '../messages/birth/module.js';
 import { attachmentReferences } from '../store/attachments.js';
-import { checkKhaiSinh } from '../intake/khai-sinh-rules.js';
-import { validateDocument } from '../intake/validator.js';
-import type { Database } from '../store/database.js';
-import { changeTransferInTx, isRegisteredDead, lockTransferInTx, type Transfer, type TransferStatus } from '../store/transfers.js';
+import type { Database, Queryable } from '../store/database.js';
+import { changeTransferInTx, findTransfer, isRegisteredDead, lockTransferInTx, type Transfer } from '../store/transfers.js';
 
 export interface KhaiSinhCorrection {
   bhyt?: BhytPart;
   hoTich?: Partial<KhaiSinhHoTich>;
 }
-
-/**
- * Only a record that has not left for BHXH, or came back from it, may change (docs/DOMAIN.md,
- * "The birth → card procedure", step 3).
- */
-const CORRECTABLE: TransferStatus[] = ['received', 'queued', 'returned'];
 
 /**
  * Who may touch a transfer: the registry client that sent it; operators within their provinces.
@@ -40,47 +34,62 @@ export class RegistryCorrections {
 
   /**
    * Completes or corrects a birth. The merged document passes the same schema and rules as at intake,
-   * so a correction can never store what intake would have refused; error paths point into it.
+   * so a correction can never store what intake would have refused; error paths point into it. It
+   * holds the locks of the person it was about and of the person it is about now, as a birth or a
+   * death of either would, so none of them can interleave with it.
    */
   async correctKhaiSinh(transferId: string, correction: KhaiSinhCorrection, client: ApiClient): Promise<Transfer> {
-    return this.deps.db.transaction(async (tx) => {
-      const current = assertMayTouch(await lockTransferInTx(tx, transferId), client);
-      if (current.type !== 'KHAI_SINH') throw new GatewayError('NOT_FOUND', 'No such birth transfer');
-      if (!CORRECTABLE.includes(current.status)) {
-        throw new GatewayError('INVALID_STATE', `A ${current.status} transfer can no longer be corrected`);
-      }
-      const before = current.document as unknown as KhaiSinh;
-      const merged = validateDocument<KhaiSinh>('KhaiSinh', {
-        ...before,
-        ...(before.bhyt || correction.bhyt ? { bhyt: { ...before.bhyt, ...correction.bhyt } } : {}),
-        hoTich: { ...before.hoTich, ...correction.hoTich },
-      });
-      if (!actsForProvince(client, merged.hoTich.noiDangKy.maTinh)) {
-        throw new GatewayError('FORBIDDEN', 'The corrected province is outside this client\'s units');
-      }
-      checkKhaiSinh(merged, this.deps.catalogues, todayInVietnam(this.deps.now?.() ?? new Date()));
-      if (await isRegisteredDead(tx, merged.hoTich.soDinhDanh)) throw personDeceased();
-      const { missing, status, bhxhDocument } = cardState(merged, transferId, await attachmentReferences(tx, transferId), current.status);
-      return changeTransferInTx(
-        tx,
-        current,
-        {
-          status,
-          document: merged as unknown as Record<string, unknown>,
-          missing,
-          soDinhDanh: merged.hoTich.soDinhDanh,
-          maTinh: merged.hoTich.noiDangKy.maTinh,
-          maDonVi: merged.maDonVi,
-          bhxhDocument,
-        },
-        {
-          actor: client.id,
-          action: 'khai-sinh.corrected',
-          payload: merged,
-          details: { fields: correctedFields(correction), ...(missing.length ? { missing } : {}) },
-        },
-      );
+    // The persons are known only from the row; read first, and again under the locks in case it changed.
+    let locks = personLocks(await findTransfer(this.deps.db, transferId), correction);
+    for (;;) {
+      const outcome = await this.deps.db.transaction((tx) => this.correctInTx(tx, transferId, correction, client, locks), { locks });
+      if (outcome.corrected) return outcome.corrected;
+      locks = outcome.needs;
+    }
+  }
+
+  private async correctInTx(
+    tx: Queryable, transferId: string, correction: KhaiSinhCorrection, client: ApiClient, held: string[],
+  ): Promise<{ corrected: Transfer; needs?: undefined } | { corrected?: undefined; needs: string[] }> {
+    const current = assertMayTouch(await lockTransferInTx(tx, transferId), client);
+    if (current.type !== 'KHAI_SINH') throw new GatewayError('NOT_FOUND', 'No such birth transfer');
+    if (!CORRECTABLE_STATUSES.includes(current.status)) {
+      throw new GatewayError('INVALID_STATE', `A ${current.status} transfer can no longer be corrected`);
+    }
+    const before = validateDocument<KhaiSinh>('KhaiSinh', current.document);
+    const merged = validateDocument<KhaiSinh>('KhaiSinh', {
+      ...before,
+      ...(before.bhyt || correction.bhyt ? { bhyt: { ...before.bhyt, ...correction.bhyt } } : {}),
+      hoTich: { ...before.hoTich, ...correction.hoTich },
     });
+    const needs = [...new Set([`person:${current.soDinhDanh}`, `person:${merged.hoTich.soDinhDanh}`])];
+    if (needs.some((lock) => !held.includes(lock))) return { needs };
+    if (!actsForProvince(client, merged.hoTich.noiDangKy.maTinh)) {
+      throw new GatewayError('FORBIDDEN', 'The corrected province is outside this client\'s units');
+    }
+    birthRules(this.deps.catalogues, todayInVietnam(this.deps.now?.() ?? new Date()))(merged);
+    if (await isRegisteredDead(tx, merged.hoTich.soDinhDanh)) throw personDeceased();
+    const { missing, status, bhxhDocument } = cardState(merged, transferId, await attachmentReferences(tx, transferId), current.status);
+    const corrected = await changeTransferInTx(
+      tx,
+      current,
+      {
+        status,
+        document: { ...merged },
+        missing,
+        soDinhDanh: merged.hoTich.soDinhDanh,
+        maTinh: merged.hoTich.noiDangKy.maTinh,
+        maDonVi: merged.maDonVi,
+        bhxhDocument,
+      },
+      {
+        actor: client.id,
+        action: 'khai-sinh.corrected',
+        payload: merged,
+        details: { fields: correctedFields(correction), ...(missing.length ? { missing } : {}) },
+      },
+    );
+    return { corrected };
   }
 
   /** After BHXH returned a record and the officer checked it: send it again (→ queued). */
@@ -97,6 +106,13 @@ export class RegistryCorrections {
       return changeTransferInTx(tx, current, { status: 'queued' }, { actor: client.id, action: 'transfer.resend' });
     });
   }
+}
+
+/** The locks a correction of this birth would need, as far as can be told before its row is locked. */
+function personLocks(transfer: Transfer | null, correction: KhaiSinhCorrection): string[] {
+  if (!transfer) return [];
+  const next = correction.hoTich?.soDinhDanh;
+  return [...new Set([`person:${transfer.soDinhDanh}`, `person:${typeof next === 'string' ? normaliseText(next) : transfer.soDinhDanh}`])];
 }
 
 function correctedFields(correction: KhaiSinhCorrection): string[] {

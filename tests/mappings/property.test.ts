@@ -9,8 +9,8 @@ import type { CatalogueFile } from '../../src/catalogues/unit-catalogue.js';
 import { addDays, compareDates, mustParseCalendarDate, type CalendarDate } from '../../src/domain/calendar-date.js';
 import type { KhaiSinh, KhaiTu } from '../../src/domain/documents.js';
 import { GatewayError } from '../../src/errors.js';
-import { checkKhaiSinh } from '../../src/intake/khai-sinh-rules.js';
-import { checkKhaiTu } from '../../src/intake/khai-tu-rules.js';
+import { checkKhaiSinh } from '../../src/messages/birth/rules.js';
+import { checkKhaiTu } from '../../src/messages/death/rules.js';
 import { validateDocument } from '../../src/intake/validator.js';
 import { packagePath } from '../../src/package-files.js';
 

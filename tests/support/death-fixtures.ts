@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { KhaiSinh, KhaiTu, KhaiTuHoTich } from '../../src/domain/documents.js';
-import type { HoSoMotCua } from '../../src/intake/one-stop-dossier.js';
+import type { HoSoMotCua } from '../../src/messages/dossier/merge.js';
 import { messageId, personalNumber, toXml } from './fixtures.js';
 
 /**

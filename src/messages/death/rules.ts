@@ -1,9 +1,9 @@
-import { baoGiamProblems } from '../../mappings/bao-giam.js';
-import type { Catalogues } from '../catalogues/catalogues.js';
-import { compareDates, mustParseCalendarDate, type CalendarDate } from '../domain/calendar-date.js';
-import type { KhaiTu } from '../domain/documents.js';
-import { personalNumberAgrees } from '../domain/personal-number.js';
-import { GatewayError, type ErrorDetail } from '../errors.js';
+import { baoGiamProblems } from '../../../mappings/bao-giam.js';
+import type { Catalogues } from '../../catalogues/catalogues.js';
+import { compareDates, mustParseCalendarDate, type CalendarDate } from '../../domain/calendar-date.js';
+import type { KhaiTu } from '../../domain/documents.js';
+import { personalNumberAgrees } from '../../domain/personal-number.js';
+import { GatewayError, type ErrorDetail } from '../../errors.js';
 
 /** Rules for deaths (docs/DOMAIN.md): dates in order, the person's number agreeing, a name BHXH can take, the unit known. */
 export function checkKhaiTu(doc: KhaiTu, catalogues: Pick<Catalogues, 'units'>, today: CalendarDate): void {

@@ -1,9 +1,9 @@
-import { capTheTeProblems } from '../../mappings/cap-the-te.js';
-import type { Catalogues } from '../catalogues/catalogues.js';
-import { addYears, compareDates, mustParseCalendarDate, type CalendarDate } from '../domain/calendar-date.js';
-import type { KhaiSinh } from '../domain/documents.js';
-import { personalNumberAgrees } from '../domain/personal-number.js';
-import { GatewayError, type ErrorDetail } from '../errors.js';
+import { capTheTeProblems } from '../../../mappings/cap-the-te.js';
+import type { Catalogues } from '../../catalogues/catalogues.js';
+import { addYears, compareDates, mustParseCalendarDate, type CalendarDate } from '../../domain/calendar-date.js';
+import type { KhaiSinh } from '../../domain/documents.js';
+import { personalNumberAgrees } from '../../domain/personal-number.js';
+import { GatewayError, type ErrorDetail } from '../../errors.js';
 
 /**
  * The rules of docs/DOMAIN.md that a schema cannot say, and the names BHXH's card dossier could

@@ -1,4 +1,4 @@
-import type { BhytPart, KhaiSinh, KhaiSinhHoTich, KhaiTuHoTich } from '../domain/documents.js';
+import type { BhytPart, KhaiSinh, KhaiSinhHoTich, KhaiTuHoTich } from '../../domain/documents.js';
 
 export interface HoSoMotCua {
   messageId: string;
@@ -36,17 +36,13 @@ const SUPPLIED_FOR_KNOWN_PARENT = { me: ['meNoiCuTru', 'meSoDDCN'], cha: ['chaNo
 
 export function supplyBirthFromDossier(birth: KhaiSinh, dossier: ReadDossier): { merged: KhaiSinh; supplied: string[] } {
   const from = dossier.hoTich as Partial<KhaiSinhHoTich>;
-  const hoTich: Record<string, unknown> = { ...birth.hoTich };
+  const hoTich: KhaiSinhHoTich = { ...birth.hoTich };
   const supplied: string[] = [];
-  const fields: string[] = [...SUPPLIED_FROM_DOSSIER];
+  const fields: Array<keyof KhaiSinhHoTich> = [...SUPPLIED_FROM_DOSSIER];
   if (birth.hoTich.meHoTen !== undefined) fields.push(...SUPPLIED_FOR_KNOWN_PARENT.me);
   if (birth.hoTich.chaHoTen !== undefined) fields.push(...SUPPLIED_FOR_KNOWN_PARENT.cha);
   for (const field of fields) {
-    const value = (from as Record<string, unknown>)[field];
-    if (hoTich[field] === undefined && value !== undefined) {
-      hoTich[field] = value;
-      supplied.push(`/hoTich/${field}`);
-    }
+    if (fillAbsent(hoTich, from, field)) supplied.push(`/hoTich/${field}`);
   }
   let bhyt = birth.bhyt;
   for (const [field, value] of Object.entries(dossier.bhyt ?? {}) as Array<[keyof BhytPart, string]>) {
@@ -60,8 +56,15 @@ export function supplyBirthFromDossier(birth: KhaiSinh, dossier: ReadDossier): {
       ...birth,
       ...(bhyt ? { bhyt } : {}),
       maHoSoMCDT: birth.maHoSoMCDT ?? dossier.maHoSo,
-      hoTich: hoTich as unknown as KhaiSinhHoTich,
+      hoTich,
     },
     supplied,
   };
+}
+
+function fillAbsent<K extends keyof KhaiSinhHoTich>(target: KhaiSinhHoTich, from: Partial<KhaiSinhHoTich>, field: K): boolean {
+  const value = from[field];
+  if (target[field] !== undefined || value === undefined) return false;
+  target[field] = value;
+  return true;
 }

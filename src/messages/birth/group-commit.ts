@@ -1,10 +1,14 @@
-import type { ApiClient } from '../auth/clients.js';
-import type { KhaiSinh } from '../domain/documents.js';
-import { duplicatePerson, GatewayError, personDeceased } from '../errors.js';
-import { appendAuditEventsInTx } from '../store/audit-log.js';
-import type { Database, Queryable } from '../store/database.js';
-import type { IntakeAnswer } from '../store/inbound-messages.js';
-import type { TransferStatus } from '../store/transfers.js';
+import type { ApiClient } from '../../auth/clients.js';
+import { isConnectionError } from '../../availability.js';
+import type { KhaiSinh } from '../../domain/documents.js';
+import { duplicatePerson, GatewayError, unavailable } from '../../errors.js';
+import { appendAuditEventsInTx } from '../../store/audit-log.js';
+import type { Database, Queryable } from '../../store/database.js';
+import type { IntakeAnswer } from '../../store/inbound-messages.js';
+import type { TransferStatus } from '../../store/transfers.js';
+import { birthLocks } from './card.js';
+import type { GroupOutcome } from '../message-module.js';
+import { BIRTH_STANDING_COLUMNS, birthDecision } from './standing.js';
 
 /** A birth that passed every check, translated, waiting for its commit. */
 export interface PendingBirth {
@@ -20,16 +24,9 @@ export interface PendingBirth {
   bhxhDocument: Record<string, unknown> | null;
 }
 
-/**
- * How a pending birth ended: stored (answer 202), a repeat of a stored message (the caller answers as
- * first answered), or one the batch could not take because a one-stop dossier waits for it (the
- * caller stores it on its own, merging the dossier).
- */
-export type BirthOutcome = { kind: 'stored'; answer: IntakeAnswer } | { kind: 'repeat' } | { kind: 'needs-dossier' };
-
 interface Waiting {
   birth: PendingBirth;
-  resolve: (outcome: BirthOutcome) => void;
+  resolve: (outcome: GroupOutcome) => void;
   reject: (error: unknown) => void;
   /** A second copy of a message already in the same batch: answered as a repeat once it commits. */
   repeatOfBatch?: boolean;
@@ -63,7 +60,7 @@ export class BirthWriter {
 
   constructor(private readonly db: Database) {}
 
-  submit(birth: PendingBirth): Promise<BirthOutcome> {
+  submit(birth: PendingBirth): Promise<GroupOutcome> {
     return new Promise((resolve, reject) => {
       this.waiting.push({ birth, resolve, reject });
       if (this.writers < WRITERS) void this.drain();
@@ -77,9 +74,11 @@ export class BirthWriter {
         const batch = this.takeBatch();
         try {
           await this.write(batch);
-        } catch {
+        } catch (error) {
+          // Without the database every birth would fail alone too, each after its own wait for a connection.
+          if (isConnectionError(error)) for (const entry of batch) entry.reject(unavailable());
           // One row PostgreSQL refuses must not fail the births that came with it: each alone now.
-          for (const entry of batch) await this.write([entry]).catch((error: unknown) => entry.reject(error));
+          else for (const entry of batch) await this.write([entry]).catch((rowError: unknown) => entry.reject(rowError));
         }
       }
     } finally {
@@ -123,10 +122,10 @@ export class BirthWriter {
     const writable = batch.filter((entry) => !entry.repeatOfBatch);
     const births = writable.map((entry) => entry.birth);
     // The same per-person (and per-dossier) locks as a death or a dossier takes.
-    const locks = births.flatMap((birth) => [`person:${birth.doc.hoTich.soDinhDanh}`, ...(birth.doc.maHoSoMCDT ? [`dossier:${birth.doc.maHoSoMCDT}`] : [])]);
+    const locks = births.flatMap((birth) => birthLocks(birth.doc));
     const outcomes = writable.length === 0 ? [] : await this.db.transaction((tx) => this.writeInTx(tx, births), { locks });
     writable.forEach((entry, index) => {
-      const outcome = outcomes[index] as BirthOutcome | GatewayError;
+      const outcome = outcomes[index] as GroupOutcome | GatewayError;
       if (outcome instanceof GatewayError) entry.reject(outcome);
       else entry.resolve(outcome);
     });
@@ -142,7 +141,7 @@ export class BirthWriter {
    * others are recorded (idempotency row) and stored. A refusal writes nothing: it costs its checks'
    * index probes, less than a birth stored, however many births are held.
    */
-  private async writeInTx(tx: Queryable, births: PendingBirth[]): Promise<Array<BirthOutcome | GatewayError>> {
+  private async writeInTx(tx: Queryable, births: PendingBirth[]): Promise<Array<GroupOutcome | GatewayError>> {
     const answerOf = (birth: PendingBirth): IntakeAnswer => ({ transferId: birth.transferId, messageId: birth.doc.messageId, status: birth.status });
     // One parameter per value rather than one array per column: pg quotes and escapes every element
     // of a text array (the JSON documents most), and PostgreSQL parses the array back before each
@@ -163,11 +162,7 @@ export class BirthWriter {
        checked AS (
          SELECT i.*,
                 EXISTS (SELECT 1 FROM inbound_messages m WHERE m.client_id = i.client_id AND m.message_id = i.message_id) AS known,
-                EXISTS (SELECT 1 FROM transfers d WHERE d.type = 'KHAI_TU' AND d.so_dinh_danh = i.so_dinh_danh) AS dead,
-                EXISTS (SELECT 1 FROM transfers h
-                         WHERE h.type = 'HO_SO_MOT_CUA' AND h.status = 'received' AND h.document->>'module' = 'KS'
-                           AND (h.so_dinh_danh = i.so_dinh_danh OR h.ma_ho_so = i.ma_ho_so)) AS waiting_dossier,
-                EXISTS (SELECT 1 FROM transfers b WHERE b.type = 'KHAI_SINH' AND b.so_dinh_danh = i.so_dinh_danh) AS held
+                ${BIRTH_STANDING_COLUMNS}
            FROM input i
        ),
        recorded AS (
@@ -190,15 +185,15 @@ export class BirthWriter {
       values,
       { prepared: false },
     );
-    const outcomes: Array<BirthOutcome | GatewayError> = births.map(() => ({ kind: 'repeat' }));
+    const outcomes: Array<GroupOutcome | GatewayError> = births.map(() => ({ kind: 'repeat' }));
     const unrecord: PendingBirth[] = [];
     for (const row of rows) {
       const index = Number(row.ord) - 1;
       const birth = births[index] as PendingBirth;
+      const decision = birthDecision(row);
       if (row.known) outcomes[index] = { kind: 'repeat' };
-      else if (row.dead) outcomes[index] = personDeceased();
-      else if (row.waiting_dossier) outcomes[index] = { kind: 'needs-dossier' };
-      else if (row.held) outcomes[index] = duplicatePerson('birth');
+      else if (decision === 'merge-dossiers') outcomes[index] = { kind: 'alone' };
+      else if (decision !== 'store') outcomes[index] = decision;
       // Not recorded without a reason of its own: a twin of this message committed first.
       else if (!row.recorded) outcomes[index] = { kind: 'repeat' };
       else if (!row.stored) {
@@ -216,7 +211,7 @@ export class BirthWriter {
       );
     }
     appendAuditEventsInTx(tx, births.flatMap((birth, index) => {
-      if ((outcomes[index] as BirthOutcome).kind !== 'stored') return [];
+      if ((outcomes[index] as GroupOutcome).kind !== 'stored') return [];
       return [{
         actor: birth.client.id, action: 'khai-sinh.accepted', transferId: birth.transferId, fromStatus: null, toStatus: birth.status,
         payloadSha256: birth.contentSha256, details: { door: birth.door, ...(birth.missing.length ? { missing: birth.missing } : {}) },

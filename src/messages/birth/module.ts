@@ -1,0 +1,113 @@
+import type { Catalogues } from '../../catalogues/catalogues.js';
+import type { CalendarDate } from '../../domain/calendar-date.js';
+import type { KhaiSinh } from '../../domain/documents.js';
+import { newId } from '../../domain/ids.js';
+import { validateDocument } from '../../intake/validator.js';
+import { attachmentReferences } from '../../store/attachments.js';
+import type { Queryable } from '../../store/database.js';
+import type { IntakeAnswer } from '../../store/inbound-messages.js';
+import { changeTransferInTx, insertTransferInTx, type Transfer } from '../../store/transfers.js';
+import { supplyBirthFromDossier, type ReadDossier } from '../dossier/merge.js';
+import { absorbDossiersInTx, linkDossierInTx, lockWaitingDossiersInTx } from '../dossier/waiting.js';
+import type { Arrival, MessageModule, ModuleDependencies } from '../message-module.js';
+import { birthLocks, cardState, CORRECTABLE_STATUSES } from './card.js';
+import { BirthWriter } from './group-commit.js';
+import { checkKhaiSinh } from './rules.js';
+import { birthDecision, birthStandingInTx } from './standing.js';
+
+/** The birth's rules on a document as it would be stored: at its door, merged with a dossier, corrected. */
+export type BirthRules = (doc: KhaiSinh) => void;
+
+export function birthRules(catalogues: Pick<Catalogues, 'units' | 'facilities'>, today: CalendarDate): BirthRules {
+  return (doc) => checkKhaiSinh(doc, catalogues, today);
+}
+
+/**
+ * Births (KhaiSinh): most go through the group commit; one for which a one-stop dossier waits is
+ * stored alone, the dossier merged into it.
+ */
+export function birthModule(deps: ModuleDependencies): MessageModule<KhaiSinh> {
+  const writer = new BirthWriter(deps.db);
+  return {
+    schema: 'KhaiSinh',
+    prepare(doc, today) {
+      const rules = birthRules(deps.catalogues, today);
+      return {
+        maTinh: doc.hoTich.noiDangKy.maTinh,
+        provincePath: '/hoTich/noiDangKy/maTinh',
+        locks: birthLocks(doc),
+        check: () => rules(doc),
+        store: (tx, arrival) => storeBirthAloneInTx(tx, doc, arrival, rules),
+        async storeInGroup(arrival) {
+          const transferId = newId();
+          const state = cardState(doc, transferId, []);
+          return writer.submit({
+            client: arrival.client, door: arrival.door, doc, documentJson: arrival.documentJson, contentSha256: arrival.contentSha256,
+            transferId, status: state.status, missing: state.missing, bhxhDocument: state.bhxhDocument,
+          });
+        },
+      };
+    },
+  };
+}
+
+async function storeBirthAloneInTx(tx: Queryable, doc: KhaiSinh, arrival: Arrival, rules: BirthRules): Promise<IntakeAnswer> {
+  const soDinhDanh = doc.hoTich.soDinhDanh;
+  const standing = await birthStandingInTx(tx, { soDinhDanh, maTinh: doc.hoTich.noiDangKy.maTinh, maHoSo: doc.maHoSoMCDT });
+  const decision = birthDecision(standing);
+  if (decision instanceof Error) throw decision;
+  const transferId = newId();
+  const dossiers = await lockWaitingDossiersInTx(tx, standing.dossierIds);
+  let birth = doc;
+  const supplied: string[] = [];
+  const attachments = [];
+  for (const dossier of dossiers) {
+    const merge = supplyBirthFromDossier(birth, dossier.read);
+    birth = merge.merged;
+    supplied.push(...merge.supplied);
+    attachments.push(...(await attachmentReferences(tx, dossier.transfer.id)));
+  }
+  if (dossiers.length > 0) {
+    birth = validateDocument<KhaiSinh>('KhaiSinh', birth);
+    rules(birth);
+  }
+  const state = cardState(birth, transferId, attachments);
+  const answer: IntakeAnswer = { transferId, messageId: doc.messageId, status: state.status };
+  await arrival.record(tx, answer);
+  await insertTransferInTx(
+    tx,
+    {
+      id: transferId, type: 'KHAI_SINH', clientId: arrival.client.id, messageId: doc.messageId, status: state.status,
+      maTinh: birth.hoTich.noiDangKy.maTinh, maDonVi: birth.maDonVi, soDinhDanh, document: { ...birth },
+      missing: state.missing, bhxhDocument: state.bhxhDocument, maHoSo: birth.maHoSoMCDT,
+    },
+    {
+      actor: arrival.client.id, action: 'khai-sinh.accepted', payload: birth,
+      details: {
+        door: arrival.door, ...(state.missing.length ? { missing: state.missing } : {}),
+        ...(dossiers.length ? { dossiers: dossiers.map((dossier) => dossier.transfer.id), supplied } : {}),
+      },
+    },
+  );
+  await absorbDossiersInTx(tx, dossiers, transferId, arrival.client.id);
+  return answer;
+}
+
+/**
+ * A one-stop dossier completes a birth still open to change, which must then pass the birth's rules
+ * as a whole; a birth already with BHXH is only linked to it. Both audited.
+ */
+export async function applyDossierToBirthInTx(tx: Queryable, target: Transfer, read: ReadDossier, actor: string, rules: BirthRules): Promise<Transfer> {
+  if (!CORRECTABLE_STATUSES.includes(target.status)) return linkDossierInTx(tx, target, read.maHoSo, actor);
+  const stored = validateDocument<KhaiSinh>('KhaiSinh', target.document);
+  const { merged, supplied } = supplyBirthFromDossier(stored, read);
+  const birth = validateDocument<KhaiSinh>('KhaiSinh', merged);
+  rules(birth);
+  const state = cardState(birth, target.id, await attachmentReferences(tx, target.id), target.status);
+  return changeTransferInTx(
+    tx,
+    target,
+    { status: state.status, document: { ...birth }, missing: state.missing, bhxhDocument: state.bhxhDocument, maHoSo: birth.maHoSoMCDT },
+    { actor, action: 'mot-cua.applied', payload: birth, details: { maHoSo: read.maHoSo, supplied } },
+  );
+}

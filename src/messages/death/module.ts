@@ -1,0 +1,62 @@
+import { toBaoGiam } from '../../../mappings/bao-giam.js';
+import type { KhaiTu } from '../../domain/documents.js';
+import { newId } from '../../domain/ids.js';
+import { assertBhxhDocument } from '../../intake/bhxh-documents.js';
+import type { IntakeAnswer } from '../../store/inbound-messages.js';
+import { insertTransferInTx, moveTransfersInTx, type TransferStatus } from '../../store/transfers.js';
+import { absorbDossiersInTx, waitingDeathDossiersInTx } from '../dossier/waiting.js';
+import type { MessageModule, ModuleDependencies } from '../message-module.js';
+import { checkKhaiTu } from './rules.js';
+
+/** A card that has not reached BHXH yet, and so must not once the person is known to have died. */
+const CARD_NOT_YET_SENT: TransferStatus[] = ['received', 'queued', 'returned', 'failed'];
+
+/** Deaths (KhaiTu): complete at intake, queued at once; they stop the person's cards not yet sent. */
+export function deathModule(deps: ModuleDependencies): MessageModule<KhaiTu> {
+  return {
+    schema: 'KhaiTu',
+    prepare(doc, today) {
+      const soDinhDanh = doc.hoTich.nktSoDDCN;
+      return {
+        maTinh: doc.hoTich.noiDangKy.maTinh,
+        provincePath: '/hoTich/noiDangKy/maTinh',
+        locks: [`person:${soDinhDanh}`],
+        check: () => checkKhaiTu(doc, deps.catalogues, today),
+        async store(tx, arrival) {
+          // Every row this death will change is locked first; the audit chain's lock (taken by the
+          // first audit append) comes last, as everywhere, so a death can never deadlock a claim or a PATCH.
+          // A card not yet sent for this person must never be issued now (docs/DOMAIN.md, "Deaths"). One in flight
+          // is left to finish: the dispatcher holds this death back until BHXH has answered it.
+          const cards = await tx.query<{ id: string; status: TransferStatus }>(
+            'SELECT id, status FROM transfers WHERE type = $1 AND so_dinh_danh = $2 AND status = ANY($3::text[]) FOR UPDATE',
+            ['KHAI_SINH', soDinhDanh, CARD_NOT_YET_SENT],
+          );
+          const dossiers = await waitingDeathDossiersInTx(tx, doc.maHoSoMCDT, soDinhDanh, doc.hoTich.noiDangKy.maTinh);
+          const transferId = newId();
+          const maHoSo = doc.maHoSoMCDT ?? dossiers[0]?.read.maHoSo;
+          const bhxhDocument = assertBhxhDocument('BaoGiam', toBaoGiam(doc, { transferId }));
+          const answer: IntakeAnswer = { transferId, messageId: doc.messageId, status: 'queued' };
+          await arrival.record(tx, answer);
+          await insertTransferInTx(
+            tx,
+            {
+              id: transferId, type: 'KHAI_TU', clientId: arrival.client.id, messageId: doc.messageId, status: 'queued',
+              maTinh: doc.hoTich.noiDangKy.maTinh, maDonVi: doc.maDonVi, soDinhDanh, document: { ...doc },
+              missing: [], bhxhDocument: { ...bhxhDocument }, maHoSo,
+            },
+            {
+              actor: arrival.client.id, action: 'khai-tu.accepted', payloadSha256: arrival.contentSha256,
+              details: { door: arrival.door, ...(dossiers.length ? { dossiers: dossiers.map((dossier) => dossier.transfer.id) } : {}) },
+            },
+          );
+          await absorbDossiersInTx(tx, dossiers, transferId, arrival.client.id);
+          await moveTransfersInTx(tx, cards.rows.map((card) => ({
+            id: card.id, fromStatus: card.status, toStatus: 'deceased', batchId: null,
+            event: { actor: arrival.client.id, action: 'transfer.person-deceased', details: { death: transferId } },
+          })));
+          return answer;
+        },
+      };
+    },
+  };
+}

@@ -1,0 +1,51 @@
+import { moveAttachmentsInTx } from '../../store/attachments.js';
+import type { Queryable } from '../../store/database.js';
+import { changeTransferInTx, lockTransferInTx, type Transfer } from '../../store/transfers.js';
+import type { ReadDossier } from './merge.js';
+
+export interface WaitingDossier {
+  transfer: Transfer;
+  read: ReadDossier;
+}
+
+/** These dossiers, locked, those still waiting: another record may have absorbed one while we waited for its lock. */
+export async function lockWaitingDossiersInTx(tx: Queryable, ids: string[]): Promise<WaitingDossier[]> {
+  const found: WaitingDossier[] = [];
+  for (const id of ids) {
+    const transfer = await lockTransferInTx(tx, id);
+    if (!transfer || transfer.status !== 'received') continue;
+    const document = transfer.document as { maHoSo: string; module: 'KS' | 'KT'; hoTich: ReadDossier['hoTich']; bhyt?: ReadDossier['bhyt'] };
+    found.push({
+      transfer,
+      read: { maHoSo: document.maHoSo, module: document.module, hoTich: document.hoTich, bhyt: document.bhyt, maTinh: transfer.maTinh },
+    });
+  }
+  return found;
+}
+
+/** Dossiers of the same province that arrived first for this death, locked; by code or by person. */
+export async function waitingDeathDossiersInTx(tx: Queryable, maHoSo: string | undefined, soDinhDanh: string, maTinh: string): Promise<WaitingDossier[]> {
+  const { rows } = await tx.query<{ id: string }>(
+    `SELECT id FROM transfers
+      WHERE type = 'HO_SO_MOT_CUA' AND status = 'received' AND document->>'module' = $1 AND ma_tinh = $4
+        AND (($2::text IS NOT NULL AND ma_ho_so = $2) OR so_dinh_danh = $3)
+      ORDER BY id`,
+    ['KT', maHoSo ?? null, soDinhDanh, maTinh],
+  );
+  return lockWaitingDossiersInTx(tx, rows.map((row) => row.id));
+}
+
+/** Dossiers that waited for this record now belong to it: their files move, and they end `merged`. */
+export async function absorbDossiersInTx(tx: Queryable, dossiers: WaitingDossier[], intoTransferId: string, actor: string): Promise<void> {
+  for (const { transfer } of dossiers) {
+    await moveAttachmentsInTx(tx, transfer.id, intoTransferId);
+    await changeTransferInTx(tx, transfer, { status: 'merged' }, { actor, action: 'mot-cua.merged', details: { into: intoTransferId } });
+  }
+}
+
+/** A dossier for a record it may no longer change (with BHXH, or a death) only names it, audited. */
+export async function linkDossierInTx(tx: Queryable, target: Transfer, maHoSo: string, actor: string): Promise<Transfer> {
+  return changeTransferInTx(tx, target, { status: target.status, maHoSo: target.maHoSo ?? maHoSo }, {
+    actor, action: 'mot-cua.linked', details: { maHoSo },
+  });
+}

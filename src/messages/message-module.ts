@@ -1,0 +1,57 @@
+import type { ApiClient } from '../auth/clients.js';
+import type { Catalogues } from '../catalogues/catalogues.js';
+import type { CalendarDate } from '../domain/calendar-date.js';
+import type { SchemaName } from '../intake/validator.js';
+import type { Database, Queryable } from '../store/database.js';
+import type { IntakeAnswer } from '../store/inbound-messages.js';
+
+export type Door = 'rest-json' | 'rest-xml' | 'soap';
+
+/** What a message module is built with, once, when the gateway starts. */
+export interface ModuleDependencies {
+  db: Database;
+  catalogues: Catalogues;
+}
+
+/** A message that passed its schema and the province check, as its store sees it. */
+export interface Arrival {
+  client: ApiClient;
+  door: Door;
+  messageId: string;
+  /** The document as canonical JSON: what contentSha256 hashes, the idempotency record's and audit event's payload hash. */
+  documentJson: string;
+  contentSha256: string;
+  /** Records the first answer to the message (idempotency), in the store's transaction. */
+  record(tx: Queryable, answer: IntakeAnswer): Promise<void>;
+}
+
+/**
+ * How a message handed to a group commit ended: stored, a repeat of a message already stored (the
+ * intake answers as first answered), or one the group cannot take that is stored alone instead.
+ */
+export type GroupOutcome = { kind: 'stored'; answer: IntakeAnswer } | { kind: 'repeat' } | { kind: 'alone' };
+
+/** One message, read and ready: what the intake needs to decide it without knowing its type. */
+export interface PreparedMessage {
+  /** The province that receives the record, and so which registry clients may send it. */
+  maTinh: string;
+  /** Where the document says so, for the FORBIDDEN answer. */
+  provincePath: string;
+  /** The subjects (persons, dossiers) its store works on: see TransactionOptions.locks. */
+  locks: string[];
+  /** The rules a schema cannot say; throws the refusal. */
+  check(): void;
+  /** Stores it alone, in a transaction holding `locks`, and returns the answer to record and send. */
+  store(tx: Queryable, arrival: Arrival): Promise<IntakeAnswer>;
+  /** Stores it with others that arrived meanwhile in one transaction, when the type has such a path. */
+  storeInGroup?(arrival: Arrival): Promise<GroupOutcome>;
+}
+
+/**
+ * A message type: its schema, and what it does with a document that passed it. Everything that
+ * differs between births, deaths and dossiers lives behind this; the intake does the rest alike.
+ */
+export interface MessageModule<Doc extends { messageId: string }> {
+  schema: SchemaName;
+  prepare(doc: Doc, today: CalendarDate): PreparedMessage;
+}
