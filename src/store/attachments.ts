@@ -1,5 +1,4 @@
 import { createHash } from 'node:crypto';
-import type { AttachmentReference } from '../../mappings/cap-the-te.js';
 import type { Queryable } from './database.js';
 
 export interface NewAttachment {
@@ -31,7 +30,15 @@ export async function moveAttachmentsInTx(tx: Queryable, fromTransferId: string,
   );
 }
 
-export async function attachmentReferences(db: Queryable, transferId: string): Promise<AttachmentReference[]> {
+/** A kept file as a BHXH document cites it: by its hash, under BHXH's field names. */
+export interface StoredAttachmentReference {
+  LOAI: string;
+  TEN: string;
+  SHA256: string;
+}
+
+/** The transfer's files in the order they were kept. */
+export async function attachmentReferences(db: Queryable, transferId: string): Promise<StoredAttachmentReference[]> {
   const { rows } = await db.query<{ loai: string; ten: string; sha256: string }>(
     'SELECT loai, ten, sha256 FROM attachments WHERE transfer_id = $1 ORDER BY created_at, sha256',
     [transferId],
