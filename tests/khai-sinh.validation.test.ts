@@ -5,7 +5,7 @@ import { khaiSinh, personalNumber } from './support/fixtures.js';
 import { countRows, startTestGateway, TEST_CLIENTS, type ClientName, type TestGateway } from './support/gateway.js';
 
 /**
- * Every KhaiSinh validation rule (schemas/khai-sinh.schema.json, src/intake/khai-sinh-rules.ts, the
+ * Every KhaiSinh validation rule (schemas/khai-sinh.schema.json, src/messages/birth/rules.ts, the
  * unit catalogue) with a failing case over the JSON door: the status, the error code, the JSON
  * Pointer and detail code of the offending field, and that nothing at all was stored.
  */
