@@ -93,10 +93,6 @@ export const errorBodySchema = {
   },
 } as const;
 
-export function validationError(details: ErrorDetail[], message?: string): GatewayError {
-  return new GatewayError('VALIDATION_FAILED', message, details);
-}
-
 /** One person, one card: the refusals every path about a person gives in the same words. */
 export function personDeceased(): GatewayError {
   return new GatewayError('PERSON_DECEASED', 'A death is registered for this personal number; no card can be issued', [
