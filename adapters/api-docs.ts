@@ -122,7 +122,7 @@ function toClientDocument(document: Json): Json {
 }
 
 /** Who may call a route, from its `roles`; one without them is public and needs no key. */
-export const describeRoute: SwaggerTransform = ({ schema, url, route }) => {
+const describeRoute: SwaggerTransform = ({ schema, url, route }) => {
   if (!schema || schema.hide) return { schema, url };
   const roles = route.config?.roles;
   if (!roles) return { schema: { ...schema, security: [] }, url };

@@ -16,7 +16,7 @@ import { documentBody } from './api-docs.js';
 import { soapExample } from './openapi-examples.js';
 import { AUTH_ERRORS, BODY_ERRORS, SERVER_ERRORS, faultResponses, xmlText } from './openapi-shapes.js';
 
-export const SOAP_PATH = '/ngsp/soap';
+const SOAP_PATH = '/ngsp/soap';
 
 export interface NgspSoapOptions {
   intake: IntakeService;
