@@ -5,8 +5,11 @@ import { deathModule } from './death/module.js';
 import { dossierModule } from './dossier/module.js';
 import type { MessageModule, ModuleDependencies, PreparedMessage } from './message-module.js';
 
-/** Every message type the registry doors take, by the name a route or SOAP operation gives it. */
-function buildModules(deps: ModuleDependencies) {
+/**
+ * Every message type the registry doors take, by the name a route or SOAP operation gives it. A
+ * new type is a module of its own and a line here.
+ */
+export function messageModules(deps: ModuleDependencies) {
   return {
     KhaiSinh: plug(birthModule(deps)),
     KhaiTu: plug(deathModule(deps)),
@@ -14,7 +17,7 @@ function buildModules(deps: ModuleDependencies) {
   };
 }
 
-export type MessageType = keyof ReturnType<typeof buildModules>;
+export type MessageType = keyof ReturnType<typeof messageModules>;
 
 /** A message after its schema, its type no longer needed by the intake. */
 export interface ReadMessage {
@@ -34,8 +37,4 @@ function plug<Doc extends { messageId: string }>(module: MessageModule<Doc>): Pl
       return { document, prepare: (today) => module.prepare(document, today) };
     },
   };
-}
-
-export function messageModules(deps: ModuleDependencies): Record<MessageType, PluggedModule> {
-  return buildModules(deps);
 }
