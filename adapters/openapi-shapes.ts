@@ -1,5 +1,5 @@
 import { errorBodySchema, errorCatalogue, type ErrorCode } from '../src/errors.js';
-import type { TransferStatus } from '../src/store/transfers.js';
+import { TRANSFER_STATUSES } from '../src/domain/transfer-status.js';
 
 /**
  * The shapes the API answers with, each under the name a client generated from /docs gives its type.
@@ -7,7 +7,7 @@ import type { TransferStatus } from '../src/store/transfers.js';
  * answers with them, and a field missing here is silently dropped from the answer, so keep them whole.
  */
 
-export const TRANSFER_STATUSES: TransferStatus[] = ['received', 'queued', 'sent', 'issued', 'processed', 'returned', 'failed', 'deceased', 'merged'];
+export { TRANSFER_STATUSES };
 
 const freeObject = { type: 'object', additionalProperties: true } as const;
 const nullableFreeObject = { type: ['object', 'null'], additionalProperties: true } as const;

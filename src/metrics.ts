@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { TRANSFER_STATUSES } from './domain/transfer-status.js';
 import type { Database } from './store/database.js';
 import { countTransfersByStatus } from './store/transfers.js';
 
@@ -6,7 +7,6 @@ import { countTransfersByStatus } from './store/transfers.js';
 export function createMetrics(db: Database) {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'lienthong_' });
-  const statuses = ['received', 'queued', 'sent', 'issued', 'processed', 'returned', 'failed'];
   return {
     registry,
     messages: new Counter({
@@ -76,7 +76,7 @@ export function createMetrics(db: Database) {
       registers: [registry],
       async collect() {
         const counts = await countTransfersByStatus(db);
-        for (const status of statuses) this.set({ status }, counts[status] ?? 0);
+        for (const status of TRANSFER_STATUSES) this.set({ status }, counts[status] ?? 0);
       },
     }),
   };

@@ -1,9 +1,10 @@
+import { assertMayMove, type TransferStatus } from '../domain/transfer-status.js';
 import { duplicatePerson } from '../errors.js';
 import { appendAuditEventInTx, appendAuditEventsInTx, type AuditEventInput } from './audit-log.js';
 import type { Queryable } from './database.js';
 
+export type { TransferStatus } from '../domain/transfer-status.js';
 export type TransferType = 'KHAI_SINH' | 'KHAI_TU' | 'HO_SO_MOT_CUA';
-export type TransferStatus = 'received' | 'queued' | 'sent' | 'issued' | 'processed' | 'returned' | 'failed' | 'deceased' | 'merged';
 
 export interface Transfer {
   id: string;
@@ -101,6 +102,7 @@ export async function insertTransferInTx(
   transfer: NewTransfer,
   event: Omit<AuditEventInput, 'transferId' | 'fromStatus' | 'toStatus'>,
 ): Promise<Transfer> {
+  assertMayMove(transfer.id, null, transfer.status);
   let inserted;
   try {
     inserted = await tx.query<TransferRow>(
@@ -146,7 +148,8 @@ export interface TransferChange {
 
 /**
  * The only way a transfer changes: the row and its audit event in the caller's transaction, so the
- * log can never miss a step nor record one that did not happen. The caller holds the row lock.
+ * log can never miss a step nor record one that did not happen. The caller holds the row lock; a
+ * move the status table does not allow, or a `current` the row no longer is, writes nothing.
  */
 export async function changeTransferInTx(
   tx: Queryable,
@@ -154,6 +157,7 @@ export async function changeTransferInTx(
   change: TransferChange,
   event: Omit<AuditEventInput, 'transferId' | 'fromStatus' | 'toStatus'>,
 ): Promise<Transfer> {
+  assertMayMove(current.id, current.status, change.status);
   const json = (value: unknown) => (value === undefined ? undefined : value === null ? null : JSON.stringify(value));
   const columns: Array<[string, unknown, string]> = [
     ['status', change.status, ''],
@@ -168,16 +172,19 @@ export async function changeTransferInTx(
     ['card', json(change.card), '::jsonb'],
   ];
   const present = columns.filter(([, value]) => value !== undefined);
-  const assignments = present.map(([column, , cast], index) => `${column} = $${index + 2}${cast}`);
+  const assignments = present.map(([column, , cast], index) => `${column} = $${index + 3}${cast}`);
   let updated;
   try {
     updated = await tx.query<TransferRow>(
-      `UPDATE transfers SET ${assignments.join(', ')}, updated_at = now() WHERE id = $1 RETURNING *`,
-      [current.id, ...present.map(([, value]) => value)],
+      `UPDATE transfers SET ${assignments.join(', ')}, updated_at = now()
+        WHERE id = $1 AND status = $2 RETURNING *`,
+      [current.id, current.status, ...present.map(([, value]) => value)],
     );
   } catch (error) {
     throw asDuplicatePerson(error);
   }
+  // The table allowed a move from current.status; a row that is no longer in it is left alone.
+  if (updated.rows.length === 0) throw new Error(`transfer ${current.id} is not ${current.status} any more: change it under its row lock`);
   appendAuditEventInTx(tx, {
     ...event,
     transferId: current.id,
@@ -260,6 +267,7 @@ export interface StatusMove {
  */
 export async function moveTransfersInTx(tx: Queryable, moves: StatusMove[]): Promise<{ moved: string[]; skipped: string[] }> {
   if (moves.length === 0) return { moved: [], skipped: [] };
+  for (const move of moves) assertMayMove(move.id, move.fromStatus, move.toStatus);
   const { rows } = await tx.query<{ id: string }>(
     `UPDATE transfers t
         SET status = u.to_status, batch_id = u.batch_id, updated_at = now(),

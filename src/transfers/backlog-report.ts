@@ -1,7 +1,7 @@
 import { addDays, todayInVietnam, toIsoDate, type CalendarDate } from '../domain/calendar-date.js';
+import { FINAL_STATUSES, type TransferStatus } from '../domain/transfer-status.js';
 import type { Queryable } from '../store/database.js';
 
-const FINAL = ['issued', 'processed'];
 const DEADLINE_WORKING_DAYS = 5;
 
 function isWorkingDay(date: CalendarDate): boolean {
@@ -37,7 +37,7 @@ export interface ProvinceBacklog {
  */
 export async function backlogReport(db: Queryable, now: Date, provinces?: string[]): Promise<{ deadline: string; provinces: ProvinceBacklog[] }> {
   const cutoff = deadlineCutoff(now);
-  const { rows } = await db.query<{ ma_tinh: string; status: string; count: string | number; oldest: Date | string | null; late: string | number }>(
+  const { rows } = await db.query<{ ma_tinh: string; status: TransferStatus; count: string | number; oldest: Date | string | null; late: string | number }>(
     `SELECT ma_tinh, status, count(*) AS count,
             min(created_at) AS oldest,
             count(*) FILTER (WHERE created_at < $1::timestamptz) AS late
@@ -51,7 +51,7 @@ export async function backlogReport(db: Queryable, now: Date, provinces?: string
   for (const row of rows) {
     const entry = byProvince.get(row.ma_tinh) ?? { maTinh: row.ma_tinh, counts: {}, oldestWaiting: null, pastDeadline: 0 };
     entry.counts[row.status] = Number(row.count);
-    if (!FINAL.includes(row.status) && row.oldest) {
+    if (!FINAL_STATUSES.includes(row.status) && row.oldest) {
       const oldest = new Date(row.oldest).toISOString();
       if (entry.oldestWaiting === null || oldest < entry.oldestWaiting) entry.oldestWaiting = oldest;
       entry.pastDeadline += Number(row.late);

@@ -1,5 +1,6 @@
 import { newId } from '../domain/ids.js';
 import { provinceScope, type ApiClient } from '../auth/clients.js';
+import { REPLAYABLE_STATUSES } from '../domain/transfer-status.js';
 import { GatewayError } from '../errors.js';
 import type { Database, Queryable } from '../store/database.js';
 import { changeTransferInTx, lockTransferInTx, moveTransfersInTx, type Transfer, type TransferType } from '../store/transfers.js';
@@ -27,13 +28,12 @@ export interface ReplayJob {
   finishedAt: string | null;
 }
 
-const REPLAYABLE = ['failed', 'returned'];
 const MAX_BULK = 200_000;
 const CHUNK = 500;
 
 /** failed → queued always; returned → queued only once it is complete again (it may have been corrected). */
 function replayable(transfer: Pick<Transfer, 'status' | 'missing' | 'bhxhDocument'>): boolean {
-  return REPLAYABLE.includes(transfer.status) && transfer.missing.length === 0 && transfer.bhxhDocument !== null;
+  return REPLAYABLE_STATUSES.includes(transfer.status) && transfer.missing.length === 0 && transfer.bhxhDocument !== null;
 }
 
 /**
@@ -48,9 +48,9 @@ export class Replays {
     return this.deps.db.transaction(async (tx) => {
       const current = assertMayTouch(await lockTransferInTx(tx, transferId), client);
       if (!replayable(current)) {
-        throw new GatewayError('INVALID_STATE', REPLAYABLE.includes(current.status)
+        throw new GatewayError('INVALID_STATE', REPLAYABLE_STATUSES.includes(current.status)
           ? 'The transfer is incomplete; correct it first'
-          : `Only failed or returned transfers can be replayed; this one is ${current.status}`);
+          : `Only ${REPLAYABLE_STATUSES.join(' or ')} transfers can be replayed; this one is ${current.status}`);
       }
       return changeTransferInTx(tx, current, { status: 'queued' }, { actor: client.id, action: 'transfer.replayed', details: { reason } });
     });

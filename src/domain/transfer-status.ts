@@ -1,0 +1,109 @@
+/**
+ * What moves a transfer from one status to another:
+ * - `correction`: a PATCH by the registry or an operator (also the same status, when only its data changes);
+ * - `dossier`: a one-stop dossier completes the record, or is only linked to it;
+ * - `claim`: a dispatch run puts it in a pushed batch, or BHXH leases it;
+ * - `result`: BHXH's result for the record (OK or LOI);
+ * - `undelivered`: its batch was not delivered after every attempt, BHXH refused the batch, or BHXH's
+ *   answer had no result for it;
+ * - `lease-expired`: a pull lease ran out without a result;
+ * - `resend`: the registry or an operator sends a returned record again;
+ * - `replay`: an operator replays it;
+ * - `death`: a death is registered for the card's person, at intake or at the last gate before a batch;
+ * - `merge`: the record a waiting one-stop dossier belongs to arrives.
+ */
+export type Cause =
+  | 'correction' | 'dossier' | 'claim' | 'result' | 'undelivered' | 'lease-expired' | 'resend' | 'replay' | 'death' | 'merge';
+
+interface State<S extends string> {
+  /** What officers call it (docs/API.md, "Statuses"). */
+  readonly vietnamese: string;
+  /** A new transfer may begin in it. */
+  readonly initial?: true;
+  /** Where it may go, and what takes it there; its own status when only its data changes. */
+  readonly to: { readonly [T in S]?: readonly Cause[] };
+}
+
+function stateTable<S extends string>(states: { readonly [K in S]: State<NoInfer<S>> }) {
+  return states;
+}
+
+/**
+ * Every status a transfer can have and every move between them: the one table the type, the
+ * database's CHECK constraint (tests/transfer-status.test.ts holds them equal), the API's enums, the
+ * metrics and the eligibility lists below are read from, and that the store refuses any other move
+ * by. A new status is an entry here (its moves in and out) and a migration for the constraint.
+ */
+export const TRANSFER_STATES = stateTable({
+  received: {
+    vietnamese: 'chưa gửi',
+    initial: true,
+    to: { received: ['correction', 'dossier'], queued: ['correction', 'dossier'], deceased: ['death'], merged: ['merge'] },
+  },
+  queued: {
+    vietnamese: 'chờ gửi',
+    initial: true,
+    to: { queued: ['correction', 'dossier'], received: ['correction', 'dossier'], sent: ['claim'], deceased: ['death'] },
+  },
+  sent: {
+    vietnamese: 'đã gửi',
+    to: { sent: ['dossier'], issued: ['result'], processed: ['result'], returned: ['result'], failed: ['undelivered'], queued: ['lease-expired'] },
+  },
+  issued: { vietnamese: 'đã cấp thẻ', to: { issued: ['dossier'] } },
+  processed: { vietnamese: 'đã báo giảm', to: { processed: ['dossier'] } },
+  returned: {
+    vietnamese: 'bị trả về',
+    to: { returned: ['correction', 'dossier'], queued: ['resend', 'replay'], deceased: ['death'] },
+  },
+  failed: {
+    vietnamese: 'gửi không thành công',
+    to: { failed: ['dossier'], queued: ['replay'], deceased: ['death'] },
+  },
+  deceased: { vietnamese: 'không gửi, đã khai tử', to: { deceased: ['dossier'] } },
+  merged: { vietnamese: 'đã gộp', to: {} },
+});
+
+export type TransferStatus = keyof typeof TRANSFER_STATES;
+
+export const TRANSFER_STATUSES = Object.keys(TRANSFER_STATES) as readonly TransferStatus[];
+
+const movesFrom = (from: TransferStatus): Partial<Record<TransferStatus, readonly Cause[]>> => TRANSFER_STATES[from].to;
+
+/** Whether a transfer may go from `from` (null: it does not exist yet) to `to`. */
+export function mayMove(from: TransferStatus | null, to: TransferStatus): boolean {
+  if (from === null) return TRANSFER_STATES[to].initial === true;
+  return movesFrom(from)[to] !== undefined;
+}
+
+/** The statuses that `cause` moves a transfer out of (or changes it in). */
+export function statusesMovedBy(cause: Cause): readonly TransferStatus[] {
+  return TRANSFER_STATUSES.filter((from) => Object.values(movesFrom(from)).some((causes) => causes?.includes(cause)));
+}
+
+/** A new transfer begins in one of these. */
+export const INITIAL_STATUSES = TRANSFER_STATUSES.filter((status) => mayMove(null, status));
+/** No way out: nothing waits any more (the backlog counts them as done). */
+export const FINAL_STATUSES = TRANSFER_STATUSES.filter((from) => TRANSFER_STATUSES.every((to) => to === from || !mayMove(from, to)));
+/** A birth's document may still change (docs/DOMAIN.md, procedure step 3). */
+export const CORRECTABLE_STATUSES = statusesMovedBy('correction');
+/** An operator may send it again. */
+export const REPLAYABLE_STATUSES = statusesMovedBy('replay');
+/** The registry (or an operator) may send it again. */
+export const RESENDABLE_STATUSES = statusesMovedBy('resend');
+/** A card that has not reached BHXH, and so must not once its person's death is registered. */
+export const CARD_NOT_YET_SENT = statusesMovedBy('death');
+
+/**
+ * A move the table does not allow. Every caller checks what it may do first and answers the client
+ * (INVALID_STATE and the like), so reaching this is a bug: it is a 500, and nothing is written.
+ */
+export class TransitionNotAllowed extends Error {
+  constructor(readonly transferId: string, readonly from: TransferStatus | null, readonly to: TransferStatus) {
+    super(`transfer ${transferId}: ${from ?? '(new)'} → ${to} is not an allowed status move`);
+    this.name = 'TransitionNotAllowed';
+  }
+}
+
+export function assertMayMove(transferId: string, from: TransferStatus | null, to: TransferStatus): void {
+  if (!mayMove(from, to)) throw new TransitionNotAllowed(transferId, from, to);
+}
