@@ -164,5 +164,23 @@ export function validateDocument<T>(name: SchemaName, raw: unknown, basePath = '
     }
     throw new GatewayError('VALIDATION_FAILED', `The ${name} document is not valid`, details);
   }
+  // ajv lets Infinity through a number without a maximum (JSON's 1e400, or the text "1e400" it
+  // coerces), and no BHXH format can carry it.
+  const infinite = pathOfNonFiniteNumber(document, basePath);
+  if (infinite !== undefined) {
+    throw new GatewayError('VALIDATION_FAILED', `The ${name} document is not valid`, [
+      { path: infinite, code: 'TYPE', message: 'must be a finite number' },
+    ]);
+  }
   return document as T;
+}
+
+function pathOfNonFiniteNumber(value: unknown, path: string): string | undefined {
+  if (typeof value === 'number') return Number.isFinite(value) ? undefined : path;
+  if (value === null || typeof value !== 'object') return undefined;
+  for (const [key, inner] of Object.entries(value)) {
+    const found = pathOfNonFiniteNumber(inner, `${path}/${key}`);
+    if (found !== undefined) return found;
+  }
+  return undefined;
 }
