@@ -30,6 +30,8 @@ interface SoapCall {
   log: FastifyBaseLogger;
   /** Set once our operation has answered or refused: any other answer is the library's own. */
   answered: boolean;
+  /** Headers our refusal carries (Retry-After), which the library's Fault answer would not. */
+  faultHeaders?: Record<string, string>;
 }
 
 /** The body as the door hands it to the soap library, with the operation read from it. */
@@ -123,7 +125,8 @@ async function ngspSoap(app: FastifyInstance, options: NgspSoapOptions) {
       return (await options.intake.accept(type, args, call.client, 'soap')).answer;
     } catch (error) {
       const gatewayError = toGatewayError(error);
-      if (gatewayError.status >= 500) call.log.error({ err: error }, 'SOAP request failed');
+      logRefusal(call.log, gatewayError, error);
+      call.faultHeaders = gatewayError.headers;
       throw soapFault(gatewayError);
     } finally {
       call.answered = true;
@@ -156,7 +159,7 @@ async function ngspSoap(app: FastifyInstance, options: NgspSoapOptions) {
   const sendFault = (request: FastifyRequest, reply: FastifyReply, error: unknown, context: Record<string, unknown> = {}) => {
     const gatewayError = toGatewayError(error);
     if (gatewayError.status >= 500) {
-      request.log.error({ err: error }, 'SOAP request failed');
+      logRefusal(request.log, gatewayError, error);
     } else if (ENVELOPE_REFUSALS.has(gatewayError.details[0]?.code ?? '')) {
       request.log.warn({ code: gatewayError.code, detail: gatewayError.details[0]?.code, ...context }, 'SOAP envelope refused');
     }
@@ -214,8 +217,14 @@ async function ngspSoap(app: FastifyInstance, options: NgspSoapOptions) {
         { path: '', code: 'SOAP_ENVELOPE', message: 'the envelope is not one this service reads' },
       ]), { libraryStatus: response.statusCode, libraryError: libraryErrorKind(response.body) });
     }
-    return reply.code(response.statusCode).type('text/xml; charset=utf-8').send(response.body);
+    return reply.code(response.statusCode).headers(call.faultHeaders ?? {}).type('text/xml; charset=utf-8').send(response.body);
   });
+}
+
+/** As the REST doors do: an outage is logged when it starts and ends, not once per 503 answered. */
+function logRefusal(log: FastifyBaseLogger, gatewayError: GatewayError, error: unknown): void {
+  if (gatewayError.code === 'UNAVAILABLE') log.debug({ code: gatewayError.code }, 'SOAP request answered 503');
+  else if (gatewayError.status >= 500) log.error({ err: error }, 'SOAP request failed');
 }
 
 export const ngspSoapPlugin = fp(ngspSoap, { name: 'lienthong-ngsp-soap', fastify: '5.x', encapsulate: true });

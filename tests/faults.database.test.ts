@@ -3,7 +3,7 @@ import { once } from 'node:events';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { khaiSinh } from './support/fixtures.js';
+import { khaiSinh, toSoapEnvelope } from './support/fixtures.js';
 import { startTestGateway, TEST_DATABASE_URL, type TestGateway } from './support/gateway.js';
 
 /**
@@ -85,11 +85,14 @@ describe('PostgreSQL ends the gateway\'s connections mid-ingest', () => {
   it('stays up: a birth is accepted and stored, or answered 503 with Retry-After; then it carries on without a restart', async () => {
     const answers: Array<{ status: number; retryAfter: unknown; body: { transferId?: string; error?: { code: string } } }> = [];
     let sending = true;
+    let terminating = true;
     const sender = (async () => {
       for (let wave = 0; sending && wave < 200; wave++) {
         const responses = await Promise.all(Array.from({ length: 20 }, () =>
           gateway.request('registry08', { method: 'POST', url: '/ngsp/v1/khai-sinh', payload: khaiSinh() })));
         for (const response of responses) answers.push({ status: response.statusCode, retryAfter: response.headers['retry-after'], body: response.json() });
+        // On a busy machine every wave may have been cut: go on until one is accepted after the last cut.
+        if (!terminating && responses.some((response) => response.statusCode === 202)) break;
       }
     })().finally(() => {
       sending = false;
@@ -104,7 +107,7 @@ describe('PostgreSQL ends the gateway\'s connections mid-ingest', () => {
       );
       ended += Number(rows[0]?.ended);
     }
-    sending = false;
+    terminating = false;
     await sender;
     expect(ended).toBeGreaterThanOrEqual(5);
 
@@ -159,6 +162,11 @@ describe('PostgreSQL unreachable', () => {
       expect(response.headers['retry-after']).toBe('5');
       expect(response.json().error.code).toBe('UNAVAILABLE');
     }
+    const soap = await gateway.request('registry08', {
+      method: 'POST', url: '/ngsp/soap', headers: { 'content-type': 'text/xml; charset=utf-8' }, payload: toSoapEnvelope('KhaiSinh', khaiSinh()),
+    });
+    expect(soap.headers['retry-after']).toBe('5');
+    expect(soap.body).toMatch(/<code>UNAVAILABLE<\/code>/);
 
     await proxy.open();
     await vi.waitFor(async () => expect((await gateway.request(null, { method: 'GET', url: '/readyz' })).statusCode).toBe(200), WAIT);
