@@ -18,8 +18,9 @@ import { packagePath } from '../../src/package-files.js';
  * Whatever intake accepts, BHXH can take: every birth and death that passes the message schema and
  * the rules maps, and the mapped document passes BHXH's own schema. Names are arbitrary Unicode,
  * weighted towards what changes length in capitals (ligatures, 'ß', Greek with ypogegrammeni),
- * combining marks and characters outside the BMP; dates, units and codes are mostly valid, so most
- * generated records are accepted and the property is not vacuous.
+ * combining marks and characters outside the BMP; dates, units (from the catalogue) and codes are
+ * mostly valid, so a good share of the records is accepted (the test asks for a tenth) and the
+ * property is not vacuous.
  */
 
 const catalogues = Catalogues.fromFiles({ units: packagePath('catalogues', 'units.json'), facilities: packagePath('catalogues', 'facilities.json') });
