@@ -138,8 +138,9 @@ describe('refused births in a group commit', () => {
     const racing = khaiSinh();
     const other = khaiSinh();
 
-    // A correction takes no person lock: it can move a stored birth onto a number while a group
-    // holding that person's lock is being written. Here it is held open until the group waits for it.
+    // A writer without the person's lock (an earlier version's correction, a hand-made UPDATE) can
+    // move a stored birth onto a number while a group holding that person's lock is being written.
+    // Here it is held open until the group waits for it.
     const correction = new pg.Client({ connectionString: TEST_DATABASE_URL, options: `-c search_path=${gateway.schema}` });
     await correction.connect();
     try {

@@ -197,8 +197,9 @@ export class BirthWriter {
       // Not recorded without a reason of its own: a twin of this message committed first.
       else if (!row.recorded) outcomes[index] = { kind: 'repeat' };
       else if (!row.stored) {
-        // A birth for this person committed while the statement ran (a correction, which takes no
-        // person lock, moved one onto this number): refused, and its message must not stay recorded.
+        // A birth for this person committed while the statement ran: every path of this version holds
+        // the person's lock, but a process of an earlier one (a correction during a rolling upgrade) or
+        // a hand-made UPDATE does not. Refused, and its message must not stay recorded.
         outcomes[index] = duplicatePerson('birth');
         unrecord.push(birth);
       } else outcomes[index] = { kind: 'stored', answer: answerOf(birth) };
