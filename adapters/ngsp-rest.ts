@@ -178,7 +178,8 @@ export const transferQuerySchema = {
     from: { type: 'string', format: 'date-time' },
     to: { type: 'string', format: 'date-time' },
     limit: { type: 'integer', minimum: 1, maximum: 500, default: 100 },
-    cursor: { type: 'string', maxLength: 64 },
+    // It holds PostgreSQL snapshots, which list the transactions in progress: more on a busy server.
+    cursor: { type: 'string', maxLength: 8192 },
   },
 } as const;
 

@@ -68,7 +68,8 @@ describe('GET /ngsp/v1/transfers', () => {
     const received = await list('registry08', 'status=received');
     expect(listedIds(received)).toEqual(ids((item) => item.as === 'registry08' && item.status === 'received'));
     expect(received.items.every((item) => item.status === 'received')).toBe(true);
-    expect(received.nextCursor).toBeNull();
+    // Where a poller of this list resumes; nothing has changed since.
+    expect(await list('registry08', `status=received&cursor=${encodeURIComponent(received.nextCursor as string)}`)).toEqual({ items: [], nextCursor: null });
 
     const queued = await list('registry08', 'status=queued');
     expect(listedIds(queued)).toEqual(ids((item) => item.as === 'registry08' && item.status === 'queued'));
@@ -101,16 +102,18 @@ describe('GET /ngsp/v1/transfers', () => {
     expect((await list('operator01', 'unit=08')).items).toEqual([]);
   });
 
-  it('a cursor walk with limit=2 returns every item exactly once, in order, ending with nextCursor null', async () => {
+  it('a cursor walk with limit=2 returns every item exactly once, in order, ending with an empty page whose nextCursor is null', async () => {
     const pages = await walk('operator', 'limit=2');
-    expect(pages).toHaveLength(4);
-    for (const page of pages) expect(page.items.length).toBeLessThanOrEqual(2);
-    for (const page of pages.slice(0, -1)) expect(page.nextCursor).toEqual(expect.any(String));
-    expect(pages.at(-1)!.nextCursor).toBeNull();
+    expect(pages).toHaveLength(5);
+    for (const page of pages.slice(0, -1)) {
+      expect(page.items).toHaveLength(2);
+      expect(page.nextCursor).toEqual(expect.any(String));
+    }
+    expect(pages.at(-1)).toEqual({ items: [], nextCursor: null });
     const walked = pages.flatMap((page) => page.items.map((item) => item.transferId));
     expect(new Set(walked).size).toBe(walked.length);
     expect([...walked].sort()).toEqual(ids(() => true));
-    // Stable order: the time-ordered ids, so the walk follows creation order.
+    // In the order they last changed: here, stored one after the other and not changed since.
     expect(walked).toEqual(pushed.map((item) => item.transferId));
   });
 
@@ -119,7 +122,7 @@ describe('GET /ngsp/v1/transfers', () => {
     expect(mine).toEqual(pushed.filter((item) => item.as === 'registry08').map((item) => item.transferId));
 
     const queued08 = await walk('operator', 'limit=2&status=queued&unit=08');
-    expect(queued08).toHaveLength(2);
+    expect(queued08.map((page) => page.items.length)).toEqual([2, 2, 0]);
     expect(queued08.flatMap((page) => page.items.map((item) => item.transferId)))
       .toEqual(pushed.filter((item) => item.maTinh === '08' && item.status === 'queued').map((item) => item.transferId));
 
@@ -132,7 +135,7 @@ describe('GET /ngsp/v1/transfers', () => {
     expect((await list('operator', 'limit=500')).items).toHaveLength(pushed.length);
     const all = await list('operator');
     expect(all.items).toHaveLength(pushed.length);
-    expect(all.nextCursor).toBeNull();
+    expect(await list('operator', `cursor=${encodeURIComponent(all.nextCursor as string)}`)).toEqual({ items: [], nextCursor: null });
   });
 
   it.each(['0', '501', '-1', 'abc', '2.5'])('limit=%s is 400 VALIDATION_FAILED at /querystring/limit', async (limit) => {

@@ -1,5 +1,5 @@
 import { assertMayMove, type TransferStatus } from '../domain/transfer-status.js';
-import { duplicatePerson } from '../errors.js';
+import { duplicatePerson, GatewayError } from '../errors.js';
 import { appendAuditEventInTx, appendAuditEventsInTx, type AuditEventInput } from './audit-log.js';
 import type { Queryable } from './database.js';
 
@@ -176,7 +176,7 @@ export async function changeTransferInTx(
   let updated;
   try {
     updated = await tx.query<TransferRow>(
-      `UPDATE transfers SET ${assignments.join(', ')}, updated_at = now()
+      `UPDATE transfers SET ${assignments.join(', ')}, updated_at = now(), change_xid = pg_current_xact_id()
         WHERE id = $1 AND status = $2 RETURNING *`,
       [current.id, current.status, ...present.map(([, value]) => value)],
     );
@@ -210,33 +210,137 @@ export interface TransferPage {
   nextCursor: string | null;
 }
 
-/** Keyset paging on the time-ordered id: stable under inserts, no OFFSET scans. */
+/**
+ * Where a reader of a list stands. It has been given every matching transfer as it stood in the
+ * snapshot `seen` (null: nothing yet), and, of the changes made visible between `seen` and `window`,
+ * those up to (afterXid, afterId) in the order (change_xid, id).
+ */
+interface ListCursor {
+  seen: string | null;
+  window: string;
+  afterXid: string;
+  afterId: string;
+}
+
+const XID8_MAX = 2n ** 64n - 1n;
+const OLD_CURSOR = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const TRANSFER_ID = /^[0-9A-Za-z-]{1,64}$/;
+const BASE36 = /^[0-9a-z]{1,13}$/;
+
+const fromBase36 = (text: string) => [...text].reduce((value, digit) => value * 36n + BigInt(parseInt(digit, 36)), 0n);
+
+/**
+ * A snapshot as pg_snapshot writes it ("xmin:xmax:xip,…") made short and URL-safe: base 36, xmax
+ * and each transaction in progress as the step from the one before. A busy server has many.
+ */
+function snapshotToCursor(snapshot: string): string {
+  const [xmin, xmax, ...xips] = snapshot.split(/[:,]/).filter((part) => part !== '').map(BigInt) as [bigint, bigint, ...bigint[]];
+  return [xmin, xmax - xmin, ...xips.map((xip, index) => xip - (index === 0 ? xmin : (xips[index - 1] as bigint)))]
+    .map((value) => value.toString(36)).join('.');
+}
+
+/** The pg_snapshot text of a cursor's snapshot, or null unless PostgreSQL would take it as one. */
+function snapshotFromCursor(text: string): string | null {
+  const parts = text.split('.');
+  if (parts.length < 2 || !parts.every((part) => BASE36.test(part))) return null;
+  const [xmin, span, ...steps] = parts.map(fromBase36) as [bigint, bigint, ...bigint[]];
+  const xmax = xmin + span;
+  if (xmin < 1n || xmax > XID8_MAX) return null;
+  const xips: bigint[] = [];
+  for (const [index, step] of steps.entries()) {
+    if (index > 0 && step === 0n) return null;
+    const xip = (index === 0 ? xmin : (xips[index - 1] as bigint)) + step;
+    if (xip >= xmax) return null;
+    xips.push(xip);
+  }
+  return `${xmin}:${xmax}:${xips.join(',')}`;
+}
+
+function encodeCursor(cursor: ListCursor): string {
+  return [
+    cursor.seen === null ? '' : snapshotToCursor(cursor.seen), snapshotToCursor(cursor.window), BigInt(cursor.afterXid).toString(36), cursor.afterId,
+  ].join('~');
+}
+
+function decodeCursor(text: string): ListCursor {
+  const refuse = (code: string, message: string) =>
+    new GatewayError('VALIDATION_FAILED', 'The request querystring is not valid', [{ path: '/querystring/cursor', code, message }]);
+  if (OLD_CURSOR.test(text)) {
+    throw refuse('OLD_CURSOR', 'this cursor is from the earlier paging by transfer id, which could skip records; start again without a cursor');
+  }
+  const [seen, window, afterXid, afterId, ...rest] = text.split('~');
+  const seenSnapshot = seen === '' ? null : snapshotFromCursor(seen ?? '');
+  const windowSnapshot = snapshotFromCursor(window ?? '');
+  const xid = afterXid !== undefined && BASE36.test(afterXid) ? fromBase36(afterXid) : null;
+  if (rest.length > 0 || (seen !== '' && seenSnapshot === null) || windowSnapshot === null || xid === null || xid > XID8_MAX || !TRANSFER_ID.test(afterId ?? '')) {
+    throw refuse('INVALID_CURSOR', 'not a cursor this gateway gave out; start again without a cursor');
+  }
+  return { seen: seenSnapshot, window: windowSnapshot, afterXid: String(xid), afterId: afterId as string };
+}
+
+/**
+ * A page of transfers in the order they last changed, and where the next page starts: null when
+ * this one is empty, so a poller keeps the last cursor it was given and asks again with it later.
+ *
+ * Paging by an id or a sequence taken before commit would skip a row that commits after a later
+ * one was read, and a row that changes after the reader passed it; so each row carries the id of the
+ * transaction that last wrote it (change_xid), and a cursor holds PostgreSQL snapshots: what a
+ * reader was given is "everything visible in snapshot A, and what became visible between A and B up
+ * to a position". Anything committing later was not visible in B and comes after, in order, however
+ * late it commits (the way PgQ cuts its event batches between two snapshots). Nothing waits for
+ * transactions still open, anywhere on the server: a reader sees each change as soon as it is
+ * committed.
+ */
 export async function listTransfers(
   db: Queryable,
   filter: TransferFilter,
   page: { limit: number; after?: string },
 ): Promise<TransferPage> {
-  const { rows } = await db.query<TransferRow>(
-    `SELECT * FROM transfers
-      WHERE ($1::text IS NULL OR status = $1)
+  const cursor = page.after === undefined ? null : decodeCursor(page.after);
+  const matches = `($1::text IS NULL OR status = $1)
         AND ($2::text IS NULL OR ma_tinh = $2)
         AND ($3::text[] IS NULL OR ma_tinh = ANY($3))
         AND ($4::text IS NULL OR type = $4)
         AND ($5::text IS NULL OR client_id = $5)
         AND ($6::timestamptz IS NULL OR created_at >= $6)
-        AND ($7::timestamptz IS NULL OR created_at < $7)
-        AND ($8::text IS NULL OR id > $8)
-      ORDER BY id
-      LIMIT $9`,
+        AND ($7::timestamptz IS NULL OR created_at < $7)`;
+  const columns = 'transfers.*, change_xid::text AS change_position, pg_current_snapshot()::text AS listed_in';
+  const { rows } = await db.query<TransferRow & { change_position: string; listed_in: string; later: boolean }>(
+    `SELECT * FROM (
+       (SELECT ${columns}, false AS later FROM transfers
+         WHERE $10::pg_snapshot IS NOT NULL AND ${matches}
+           AND (change_xid, id) > ($11::xid8, $12::text) AND change_xid < pg_snapshot_xmax($10::pg_snapshot)
+           AND pg_visible_in_snapshot(change_xid, $10::pg_snapshot)
+           AND ($9::pg_snapshot IS NULL OR NOT pg_visible_in_snapshot(change_xid, $9::pg_snapshot))
+         ORDER BY change_xid, id
+         LIMIT $8)
+       UNION ALL
+       (SELECT ${columns}, true AS later FROM transfers
+         WHERE ${matches}
+           AND ($10::pg_snapshot IS NULL
+                OR (change_xid >= pg_snapshot_xmin($10::pg_snapshot) AND NOT pg_visible_in_snapshot(change_xid, $10::pg_snapshot)))
+           -- Always so, unless the rows were loaded from another server's dump: transaction ids from
+           -- this server's future are left out, rather than served again on every page.
+           AND pg_visible_in_snapshot(change_xid, pg_current_snapshot())
+         ORDER BY change_xid, id
+         LIMIT $8)
+     ) AS page
+     ORDER BY later, change_xid, id
+     LIMIT $8`,
     [
       filter.status ?? null, filter.maTinh ?? null, filter.provinces ?? null, filter.type ?? null,
-      filter.clientId ?? null, filter.createdFrom ?? null, filter.createdTo ?? null, page.after ?? null,
-      page.limit + 1,
+      filter.clientId ?? null, filter.createdFrom ?? null, filter.createdTo ?? null, page.limit,
+      cursor?.seen ?? null, cursor?.window ?? null, cursor?.afterXid ?? null, cursor?.afterId ?? null,
     ],
+    // Planned with the cursor in hand: without one, half the statement is false and drops out.
+    { prepared: false },
   );
-  const items = rows.slice(0, page.limit).map(fromRow);
-  const last = items[items.length - 1];
-  return { items, nextCursor: rows.length > page.limit && last ? last.id : null };
+  const last = rows[rows.length - 1];
+  if (!last) return { items: [], nextCursor: null };
+  const next: ListCursor = last.later
+    ? { seen: cursor?.window ?? null, window: last.listed_in, afterXid: last.change_position, afterId: last.id }
+    : { seen: cursor?.seen ?? null, window: cursor?.window as string, afterXid: last.change_position, afterId: last.id };
+  return { items: rows.map(fromRow), nextCursor: encodeCursor(next) };
 }
 
 export async function countTransfersByStatus(db: Queryable): Promise<Record<string, number>> {
@@ -270,7 +374,7 @@ export async function moveTransfersInTx(tx: Queryable, moves: StatusMove[]): Pro
   for (const move of moves) assertMayMove(move.id, move.fromStatus, move.toStatus);
   const { rows } = await tx.query<{ id: string }>(
     `UPDATE transfers t
-        SET status = u.to_status, batch_id = u.batch_id, updated_at = now(),
+        SET status = u.to_status, batch_id = u.batch_id, updated_at = now(), change_xid = pg_current_xact_id(),
             card = COALESCE(u.card::jsonb, t.card),
             -- A new delivery starts with a clean slate; earlier errors stay in the audit log.
             bhxh_errors = CASE WHEN u.to_status = 'returned' THEN u.errors::jsonb
