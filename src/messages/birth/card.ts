@@ -5,9 +5,6 @@ import { assertBhxhDocument } from '../../intake/bhxh-documents.js';
 import type { attachmentReferences } from '../../store/attachments.js';
 import type { TransferStatus } from '../../store/transfers.js';
 
-/** Statuses in which a birth's document may still change (docs/DOMAIN.md, procedure step 3). */
-export const CORRECTABLE_STATUSES: readonly TransferStatus[] = ['received', 'queued', 'returned'];
-
 /** The subjects a birth's store works on: its person, and the one-stop dossier it names. */
 export function birthLocks(doc: KhaiSinh): string[] {
   return [`person:${doc.hoTich.soDinhDanh}`, ...(doc.maHoSoMCDT ? [`dossier:${doc.maHoSoMCDT}`] : [])];

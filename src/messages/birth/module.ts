@@ -1,6 +1,7 @@
 import type { Catalogues } from '../../catalogues/catalogues.js';
 import type { CalendarDate } from '../../domain/calendar-date.js';
 import type { KhaiSinh } from '../../domain/documents.js';
+import { CORRECTABLE_STATUSES } from '../../domain/transfer-status.js';
 import { newId } from '../../domain/ids.js';
 import { validateDocument } from '../../intake/validator.js';
 import { attachmentReferences } from '../../store/attachments.js';
@@ -10,7 +11,7 @@ import { changeTransferInTx, insertTransferInTx, type Transfer } from '../../sto
 import { supplyBirthFromDossier, type ReadDossier } from '../dossier/merge.js';
 import { absorbDossiersInTx, linkDossierInTx, lockWaitingDossiersInTx } from '../dossier/waiting.js';
 import type { Arrival, MessageModule, ModuleDependencies } from '../message-module.js';
-import { birthLocks, cardState, CORRECTABLE_STATUSES } from './card.js';
+import { birthLocks, cardState } from './card.js';
 import { BirthWriter } from './group-commit.js';
 import { checkKhaiSinh } from './rules.js';
 import { birthDecision, birthStandingInTx } from './standing.js';

@@ -3,13 +3,11 @@ import type { KhaiTu } from '../../domain/documents.js';
 import { newId } from '../../domain/ids.js';
 import { assertBhxhDocument } from '../../intake/bhxh-documents.js';
 import type { IntakeAnswer } from '../../store/inbound-messages.js';
-import { insertTransferInTx, moveTransfersInTx, type TransferStatus } from '../../store/transfers.js';
+import { CARD_NOT_YET_SENT, type TransferStatus } from '../../domain/transfer-status.js';
+import { insertTransferInTx, moveTransfersInTx } from '../../store/transfers.js';
 import { absorbDossiersInTx, waitingDeathDossiersInTx } from '../dossier/waiting.js';
 import type { MessageModule, ModuleDependencies } from '../message-module.js';
 import { checkKhaiTu } from './rules.js';
-
-/** A card that has not reached BHXH yet, and so must not once the person is known to have died. */
-const CARD_NOT_YET_SENT: TransferStatus[] = ['received', 'queued', 'returned', 'failed'];
 
 /** Deaths (KhaiTu): complete at intake, queued at once; they stop the person's cards not yet sent. */
 export function deathModule(deps: ModuleDependencies): MessageModule<KhaiTu> {
