@@ -3,6 +3,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { FINAL_STATUSES, type TransferStatus } from '../domain/transfer-status.js';
 import { packagePath } from '../package-files.js';
 
 /**
@@ -60,7 +61,7 @@ async function demo(): Promise<void> {
       console.log(`card issued: ${JSON.stringify(transfer.card)}`);
       return;
     }
-    if (!['received', 'queued', 'sent'].includes(transfer.status)) throw new Error(`the birth ended ${transfer.status}`);
+    if (FINAL_STATUSES.includes(transfer.status as TransferStatus)) throw new Error(`the birth ended ${transfer.status}`);
     if (Date.now() > deadline) throw new Error(`no card within ${DEMO_DEADLINE_MS / 1000} s (status ${transfer.status})`);
     await new Promise((resolve) => setTimeout(resolve, POLL_MS));
   }
