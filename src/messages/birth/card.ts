@@ -1,6 +1,5 @@
-import { capTheTeProblems, missingForCard, toCapTheTe } from '../../../mappings/cap-the-te.js';
+import { missingForCard, toCapTheTe } from '../../../mappings/cap-the-te.js';
 import type { KhaiSinh } from '../../domain/documents.js';
-import { GatewayError } from '../../errors.js';
 import { assertBhxhDocument } from '../../intake/bhxh-documents.js';
 import type { attachmentReferences } from '../../store/attachments.js';
 import type { TransferStatus } from '../../store/transfers.js';
@@ -13,10 +12,6 @@ export function birthLocks(doc: KhaiSinh): string[] {
 /** The completeness, status and BHXH document of a birth as it now stands. */
 export function cardState(doc: KhaiSinh, transferId: string, attachments: Awaited<ReturnType<typeof attachmentReferences>>, current?: TransferStatus) {
   const missing = missingForCard(doc);
-  // The rules refuse such names at intake and on correction; a one-stop dossier completing a birth
-  // stored before they did reaches the mapping without them, and must be a 400, not a failed mapping.
-  const unmappable = missing.length === 0 ? capTheTeProblems(doc.hoTich) : [];
-  if (unmappable.length > 0) throw new GatewayError('VALIDATION_FAILED', 'The KhaiSinh document is not valid', unmappable);
   // A returned record stays returned until the officer decides to resend it (step 4).
   const status: TransferStatus = current === 'returned' ? 'returned' : missing.length === 0 ? 'queued' : 'received';
   const bhxhDocument = missing.length === 0 ? assertBhxhDocument('CapTheTe', toCapTheTe(doc, { transferId, attachments })) : null;
