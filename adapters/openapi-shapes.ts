@@ -115,7 +115,10 @@ const transferPage = {
   required: ['items', 'nextCursor'],
   properties: {
     items: { type: 'array', items: { $ref: 'TransferSummary#' } },
-    nextCursor: { ...nullableString, description: 'pass as `cursor` for the next page; null on the last' },
+    nextCursor: {
+      ...nullableString,
+      description: 'opaque; pass as `cursor` for the next page. Pages follow the order of last change and never skip a late commit; null only on an empty page: keep the last cursor and poll with it',
+    },
   },
 } as const;
 

@@ -4,6 +4,7 @@ import { actsForProvince, provinceScope } from '../src/auth/clients.js';
 import type { Catalogues } from '../src/catalogues/catalogues.js';
 import type { DispatchHolds } from '../src/dispatch/dispatch-holds.js';
 import type { Dispatcher } from '../src/dispatch/dispatcher.js';
+import { REPLAYABLE_STATUSES } from '../src/domain/transfer-status.js';
 import { GatewayError } from '../src/errors.js';
 import { requireClient } from '../src/http/auth-plugin.js';
 import type { ReplayFilter, Replays } from '../src/transfers/replays.js';
@@ -69,7 +70,7 @@ async function opsApi(app: FastifyInstance, options: OpsApiOptions) {
         additionalProperties: false,
         required: ['reason'],
         properties: {
-          status: { type: 'string', enum: ['failed', 'returned'], default: 'failed' },
+          status: { type: 'string', enum: [...REPLAYABLE_STATUSES], default: 'failed' },
           unit: { type: 'string', pattern: '^[0-9]{2}$' },
           type: { type: 'string', enum: ['KHAI_SINH', 'KHAI_TU'] },
           errorCode: { type: 'string', maxLength: 64 },

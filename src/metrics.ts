@@ -9,12 +9,6 @@ export function createMetrics(db: Database) {
   collectDefaultMetrics({ register: registry, prefix: 'lienthong_' });
   return {
     registry,
-    messages: new Counter({
-      name: 'lienthong_messages_total',
-      help: 'Registry messages by type, door and outcome (accepted, repeated, or the error code)',
-      labelNames: ['type', 'door', 'outcome'] as const,
-      registers: [registry],
-    }),
     httpDuration: new Histogram({
       name: 'lienthong_http_request_duration_seconds',
       help: 'HTTP request duration by route and status',

@@ -9,7 +9,7 @@ let sequence = 0;
 
 /**
  * A new time-ordered id (UUIDv7) for transfers, batches and replay jobs. uuid's own v7 asks the
- * system for 16 random bytes per id, which was 3% of intake's CPU under load; here they come from a
+ * system for 16 random bytes per id, which showed in intake's profile under load; here they come from a
  * pool refilled 256 ids at a time. Ids of one millisecond keep increasing as uuid's do: a 31-bit
  * counter seeded from the random bytes at each new millisecond, moving the clock on if it wraps.
  */

@@ -37,8 +37,8 @@ export interface TransactionOptions {
    * Subjects (a person, a dossier) this transaction works on, locked before anything else and held
    * to its end, so messages about one child are applied one after another. They are taken in one
    * sorted order, the same everywhere, so two transactions never wait for each other crosswise.
-   * With PostgreSQL they go with the BEGIN in one round trip: under load a round trip cost a birth
-   * batch about 3 ms of waiting, mostly for its turn on a busy event loop (docs/PERFORMANCE.md).
+   * With PostgreSQL they go with the BEGIN in one round trip: under load each round trip is a wait
+   * for a turn on a busy event loop (docs/PERFORMANCE.md).
    */
   locks?: Iterable<string>;
 }

@@ -2,7 +2,7 @@ import { actsForProvince, type ApiClient } from '../auth/clients.js';
 import type { Catalogues } from '../catalogues/catalogues.js';
 import { todayInVietnam } from '../domain/calendar-date.js';
 import type { BhytPart, KhaiSinh, KhaiSinhHoTich } from '../domain/documents.js';
-import { CORRECTABLE_STATUSES } from '../domain/transfer-status.js';
+import { CORRECTABLE_STATUSES, RESENDABLE_STATUSES } from '../domain/transfer-status.js';
 import { GatewayError, personDeceased } from '../errors.js';
 import { normaliseText, validateDocument } from '../intake/validator.js';
 import { cardState } from '../messages/birth/card.js';
@@ -97,8 +97,8 @@ export class RegistryCorrections {
   async resend(transferId: string, client: ApiClient): Promise<Transfer> {
     return this.deps.db.transaction(async (tx) => {
       const current = assertMayTouch(await lockTransferInTx(tx, transferId), client);
-      if (current.status !== 'returned') {
-        throw new GatewayError('INVALID_STATE', `Only a returned transfer can be resent; this one is ${current.status}`);
+      if (!RESENDABLE_STATUSES.includes(current.status)) {
+        throw new GatewayError('INVALID_STATE', `Only a ${RESENDABLE_STATUSES.join(' or ')} transfer can be resent; this one is ${current.status}`);
       }
       if (current.missing.length > 0 || current.bhxhDocument === null) {
         throw new GatewayError('INVALID_STATE', 'The transfer is incomplete; correct it first',
