@@ -30,7 +30,8 @@ let gateway: TestGateway;
 let doc: OpenApiDocument;
 
 beforeAll(async () => {
-  gateway = await startTestGateway();
+  // The examples are examples/'s files, registered on 20.11.2026: a clock after that day.
+  gateway = await startTestGateway({ now: () => new Date('2026-11-29T03:00:00Z') });
   const response = await gateway.request(null, { method: 'GET', url: '/docs/json' });
   expect(response.statusCode).toBe(200);
   doc = response.json();
