@@ -10,7 +10,6 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -18,6 +17,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import pg from 'pg';
 import { sha256OfKey } from '../src/auth/clients.js';
 import { BhxhSimulator } from '../src/dev/bhxh-simulator.js';
+import { freePort, PrivateRedis } from '../src/dev/private-redis.js';
 import { khaiSinhBody } from './documents.js';
 
 const ROOT = new URL('..', import.meta.url).pathname;
@@ -33,16 +33,6 @@ const AUDITOR_KEY = `${KEY}-audit`;
 
 function log(line: string) {
   process.stderr.write(`chaos: ${line}\n`);
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as { port: number };
-  server.close();
-  await once(server, 'close');
-  return port;
 }
 
 /** A PostgreSQL cluster of the script's own, in a temporary folder, run as `postgres` when we are root. */
@@ -83,32 +73,6 @@ class PrivatePostgres {
       // Already stopped.
     }
     rmSync(this.dir, { recursive: true, force: true });
-  }
-}
-
-/** A Redis of the script's own that keeps nothing on disk: a restart brings it back empty. */
-class PrivateRedis {
-  private child: ChildProcess | undefined;
-  constructor(readonly port: number) {}
-
-  get url(): string {
-    return `redis://127.0.0.1:${this.port}`;
-  }
-
-  async start(): Promise<void> {
-    const child = spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: ['ignore', 'pipe', 'inherit'] });
-    this.child = child;
-    for await (const line of createInterface({ input: child.stdout! })) {
-      if (/Ready to accept connections/.test(line)) break;
-    }
-    child.stdout?.resume();
-  }
-
-  async kill(): Promise<void> {
-    const child = this.child;
-    if (!child || child.exitCode !== null) return;
-    child.kill('SIGKILL');
-    await once(child, 'exit');
   }
 }
 
@@ -207,7 +171,7 @@ async function main(): Promise<void> {
   execFileSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.json'], { cwd: ROOT, stdio: 'inherit' });
 
   const postgres = new PrivatePostgres(await freePort());
-  const redis = new PrivateRedis(await freePort());
+  const redis = await PrivateRedis.start();
   const simulator = new BhxhSimulator();
   const workDir = mkdtempSync(join(tmpdir(), 'lienthong-chaos-'));
   const load = new Load();
@@ -217,7 +181,6 @@ async function main(): Promise<void> {
     log(`private PostgreSQL on ${postgres.port}, Redis on ${redis.port}`);
     postgres.init();
     postgres.start();
-    await redis.start();
     await simulator.start();
     admin = new pg.Pool({ connectionString: postgres.url, max: 2 });
     admin.on('error', () => undefined);
@@ -279,9 +242,9 @@ async function main(): Promise<void> {
       postgres.start();
     });
     await fault('redis-restart-empty', `Redis killed for ${OUTAGE_MS / 1000} s, then started empty (no persistence)`, async () => {
-      await redis.kill();
+      await redis.down();
       await delay(OUTAGE_MS);
-      await redis.start();
+      await redis.up();
     });
     await fault('gateway-sigkill', 'one gateway process killed (SIGKILL) mid-load, then started again', async () => {
       const victim = live.get('gateway-a') as Gateway;
@@ -342,7 +305,7 @@ async function main(): Promise<void> {
     for (const gateway of gateways) if (gateway.child.exitCode === null) gateway.child.kill('SIGKILL');
     await admin?.end().catch(() => undefined);
     await simulator.close();
-    await redis.kill();
+    await redis.down();
     postgres.remove();
     if (existsSync(workDir)) rmSync(workDir, { recursive: true, force: true });
   }

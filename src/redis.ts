@@ -1,11 +1,10 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { delimiter, join } from 'node:path';
 import { accessSync, constants } from 'node:fs';
 import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { DEFAULT_REDIS_URL } from './config.js';
+import { PrivateRedis } from './dev/private-redis.js';
 import { StartupError } from './startup-error.js';
 
 export { StartupError };
@@ -37,17 +36,6 @@ function onPath(binary: string): string | null {
   return null;
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
-    });
-  });
-}
-
 export interface RedisTarget {
   url: string;
   /** Stops the private redis-server, when dev mode started one. */
@@ -69,29 +57,15 @@ export async function ensureRedis(configuredUrl: string | undefined, dataDir: st
       `cannot reach Redis at ${url} (${failure}); start one with "redis-server --daemonize yes --port 6379 --save ''" or set REDIS_URL`,
     );
   }
-  const port = await freePort();
   const dir = join(dataDir, 'redis');
   mkdirSync(dir, { recursive: true });
-  const child: ChildProcess = spawn(binary, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir], {
-    stdio: 'ignore',
-  });
-  const privateUrl = `redis://127.0.0.1:${port}`;
-  for (let attempt = 0; attempt < 50; attempt++) {
-    if ((await answersPing(privateUrl)) === null) {
-      log.warn({ url: privateUrl }, 'no Redis at the default address: started a private, non-persistent redis-server for dev mode');
-      return {
-        url: privateUrl,
-        stop: () => new Promise((resolve) => {
-          if (child.exitCode !== null) return resolve();
-          child.once('exit', () => resolve());
-          child.kill('SIGTERM');
-        }),
-      };
-    }
-    await new Promise((resolve) => setTimeout(resolve, 100));
+  try {
+    const server = await PrivateRedis.start({ binary, dir });
+    log.warn({ url: server.url }, 'no Redis at the default address: started a private, non-persistent redis-server for dev mode');
+    return { url: server.url, stop: () => server.stop() };
+  } catch {
+    throw new StartupError(`cannot reach Redis at ${url} (${failure}), and the private redis-server did not start`);
   }
-  child.kill('SIGKILL');
-  throw new StartupError(`cannot reach Redis at ${url} (${failure}), and the private redis-server did not start`);
 }
 
 /** The gateway's own client: commands fail at once while Redis is away, so /readyz says so. */

@@ -15,7 +15,7 @@ import { migrate } from '../src/store/migrate.js';
 import { BhxhSimulator } from './support/bhxh-simulator.js';
 import { khaiSinh, TEST_NOW } from './support/fixtures.js';
 import { TEST_DATABASE_URL, uniqueSchema } from './support/gateway.js';
-import { PrivateRedis } from './support/private-redis.js';
+import { PrivateRedis } from '../src/dev/private-redis.js';
 
 /**
  * A gateway whose Redis is a private redis-server without persistence, killed and started again
