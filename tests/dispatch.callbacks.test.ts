@@ -4,7 +4,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { sha256OfKey } from '../src/auth/clients.js';
-import { issueCard } from './support/bhxh-simulator.js';
+import { issueCard } from '../src/dev/bhxh-simulator.js';
 import { khaiSinh } from './support/fixtures.js';
 import { startTestGateway, type TestGateway } from './support/gateway.js';
 

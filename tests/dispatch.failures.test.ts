@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { BhxhSimulator, issueCard, type Behaviour, type Delivery } from './support/bhxh-simulator.js';
+import { BhxhSimulator, issueCard, type Behaviour, type Delivery } from '../src/dev/bhxh-simulator.js';
 import { khaiSinh, khaiSinhHaNoi } from './support/fixtures.js';
 import { DispatchRuns } from './support/dispatch-runs.js';
 import { startTestGateway, type ClientName, type TestGateway } from './support/gateway.js';

@@ -9,7 +9,7 @@ import type { AddressInfo } from 'node:net';
 import { createInterface } from 'node:readline';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { sha256OfKey } from '../src/auth/clients.js';
-import { BhxhSimulator } from './support/bhxh-simulator.js';
+import { BhxhSimulator } from '../src/dev/bhxh-simulator.js';
 import { khaiSinh } from './support/fixtures.js';
 import { startTestGateway, TEST_DATABASE_URL, TEST_REDIS_URL, type TestGateway } from './support/gateway.js';
 

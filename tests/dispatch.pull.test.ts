@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { sha256OfKey } from '../src/auth/clients.js';
 import type { KhaiSinh } from '../src/domain/documents.js';
-import { issueCard } from './support/bhxh-simulator.js';
+import { issueCard } from '../src/dev/bhxh-simulator.js';
 import { khaiSinh, khaiSinhHaNoi } from './support/fixtures.js';
 import { startTestGateway, type TestGateway } from './support/gateway.js';
 

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { issueCard, BhxhSimulator } from './support/bhxh-simulator.js';
+import { issueCard, BhxhSimulator } from '../src/dev/bhxh-simulator.js';
 import { khaiSinh } from './support/fixtures.js';
 import { startTestGateway, type TestGateway } from './support/gateway.js';
 

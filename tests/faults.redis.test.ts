@@ -12,7 +12,7 @@ import { loggerOptions } from '../src/logger.js';
 import { createRedisClient } from '../src/redis.js';
 import { openDatabase, type Database } from '../src/store/database.js';
 import { migrate } from '../src/store/migrate.js';
-import { BhxhSimulator } from './support/bhxh-simulator.js';
+import { BhxhSimulator } from '../src/dev/bhxh-simulator.js';
 import { khaiSinh, TEST_NOW } from './support/fixtures.js';
 import { TEST_DATABASE_URL, uniqueSchema } from './support/gateway.js';
 import { PrivateRedis } from '../src/dev/private-redis.js';

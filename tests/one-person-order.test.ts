@@ -2,7 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { KhaiSinh } from '../src/domain/documents.js';
-import { BhxhSimulator, issueCard, type Behaviour } from './support/bhxh-simulator.js';
+import { BhxhSimulator, issueCard, type Behaviour } from '../src/dev/bhxh-simulator.js';
 import { khaiTu, khaiTuOf } from './support/death-fixtures.js';
 import { khaiSinh } from './support/fixtures.js';
 import { DispatchRuns } from './support/dispatch-runs.js';

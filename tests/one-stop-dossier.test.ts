@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { KhaiSinh } from '../src/domain/documents.js';
 import type { HoSoMotCua } from '../src/messages/dossier/merge.js';
-import { issueCard } from './support/bhxh-simulator.js';
+import { issueCard } from '../src/dev/bhxh-simulator.js';
 import { attachment, clean, DOSSIER_ADDRESS, hoSoMotCua, maHoSo } from './support/death-fixtures.js';
 import { khaiSinh, toSoapEnvelope, toXml } from './support/fixtures.js';
 import { countRows, startTestGateway, type ClientName, type TestGateway } from './support/gateway.js';

@@ -1,1 +1,0 @@
-export * from '../../src/dev/bhxh-simulator.js';
