@@ -171,16 +171,19 @@ async function main(): Promise<void> {
   execFileSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.json'], { cwd: ROOT, stdio: 'inherit' });
 
   const postgres = new PrivatePostgres(await freePort());
-  const redis = await PrivateRedis.start();
+  // Started once PostgreSQL holds its port: a free port found for each before either binds could be the same one.
+  let redis: PrivateRedis | undefined;
   const simulator = new BhxhSimulator();
   const workDir = mkdtempSync(join(tmpdir(), 'lienthong-chaos-'));
   const load = new Load();
   const results: FaultResult[] = [];
   let admin: pg.Pool | undefined;
   try {
-    log(`private PostgreSQL on ${postgres.port}, Redis on ${redis.port}`);
     postgres.init();
     postgres.start();
+    redis = await PrivateRedis.start();
+    const privateRedis = redis;
+    log(`private PostgreSQL on ${postgres.port}, Redis on ${redis.port}`);
     await simulator.start();
     admin = new pg.Pool({ connectionString: postgres.url, max: 2 });
     admin.on('error', () => undefined);
@@ -242,9 +245,9 @@ async function main(): Promise<void> {
       postgres.start();
     });
     await fault('redis-restart-empty', `Redis killed for ${OUTAGE_MS / 1000} s, then started empty (no persistence)`, async () => {
-      await redis.down();
+      await privateRedis.down();
       await delay(OUTAGE_MS);
-      await redis.up();
+      await privateRedis.up();
     });
     await fault('gateway-sigkill', 'one gateway process killed (SIGKILL) mid-load, then started again', async () => {
       const victim = live.get('gateway-a') as Gateway;
@@ -305,7 +308,7 @@ async function main(): Promise<void> {
     for (const gateway of gateways) if (gateway.child.exitCode === null) gateway.child.kill('SIGKILL');
     await admin?.end().catch(() => undefined);
     await simulator.close();
-    await redis.down();
+    await redis?.down();
     postgres.remove();
     if (existsSync(workDir)) rmSync(workDir, { recursive: true, force: true });
   }
