@@ -442,8 +442,12 @@ export class Dispatcher {
           error: [message, (error as { answer?: string }).answer].filter(Boolean).join(': '),
         });
         if (permanent || exhausted) {
+          // Read again under its lock: another delivery of the same batch (a takeover, a resend
+          // after Redis came back empty) may have had BHXH's answer meanwhile, and that stands.
+          const current = await findBatch(tx, batch.id, true);
+          if (current?.status !== 'open') return;
           const reason = permanent ? `BHXH refused the batch: ${message}` : `not delivered after ${attempt} attempts: ${message}`;
-          await failBatchInTx(tx, batch, reason, ACTOR);
+          await failBatchInTx(tx, current, reason, ACTOR);
         }
       });
       if (permanent || exhausted) {

@@ -78,8 +78,10 @@ export class IntakeService {
       const answer = await this.deps.db.transaction((tx) => prepared.store(tx, arrival), { locks: prepared.locks });
       return { statusCode: 202, answer };
     } catch (error) {
-      if (!(error instanceof MessageAlreadyRecorded)) throw error;
-      // A twin of this message was committed while we worked: answer as it was answered.
+      // A twin of this message committed while we waited for its locks: answer as it was answered.
+      // The twin's commit may have changed what this copy's store saw (the person's birth now held),
+      // so a refusal is checked against it too, not only a clash of the idempotency record.
+      if (!(error instanceof MessageAlreadyRecorded || (error instanceof GatewayError && error.status < 500))) throw error;
       const twin = await this.repeatAnswer(arrival);
       if (twin) return twin;
       throw error;
