@@ -435,7 +435,7 @@ export class Dispatcher {
       const exhausted = attempt >= config.dispatchMaxAttempts;
       const message = (error as Error).message;
       metrics.deliveryAttempts.inc({ outcome: permanent ? 'permanent' : 'transient' });
-      await db.transaction(async (tx) => {
+      const ended = await db.transaction(async (tx) => {
         await recordAttemptInTx(tx, {
           batchId: batch.id, attempt, worker: this.workerId, startedAt, outcome: permanent ? 'permanent' : 'transient',
           httpStatus: (error as { httpStatus?: number }).httpStatus,
@@ -445,15 +445,15 @@ export class Dispatcher {
           // Read again under its lock: another delivery of the same batch (a takeover, a resend
           // after Redis came back empty) may have had BHXH's answer meanwhile, and that stands.
           const current = await findBatch(tx, batch.id, true);
-          if (current?.status !== 'open') return;
+          if (current?.status !== 'open') return 'answered by another delivery';
           const reason = permanent ? `BHXH refused the batch: ${message}` : `not delivered after ${attempt} attempts: ${message}`;
           await failBatchInTx(tx, current, reason, ACTOR);
+          return 'failed';
         }
+        return null;
       });
-      if (permanent || exhausted) {
-        logger.warn({ batchId: batch.id, attempt, error: message }, 'batch failed');
-        return 'failed';
-      }
+      if (ended === 'failed') logger.warn({ batchId: batch.id, attempt, error: message }, 'batch failed');
+      if (ended) return ended;
       logger.info({ batchId: batch.id, attempt, error: message }, 'batch delivery will be retried');
       throw error;
     }
