@@ -4,6 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { FINAL_STATUSES, type TransferStatus } from '../domain/transfer-status.js';
+import { Redis } from 'ioredis';
+import { DEFAULT_REDIS_URL } from '../config.js';
 import { packagePath } from '../package-files.js';
 
 /**
@@ -13,12 +15,13 @@ import { packagePath } from '../package-files.js';
  * until BHXH has issued its card.
  */
 const DEMO_DEADLINE_MS = 60_000;
+const QUEUE_PREFIX = 'lienthong-demo';
 const POLL_MS = 250;
 
 const dataDir = mkdtempSync(join(tmpdir(), 'lienthong-demo-'));
 const gateway = spawn(process.execPath, [packagePath('dist', 'src', 'main.js')], {
   env: {
-    ...process.env, DATA_DIR: dataDir, PORT: '0', QUEUE_PREFIX: 'lienthong-demo', DISPATCH_INTERVAL_MS: '2000',
+    ...process.env, DATA_DIR: dataDir, PORT: '0', QUEUE_PREFIX, DISPATCH_INTERVAL_MS: '2000',
     CLIENTS_FILE: '', BHXH_PUSH_URL: '', BHXH_SIMULATOR: 'on', DATABASE_URL: '', LOG_LEVEL: 'info',
   },
   stdio: ['ignore', 'pipe', 'inherit'],
@@ -78,5 +81,27 @@ demo().then(
     process.exitCode = 1;
   },
 ).finally(() => {
-  gateway.once('exit', () => rmSync(dataDir, { recursive: true, force: true }));
+  gateway.once('exit', () => {
+    rmSync(dataDir, { recursive: true, force: true });
+    void forgetQueues();
+  });
 });
+
+/** The demo's database is gone with its folder, so its queues in Redis are of no use to anyone. */
+async function forgetQueues(): Promise<void> {
+  const redis = new Redis(process.env.REDIS_URL || DEFAULT_REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 1 });
+  redis.on('error', () => undefined);
+  try {
+    await redis.connect();
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `${QUEUE_PREFIX}:*`, 'COUNT', 500);
+      cursor = next;
+      if (keys.length > 0) await redis.del(...keys);
+    } while (cursor !== '0');
+  } catch {
+    // A private Redis of dev mode has gone with the gateway, and its keys with it.
+  } finally {
+    redis.disconnect();
+  }
+}
