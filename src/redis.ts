@@ -74,3 +74,13 @@ export function createRedisClient(url: string): Redis {
   redis.on('error', () => {});
   return redis;
 }
+
+/** Removes every BullMQ key under a prefix whose queues no one will use again (a test's, the demo's). */
+export async function deleteQueueKeys(redis: Redis, prefix: string): Promise<void> {
+  let cursor = '0';
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 500);
+    cursor = next;
+    if (keys.length > 0) await redis.del(...keys);
+  } while (cursor !== '0');
+}

@@ -7,6 +7,7 @@ import { FINAL_STATUSES, type TransferStatus } from '../domain/transfer-status.j
 import { Redis } from 'ioredis';
 import { DEFAULT_REDIS_URL } from '../config.js';
 import { packagePath } from '../package-files.js';
+import { deleteQueueKeys } from '../redis.js';
 
 /**
  * `npm run demo`: the gateway's main job, end to end, on a fresh machine. It starts the gateway in
@@ -16,6 +17,11 @@ import { packagePath } from '../package-files.js';
  */
 const DEMO_DEADLINE_MS = 60_000;
 const QUEUE_PREFIX = 'lienthong-demo';
+
+/** The demo's own output, for the person watching: it holds the example's made-up data only. */
+function say(text: string): void {
+  process.stdout.write(`${text}\n`);
+}
 const POLL_MS = 250;
 
 const dataDir = mkdtempSync(join(tmpdir(), 'lienthong-demo-'));
@@ -35,7 +41,7 @@ async function started(): Promise<{ url: string; registryKey: string }> {
   let registryKey: string | undefined;
   for await (const line of createInterface({ input: gateway.stdout })) {
     registryKey ??= /registry\s+Authorization: Bearer (\S+)/.exec(line)?.[1];
-    if (line.includes('SIMULATOR RUNNING')) console.log(line);
+    if (line.includes('SIMULATOR RUNNING')) say(line);
     const url = /"msg":"Server listening at (http:\/\/[^"]+)"/.exec(line)?.[1];
     if (url && registryKey) return { url, registryKey };
   }
@@ -46,10 +52,10 @@ async function demo(): Promise<void> {
   const { url, registryKey } = await started();
   const headers = { authorization: `Bearer ${registryKey}`, 'content-type': 'application/json' };
   const birth = readFileSync(packagePath('examples', 'khai-sinh.json'), 'utf8');
-  console.log(`gateway ready at ${url}\nPOST /ngsp/v1/khai-sinh  examples/khai-sinh.json`);
+  say(`gateway ready at ${url}\nPOST /ngsp/v1/khai-sinh  examples/khai-sinh.json`);
   const answer = await fetch(`${url}/ngsp/v1/khai-sinh`, { method: 'POST', headers, body: birth });
   const accepted = await answer.json() as { transferId: string; status: string };
-  console.log(`  ${answer.status} ${JSON.stringify(accepted)}`);
+  say(`  ${answer.status} ${JSON.stringify(accepted)}`);
   if (!answer.ok) throw new Error('the example birth was refused');
 
   const deadline = Date.now() + DEMO_DEADLINE_MS;
@@ -58,10 +64,10 @@ async function demo(): Promise<void> {
     const transfer = await (await fetch(`${url}/ngsp/v1/transfers/${accepted.transferId}`, { headers })).json() as {
       status: string; card: Record<string, string> | null; history: Array<{ at: string; action: string; toStatus: string | null }>;
     };
-    for (const event of transfer.history.slice(shown)) console.log(`  ${event.at}  ${event.action.padEnd(22)} → ${event.toStatus}`);
+    for (const event of transfer.history.slice(shown)) say(`  ${event.at}  ${event.action.padEnd(22)} → ${event.toStatus}`);
     shown = transfer.history.length;
     if (transfer.status === 'issued') {
-      console.log(`card issued: ${JSON.stringify(transfer.card)}`);
+      say(`card issued: ${JSON.stringify(transfer.card)}`);
       return;
     }
     if (FINAL_STATUSES.includes(transfer.status as TransferStatus)) throw new Error(`the birth ended ${transfer.status}`);
@@ -93,12 +99,7 @@ async function forgetQueues(): Promise<void> {
   redis.on('error', () => undefined);
   try {
     await redis.connect();
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${QUEUE_PREFIX}:*`, 'COUNT', 500);
-      cursor = next;
-      if (keys.length > 0) await redis.del(...keys);
-    } while (cursor !== '0');
+    await deleteQueueKeys(redis, QUEUE_PREFIX);
   } catch {
     // A private Redis of dev mode has gone with the gateway, and its keys with it.
   } finally {

@@ -9,6 +9,9 @@ import { Catalogues } from '../../src/catalogues/catalogues.js';
 import { FacilityCatalogue } from '../../src/catalogues/facility-catalogue.js';
 import { UnitCatalogue } from '../../src/catalogues/unit-catalogue.js';
 import { loadConfig, type GatewayConfig } from '../../src/config.js';
+import { deleteQueueKeys } from '../../src/redis.js';
+
+export { deleteQueueKeys };
 import { loggerOptions } from '../../src/logger.js';
 import { openDatabase, type Database } from '../../src/store/database.js';
 import { migrate } from '../../src/store/migrate.js';
@@ -132,12 +135,3 @@ export async function countRows(db: Database, table: string): Promise<number> {
   return Number(rows[0]?.count ?? 0);
 }
 
-/** Removes every BullMQ key under a test's own prefix. */
-export async function deleteQueueKeys(redis: Redis, prefix: string): Promise<void> {
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 500);
-    cursor = next;
-    if (keys.length > 0) await redis.del(...keys);
-  } while (cursor !== '0');
-}
