@@ -35,9 +35,17 @@ export interface GatewayConfig {
   deliveryLockMs: number;
   deliveryConcurrency: number;
   callbackTimeoutMs: number;
+  /** Registry clients whose callbacks are posted at the same time, so a slow receiver holds only itself. */
+  callbackConcurrency: number;
   clientsFile?: string;
   unitsFile: string;
   facilitiesFile: string;
+  /** Vietnam's public holidays and make-up working days, for due dates counted in working days. */
+  holidaysFile: string;
+  /** When set, /metrics answers only a bearer of this token. */
+  metricsToken?: string;
+  /** How often the transfer-count gauges are read from the database, so a scrape runs no count(*). */
+  metricsRefreshMs: number;
   bodyLimit: number;
   motCuaBodyLimit: number;
   logLevel: string;
@@ -101,9 +109,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): GatewayConfig 
     deliveryLockMs: integer(env, 'DELIVERY_LOCK_MS', 30_000, 500),
     deliveryConcurrency: integer(env, 'DELIVERY_CONCURRENCY', 4, 1),
     callbackTimeoutMs: integer(env, 'CALLBACK_TIMEOUT_MS', 10_000, 1),
+    callbackConcurrency: integer(env, 'CALLBACK_CONCURRENCY', 8, 1),
     clientsFile,
     unitsFile: resolve(optional(env, 'UNITS_FILE') ?? packagePath('catalogues', 'units.json')),
     facilitiesFile: resolve(optional(env, 'FACILITIES_FILE') ?? packagePath('catalogues', 'facilities.json')),
+    holidaysFile: resolve(optional(env, 'HOLIDAYS_FILE') ?? packagePath('catalogues', 'holidays.json')),
+    metricsToken: optional(env, 'METRICS_TOKEN'),
+    metricsRefreshMs: integer(env, 'METRICS_REFRESH_MS', 15_000, 100),
     bodyLimit: integer(env, 'BODY_LIMIT', 1024 * 1024, 1024),
     motCuaBodyLimit: integer(env, 'MOTCUA_BODY_LIMIT', 20 * 1024 * 1024, 1024),
     logLevel: optional(env, 'LOG_LEVEL') ?? 'info',
