@@ -2,7 +2,7 @@ import { provinceScope, type ApiClient } from '../auth/clients.js';
 import { listAuditEvents, verifyAuditChain, type AuditEvent, type ChainVerdict } from '../store/audit-log.js';
 import type { Database } from '../store/database.js';
 import { findTransfer } from '../store/transfers.js';
-import { assertMayTouch } from '../transfers/registry-corrections.js';
+import { assertMayTouch } from '../transfers/access.js';
 
 /** A hold or release of every province concerns each of them. */
 const EVERY_PROVINCE = '*';

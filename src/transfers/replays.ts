@@ -4,7 +4,7 @@ import { REPLAYABLE_STATUSES } from '../domain/transfer-status.js';
 import { GatewayError } from '../errors.js';
 import type { Database, Queryable } from '../store/database.js';
 import { changeTransferInTx, lockTransferInTx, moveTransfersInTx, type Transfer, type TransferType } from '../store/transfers.js';
-import { assertMayTouch } from './registry-corrections.js';
+import { assertMayTouch } from './access.js';
 
 export interface ReplayFilter {
   status?: 'failed' | 'returned';

@@ -4,7 +4,7 @@ import { deliveryHistory } from '../store/batches.js';
 import type { Database } from '../store/database.js';
 import { countTransfersByStatus, findTransfer, listTransfers, type Transfer, type TransferFilter, type TransferPage } from '../store/transfers.js';
 import { backlogReport } from './backlog-report.js';
-import { assertMayTouch } from './registry-corrections.js';
+import { assertMayTouch } from './access.js';
 import { transferDetail } from './transfer-views.js';
 
 /** What the doors read of transfers: one whole, pages of them, counts and the backlog. */
