@@ -3,8 +3,10 @@ import fp from 'fastify-plugin';
 import { provinceScope } from '../src/auth/clients.js';
 import { GatewayError, type ErrorCode } from '../src/errors.js';
 import { requireClient } from '../src/http/auth-plugin.js';
-import type { IntakeService, MessageType } from '../src/intake/intake-service.js';
-import type { KhaiSinhCorrection, RegistryCorrections } from '../src/transfers/registry-corrections.js';
+import type { IntakeService } from '../src/intake/intake-service.js';
+import type { BirthCorrection, BirthCorrections } from '../src/messages/birth/corrections.js';
+import { MESSAGE_TYPES, TRANSFER_TYPES, type MessageType } from '../src/messages/registry.js';
+import type { Resends } from '../src/transfers/resends.js';
 import type { TransferReads } from '../src/transfers/transfer-reads.js';
 import { transferSummary } from '../src/transfers/transfer-views.js';
 import { XmlBody, registerDocumentParsers } from './content-types.js';
@@ -14,9 +16,11 @@ import { AUTH_ERRORS, BODY_ERRORS, SERVER_ERRORS, TRANSFER_STATUSES, errorRespon
 export interface NgspRestOptions {
   reads: TransferReads;
   intake: IntakeService;
-  corrections: RegistryCorrections;
+  birthCorrections: BirthCorrections;
+  resends: Resends;
   bodyLimit: number;
-  motCuaBodyLimit: number;
+  /** For a message type that may carry attachments (MESSAGE_TYPES). */
+  attachmentBodyLimit: number;
 }
 
 /** The door validates for itself: JSON, XML and SOAP must share one validator (src/intake/validator.ts). */
@@ -44,19 +48,19 @@ async function ngspRest(app: FastifyInstance, options: NgspRestOptions) {
   // Each route's bodyLimit applies; routes without one take the server's.
   registerDocumentParsers(app);
 
-  const doors: Array<{ path: string; type: MessageType; operationId: string; summary: string; bodyLimit: number; refusals: ErrorCode[] }> = [
+  const doors: Array<{ path: string; type: MessageType; operationId: string; summary: string; refusals: ErrorCode[] }> = [
     {
-      path: '/ngsp/v1/khai-sinh', type: 'KhaiSinh', operationId: 'postKhaiSinh', bodyLimit: options.bodyLimit,
+      path: '/ngsp/v1/khai-sinh', type: 'KhaiSinh', operationId: 'postKhaiSinh',
       summary: 'Push a birth registration (KhaiSinh), as JSON or XML',
       refusals: ['NOT_ELIGIBLE_AGE', 'UNIT_NOT_CONFIGURED', 'DUPLICATE_MESSAGE', 'DUPLICATE_PERSON', 'PERSON_DECEASED'],
     },
     {
-      path: '/ngsp/v1/khai-tu', type: 'KhaiTu', operationId: 'postKhaiTu', bodyLimit: options.bodyLimit,
+      path: '/ngsp/v1/khai-tu', type: 'KhaiTu', operationId: 'postKhaiTu',
       summary: 'Push a death registration (KhaiTu), as JSON or XML',
       refusals: ['UNIT_NOT_CONFIGURED', 'DUPLICATE_MESSAGE', 'DUPLICATE_PERSON'],
     },
     {
-      path: '/ngsp/v1/mot-cua', type: 'HoSoMotCua', operationId: 'postHoSoMotCua', bodyLimit: options.motCuaBodyLimit,
+      path: '/ngsp/v1/mot-cua', type: 'HoSoMotCua', operationId: 'postHoSoMotCua',
       summary: 'Push a one-stop-shop dossier (HoSoMotCua); answers with the transfer it completes, or its own that waits',
       refusals: ['DUPLICATE_MESSAGE'],
     },
@@ -64,7 +68,7 @@ async function ngspRest(app: FastifyInstance, options: NgspRestOptions) {
   for (const door of doors) {
     app.post(door.path, {
       config: { roles: ['registry'] },
-      bodyLimit: door.bodyLimit,
+      bodyLimit: MESSAGE_TYPES[door.type].carriesAttachments ? options.attachmentBodyLimit : options.bodyLimit,
       validatorCompiler: documentedOnly,
       schema: {
         operationId: door.operationId,
@@ -85,11 +89,11 @@ async function ngspRest(app: FastifyInstance, options: NgspRestOptions) {
     });
   }
 
-  app.patch<{ Params: { transferId: string }; Body: KhaiSinhCorrection }>('/ngsp/v1/khai-sinh/:transferId', {
+  app.patch<{ Params: { transferId: string }; Body: BirthCorrection }>('/ngsp/v1/khai-sinh/:transferId', {
     config: { roles: ['registry', 'operator'] },
     // An XML correction is checked by the same body schema as JSON once its <KhaiSinh> root is unwrapped.
     preValidation: async (request) => {
-      if (request.body instanceof XmlBody) request.body = documentOf(request.body, 'KhaiSinh').document as KhaiSinhCorrection;
+      if (request.body instanceof XmlBody) request.body = documentOf(request.body, 'KhaiSinh').document as BirthCorrection;
     },
     schema: {
       operationId: 'patchKhaiSinh',
@@ -117,7 +121,7 @@ async function ngspRest(app: FastifyInstance, options: NgspRestOptions) {
       },
     },
   }, async (request) => {
-    const transfer = await options.corrections.correctKhaiSinh(request.params.transferId, request.body, requireClient(request));
+    const transfer = await options.birthCorrections.correct(request.params.transferId, request.body, requireClient(request));
     return options.reads.detailOf(transfer);
   });
 
@@ -131,7 +135,7 @@ async function ngspRest(app: FastifyInstance, options: NgspRestOptions) {
       response: { 200: { $ref: 'Transfer#' }, ...errorResponses(...AUTH_ERRORS, 'VALIDATION_FAILED', 'NOT_FOUND', 'INVALID_STATE', ...SERVER_ERRORS) },
     },
   }, async (request) => {
-    const transfer = await options.corrections.resend(request.params.transferId, requireClient(request));
+    const transfer = await options.resends.resend(request.params.transferId, requireClient(request));
     return options.reads.detailOf(transfer);
   });
 
@@ -161,7 +165,7 @@ async function ngspRest(app: FastifyInstance, options: NgspRestOptions) {
 export interface TransferQuery {
   status?: (typeof TRANSFER_STATUSES)[number];
   unit?: string;
-  type?: 'KHAI_SINH' | 'KHAI_TU' | 'HO_SO_MOT_CUA';
+  type?: (typeof TRANSFER_TYPES)[number];
   from?: string;
   to?: string;
   limit: number;
@@ -174,7 +178,7 @@ export const transferQuerySchema = {
   properties: {
     status: { type: 'string', enum: TRANSFER_STATUSES },
     unit: { type: 'string', pattern: '^[0-9]{2}$' },
-    type: { type: 'string', enum: ['KHAI_SINH', 'KHAI_TU', 'HO_SO_MOT_CUA'] },
+    type: { type: 'string', enum: TRANSFER_TYPES },
     from: { type: 'string', format: 'date-time' },
     to: { type: 'string', format: 'date-time' },
     limit: { type: 'integer', minimum: 1, maximum: 500, default: 100 },

@@ -7,7 +7,8 @@ import type { ApiClient } from '../src/auth/clients.js';
 import { GatewayError } from '../src/errors.js';
 import { toGatewayError } from '../src/http/error-handler.js';
 import { requireClient } from '../src/http/auth-plugin.js';
-import type { IntakeService, MessageType } from '../src/intake/intake-service.js';
+import type { IntakeService } from '../src/intake/intake-service.js';
+import { MESSAGE_TYPES, type MessageType } from '../src/messages/registry.js';
 import { decodeUtf8 } from '../src/codec/body-text.js';
 import { screenXmlText, soapBodyElement } from '../src/codec/xml-document.js';
 import { readBody } from './content-types.js';
@@ -21,8 +22,8 @@ const SOAP_PATH = '/ngsp/soap';
 export interface NgspSoapOptions {
   intake: IntakeService;
   bodyLimit: number;
-  /** GuiHoSoMotCua alone may carry attachments up to this size. */
-  motCuaBodyLimit: number;
+  /** For an operation whose message type may carry attachments (MESSAGE_TYPES). */
+  attachmentBodyLimit: number;
 }
 
 interface SoapCall {
@@ -143,14 +144,14 @@ async function ngspSoap(app: FastifyInstance, options: NgspSoapOptions) {
   });
 
   app.removeAllContentTypeParsers();
-  const largest = Math.max(options.bodyLimit, options.motCuaBodyLimit);
+  const largest = Math.max(options.bodyLimit, options.attachmentBodyLimit);
   app.addContentTypeParser(['text/xml', 'application/soap+xml', 'application/xml'], async (request: FastifyRequest, payload: IncomingMessage): Promise<SoapEnvelope> => {
     const body = await readBody(payload, request.headers['content-length'], largest);
     const text = decodeUtf8(body);
     screenXmlText(text);
     const operation = operationOf(text, request.headers.soapaction);
-    // One SOAP path serves every operation: only a one-stop dossier may use the larger limit.
-    if (body.length > (operation.input === 'HoSoMotCua' ? options.motCuaBodyLimit : options.bodyLimit)) {
+    // One SOAP path serves every operation: each gets the limit its message type has at the REST doors.
+    if (body.length > (MESSAGE_TYPES[operation.input].carriesAttachments ? options.attachmentBodyLimit : options.bodyLimit)) {
       throw new GatewayError('PAYLOAD_TOO_LARGE');
     }
     return { text, operation };
@@ -187,14 +188,14 @@ async function ngspSoap(app: FastifyInstance, options: NgspSoapOptions) {
       // The parser hands the route the envelope already read, so there is no body schema to check it against.
       swaggerTransform: documentBody({
         type: 'string',
-        description: `A SOAP 1.1 envelope whose Body carries <KhaiSinh>, <KhaiTu> or <HoSoMotCua> (namespace ${NGSP_NAMESPACE}), the same documents as at the REST doors; SOAPAction, when given, must name the same operation`,
+        description: `A SOAP 1.1 envelope whose Body carries ${SOAP_OPERATIONS.map(({ input }) => `<${input}>`).join(', ')} (namespace ${NGSP_NAMESPACE}), the same documents as at the REST doors; SOAPAction, when given, must name the same operation`,
         examples: [soapExample],
       }),
     },
     schema: {
       operationId: 'callSoap',
       tags: ['registry'],
-      summary: 'SOAP 1.1 operations GuiKhaiSinh, GuiKhaiTu, GuiHoSoMotCua',
+      summary: `SOAP 1.1 operations ${SOAP_OPERATIONS.map(({ name }) => name).join(', ')}`,
       consumes: ['text/xml'],
       response: {
         200: { description: 'The operation\'s response: transferId, messageId and status, as the REST doors answer', ...xmlText('a SOAP 1.1 envelope') },

@@ -1,5 +1,6 @@
 import { errorBodySchema, errorCatalogue, type ErrorCode } from '../src/errors.js';
 import { TRANSFER_STATUSES } from '../src/domain/transfer-status.js';
+import { MESSAGE_TYPES, TRANSFER_TYPES } from '../src/messages/registry.js';
 
 /**
  * The shapes the API answers with, each under the name a client generated from /docs gives its type.
@@ -31,7 +32,7 @@ const intakeAnswer = {
 const transferSummaryProperties = {
   transferId: { type: 'string' },
   messageId: { type: 'string' },
-  type: { type: 'string', enum: ['KHAI_SINH', 'KHAI_TU', 'HO_SO_MOT_CUA'] },
+  type: { type: 'string', enum: TRANSFER_TYPES },
   status: { type: 'string', enum: TRANSFER_STATUSES },
   maTinh: { type: 'string' },
   maDonVi: { type: 'string' },
@@ -69,7 +70,7 @@ const transfer = {
   required: [...transferSummaryRequired, 'document', 'bhxhDocument', 'card', 'deliveries', 'history'],
   properties: {
     ...transferSummaryProperties,
-    document: { ...freeObject, description: 'the document as received and corrected: a KhaiSinh, KhaiTu or HoSoMotCua' },
+    document: { ...freeObject, description: `the document as received and corrected: one of ${Object.keys(MESSAGE_TYPES).join(', ')}` },
     bhxhDocument: { ...nullableFreeObject, description: 'the CapTheTe or BaoGiam document as it will be (or was) sent' },
     card: {
       type: ['object', 'null'],

@@ -1,4 +1,5 @@
 import { messageSchemas } from '../src/intake/validator.js';
+import type { MessageType } from '../src/messages/registry.js';
 import { readSchema } from '../src/package-files.js';
 
 export const NGSP_NAMESPACE = 'urn:lienthong:ngsp:v1';
@@ -47,7 +48,8 @@ function complexType(schema: JsonSchema, indent: string): string {
 
 export interface SoapOperation {
   name: string;
-  input: keyof typeof messageSchemas;
+  /** The message type it carries, its Body's element: what it is stored as, and its body limit (MESSAGE_TYPES). */
+  input: MessageType;
 }
 
 export const SOAP_OPERATIONS: SoapOperation[] = [

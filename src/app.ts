@@ -21,10 +21,11 @@ import type { GatewayConfig } from './config.js';
 import { authPlugin } from './http/auth-plugin.js';
 import { errorHandlerPlugin } from './http/error-handler.js';
 import { IntakeService } from './intake/intake-service.js';
+import { BirthCorrections } from './messages/birth/corrections.js';
 import { createMetrics } from './metrics.js';
 import { Readiness } from './readiness.js';
 import type { Database } from './store/database.js';
-import { RegistryCorrections } from './transfers/registry-corrections.js';
+import { Resends } from './transfers/resends.js';
 import { TransferReads } from './transfers/transfer-reads.js';
 
 declare module 'fastify' {
@@ -65,7 +66,7 @@ export async function buildApp(deps: GatewayDependencies): Promise<FastifyInstan
   const now = deps.now ?? (() => new Date());
   const metrics = createMetrics(db);
   const intake = new IntakeService({ db, catalogues: deps.catalogues, now });
-  const corrections = new RegistryCorrections({ db, catalogues: deps.catalogues, now });
+  const birthCorrections = new BirthCorrections({ db, catalogues: deps.catalogues, now });
   const reads = new TransferReads(db);
   // The two refer to each other: a bulk replay is queued by the dispatcher and run by the replays.
   const replays: Replays = new Replays({ db, enqueue: (jobId) => dispatcher.enqueueReplay(jobId) });
@@ -108,8 +109,10 @@ export async function buildApp(deps: GatewayDependencies): Promise<FastifyInstan
   await app.register(authPlugin, { clients: deps.clients });
   await app.register(apiDocsPlugin);
   await app.register(healthPlugin, { readiness: new Readiness({ db, redis: deps.redis }), metrics });
-  await app.register(ngspRestPlugin, { reads, intake, corrections, bodyLimit: config.bodyLimit, motCuaBodyLimit: config.motCuaBodyLimit });
-  await app.register(ngspSoapPlugin, { intake, bodyLimit: config.bodyLimit, motCuaBodyLimit: config.motCuaBodyLimit });
+  await app.register(ngspRestPlugin, {
+    reads, intake, birthCorrections, resends: new Resends(db), bodyLimit: config.bodyLimit, attachmentBodyLimit: config.motCuaBodyLimit,
+  });
+  await app.register(ngspSoapPlugin, { intake, bodyLimit: config.bodyLimit, attachmentBodyLimit: config.motCuaBodyLimit });
   await app.register(auditApiPlugin, { auditLog: new AuditLog(db) });
   await app.register(opsApiPlugin, {
     reads, dispatcher, holds: new DispatchHolds(db), replays, catalogues: deps.catalogues, intervalMs: config.dispatchIntervalMs, now,

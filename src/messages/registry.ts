@@ -1,23 +1,35 @@
 import type { CalendarDate } from '../domain/calendar-date.js';
 import { validateDocument } from '../intake/validator.js';
+import type { TransferType } from '../store/transfers.js';
 import { birthModule } from './birth/module.js';
 import { deathModule } from './death/module.js';
 import { dossierModule } from './dossier/module.js';
 import type { MessageModule, ModuleDependencies, PreparedMessage } from './message-module.js';
 
 /**
- * Every message type the registry doors take, by the name a route or SOAP operation gives it. A
- * new type is a module of its own and a line here.
+ * Every message type the registry doors take, by the name a route or SOAP operation gives it (its
+ * document's root element): the type its transfers are stored under, and whether it may carry
+ * attachments, which earns its doors the larger body limit. A new type is a module of its own, an
+ * entry here and a line in messageModules.
  */
-export function messageModules(deps: ModuleDependencies) {
+export const MESSAGE_TYPES = {
+  KhaiSinh: { transferType: 'KHAI_SINH', carriesAttachments: false },
+  KhaiTu: { transferType: 'KHAI_TU', carriesAttachments: false },
+  HoSoMotCua: { transferType: 'HO_SO_MOT_CUA', carriesAttachments: true },
+} as const satisfies Record<string, { transferType: TransferType; carriesAttachments: boolean }>;
+
+export type MessageType = keyof typeof MESSAGE_TYPES;
+
+/** The types transfers are stored under, one per message type: what a listing may filter by. */
+export const TRANSFER_TYPES = Object.values(MESSAGE_TYPES).map(({ transferType }) => transferType);
+
+export function messageModules(deps: ModuleDependencies): Record<MessageType, PluggedModule> {
   return {
     KhaiSinh: plug(birthModule(deps)),
     KhaiTu: plug(deathModule(deps)),
     HoSoMotCua: plug(dossierModule(deps)),
   };
 }
-
-export type MessageType = keyof ReturnType<typeof messageModules>;
 
 /** A message after its schema, its type no longer needed by the intake. */
 export interface ReadMessage {

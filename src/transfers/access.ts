@@ -1,4 +1,7 @@
 import { actsForProvince, type ApiClient } from '../auth/clients.js';
+import {
+  CORRECTABLE_STATUSES, FINAL_STATUSES, RESENDABLE_STATUSES, TRANSFER_STATES, type TransferStatus,
+} from '../domain/transfer-status.js';
 import { GatewayError } from '../errors.js';
 import type { Transfer } from '../store/transfers.js';
 
@@ -14,4 +17,34 @@ export function assertMayTouch(transfer: Transfer | null, client: ApiClient): Tr
       : (client.roles.includes('operator') || client.roles.includes('auditor')) && actsForProvince(client, transfer.maTinh));
   if (!visible || transfer === null) throw new GatewayError('NOT_FOUND', 'No such transfer');
   return transfer;
+}
+
+/** What a registry (or an operator) asks of a transfer it may touch; the state table says in which statuses. */
+export type RegistryAction = 'correct' | 'resend';
+
+const ALLOWED_IN: Record<RegistryAction, readonly TransferStatus[]> = { correct: CORRECTABLE_STATUSES, resend: RESENDABLE_STATUSES };
+const DONE: Record<RegistryAction, string> = { correct: 'corrected', resend: 'resent' };
+
+/**
+ * Where a record that left the gateway is while BHXH has not answered it. Neither the registry nor an
+ * operator may change it then: what BHXH works on must be what it was sent; only BHXH's answer
+ * (a return) gives it back.
+ */
+const WITH_BHXH: Partial<Record<TransferStatus, string>> = {
+  sent: 'BHXH has it and has not answered yet',
+};
+
+/** Refuses, with 409 INVALID_STATE and a message the officer can act on, what the transfer's status does not allow. */
+export function assertStatusAllows(transfer: Transfer, action: RegistryAction): void {
+  if (ALLOWED_IN[action].includes(transfer.status)) return;
+  throw new GatewayError('INVALID_STATE', refusalFor(transfer.status, action));
+}
+
+function refusalFor(status: TransferStatus, action: RegistryAction): string {
+  const named = `${status} (${TRANSFER_STATES[status].vietnamese})`;
+  const withBhxh = WITH_BHXH[status];
+  if (withBhxh) return `The transfer is ${named}: ${withBhxh}; it can be ${DONE[action]} only if BHXH returns it`;
+  if (FINAL_STATUSES.includes(status)) return `The transfer is ${named}, a final status: it can no longer be ${DONE[action]}`;
+  const allowed = ALLOWED_IN[action].map((candidate) => `${candidate} (${TRANSFER_STATES[candidate].vietnamese})`).join(' or ');
+  return `The transfer is ${named}: only a ${allowed} transfer can be ${DONE[action]}`;
 }

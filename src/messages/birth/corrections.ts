@@ -1,23 +1,23 @@
-import { actsForProvince, type ApiClient } from '../auth/clients.js';
-import type { Catalogues } from '../catalogues/catalogues.js';
-import { todayInVietnam } from '../domain/calendar-date.js';
-import type { BhytPart, KhaiSinh, KhaiSinhHoTich } from '../domain/documents.js';
-import { CORRECTABLE_STATUSES, RESENDABLE_STATUSES } from '../domain/transfer-status.js';
-import { GatewayError, personDeceased } from '../errors.js';
-import { normaliseText, validateDocument } from '../intake/validator.js';
-import { cardState } from '../messages/birth/card.js';
-import { birthRules } from '../messages/birth/module.js';
-import { attachmentReferences } from '../store/attachments.js';
-import type { Database, Queryable } from '../store/database.js';
-import { changeTransferInTx, findTransfer, isRegisteredDead, lockTransferInTx, type Transfer } from '../store/transfers.js';
-import { assertMayTouch } from './access.js';
+import { actsForProvince, type ApiClient } from '../../auth/clients.js';
+import type { Catalogues } from '../../catalogues/catalogues.js';
+import { todayInVietnam } from '../../domain/calendar-date.js';
+import type { BhytPart, KhaiSinh, KhaiSinhHoTich } from '../../domain/documents.js';
+import { GatewayError, personDeceased } from '../../errors.js';
+import { normaliseText, validateDocument } from '../../intake/validator.js';
+import { attachmentReferences } from '../../store/attachments.js';
+import type { Database, Queryable } from '../../store/database.js';
+import { changeTransferInTx, findTransfer, isRegisteredDead, lockTransferInTx, type Transfer } from '../../store/transfers.js';
+import { assertMayTouch, assertStatusAllows } from '../../transfers/access.js';
+import { cardState } from './card.js';
+import { birthRules } from './module.js';
 
-export interface KhaiSinhCorrection {
+/** The parts of a birth a registry completes or corrects (PATCH /ngsp/v1/khai-sinh/{transferId}). */
+export interface BirthCorrection {
   bhyt?: BhytPart;
   hoTich?: Partial<KhaiSinhHoTich>;
 }
 
-export class RegistryCorrections {
+export class BirthCorrections {
   constructor(private readonly deps: { db: Database; catalogues: Catalogues; now?: () => Date }) {}
 
   /**
@@ -26,7 +26,7 @@ export class RegistryCorrections {
    * holds the locks of the person it was about and of the person it is about now, as a birth or a
    * death of either would, so none of them can interleave with it.
    */
-  async correctKhaiSinh(transferId: string, correction: KhaiSinhCorrection, client: ApiClient): Promise<Transfer> {
+  async correct(transferId: string, correction: BirthCorrection, client: ApiClient): Promise<Transfer> {
     // The persons are known only from the row; read first, and again under the locks in case it changed.
     let locks = personLocks(await findTransfer(this.deps.db, transferId), correction);
     for (;;) {
@@ -37,13 +37,11 @@ export class RegistryCorrections {
   }
 
   private async correctInTx(
-    tx: Queryable, transferId: string, correction: KhaiSinhCorrection, client: ApiClient, held: string[],
+    tx: Queryable, transferId: string, correction: BirthCorrection, client: ApiClient, held: string[],
   ): Promise<{ corrected: Transfer; needs?: undefined } | { corrected?: undefined; needs: string[] }> {
     const current = assertMayTouch(await lockTransferInTx(tx, transferId), client);
     if (current.type !== 'KHAI_SINH') throw new GatewayError('NOT_FOUND', 'No such birth transfer');
-    if (!CORRECTABLE_STATUSES.includes(current.status)) {
-      throw new GatewayError('INVALID_STATE', `A ${current.status} transfer can no longer be corrected`);
-    }
+    assertStatusAllows(current, 'correct');
     const before = validateDocument<KhaiSinh>('KhaiSinh', current.document);
     const merged = validateDocument<KhaiSinh>('KhaiSinh', {
       ...before,
@@ -79,31 +77,16 @@ export class RegistryCorrections {
     );
     return { corrected };
   }
-
-  /** After BHXH returned a record and the officer checked it: send it again (→ queued). */
-  async resend(transferId: string, client: ApiClient): Promise<Transfer> {
-    return this.deps.db.transaction(async (tx) => {
-      const current = assertMayTouch(await lockTransferInTx(tx, transferId), client);
-      if (!RESENDABLE_STATUSES.includes(current.status)) {
-        throw new GatewayError('INVALID_STATE', `Only a ${RESENDABLE_STATUSES.join(' or ')} transfer can be resent; this one is ${current.status}`);
-      }
-      if (current.missing.length > 0 || current.bhxhDocument === null) {
-        throw new GatewayError('INVALID_STATE', 'The transfer is incomplete; correct it first',
-          current.missing.map((path) => ({ path, code: 'MISSING', message: 'needed for the BHXH document' })));
-      }
-      return changeTransferInTx(tx, current, { status: 'queued' }, { actor: client.id, action: 'transfer.resend' });
-    });
-  }
 }
 
 /** The locks a correction of this birth would need, as far as can be told before its row is locked. */
-function personLocks(transfer: Transfer | null, correction: KhaiSinhCorrection): string[] {
+function personLocks(transfer: Transfer | null, correction: BirthCorrection): string[] {
   if (!transfer) return [];
   const next = correction.hoTich?.soDinhDanh;
   return [...new Set([`person:${transfer.soDinhDanh}`, `person:${typeof next === 'string' ? normaliseText(next) : transfer.soDinhDanh}`])];
 }
 
-function correctedFields(correction: KhaiSinhCorrection): string[] {
+function correctedFields(correction: BirthCorrection): string[] {
   return [
     ...Object.keys(correction.bhyt ?? {}).map((key) => `/bhyt/${key}`),
     ...Object.keys(correction.hoTich ?? {}).map((key) => `/hoTich/${key}`),
