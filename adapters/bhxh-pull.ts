@@ -6,6 +6,11 @@ import { documentBody } from './api-docs.js';
 import { leaseExample, resultsExample } from './openapi-examples.js';
 import { AUTH_ERRORS, BODY_ERRORS, SERVER_ERRORS, errorResponses } from './openapi-shapes.js';
 
+/** A lease taken or renewed runs this long; the same bounds for both. */
+const leaseSeconds = { type: 'integer', minimum: 1, maximum: 86_400, default: 300 } as const;
+
+const batchIdParams = { type: 'object', properties: { batchId: { type: 'string', maxLength: 64 } } } as const;
+
 export interface BhxhPullOptions {
   pull: PullBatches;
   /** The gateway's batch size: the default `max`. */
@@ -35,7 +40,7 @@ async function bhxhPull(app: FastifyInstance, options: BhxhPullOptions) {
           maTinh: { type: 'string', pattern: '^[0-9]{2}$' },
           loai: { type: 'string', enum: ['CAP_THE_TE', 'BAO_GIAM'] },
           max: { type: 'integer', minimum: 1, default: options.maxBatchSize, description: 'at most this many records; more than the gateway\'s batch size (the default) is served as the batch size' },
-          leaseSeconds: { type: 'integer', minimum: 1, maximum: 86_400, default: 300 },
+          leaseSeconds,
         },
         examples: [leaseExample],
       },
@@ -62,11 +67,39 @@ async function bhxhPull(app: FastifyInstance, options: BhxhPullOptions) {
       operationId: 'postBatchResults',
       tags: ['bhxh'],
       summary: 'Per-record results of a batch; results for records not awaiting one are listed as rejected',
-      params: { type: 'object', properties: { batchId: { type: 'string', maxLength: 64 } } },
+      params: batchIdParams,
       body: resultsBody({ type: 'object' }),
       response: { 200: { $ref: 'BatchResultsAnswer#' }, ...errorResponses(...AUTH_ERRORS, ...BODY_ERRORS, 'NOT_FOUND', ...SERVER_ERRORS) },
     },
   }, async (request) => options.pull.answer(requireClient(request), request.params.batchId, request.body.results));
+
+  app.post<{ Params: { batchId: string }; Body: { leaseSeconds: number } }>('/bhxh/v1/batches/:batchId/lease', {
+    config: { roles: ['bhxh'] },
+    schema: {
+      operationId: 'renewLease',
+      tags: ['bhxh'],
+      summary: 'Renew the lease of a batch this client holds: it now ends `leaseSeconds` from now',
+      params: batchIdParams,
+      body: {
+        type: 'object',
+        additionalProperties: false,
+        properties: { leaseSeconds },
+        examples: [{ leaseSeconds: 300 }],
+      },
+      response: {
+        200: {
+          type: 'object',
+          required: ['batchId', 'leaseExpiresAt'],
+          properties: {
+            batchId: { type: 'string' },
+            leaseExpiresAt: { type: 'string', format: 'date-time', description: 'records not answered by then are queued again' },
+          },
+        },
+        // 403: a batch of the client's provinces leased by another client; 409: the lease ran out, or every record is answered.
+        ...errorResponses(...AUTH_ERRORS, ...BODY_ERRORS, 'NOT_FOUND', 'INVALID_STATE', ...SERVER_ERRORS),
+      },
+    },
+  }, async (request) => options.pull.renew(requireClient(request), request.params.batchId, request.body.leaseSeconds));
 }
 
 export const bhxhPullPlugin = fp(bhxhPull, { name: 'lienthong-bhxh-pull', fastify: '5.x', encapsulate: true });

@@ -7,6 +7,8 @@ import { startTestGateway, type TestGateway } from './support/gateway.js';
 
 /** A BHXH client for Hà Nội (01) only, besides the TEST_CLIENTS' bhxh08. */
 const BHXH01_KEY = 'key-bhxh01-for-pull-tests-0123456789';
+/** A second BHXH client for Tuyên Quang (08): it may see bhxh08's leases, not answer them. */
+const BHXH08B_KEY = 'key-bhxh08b-for-pull-tests-012345678';
 
 let gateway: TestGateway;
 
@@ -14,7 +16,10 @@ const startPullGateway = (env: Record<string, string> = {}) => startTestGateway(
   startDispatcher: true,
   // Pull only (no BHXH_PUSH_URL); leases are swept every 100 ms.
   env: { MAINTENANCE_INTERVAL_MS: '100', DISPATCH_INTERVAL_MS: '3600000', RETRY_BASE_DELAY_MS: '20', ...env },
-  clients: [{ id: 'bhxh-01', keySha256: sha256OfKey(BHXH01_KEY), roles: ['bhxh'], units: ['01'] }],
+  clients: [
+    { id: 'bhxh-01', keySha256: sha256OfKey(BHXH01_KEY), roles: ['bhxh'], units: ['01'] },
+    { id: 'bhxh-08b', keySha256: sha256OfKey(BHXH08B_KEY), roles: ['bhxh'], units: ['08'] },
+  ],
 });
 
 // A fresh gateway (schema, queue prefix) per case: a lease takes every queued record of a province,
@@ -232,6 +237,121 @@ describe('pull: results', () => {
     expect(await statusOf(String(batch.records[0]?.MA_HO_SO))).toBe('sent');
 
     expect((await postResults('0190c0de-0000-7000-8000-000000000000', [])).statusCode).toBe(404);
+  });
+});
+
+type BhxhClient = 'bhxh08' | 'bhxh08b' | 'bhxh01';
+const keyOf = (client: BhxhClient) => ({ bhxh08: gateway.keys.bhxh08, bhxh08b: BHXH08B_KEY, bhxh01: BHXH01_KEY })[client];
+const as = (client: BhxhClient, url: string, payload: object) =>
+  gateway.app.inject({ method: 'POST', url, payload, headers: { authorization: `Bearer ${keyOf(client)}` } });
+
+const renew = (batchId: string, body: Record<string, unknown>, client: BhxhClient = 'bhxh08') =>
+  as(client, `/bhxh/v1/batches/${batchId}/lease`, body);
+
+const leaseEnd = async (batchId: string) =>
+  new Date((await gateway.db.query<{ lease_expires_at: Date }>('SELECT lease_expires_at FROM batches WHERE id = $1', [batchId])).rows[0]?.lease_expires_at as Date).toISOString();
+
+const historyOf = async (id: string) => (await transfer(id)).history.map((event: { action: string }) => event.action) as string[];
+
+describe('pull: only the lease holder answers', () => {
+  it('refuses results from another client of the province (403, nothing applied) and hides the batch from other provinces (404)', async () => {
+    await push(2);
+    const batch = await leaseOk({ maTinh: '08', loai: 'CAP_THE_TE' });
+    const results = batch.records.map((record) => issueCard(record));
+
+    const notHolder = await as('bhxh08b', `/bhxh/v1/batches/${batch.batchId}/results`, { results });
+    expect(notHolder.statusCode).toBe(403);
+    expect(notHolder.json().error).toMatchObject({ code: 'FORBIDDEN', message: expect.stringMatching(/leased by another/) });
+    const otherProvince = await as('bhxh01', `/bhxh/v1/batches/${batch.batchId}/results`, { results });
+    expect(otherProvince.statusCode).toBe(404);
+    expect(otherProvince.json().error.code).toBe('NOT_FOUND');
+    for (const id of idsOf(batch)) {
+      expect(await statusOf(id)).toBe('sent');
+      expect(await historyOf(id)).toEqual(['khai-sinh.accepted', 'dispatch.leased']);
+    }
+
+    expect((await postResults(batch.batchId, results)).json()).toEqual({ accepted: 2, rejected: [] });
+    for (const id of idsOf(batch)) expect(await statusOf(id)).toBe('issued');
+  });
+});
+
+describe('pull: lease renewal', () => {
+  it('moves the end of the lease for its holder, leaving its records sent; the sweep goes by the new end', async () => {
+    await push(2);
+    const batch = await leaseOk({ maTinh: '08', loai: 'CAP_THE_TE', leaseSeconds: 60 });
+
+    const longer = await renew(batch.batchId, { leaseSeconds: 3600 });
+    expect(longer.statusCode).toBe(200);
+    expect(Object.keys(longer.json()).sort()).toEqual(['batchId', 'leaseExpiresAt']);
+    expect(longer.json().batchId).toBe(batch.batchId);
+    const end = new Date(longer.json().leaseExpiresAt).getTime();
+    expect(end).toBeGreaterThan(new Date(String(batch.leaseExpiresAt)).getTime() + 3_000_000);
+    expect(await leaseEnd(batch.batchId)).toBe(longer.json().leaseExpiresAt);
+    for (const id of idsOf(batch)) {
+      expect(await statusOf(id)).toBe('sent');
+      // No record changed status, so no transfer's history gains an event.
+      expect(await historyOf(id)).toEqual(['khai-sinh.accepted', 'dispatch.leased']);
+    }
+
+    // Shortened to a second, the lease runs out at the new end and its records are queued again.
+    expect((await renew(batch.batchId, { leaseSeconds: 1 })).statusCode).toBe(200);
+    await vi.waitFor(async () => {
+      for (const id of idsOf(batch)) expect(await statusOf(id)).toBe('queued');
+    }, { timeout: 10_000, interval: 50 });
+    const late = await renew(batch.batchId, { leaseSeconds: 300 });
+    expect(late.statusCode).toBe(409);
+    expect(late.json().error).toMatchObject({ code: 'INVALID_STATE', message: expect.stringMatching(/run out/) });
+  });
+
+  it('takes leaseSeconds within the bounds of a lease, 300 by default', async () => {
+    await push(1);
+    const batch = await leaseOk({ maTinh: '08', loai: 'CAP_THE_TE', leaseSeconds: 60 });
+    for (const leaseSeconds of [0, 86_401, 1.5, null]) {
+      const refused = await renew(batch.batchId, { leaseSeconds });
+      expect(refused.statusCode, String(leaseSeconds)).toBe(400);
+      expect(refused.json().error.code).toBe('VALIDATION_FAILED');
+    }
+    expect((await renew(batch.batchId, { leaseSeconds: 60, holder: 'bhxh-08b' })).statusCode).toBe(400);
+
+    const before = Date.now();
+    const byDefault = await renew(batch.batchId, {});
+    expect(byDefault.statusCode).toBe(200);
+    const end = new Date(byDefault.json().leaseExpiresAt).getTime();
+    expect(end).toBeGreaterThan(before + 250_000);
+    expect(end).toBeLessThan(before + 350_000);
+    expect((await renew(batch.batchId, { leaseSeconds: 86_400 })).statusCode).toBe(200);
+  });
+
+  it('refuses a renewal from anyone but the holder: 403 in the province, 404 outside it or for no batch', async () => {
+    await push(1);
+    const batch = await leaseOk({ maTinh: '08', loai: 'CAP_THE_TE' });
+    const end = await leaseEnd(batch.batchId);
+
+    const notHolder = await renew(batch.batchId, { leaseSeconds: 3600 }, 'bhxh08b');
+    expect(notHolder.statusCode).toBe(403);
+    expect(notHolder.json().error).toMatchObject({ code: 'FORBIDDEN', message: expect.stringMatching(/leased by another/) });
+    expect((await renew(batch.batchId, { leaseSeconds: 3600 }, 'bhxh01')).statusCode).toBe(404);
+    expect((await renew('0190c0de-0000-7000-8000-000000000000', { leaseSeconds: 3600 })).statusCode).toBe(404);
+    const registry = await gateway.request('registry08', { method: 'POST', url: `/bhxh/v1/batches/${batch.batchId}/lease`, payload: { leaseSeconds: 3600 } });
+    expect(registry.statusCode).toBe(403);
+    expect(await leaseEnd(batch.batchId)).toBe(end);
+  });
+
+  it('refuses to renew a lease past its end though not yet swept, and a batch whose every record is answered (409)', async () => {
+    await push(2);
+    const runOut = await leaseOk({ maTinh: '08', loai: 'CAP_THE_TE', max: 1 });
+    // Past its end; the sweep may or may not have come by yet: either way there is nothing to renew.
+    await gateway.db.query(`UPDATE batches SET lease_expires_at = now() - interval '1 second' WHERE id = $1`, [runOut.batchId]);
+    const refused = await renew(runOut.batchId, { leaseSeconds: 300 });
+    expect(refused.statusCode).toBe(409);
+    expect(refused.json().error).toMatchObject({ code: 'INVALID_STATE', message: expect.stringMatching(/run out/) });
+    await vi.waitFor(async () => expect(await statusOf(idsOf(runOut)[0] as string)).toBe('queued'), { timeout: 10_000, interval: 50 });
+
+    const answered = await leaseOk({ maTinh: '08', loai: 'CAP_THE_TE' });
+    expect((await postResults(answered.batchId, answered.records.map((record) => issueCard(record)))).json().accepted).toBe(2);
+    const closed = await renew(answered.batchId, { leaseSeconds: 300 });
+    expect(closed.statusCode).toBe(409);
+    expect(closed.json().error).toMatchObject({ code: 'INVALID_STATE', message: expect.stringMatching(/answered/) });
   });
 });
 

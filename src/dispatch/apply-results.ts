@@ -62,8 +62,10 @@ function cardProblem(result: BhxhResult, loai: Batch['loai']): string | null {
 
 /**
  * Applies BHXH's answers, each to its own record, in one transaction: OK → issued (with the card)
- * or processed, LOI → returned with BHXH's errors. A result for a record that is not waiting in this
- * batch — unknown, already answered, final, or whose lease ran out — is rejected, never applied.
+ * or processed, LOI → returned with BHXH's errors. Only a record `sent` in this batch takes a result;
+ * one that is unknown, already answered, final, back in `queued` after its lease ran out, or not yet
+ * acknowledged by BHXH (`sending`) is rejected with the reason, never applied. The batch row is
+ * locked first, so two posts of the same results apply them once: the second finds them answered.
  */
 export async function applyResultsInTx(tx: Queryable, batchId: string, results: unknown[], actor: string): Promise<AppliedResults> {
   const batch = await findBatch(tx, batchId, true);
@@ -73,7 +75,9 @@ export async function applyResultsInTx(tx: Queryable, batchId: string, results: 
     const id = (result as { MA_HO_SO?: unknown } | null)?.MA_HO_SO;
     return typeof id === 'string' ? id : null;
   };
-  if (batch.status !== 'open' && batch.status !== 'delivered') {
+  // A closed batch is not refused wholesale: each of its records says it was answered already, so a
+  // repeat of an answer that closed it reads the same as one that did not.
+  if (batch.status === 'failed' || batch.status === 'expired') {
     outcome.rejected = results.map((result) => ({ MA_HO_SO: idOf(result), reason: `batch is ${batch.status}` }));
     return outcome;
   }
