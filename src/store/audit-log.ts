@@ -1,3 +1,4 @@
+import { setImmediate } from 'node:timers/promises';
 import { canonicalJson, sha256Hex } from '../domain/canonical-json.js';
 import type { Queryable } from './database.js';
 
@@ -99,14 +100,20 @@ async function sealInTx(tx: Queryable, inputs: AuditEventInput[]): Promise<void>
     };
     return { event, parts: canonicalTextParts(event) };
   });
-  // The chain's turn and its head in one statement: FOR UPDATE waits for the previous holder's
-  // commit and then returns the row as that commit left it.
-  const head = await tx.query<{ seq: string | number; hash: string }>('SELECT seq, hash FROM audit_chain_head FOR UPDATE');
+  // The chain's turn, its head and the time in one statement. The time is PostgreSQL's, not this
+  // host's: gateways on hosts whose clocks differ append to one chain, and sequence order must be
+  // time order. It is read in the outer query, which runs only on the row the lock returned (FOR
+  // UPDATE waits for the previous holder's commit and then returns the row as that commit left it),
+  // so it is taken once the turn is held. It is hashed, so it is read as the exact text stored:
+  // milliseconds, UTC, as toISOString() writes it, which is also how every read gives it back.
+  const head = await tx.query<{ seq: string | number; hash: string; at: string }>(
+    `SELECT head.seq, head.hash, to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS at
+       FROM (SELECT seq, hash FROM audit_chain_head FOR UPDATE) AS head`,
+  );
   const previous = head.rows[0];
   if (!previous) throw new Error('audit_chain_head has no row: the audit log cannot be appended to');
   const firstSeq = Number(previous.seq) + 1;
-  // Taken with the turn, so events in sequence order are also in time order.
-  const at = new Date().toISOString();
+  const { at } = previous;
   const atText = JSON.stringify(at);
   const links: string[] = [];
   const hashes: string[] = [];
@@ -193,21 +200,43 @@ export type ChainVerdict =
   | { ok: true; events: number; head: string }
   | { ok: false; events: number; brokenSeq: number; reason: string };
 
+/** Events hashed between two turns of the event loop: about a millisecond of work. */
+const VERIFY_SLICE = 200;
+const VERIFY_PAGE = 2000;
+
 /**
  * Walks the whole chain in pages and recomputes every hash. It names the first event whose stored
  * hash, link to its predecessor or sequence number does not hold: a row changed, inserted or
  * removed behind the gateway's back.
+ *
+ * A long chain is minutes of hashing, and the gateway keeps answering meanwhile: the walk gives the
+ * event loop a turn after every slice of VERIFY_SLICE events, however fast the pages come (PGlite
+ * answers on this thread, and a page may already be waiting). A worker thread was the other choice;
+ * it would still receive and parse every row on this thread, and would copy each page across to
+ * hash it, so the cost to other requests would not go away, only move. The next page is read while
+ * this one is hashed, so the walk takes about as long as the slower of the two.
  */
-export async function verifyAuditChain(db: Queryable, pageSize = 5000): Promise<ChainVerdict> {
+export async function verifyAuditChain(db: Queryable, pageSize = VERIFY_PAGE): Promise<ChainVerdict> {
   // Where the chain ended before the walk began: events written during the walk only add to it.
   const { rows: [head] } = await db.query<{ seq: string | number; hash: string }>('SELECT seq, hash FROM audit_chain_head');
   const headSeq = head ? Number(head.seq) : 0;
+  const readPage = (afterSeq: number) => {
+    const page = listAuditEvents(db, { afterSeq, limit: pageSize });
+    // Awaited only once the page before it is hashed (or never, if that one is broken): a failure
+    // meanwhile is not an unhandled rejection; the await still throws it.
+    page.catch(() => undefined);
+    return page;
+  };
   let hashAtHead: string | undefined;
   let expectedSeq = 1;
   let prevHash = GENESIS_HASH;
-  for (;;) {
-    const page = await listAuditEvents(db, { afterSeq: expectedSeq - 1, limit: pageSize });
-    for (const event of page) {
+  let nextPage: Promise<AuditEvent[]> | undefined = readPage(0);
+  while (nextPage) {
+    const page: AuditEvent[] = await nextPage;
+    const last = page[page.length - 1];
+    nextPage = last && page.length === pageSize ? readPage(last.seq) : undefined;
+    for (const [index, event] of page.entries()) {
+      if (index % VERIFY_SLICE === 0) await setImmediate();
       const broken = (reason: string, brokenSeq = event.seq): ChainVerdict => ({ ok: false, events: expectedSeq - 1, brokenSeq, reason });
       if (event.seq !== expectedSeq) return broken('sequence gap: an event is missing', expectedSeq);
       if (event.prevHash !== prevHash) return broken('prevHash does not match the previous event');
@@ -217,7 +246,6 @@ export async function verifyAuditChain(db: Queryable, pageSize = 5000): Promise<
       prevHash = hash;
       expectedSeq += 1;
     }
-    if (page.length < pageSize) break;
   }
   // The walk cannot see events cut off the end of the chain; the head row remembers where it ended.
   const events = expectedSeq - 1;
