@@ -240,7 +240,13 @@ describe('a correction that breaks a rule changes nothing', () => {
 });
 
 describe('which states may be corrected', () => {
-  it.each(['sent', 'issued', 'processed', 'failed'] as const)('a %s transfer is 409 INVALID_STATE and stays as it is', async (state) => {
+  // The officer is told why, in the names the civil-status software uses.
+  it.each([
+    ['sent', /^The transfer is sent \(đã gửi\): BHXH has it and has not answered yet; it can be corrected only if BHXH returns it$/],
+    ['issued', /^The transfer is issued \(đã cấp thẻ\), a final status: it can no longer be corrected$/],
+    ['processed', /^The transfer is processed \(đã báo giảm\), a final status: it can no longer be corrected$/],
+    ['failed', /^The transfer is failed \(gửi không thành công\): only a received \(chưa gửi\), queued \(chờ gửi\) or returned \(bị trả về\) transfer can be corrected$/],
+  ] as const)('a %s transfer is 409 INVALID_STATE saying why, and stays as it is', async (state, message) => {
     const { transferId } = await push(khaiSinh());
     if (state !== 'sent') await moveTo(transferId, 'sent');
     await moveTo(transferId, state);
@@ -249,7 +255,7 @@ describe('which states may be corrected', () => {
     const events = await auditCount();
     const response = await patch(transferId, { hoTich: { nksHoTen: 'Nguyễn Thị Khác' } });
     expect(response.statusCode).toBe(409);
-    expect(response.json()).toEqual({ error: expect.objectContaining({ code: 'INVALID_STATE', message: expect.any(String) }) });
+    expect(response.json()).toEqual({ error: expect.objectContaining({ code: 'INVALID_STATE', message: expect.stringMatching(message) }) });
     expect(await read(transferId)).toEqual(before);
     expect(await auditCount()).toBe(events);
   });
@@ -304,7 +310,13 @@ describe('which states may be corrected', () => {
     expect(again.json()).toMatchObject({ status: 'queued', missing: [], bhxhDocument: expect.objectContaining({ DIA_CHI: 'Số 9, tổ 1, phường Phan Thiết' }) });
   });
 
-  it.each(['received', 'queued', 'sent', 'issued', 'failed'] as const)('resend of a %s transfer is 409 INVALID_STATE', async (state) => {
+  it.each([
+    ['received', /^The transfer is received \(chưa gửi\): only a returned \(bị trả về\) transfer can be resent$/],
+    ['queued', /^The transfer is queued \(chờ gửi\): only a returned \(bị trả về\) transfer can be resent$/],
+    ['sent', /^The transfer is sent \(đã gửi\): BHXH has it and has not answered yet; it can be resent only if BHXH returns it$/],
+    ['issued', /^The transfer is issued \(đã cấp thẻ\), a final status: it can no longer be resent$/],
+    ['failed', /^The transfer is failed \(gửi không thành công\): only a returned \(bị trả về\) transfer can be resent$/],
+  ] as const)('resend of a %s transfer is 409 INVALID_STATE saying why', async (state, message) => {
     const { transferId } = await push(khaiSinh(state === 'received' ? { bhyt: null } : {}));
     if (state === 'sent' || state === 'issued' || state === 'failed') await moveTo(transferId, 'sent');
     if (state === 'issued' || state === 'failed') await moveTo(transferId, state);
@@ -313,7 +325,7 @@ describe('which states may be corrected', () => {
     const events = await auditCount();
     const response = await resend(transferId);
     expect(response.statusCode).toBe(409);
-    expect(response.json().error.code).toBe('INVALID_STATE');
+    expect(response.json().error).toMatchObject({ code: 'INVALID_STATE', message: expect.stringMatching(message) });
     expect(await read(transferId)).toEqual(before);
     expect(await auditCount()).toBe(events);
   });

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { KhaiSinh } from '../src/domain/documents.js';
+import { TRANSFER_TYPES } from '../src/messages/registry.js';
 import { khaiSinh, khaiSinhHaNoi } from './support/fixtures.js';
 import { startTestGateway, type ClientName, type TestGateway } from './support/gateway.js';
 
@@ -86,6 +87,22 @@ describe('GET /ngsp/v1/transfers', () => {
     expect((await list('operator', 'unit=79')).items).toEqual([]);
   });
 
+  it('filters by type: any type the message registry stores is a filter, births here being all there is', async () => {
+    expect(listedIds(await list('operator', 'type=KHAI_SINH'))).toEqual(ids(() => true));
+    const others = TRANSFER_TYPES.filter((type) => type !== 'KHAI_SINH');
+    expect(others).not.toEqual([]);
+    for (const type of others) expect((await list('operator', `type=${type}`)).items).toEqual([]);
+  });
+
+  it('documents the registry\'s types, and no others, as the type of a filter and of a listed item', async () => {
+    const response = await gateway.request(null, { method: 'GET', url: '/docs/json' });
+    expect(response.statusCode).toBe(200);
+    const api = response.json();
+    const filter = api.paths['/ngsp/v1/transfers'].get.parameters.find((parameter: { name: string }) => parameter.name === 'type');
+    expect(filter.schema.enum).toEqual(TRANSFER_TYPES);
+    expect(api.components.schemas.TransferSummary.properties.type.enum).toEqual(TRANSFER_TYPES);
+  });
+
   it('a registry client sees only its own transfers, even in its own province', async () => {
     expect(listedIds(await list('registry08'))).toEqual(ids((item) => item.as === 'registry08'));
     expect(listedIds(await list('registry08b'))).toEqual(ids((item) => item.as === 'registry08b'));
@@ -147,7 +164,7 @@ describe('GET /ngsp/v1/transfers', () => {
   });
 
   it('other bad filters are 400 with their path', async () => {
-    for (const [query, path] of [['status=lost', '/querystring/status'], ['unit=8', '/querystring/unit'], ['colour=red', '/querystring/colour']]) {
+    for (const [query, path] of [['status=lost', '/querystring/status'], ['unit=8', '/querystring/unit'], ['colour=red', '/querystring/colour'], ['type=CAP_LAI_THE', '/querystring/type'], ['type=khai_sinh', '/querystring/type']]) {
       const response = await gateway.request('operator', { method: 'GET', url: `/ngsp/v1/transfers?${query}` });
       expect(response.statusCode).toBe(400);
       expect(response.json().error).toMatchObject({ code: 'VALIDATION_FAILED', details: expect.arrayContaining([expect.objectContaining({ path })]) });

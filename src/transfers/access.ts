@@ -40,11 +40,13 @@ export function assertStatusAllows(transfer: Transfer, action: RegistryAction): 
   throw new GatewayError('INVALID_STATE', refusalFor(transfer.status, action));
 }
 
+const nameOf = (status: TransferStatus) => `${status} (${TRANSFER_STATES[status].vietnamese})`;
+const eitherOf = new Intl.ListFormat('en-GB', { type: 'disjunction' });
+
 function refusalFor(status: TransferStatus, action: RegistryAction): string {
-  const named = `${status} (${TRANSFER_STATES[status].vietnamese})`;
+  const named = nameOf(status);
   const withBhxh = WITH_BHXH[status];
   if (withBhxh) return `The transfer is ${named}: ${withBhxh}; it can be ${DONE[action]} only if BHXH returns it`;
   if (FINAL_STATUSES.includes(status)) return `The transfer is ${named}, a final status: it can no longer be ${DONE[action]}`;
-  const allowed = ALLOWED_IN[action].map((candidate) => `${candidate} (${TRANSFER_STATES[candidate].vietnamese})`).join(' or ');
-  return `The transfer is ${named}: only a ${allowed} transfer can be ${DONE[action]}`;
+  return `The transfer is ${named}: only a ${eitherOf.format(ALLOWED_IN[action].map(nameOf))} transfer can be ${DONE[action]}`;
 }
