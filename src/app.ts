@@ -10,7 +10,9 @@ import { bhxhPullPlugin } from '../adapters/bhxh-pull.js';
 import { BhxhPushClient } from '../adapters/bhxh-push-client.js';
 import { readJsonOrNothing } from '../adapters/content-types.js';
 import { opsApiPlugin } from '../adapters/ops-api.js';
+import { opsCallbacksPlugin } from '../adapters/ops-callbacks.js';
 import { AuditLog } from './audit/audit-log.js';
+import { CallbackDelivery, CallbackOperations } from './dispatch/callbacks.js';
 import { DispatchHolds } from './dispatch/dispatch-holds.js';
 import { Dispatcher } from './dispatch/dispatcher.js';
 import { PullBatches } from './dispatch/pull-batches.js';
@@ -22,7 +24,7 @@ import { authPlugin } from './http/auth-plugin.js';
 import { errorHandlerPlugin } from './http/error-handler.js';
 import { IntakeService } from './intake/intake-service.js';
 import { BirthCorrections } from './messages/birth/corrections.js';
-import { createMetrics } from './metrics.js';
+import { createMetrics, type GatewayMetrics } from './metrics.js';
 import { Readiness } from './readiness.js';
 import type { Database } from './store/database.js';
 import { Resends } from './transfers/resends.js';
@@ -31,6 +33,7 @@ import { TransferReads } from './transfers/transfer-reads.js';
 declare module 'fastify' {
   interface FastifyInstance {
     dispatcher: Dispatcher;
+    metrics: GatewayMetrics;
   }
 }
 
@@ -87,6 +90,15 @@ export async function buildApp(deps: GatewayDependencies): Promise<FastifyInstan
   });
   app.decorate('dispatcher', dispatcher);
   app.addHook('onClose', () => dispatcher.close());
+  app.decorate('metrics', metrics);
+  app.addHook('onClose', () => metrics.transferCounts.stop());
+  // Callbacks need no Redis: PostgreSQL's outbox and leases share them among processes.
+  const callbacks = new CallbackDelivery({
+    db, logger: deps.logger, metrics, clients: deps.clients.withCallbacks(), timeoutMs: config.callbackTimeoutMs,
+    baseDelayMs: config.retryBaseDelayMs, concurrency: config.callbackConcurrency, intervalMs: config.maintenanceIntervalMs,
+  });
+  await callbacks.subscribe();
+  app.addHook('onClose', () => callbacks.close());
 
   // Operator and BHXH bodies are JSON only; the registry doors register their own readers.
   app.removeAllContentTypeParsers();
@@ -108,7 +120,7 @@ export async function buildApp(deps: GatewayDependencies): Promise<FastifyInstan
   await app.register(errorHandlerPlugin);
   await app.register(authPlugin, { clients: deps.clients });
   await app.register(apiDocsPlugin);
-  await app.register(healthPlugin, { readiness: new Readiness({ db, redis: deps.redis }), metrics });
+  await app.register(healthPlugin, { readiness: new Readiness({ db, redis: deps.redis }), metrics, metricsToken: config.metricsToken });
   await app.register(ngspRestPlugin, {
     reads, intake, birthCorrections, resends: new Resends(db), bodyLimit: config.bodyLimit, attachmentBodyLimit: config.motCuaBodyLimit,
   });
@@ -117,11 +129,16 @@ export async function buildApp(deps: GatewayDependencies): Promise<FastifyInstan
   await app.register(opsApiPlugin, {
     reads, dispatcher, holds: new DispatchHolds(db), replays, catalogues: deps.catalogues, intervalMs: config.dispatchIntervalMs, now,
   });
+  await app.register(opsCallbacksPlugin, { callbacks: new CallbackOperations(db) });
   const pull = new PullBatches({
     db, metrics, maxBatchSize: config.dispatchBatchSize, countResults: (applied) => dispatcher.countResults(applied),
   });
   await app.register(bhxhPullPlugin, { pull, maxBatchSize: config.dispatchBatchSize });
   await app.ready();
-  if (deps.startDispatcher) await dispatcher.start();
+  metrics.transferCounts.start(config.metricsRefreshMs, deps.logger);
+  if (deps.startDispatcher) {
+    await dispatcher.start();
+    callbacks.start();
+  }
   return app;
 }

@@ -17,11 +17,27 @@ interface Received {
   answered: number;
   receivedAt: number;
   signature: string | undefined;
-  /** Whether the signature is the HMAC-SHA256 of the raw body with the client's secret. */
+  /**
+   * Whether the header is `t=<unix seconds>,v1=<HMAC of "<t>.<body>">,sha256=<HMAC of the body>`,
+   * both with the client's secret, as docs/API.md tells a receiver to check.
+   */
   signatureValid: boolean;
+  /** The header's `t`. */
+  signedAt: number;
   contentType: string | undefined;
   raw: string;
-  body: { transferId: string; messageId: string; status: string; at: string; card?: Record<string, string>; errors?: unknown[] };
+  body: { eventId: string; transferId: string; messageId: string; status: string; at: string; card?: Record<string, string>; errors?: unknown[] };
+}
+
+const hmac = (text: string) => createHmac('sha256', SECRET).update(text, 'utf8').digest('hex');
+const sameText = (a: string | undefined, b: string) => a !== undefined && Buffer.byteLength(a) === Buffer.byteLength(b) && timingSafeEqual(Buffer.from(a), Buffer.from(b));
+
+function checkSignature(raw: string, header: string | undefined): { valid: boolean; t: number } {
+  const elements = Object.fromEntries((header ?? '').split(',').map((element) => element.split('=', 2) as [string, string]));
+  const t = Number(elements.t);
+  const valid = /^t=\d+,v1=[0-9a-f]{64},sha256=[0-9a-f]{64}$/.test(header ?? '')
+    && sameText(elements.v1, hmac(`${elements.t}.${raw}`)) && sameText(elements.sha256, hmac(raw));
+  return { valid, t };
 }
 
 /** A registry's callback endpoint on loopback: checks every signature, answers as told. */
@@ -39,16 +55,15 @@ class CallbackReceiver {
       request.on('end', () => {
         const raw = Buffer.concat(chunks).toString('utf8');
         const signature = request.headers['x-signature'] as string | undefined;
-        const expected = Buffer.from(`sha256=${createHmac('sha256', SECRET).update(raw, 'utf8').digest('hex')}`);
-        const signatureValid = signature !== undefined && Buffer.byteLength(signature) === expected.length && timingSafeEqual(Buffer.from(signature), expected);
+        const { valid: signatureValid, t: signedAt } = checkSignature(raw, signature);
         const answered = this.plan.length > 0 ? (this.plan.shift() as number) : 200;
         let body: Received['body'];
         try {
           body = JSON.parse(raw);
         } catch {
-          body = { transferId: '?', messageId: '?', status: '?', at: '?' };
+          body = { eventId: '?', transferId: '?', messageId: '?', status: '?', at: '?' };
         }
-        this.received.push({ answered, receivedAt: Date.now(), signature, signatureValid, contentType: request.headers['content-type'], raw, body });
+        this.received.push({ answered, receivedAt: Date.now(), signature, signatureValid, signedAt, contentType: request.headers['content-type'], raw, body });
         response.writeHead(answered, { 'content-type': 'text/plain' }).end(answered < 300 ? 'ok' : 'not now');
       });
     });
@@ -120,11 +135,12 @@ async function leaseAndAnswer(answer: (record: Record<string, unknown>) => Recor
 
 const statusHistory = async (transferId: string) => {
   const response = await gateway.request('operator', { method: 'GET', url: `/ngsp/v1/transfers/${transferId}` });
-  return response.json() as { status: string; card: Record<string, string> | null; history: Array<{ at: string; toStatus: string }> };
+  return response.json() as { status: string; card: Record<string, string> | null; history: Array<{ seq: number; at: string; toStatus: string }> };
 };
 
 describe('callbacks to the registry', () => {
-  it('POSTs each status change once, in order, signed with HMAC-SHA256 of the raw body', async () => {
+  it('POSTs each status change once, in order, with its event id, signed with a timestamp and the raw body', async () => {
+    const startedAt = Math.floor(Date.now() / 1000);
     const [birth] = await push(1);
     const { transferId, messageId } = birth as { transferId: string; messageId: string };
     await vi.waitFor(() => expect(receiver.deliveredStatuses(transferId)).toEqual(['queued']), { timeout: 10_000, interval: 50 });
@@ -136,16 +152,19 @@ describe('callbacks to the registry', () => {
     const detail = await statusHistory(transferId);
     expect(detail.status).toBe('issued');
     for (const entry of receiver.received) {
-      expect(entry.signature).toMatch(/^sha256=[0-9a-f]{64}$/);
-      expect(entry.signatureValid).toBe(true);
+      expect(entry.signatureValid, entry.signature).toBe(true);
+      expect(entry.signedAt).toBeGreaterThanOrEqual(startedAt);
+      expect(entry.signedAt).toBeLessThanOrEqual(entry.receivedAt / 1000);
       expect(entry.contentType).toMatch(/^application\/json/);
       expect(entry.body).toMatchObject({ transferId, messageId });
       expect(Object.keys(entry.body).sort()).toEqual(
-        entry.body.status === 'issued' ? ['at', 'card', 'messageId', 'status', 'transferId'] : ['at', 'messageId', 'status', 'transferId'],
+        entry.body.status === 'issued' ? ['at', 'card', 'eventId', 'messageId', 'status', 'transferId'] : ['at', 'eventId', 'messageId', 'status', 'transferId'],
       );
     }
     // Each `at` is the moment of that change as the history records it.
     expect(receiver.received.map((entry) => entry.body.at)).toEqual(detail.history.map((event) => new Date(event.at).toISOString()));
+    // Each eventId is that change's audit event.
+    expect(receiver.received.map((entry) => entry.body.eventId)).toEqual(detail.history.map((event) => String(event.seq)));
     const issued = receiver.received[2] as Received;
     expect(issued.body.card).toEqual(detail.card);
     expect(issued.body.card).toMatchObject({ maThe: expect.stringMatching(/^TE108\d{10}$/), maSoBHXH: expect.stringMatching(/^\d{10}$/) });

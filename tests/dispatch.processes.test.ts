@@ -56,7 +56,8 @@ async function setUp(callbackUrl?: string): Promise<{ observer: TestGateway; sim
   writeFileSync(clientsFile, JSON.stringify([
     {
       id: 'hotich-08-proc', keySha256: sha256OfKey(REGISTRY_KEY), roles: ['registry'], units: ['08'],
-      ...(callbackUrl ? { callbackUrl, callbackSecret: CALLBACK_SECRET } : {}),
+      // The receiver below compares the whole header with the earlier form, as the one option keeps it.
+      ...(callbackUrl ? { callbackUrl, callbackSecret: CALLBACK_SECRET, callbackSignature: 'sha256' } : {}),
     },
     { id: 'ops-proc', keySha256: sha256OfKey(OPERATOR_KEY), roles: ['operator'], units: ['*'] },
   ]));

@@ -12,6 +12,11 @@ export interface ApiClient {
   units: string[];
   callbackUrl?: string;
   callbackSecret?: string;
+  /**
+   * `sha256`: the callback's `X-Signature` is only the earlier `sha256=<hex>`, for a receiver that
+   * compares the whole header with it. Otherwise it carries a timestamped signature as well.
+   */
+  callbackSignature?: 'sha256';
 }
 
 interface StoredClient extends ApiClient {
@@ -31,6 +36,7 @@ const clientsFileSchema = {
       units: { type: 'array', minItems: 1, items: { type: 'string', pattern: '^(\\*|[0-9]{2})$' } },
       callbackUrl: { type: 'string', pattern: '^https?://' },
       callbackSecret: { type: 'string', minLength: 16 },
+      callbackSignature: { enum: ['sha256'] },
     },
   },
 } as const;

@@ -14,7 +14,6 @@ import type { Database } from '../store/database.js';
 import { applyResultsInTx, type AppliedResults } from './apply-results.js';
 import { PermanentDeliveryError, TransientDeliveryError, type BhxhAnswer, type BhxhPort } from './bhxh-port.js';
 import { expireLeasesInTx, failBatchInTx } from './batch-closing.js';
-import { CallbackDelivery } from './callbacks.js';
 
 export const QUEUES = { runs: 'dispatch-runs', deliveries: 'batch-deliveries', maintenance: 'maintenance', replays: 'bulk-replays' } as const;
 
@@ -65,7 +64,6 @@ export class Dispatcher {
   private readonly producerConnection: Redis;
   private readonly producers: { runs: Queue; replays: Queue };
   private readonly workers: Worker[] = [];
-  private readonly callbacks: CallbackDelivery;
   /** Recorded with each delivery attempt in PostgreSQL. */
   private readonly workerId = `${hostname()}:${process.pid}`;
   /**
@@ -106,9 +104,6 @@ export class Dispatcher {
       queue.on('error', (error) => this.onRedisError(error, queue.name));
     }
     this.breaker = deps.bhxh ? this.buildBreaker(deps.bhxh) : null;
-    this.callbacks = new CallbackDelivery({
-      db: deps.db, logger: deps.logger, metrics: deps.metrics, timeoutMs: config.callbackTimeoutMs, baseDelayMs: config.retryBaseDelayMs,
-    });
     this.unsubscribe.push(this.report(deps.db.availability), this.report(this.redis));
   }
 
@@ -489,11 +484,10 @@ export class Dispatcher {
     throw new DelayedError();
   }
 
-  /** Lease expiry and callbacks: small, periodic, one process at a time. */
+  /** Lease expiry: small, periodic, one process at a time. */
   async maintain(): Promise<void> {
     const expired = await this.deps.db.transaction((tx) => expireLeasesInTx(tx, ACTOR));
     if (expired.records > 0) this.deps.logger.info(expired, 'pull leases expired: records back to queued');
-    await this.callbacks.deliverDue(this.deps.clients.withCallbacks());
   }
 
   /** Idempotent; closes every worker and queue even if one fails, then the connection it opened. */
