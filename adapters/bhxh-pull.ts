@@ -66,7 +66,7 @@ async function bhxhPull(app: FastifyInstance, options: BhxhPullOptions) {
     schema: {
       operationId: 'postBatchResults',
       tags: ['bhxh'],
-      summary: 'Per-record results of a batch; results for records not awaiting one are listed as rejected',
+      summary: 'Per-record results of a batch (a leased one: from its holder only); results for records not awaiting one are listed as rejected',
       params: batchIdParams,
       body: resultsBody({ type: 'object' }),
       response: { 200: { $ref: 'BatchResultsAnswer#' }, ...errorResponses(...AUTH_ERRORS, ...BODY_ERRORS, 'NOT_FOUND', ...SERVER_ERRORS) },
