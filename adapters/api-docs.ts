@@ -121,11 +121,14 @@ function toClientDocument(document: Json): Json {
   return document;
 }
 
-/** Who may call a route, from its `roles`; one without them is public and needs no key. */
+/**
+ * Who may call a route, from its `roles`; one without them is public and needs no key, unless it
+ * states its own `security` (/metrics with METRICS_TOKEN set).
+ */
 const describeRoute: SwaggerTransform = ({ schema, url, route }) => {
   if (!schema || schema.hide) return { schema, url };
   const roles = route.config?.roles;
-  if (!roles) return { schema: { ...schema, security: [] }, url };
+  if (!roles) return { schema: { ...schema, security: schema.security ?? [] }, url };
   const who = `Roles: ${roles.join(', ')}.`;
   return { schema: { ...schema, description: schema.description ? `${schema.description}\n\n${who}` : who }, url };
 };
