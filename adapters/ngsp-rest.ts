@@ -5,7 +5,7 @@ import { GatewayError, type ErrorCode } from '../src/errors.js';
 import { requireClient } from '../src/http/auth-plugin.js';
 import type { IntakeService } from '../src/intake/intake-service.js';
 import type { BirthCorrection, BirthCorrections } from '../src/messages/birth/corrections.js';
-import { MESSAGE_TYPES, TRANSFER_TYPES, type MessageType } from '../src/messages/registry.js';
+import { TRANSFER_TYPES, bodyLimitOf, type BodyLimits, type MessageType } from '../src/messages/registry.js';
 import type { Resends } from '../src/transfers/resends.js';
 import type { TransferReads } from '../src/transfers/transfer-reads.js';
 import { transferSummary } from '../src/transfers/transfer-views.js';
@@ -13,14 +13,11 @@ import { XmlBody, registerDocumentParsers } from './content-types.js';
 import { khaiSinhCorrectionExample } from './openapi-examples.js';
 import { AUTH_ERRORS, BODY_ERRORS, SERVER_ERRORS, TRANSFER_STATUSES, errorResponses } from './openapi-shapes.js';
 
-export interface NgspRestOptions {
+export interface NgspRestOptions extends BodyLimits {
   reads: TransferReads;
   intake: IntakeService;
   birthCorrections: BirthCorrections;
   resends: Resends;
-  bodyLimit: number;
-  /** For a message type that may carry attachments (MESSAGE_TYPES). */
-  attachmentBodyLimit: number;
 }
 
 /** The door validates for itself: JSON, XML and SOAP must share one validator (src/intake/validator.ts). */
@@ -68,7 +65,7 @@ async function ngspRest(app: FastifyInstance, options: NgspRestOptions) {
   for (const door of doors) {
     app.post(door.path, {
       config: { roles: ['registry'] },
-      bodyLimit: MESSAGE_TYPES[door.type].carriesAttachments ? options.attachmentBodyLimit : options.bodyLimit,
+      bodyLimit: bodyLimitOf(door.type, options),
       validatorCompiler: documentedOnly,
       schema: {
         operationId: door.operationId,

@@ -8,7 +8,7 @@ import { GatewayError } from '../src/errors.js';
 import { toGatewayError } from '../src/http/error-handler.js';
 import { requireClient } from '../src/http/auth-plugin.js';
 import type { IntakeService } from '../src/intake/intake-service.js';
-import { MESSAGE_TYPES, type MessageType } from '../src/messages/registry.js';
+import { bodyLimitOf, type BodyLimits, type MessageType } from '../src/messages/registry.js';
 import { decodeUtf8 } from '../src/codec/body-text.js';
 import { screenXmlText, soapBodyElement } from '../src/codec/xml-document.js';
 import { readBody } from './content-types.js';
@@ -19,11 +19,8 @@ import { AUTH_ERRORS, BODY_ERRORS, SERVER_ERRORS, faultResponses, xmlText } from
 
 const SOAP_PATH = '/ngsp/soap';
 
-export interface NgspSoapOptions {
+export interface NgspSoapOptions extends BodyLimits {
   intake: IntakeService;
-  bodyLimit: number;
-  /** For an operation whose message type may carry attachments (MESSAGE_TYPES). */
-  attachmentBodyLimit: number;
 }
 
 interface SoapCall {
@@ -144,14 +141,15 @@ async function ngspSoap(app: FastifyInstance, options: NgspSoapOptions) {
   });
 
   app.removeAllContentTypeParsers();
-  const largest = Math.max(options.bodyLimit, options.attachmentBodyLimit);
+  // The operation is known only once the body is read: read up to the largest any operation takes.
+  const largest = Math.max(...SOAP_OPERATIONS.map(({ input }) => bodyLimitOf(input, options)));
   app.addContentTypeParser(['text/xml', 'application/soap+xml', 'application/xml'], async (request: FastifyRequest, payload: IncomingMessage): Promise<SoapEnvelope> => {
     const body = await readBody(payload, request.headers['content-length'], largest);
     const text = decodeUtf8(body);
     screenXmlText(text);
     const operation = operationOf(text, request.headers.soapaction);
-    // One SOAP path serves every operation: each gets the limit its message type has at the REST doors.
-    if (body.length > (MESSAGE_TYPES[operation.input].carriesAttachments ? options.attachmentBodyLimit : options.bodyLimit)) {
+    // One SOAP path serves every operation: each gets the limit of the message type it carries.
+    if (body.length > bodyLimitOf(operation.input, options)) {
       throw new GatewayError('PAYLOAD_TOO_LARGE');
     }
     return { text, operation };

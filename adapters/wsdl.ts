@@ -48,7 +48,7 @@ function complexType(schema: JsonSchema, indent: string): string {
 
 export interface SoapOperation {
   name: string;
-  /** The message type it carries, its Body's element: what it is stored as, and its body limit (MESSAGE_TYPES). */
+  /** The message type it carries, its Body's element, which also gives the operation its body limit. */
   input: MessageType;
 }
 

@@ -20,6 +20,17 @@ export const MESSAGE_TYPES = {
 
 export type MessageType = keyof typeof MESSAGE_TYPES;
 
+/** The two sizes a registry door takes a message up to (BODY_LIMIT, MOTCUA_BODY_LIMIT). */
+export interface BodyLimits {
+  bodyLimit: number;
+  attachmentBodyLimit: number;
+}
+
+/** The most a door reads of a message of this type: the same at every door, REST or SOAP. */
+export function bodyLimitOf(type: MessageType, limits: BodyLimits): number {
+  return MESSAGE_TYPES[type].carriesAttachments ? limits.attachmentBodyLimit : limits.bodyLimit;
+}
+
 /** The types transfers are stored under, one per message type: what a listing may filter by. */
 export const TRANSFER_TYPES = Object.values(MESSAGE_TYPES).map(({ transferType }) => transferType);
 
