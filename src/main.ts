@@ -32,7 +32,7 @@ async function main() {
     );
   }
 
-  const catalogues = Catalogues.fromFiles({ units: config.unitsFile, facilities: config.facilitiesFile });
+  const catalogues = Catalogues.fromFiles({ units: config.unitsFile, facilities: config.facilitiesFile, holidays: config.holidaysFile });
   catalogues.watch(logger);
   process.on('SIGHUP', () => {
     try {

@@ -1,18 +1,37 @@
 import { watch, type FSWatcher } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import type { Logger } from 'pino';
+import type { WorkingCalendar } from '../domain/working-days.js';
+import { packagePath } from '../package-files.js';
+import { StartupError } from '../startup-error.js';
 import { FacilityCatalogue } from './facility-catalogue.js';
+import { holidayCalendarFromFile } from './holiday-catalogue.js';
 import { UnitCatalogue } from './unit-catalogue.js';
+
+/** The holidays the gateway ships, where HOLIDAYS_FILE is not set (src/config.ts says the same). */
+const SHIPPED_HOLIDAYS = packagePath('catalogues', 'holidays.json');
 
 export interface CatalogueFiles {
   units: string;
   facilities: string;
+  /** Vietnam's days off and make-up working days; the shipped file when absent. */
+  holidays?: string;
+}
+
+/** Reads one file, naming it in the message if it is not valid. */
+function load<T>(path: string, read: (path: string) => T): T {
+  try {
+    return read(path);
+  } catch (error) {
+    throw new Error(`${path}: ${(error as Error).message}`);
+  }
 }
 
 /**
- * The reference lists intake checks against, as data files. `reload()` reads both files and swaps
- * them in only if both are valid, so a half-written or broken file never replaces a good list; it
- * runs when a file changes, on SIGHUP, or at `POST /ops/v1/catalogues/reload` — never a restart.
+ * The reference lists intake checks against, and the calendar due dates are counted with, as data
+ * files. `reload()` reads every file and swaps them in only if all are valid, so a half-written or
+ * broken file never replaces a good list; it runs when a file changes, on SIGHUP, or at
+ * `POST /ops/v1/catalogues/reload` — never a restart.
  */
 export class Catalogues {
   private watchers: FSWatcher[] = [];
@@ -21,27 +40,43 @@ export class Catalogues {
   constructor(
     public units: UnitCatalogue,
     public facilities: FacilityCatalogue,
-    private readonly files?: CatalogueFiles,
+    public holidays: WorkingCalendar = holidayCalendarFromFile(SHIPPED_HOLIDAYS),
+    private readonly files?: Required<CatalogueFiles>,
   ) {}
 
+  /** At start: a file that is not valid stops the gateway with one line naming it. */
   static fromFiles(files: CatalogueFiles): Catalogues {
-    return new Catalogues(UnitCatalogue.fromFile(files.units), FacilityCatalogue.fromFile(files.facilities), files);
+    const paths = { holidays: SHIPPED_HOLIDAYS, ...files };
+    try {
+      const { units, facilities, holidays } = Catalogues.read(paths);
+      return new Catalogues(units, facilities, holidays, paths);
+    } catch (error) {
+      throw new StartupError((error as Error).message);
+    }
+  }
+
+  private static read(files: Required<CatalogueFiles>) {
+    return {
+      units: load(files.units, (path) => UnitCatalogue.fromFile(path)),
+      facilities: load(files.facilities, (path) => FacilityCatalogue.fromFile(path)),
+      holidays: load(files.holidays, holidayCalendarFromFile),
+    };
   }
 
   reload(): { facilities: number } {
     if (!this.files) throw new Error('these catalogues were not loaded from files');
-    const units = UnitCatalogue.fromFile(this.files.units);
-    const facilities = FacilityCatalogue.fromFile(this.files.facilities);
+    const { units, facilities, holidays } = Catalogues.read(this.files);
     this.units = units;
     this.facilities = facilities;
+    this.holidays = holidays;
     return { facilities: facilities.size };
   }
 
-  /** Reloads shortly after either file changes (editors write in several steps). */
+  /** Reloads shortly after any file changes (editors write in several steps). */
   watch(logger: Logger): void {
     if (!this.files) return;
     // The folder, not the file: a refresh replaces the file by renaming a new one over it.
-    for (const file of [this.files.units, this.files.facilities]) {
+    for (const file of [this.files.units, this.files.facilities, this.files.holidays]) {
       const watcher = watch(dirname(file), (_event, changed) => {
         if (changed !== null && changed !== basename(file)) return;
         clearTimeout(this.pending);
