@@ -266,17 +266,28 @@ const backlogReport = {
   type: 'object',
   required: ['deadline', 'provinces'],
   properties: {
-    deadline: { ...dateTime, description: 'records created before this are past the 5-working-day limit' },
+    deadline: { ...dateTime, description: 'records registered before this (Vietnam time) are past the 5-working-day limit' },
     provinces: {
       type: 'array',
       items: {
         type: 'object',
-        required: ['maTinh', 'counts', 'oldestWaiting', 'pastDeadline'],
+        required: ['maTinh', 'counts', 'oldestWaiting', 'pastDeadline', 'awaitingBhxhPastDeadline', 'awaitingBhxhOldest'],
         properties: {
           maTinh: { type: 'string' },
           counts: countsByStatus,
-          oldestWaiting: { ...dateTime, type: ['string', 'null'], description: 'the oldest record not yet issued or processed' },
+          oldestWaiting: { ...dateTime, type: ['string', 'null'], description: 'the oldest record not yet in a final status' },
           pastDeadline: { type: 'integer' },
+          awaitingBhxhPastDeadline: { type: 'integer', description: 'of pastDeadline, those BHXH holds (sent) and has not answered' },
+          awaitingBhxhOldest: {
+            type: 'array',
+            maxItems: 10,
+            description: 'the oldest of them, oldest first: what to chase at BHXH',
+            items: {
+              type: 'object',
+              required: ['transferId', 'batchId', 'receivedAt'],
+              properties: { transferId: { type: 'string' }, batchId: { type: ['string', 'null'] }, receivedAt: dateTime },
+            },
+          },
         },
       },
     },

@@ -7,6 +7,7 @@ import type { Dispatcher } from '../src/dispatch/dispatcher.js';
 import { REPLAYABLE_STATUSES } from '../src/domain/transfer-status.js';
 import { GatewayError } from '../src/errors.js';
 import { requireClient } from '../src/http/auth-plugin.js';
+import { TRANSFER_TYPES } from '../src/messages/registry.js';
 import type { ReplayFilter, Replays } from '../src/transfers/replays.js';
 import type { TransferReads } from '../src/transfers/transfer-reads.js';
 import { listPage, transferQuerySchema, type TransferQuery } from './ngsp-rest.js';
@@ -72,7 +73,7 @@ async function opsApi(app: FastifyInstance, options: OpsApiOptions) {
         properties: {
           status: { type: 'string', enum: [...REPLAYABLE_STATUSES], default: 'failed' },
           unit: { type: 'string', pattern: '^[0-9]{2}$' },
-          type: { type: 'string', enum: ['KHAI_SINH', 'KHAI_TU'] },
+          type: { type: 'string', enum: TRANSFER_TYPES },
           errorCode: { type: 'string', maxLength: 64 },
           from: { type: 'string', format: 'date-time' },
           to: { type: 'string', format: 'date-time' },
@@ -150,7 +151,7 @@ async function opsApi(app: FastifyInstance, options: OpsApiOptions) {
     schema: {
       operationId: 'reloadCatalogues',
       tags: ['operators'],
-      summary: 'Re-read the unit and facility catalogues from their files, without a restart',
+      summary: 'Re-read the unit, facility and holiday catalogues from their files, without a restart',
       description: 'A file that is not valid is refused (400) and the lists in use are kept.',
       response: { 200: { $ref: 'CatalogueReload#' }, ...errorResponses(...AUTH_ERRORS, 'VALIDATION_FAILED', 'INTERNAL') },
     },
@@ -167,10 +168,10 @@ async function opsApi(app: FastifyInstance, options: OpsApiOptions) {
     schema: {
       operationId: 'getBacklogReport',
       tags: ['operators'],
-      summary: 'Per province: counts by status, oldest waiting, records past the 5-working-day limit',
+      summary: 'Per province: counts by status, oldest waiting, records past the 5-working-day limit, the overdue ones BHXH has not answered',
       response: { 200: { $ref: 'BacklogReport#' }, ...errorResponses(...AUTH_ERRORS, ...SERVER_ERRORS) },
     },
-  }, async (request) => reads.backlog(options.now(), provinceScope(requireClient(request))));
+  }, async (request) => reads.backlog(options.catalogues.holidays, options.now(), provinceScope(requireClient(request))));
 }
 
 export const opsApiPlugin = fp(opsApi, { name: 'lienthong-ops-api', fastify: '5.x', encapsulate: true });

@@ -14,6 +14,7 @@ import {
   type TransferStatus,
 } from '../src/domain/transfer-status.js';
 import { newId } from '../src/domain/ids.js';
+import { WorkingCalendar } from '../src/domain/working-days.js';
 import { createMetrics } from '../src/metrics.js';
 import { openDatabase, type Database } from '../src/store/database.js';
 import { migrate } from '../src/store/migrate.js';
@@ -179,9 +180,10 @@ describe('final statuses', () => {
     const waiting = await transferIn('queued', maTinh);
     for (const status of ['issued', 'deceased', 'merged'] as const) await transferIn(status, maTinh);
     const monthLater = new Date(Date.parse(waiting.createdAt) + 30 * 86_400_000);
-    const report = await backlogReport(db, monthLater, [maTinh]);
+    const report = await backlogReport(db, new WorkingCalendar([], []), monthLater, [maTinh]);
     expect(report.provinces).toEqual([{
       maTinh, counts: { queued: 1, issued: 1, deceased: 1, merged: 1 }, oldestWaiting: waiting.createdAt, pastDeadline: 1,
+      awaitingBhxhPastDeadline: 0, awaitingBhxhOldest: [],
     }]);
   });
 });

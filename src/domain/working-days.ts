@@ -10,6 +10,11 @@ export function vietnamInstant(date: CalendarDate, hours = 0): Date {
   return new Date(Date.UTC(date.year, date.month - 1, date.day, hours) - VIETNAM_OFFSET_MS);
 }
 
+/** An instant as Vietnam's wall clock reads it, offset included: `2026-02-13T15:00:00+07:00`. */
+export function vietnamTimestamp(instant: Date): string {
+  return `${new Date(instant.getTime() + VIETNAM_OFFSET_MS).toISOString().slice(0, 19)}+07:00`;
+}
+
 function vietnamHour(instant: Date): number {
   return new Date(instant.getTime() + VIETNAM_OFFSET_MS).getUTCHours();
 }

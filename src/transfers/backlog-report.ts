@@ -1,27 +1,24 @@
-import { addDays, todayInVietnam, toIsoDate, type CalendarDate } from '../domain/calendar-date.js';
-import { FINAL_STATUSES, type TransferStatus } from '../domain/transfer-status.js';
+import { vietnamTimestamp, type WorkingCalendar } from '../domain/working-days.js';
+import { FINAL_STATUSES, statusesMovedBy, type TransferStatus } from '../domain/transfer-status.js';
 import type { Queryable } from '../store/database.js';
 
-const DEADLINE_WORKING_DAYS = 5;
+/** Quy chế phối hợp 1123/QCPH-BHXH-STP: at most 5 working days from registration to card. */
+export const BACKLOG_DEADLINE_WORKING_DAYS = 5;
 
-function isWorkingDay(date: CalendarDate): boolean {
-  const weekday = new Date(Date.UTC(date.year, date.month - 1, date.day)).getUTCDay();
-  return weekday !== 0 && weekday !== 6;
-}
+/** How many of a province's overdue records BHXH holds unanswered the report names: enough to chase. */
+export const AWAITING_BHXH_SAMPLE_SIZE = 10;
 
 /**
- * The day from which a record still open has been waiting more than 5 working days, the limit of
- * Quy chế phối hợp 1123/QCPH-BHXH-STP (docs/DOMAIN.md, "Deadlines").
- * Weekends are skipped; public holidays are not known to the gateway yet, so they count as working.
+ * BHXH has these and only its result moves them on (`sent`: acknowledged, or leased, not answered);
+ * an overdue one is for an operator to chase at BHXH rather than at the gateway.
  */
-export function deadlineCutoff(now: Date): string {
-  let day = todayInVietnam(now);
-  let counted = 0;
-  while (counted < DEADLINE_WORKING_DAYS) {
-    day = addDays(day, -1);
-    if (isWorkingDay(day)) counted += 1;
-  }
-  return `${toIsoDate(day)}T00:00:00+07:00`;
+const AWAITING_BHXH: readonly TransferStatus[] = statusesMovedBy('result');
+
+export interface AwaitingBhxh {
+  transferId: string;
+  /** The batch BHXH received it in, the reference BHXH knows. */
+  batchId: string | null;
+  receivedAt: string;
 }
 
 export interface ProvinceBacklog {
@@ -29,34 +26,75 @@ export interface ProvinceBacklog {
   counts: Record<string, number>;
   oldestWaiting: string | null;
   pastDeadline: number;
+  /** Of `pastDeadline`, those BHXH holds and has not answered. */
+  awaitingBhxhPastDeadline: number;
+  /** The oldest of them, oldest first, at most AWAITING_BHXH_SAMPLE_SIZE. */
+  awaitingBhxhOldest: AwaitingBhxh[];
 }
 
+export interface BacklogReport {
+  /** Records not final that were registered before this instant are past the deadline. */
+  deadline: string;
+  provinces: ProvinceBacklog[];
+}
+
+const toIso = (value: Date | string) => new Date(value).toISOString();
+
 /**
- * Per province: counts by status, the oldest record not yet final, and those past the deadline: the
- * backlog Công văn 2118/BHXH-CNTT asks provinces to follow (docs/DOMAIN.md, "Deadlines").
+ * Per province: counts by status, the oldest record not yet final, those past the deadline (5 working
+ * days from registration, public holidays and the 15:00 cut-off counted, docs/DOMAIN.md "Deadlines")
+ * and the overdue ones BHXH has not answered: the backlog Công văn 2118/BHXH-CNTT asks provinces to
+ * follow. Two statements whatever the size of the table: the calendar gives the one registration
+ * instant before which every record is late, and rows are compared with it.
  */
-export async function backlogReport(db: Queryable, now: Date, provinces?: string[]): Promise<{ deadline: string; provinces: ProvinceBacklog[] }> {
-  const cutoff = deadlineCutoff(now);
-  const { rows } = await db.query<{ ma_tinh: string; status: TransferStatus; count: string | number; oldest: Date | string | null; late: string | number }>(
-    `SELECT ma_tinh, status, count(*) AS count,
-            min(created_at) AS oldest,
-            count(*) FILTER (WHERE created_at < $1::timestamptz) AS late
-       FROM transfers
-      WHERE ($2::text[] IS NULL OR ma_tinh = ANY($2))
-      GROUP BY ma_tinh, status
-      ORDER BY ma_tinh, status`,
-    [cutoff, provinces ?? null],
-  );
+export async function backlogReport(db: Queryable, calendar: WorkingCalendar, now: Date, provinces?: string[]): Promise<BacklogReport> {
+  const cutoff = calendar.overdueIfReceivedBefore(now, BACKLOG_DEADLINE_WORKING_DAYS);
+  const scope = provinces ?? null;
+  const [counts, awaiting] = await Promise.all([
+    db.query<{ ma_tinh: string; status: TransferStatus; count: string | number; oldest: Date | string | null; late: string | number }>(
+      `SELECT ma_tinh, status, count(*) AS count,
+              min(created_at) AS oldest,
+              count(*) FILTER (WHERE created_at < $1::timestamptz) AS late
+         FROM transfers
+        WHERE ($2::text[] IS NULL OR ma_tinh = ANY($2))
+        GROUP BY ma_tinh, status
+        ORDER BY ma_tinh, status`,
+      [cutoff, scope],
+    ),
+    db.query<{ ma_tinh: string; id: string; batch_id: string | null; created_at: Date | string }>(
+      `SELECT ma_tinh, id, batch_id, created_at
+         FROM (SELECT ma_tinh, id, batch_id, created_at,
+                      row_number() OVER (PARTITION BY ma_tinh ORDER BY created_at, id) AS rank
+                 FROM transfers
+                WHERE status = ANY($2::text[]) AND created_at < $1::timestamptz
+                  AND ($3::text[] IS NULL OR ma_tinh = ANY($3))) AS overdue
+        WHERE rank <= $4
+        ORDER BY ma_tinh, rank`,
+      [cutoff, AWAITING_BHXH, scope, AWAITING_BHXH_SAMPLE_SIZE],
+    ),
+  ]);
   const byProvince = new Map<string, ProvinceBacklog>();
-  for (const row of rows) {
-    const entry = byProvince.get(row.ma_tinh) ?? { maTinh: row.ma_tinh, counts: {}, oldestWaiting: null, pastDeadline: 0 };
-    entry.counts[row.status] = Number(row.count);
-    if (!FINAL_STATUSES.includes(row.status) && row.oldest) {
-      const oldest = new Date(row.oldest).toISOString();
-      if (entry.oldestWaiting === null || oldest < entry.oldestWaiting) entry.oldestWaiting = oldest;
-      entry.pastDeadline += Number(row.late);
+  const entryFor = (maTinh: string) => {
+    let entry = byProvince.get(maTinh);
+    if (!entry) {
+      entry = { maTinh, counts: {}, oldestWaiting: null, pastDeadline: 0, awaitingBhxhPastDeadline: 0, awaitingBhxhOldest: [] };
+      byProvince.set(maTinh, entry);
     }
-    byProvince.set(row.ma_tinh, entry);
+    return entry;
+  };
+  for (const row of counts.rows) {
+    const entry = entryFor(row.ma_tinh);
+    entry.counts[row.status] = Number(row.count);
+    if (FINAL_STATUSES.includes(row.status)) continue;
+    if (row.oldest) {
+      const oldest = toIso(row.oldest);
+      if (entry.oldestWaiting === null || oldest < entry.oldestWaiting) entry.oldestWaiting = oldest;
+    }
+    entry.pastDeadline += Number(row.late);
+    if (AWAITING_BHXH.includes(row.status)) entry.awaitingBhxhPastDeadline += Number(row.late);
   }
-  return { deadline: cutoff, provinces: [...byProvince.values()] };
+  for (const row of awaiting.rows) {
+    entryFor(row.ma_tinh).awaitingBhxhOldest.push({ transferId: row.id, batchId: row.batch_id, receivedAt: toIso(row.created_at) });
+  }
+  return { deadline: vietnamTimestamp(cutoff), provinces: [...byProvince.values()] };
 }

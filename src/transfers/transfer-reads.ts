@@ -1,4 +1,5 @@
 import type { ApiClient } from '../auth/clients.js';
+import type { WorkingCalendar } from '../domain/working-days.js';
 import { listAuditEvents } from '../store/audit-log.js';
 import { deliveryHistory } from '../store/batches.js';
 import type { Database } from '../store/database.js';
@@ -33,7 +34,7 @@ export class TransferReads {
     return countTransfersByStatus(this.db);
   }
 
-  backlog(now: Date, provinces?: string[]) {
-    return backlogReport(this.db, now, provinces);
+  backlog(calendar: WorkingCalendar, now: Date, provinces?: string[]) {
+    return backlogReport(this.db, calendar, now, provinces);
   }
 }
