@@ -1,4 +1,5 @@
 import {
+  NotReceivedError,
   PermanentDeliveryError,
   TransientDeliveryError,
   type BhxhAnswer,
@@ -46,6 +47,8 @@ export class BhxhPushClient implements BhxhPort {
     } catch (error) {
       const cause = (error as { cause?: { code?: string } }).cause?.code;
       const name = (error as Error).name;
+      // Refused at connect: the request never left, so BHXH cannot hold the batch.
+      if (cause === 'ECONNREFUSED') throw new NotReceivedError(`cannot reach BHXH (${cause})`);
       throw new TransientDeliveryError(
         name === 'TimeoutError' ? `no answer within ${this.options.timeoutMs} ms` : `cannot reach BHXH (${cause ?? (error as Error).message})`,
       );
@@ -67,6 +70,8 @@ export class BhxhPushClient implements BhxhPort {
       if (!Array.isArray(results)) throw new TransientDeliveryError('answer 200 has no results list', 200);
       return { httpStatus: 200, results };
     }
+    // Received, results later (docs/API.md, "Push"): the body's count is informative only.
+    if (response.status >= 200 && response.status < 300) return { httpStatus: response.status, results: null };
     const status = response.status;
     // BHXH's answer body may quote the records, so it goes only to the attempt's row in PostgreSQL,
     // never into the message that logs and audit events carry.

@@ -70,8 +70,6 @@ const TRANSFER_TYPE_NAME = /\b(?:KHAI_SINH|KHAI_TU|HO_SO_MOT_CUA)\b/;
 const STILL_NAMING_TYPES = new Set([
   // TransferType is a literal union: storage imports no service, so it cannot take src/messages/registry.ts's list.
   'src/store/transfers.ts',
-  // The dispatch claim's SQL (which types leave as which BHXH document, a death before its person's card): being reworked.
-  'src/store/batches.ts',
   // The bulk-replay filter's enum: to be read from TRANSFER_TYPES.
   'adapters/ops-api.ts',
 ]);

@@ -136,7 +136,7 @@ describe('transient failures are retried with backoff', () => {
       const view = await detail(id);
       expect(view.status).toBe('issued');
       expect(eventsTo(view, 'issued')).toHaveLength(1);
-      expect(view.history.map((event) => event.toStatus)).toEqual(['queued', 'sent', 'issued']);
+      expect(view.history.map((event) => event.toStatus)).toEqual(['queued', 'sending', 'sent', 'issued']);
       expect(view.deliveries).toHaveLength(1);
       expect(view.deliveries[0]).toMatchObject({ batchId: first.batchId, mode: 'push', batchStatus: 'closed', outcome: 'issued' });
       expect(view.deliveries[0]?.attempts).toEqual([
@@ -207,15 +207,16 @@ describe('circuit breaker', () => {
     expect(simulator.deliveries.length).toBeGreaterThanOrEqual(1);
     expect(simulator.deliveries.every((delivery) => delivery.answeredWith === 'hang')).toBe(true);
 
-    // While open, nothing is lost and nothing failed: every record still `sent`, in its open batch.
-    expect(await statuses(ids)).toEqual(ids.map(() => 'sent'));
+    // While open, nothing is lost and nothing failed: every record still `sending` (BHXH may hold
+    // it: each batch was tried), in its open batch, to be resent as it is.
+    expect(await statuses(ids)).toEqual(ids.map(() => 'sending'));
     for (const id of ids) {
       const view = await detail(id);
       expect(view.deliveries).toHaveLength(1);
       expect(view.deliveries[0]).toMatchObject({ batchStatus: 'open', outcome: null });
       expect(view.deliveries[0]?.attempts.every((attempt) => attempt.outcome === 'transient' && /no answer within 300 ms/.test(attempt.error ?? ''))).toBe(true);
     }
-    expect((await dispatchView()).counts).toMatchObject({ sent: 4 });
+    expect((await dispatchView()).counts).toMatchObject({ sending: 4 });
 
     // BHXH is still hanging: the breaker half-opens after BREAKER_RESET_MS, lets one trial through,
     // which times out, and opens again.
@@ -229,7 +230,7 @@ describe('circuit breaker', () => {
     expect(halfOpened.deliverCalls - opened.deliverCalls).toBeLessThanOrEqual(4);
     // Half-open: exactly one trial delivery.
     expect(reopened.delivered - halfOpened.delivered).toBe(1);
-    expect(await statuses(ids)).toEqual(ids.map(() => 'sent'));
+    expect(await statuses(ids)).toEqual(ids.map(() => 'sending'));
 
     // BHXH recovers: the next trial succeeds, the breaker closes, and everything is delivered.
     simulator.setScript({ kind: 'answer' });
@@ -276,7 +277,7 @@ describe('deliveries that end failed', () => {
     const failed = await detail(id);
     expect(failed.status).toBe('failed');
     const failure = failed.history.find((event) => event.action === 'dispatch.failed');
-    expect(failure).toMatchObject({ actor: 'dispatcher', fromStatus: 'sent', toStatus: 'failed', details: { batchId: failedBatch } });
+    expect(failure).toMatchObject({ actor: 'dispatcher', fromStatus: 'sending', toStatus: 'failed', details: { batchId: failedBatch } });
     expect(String(failure?.details?.reason)).toMatch(/400/);
     expect(failed.deliveries).toEqual([
       expect.objectContaining({ batchId: failedBatch, batchStatus: 'failed', outcome: 'failed', attempts: [expect.objectContaining({ attempt: 1, outcome: 'permanent', httpStatus: 400 })] }),
@@ -327,7 +328,7 @@ describe('deliveries that end failed', () => {
       expect.objectContaining({ batchId: failedBatch, batchStatus: 'failed', outcome: 'failed', attempts: [expect.objectContaining({ outcome: 'permanent', httpStatus: 400 })] }),
       expect.objectContaining({ batchId: newBatch, batchStatus: 'closed', outcome: 'issued', attempts: [expect.objectContaining({ attempt: 1, outcome: 'answered', httpStatus: 200 })] }),
     ]);
-    expect(issued.history.map((event) => event.toStatus)).toEqual(['queued', 'sent', 'failed', 'queued', 'sent', 'issued']);
+    expect(issued.history.map((event) => event.toStatus)).toEqual(['queued', 'sending', 'failed', 'queued', 'sending', 'sent', 'issued']);
     expect((await gateway.request('auditor', { method: 'GET', url: '/audit/v1/verify' })).json().ok).toBe(true);
   });
 

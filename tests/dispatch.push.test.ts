@@ -65,7 +65,7 @@ describe('push dispatch', () => {
     expect(issued.status).toBe('issued');
     expect(issued.card).toMatchObject({ maSoBHXH: expect.stringMatching(/^\d{10}$/), maThe: expect.stringMatching(/^TE108\d{10}$/), gtTheTu: '20250301' });
     expect(issued.deliveries).toEqual([expect.objectContaining({ mode: 'push', outcome: 'issued', attempts: [expect.objectContaining({ outcome: 'answered', httpStatus: 200 })] })]);
-    expect(issued.history.map((event: { toStatus: string }) => event.toStatus)).toEqual(['queued', 'sent', 'issued']);
+    expect(issued.history.map((event: { toStatus: string }) => event.toStatus)).toEqual(['queued', 'sending', 'sent', 'issued']);
 
     const returned = await statusOf(ids[1] as string);
     expect(returned).toMatchObject({ status: 'returned', errors: [{ MA_LOI: 'TRUNG_NHAN_KHAU', MO_TA: 'Trùng nhân khẩu' }] });

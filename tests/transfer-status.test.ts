@@ -61,7 +61,7 @@ async function auditEventsOf(transferId: string): Promise<Array<{ from_status: s
 describe('the status table', () => {
   it('names every status as officers say it', () => {
     expect(Object.fromEntries(TRANSFER_STATUSES.map((status) => [status, TRANSFER_STATES[status].vietnamese]))).toEqual({
-      received: 'chưa gửi', queued: 'chờ gửi', sent: 'đã gửi', issued: 'đã cấp thẻ', processed: 'đã báo giảm',
+      received: 'chưa gửi', queued: 'chờ gửi', sending: 'đang gửi', sent: 'đã gửi', issued: 'đã cấp thẻ', processed: 'đã báo giảm',
       returned: 'bị trả về', failed: 'gửi không thành công', deceased: 'không gửi, đã khai tử', merged: 'đã gộp',
     });
   });
@@ -81,7 +81,16 @@ describe('the status table', () => {
     expect(mayMove('failed', 'issued')).toBe(false);
     expect(mayMove('queued', 'failed')).toBe(false);
     expect(mayMove('sent', 'deceased')).toBe(false);
+    // A record in a pushed batch BHXH may already hold: neither corrected nor retired by a death.
+    expect(mayMove('sending', 'deceased')).toBe(false);
+    expect(CORRECTABLE_STATUSES).not.toContain('sending');
+    expect(mayMove('sending', 'issued')).toBe(false);
     expect(TRANSFER_STATUSES.filter((to) => mayMove('merged', to))).toEqual([]);
+  });
+
+  it('gives the push its moves: claimed sending, acknowledged sent, released back to queued, or failed', () => {
+    expect(TRANSFER_STATES.queued.to.sending).toEqual(['claim']);
+    expect(TRANSFER_STATES.sending.to).toEqual({ sending: ['dossier'], sent: ['acknowledged'], failed: ['undelivered'], queued: ['released'] });
   });
 
   it('is what PostgreSQL\'s CHECK constraint on transfers.status allows, no more and no less', async () => {

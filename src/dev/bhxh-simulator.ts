@@ -10,9 +10,13 @@ export interface SimulatedBatch {
   records: Array<Record<string, unknown>>;
 }
 
-/** What the simulator does with one delivery: answer per record, fail with a status, or never answer. */
+/**
+ * What the simulator does with one delivery: answer per record (a `result` of null leaves the record
+ * out, to be answered later), only accept it (202, results later), fail with a status, or never answer.
+ */
 export type Behaviour =
-  | { kind: 'answer'; result?: (record: Record<string, unknown>) => Record<string, unknown> }
+  | { kind: 'answer'; result?: (record: Record<string, unknown>) => Record<string, unknown> | null }
+  | { kind: 'accept' }
   | { kind: 'status'; status: number; headers?: Record<string, string>; body?: string }
   | { kind: 'hang' };
 
@@ -43,7 +47,7 @@ export function issueCard(record: Record<string, unknown>): Record<string, unkno
 export class BhxhSimulator {
   readonly deliveries: Delivery[] = [];
   private script: Behaviour[] = [{ kind: 'answer' }];
-  private readonly answered = new Map<string, unknown>();
+  private readonly answered = new Map<string, { status: number; body: unknown }>();
   private readonly hanging = new Set<() => void>();
   private readonly waiters: Array<{ predicate: () => boolean; resolve: () => void }> = [];
   private server: FastifyInstance | undefined;
@@ -57,14 +61,16 @@ export class BhxhSimulator {
     this.script = behaviours;
   }
 
-  async start(): Promise<string> {
+  /** On `port` when given: a test that stops BHXH starts it again where the gateway expects it. */
+  async start(port = 0): Promise<string> {
     const app = Fastify({ bodyLimit: 64 * 1024 * 1024 });
     app.post<{ Body: SimulatedBatch }>('/batches', async (request, reply) => {
       const idempotencyKey = request.headers['idempotency-key'] as string | undefined;
       const behaviour = (this.script.length > 1 ? this.script.shift() : this.script[0]) as Behaviour;
       const delivery: Delivery = {
         batchId: request.body.batchId, idempotencyKey, authorization: request.headers.authorization,
-        body: request.body, answeredWith: behaviour.kind === 'hang' ? 'hang' : behaviour.kind === 'status' ? behaviour.status : 200,
+        body: request.body,
+        answeredWith: behaviour.kind === 'hang' ? 'hang' : behaviour.kind === 'status' ? behaviour.status : behaviour.kind === 'accept' ? 202 : 200,
       };
       if (this.options.keepHistory !== false) this.deliveries.push(delivery);
       this.notify();
@@ -83,12 +89,14 @@ export class BhxhSimulator {
         return reply.code(behaviour.status).headers(behaviour.headers ?? {}).send(behaviour.body ?? '');
       }
       const remembered = idempotencyKey ? this.answered.get(idempotencyKey) : undefined;
-      if (remembered) return reply.send(remembered);
-      const answer = { results: request.body.records.map((record) => (behaviour.result ?? issueCard)(record)) };
+      if (remembered) return reply.code(remembered.status).send(remembered.body);
+      const answer = behaviour.kind === 'accept'
+        ? { status: 202, body: { accepted: request.body.records.length } }
+        : { status: 200, body: { results: request.body.records.map((record) => (behaviour.result ?? issueCard)(record)).filter((result) => result !== null) } };
       if (idempotencyKey) this.remember(idempotencyKey, answer);
-      return reply.send(answer);
+      return reply.code(answer.status).send(answer.body);
     });
-    await app.listen({ port: 0, host: '127.0.0.1' });
+    await app.listen({ port, host: '127.0.0.1' });
     this.server = app;
     const address = app.server.address();
     if (!address || typeof address === 'string') throw new Error('simulator has no port');
@@ -96,7 +104,7 @@ export class BhxhSimulator {
     return this.url;
   }
 
-  private remember(idempotencyKey: string, answer: unknown): void {
+  private remember(idempotencyKey: string, answer: { status: number; body: unknown }): void {
     this.answered.set(idempotencyKey, answer);
     if (this.options.keepHistory === false && this.answered.size > RECENT_ANSWERS) {
       this.answered.delete(this.answered.keys().next().value as string);

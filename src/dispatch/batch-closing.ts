@@ -1,32 +1,47 @@
 import { batchMembersInTx, setBatchStatusInTx, setMemberOutcomesInTx, type Batch } from '../store/batches.js';
 import type { Queryable } from '../store/database.js';
-import { moveTransfersInTx } from '../store/transfers.js';
+import { moveBatchTransfersInTx, moveTransfersInTx } from '../store/transfers.js';
 
 /**
- * A batch that could not be delivered: its unanswered records become `failed`, keeping the reason,
- * and wait for an operator's replay.
+ * A pushed batch BHXH acknowledged (any 2xx): its records move sending → sent, where they wait for
+ * their results, and the batch is `delivered`. Nothing is moved twice: a second acknowledgement of
+ * the same batch (a takeover's) finds no record still `sending`.
  */
-export async function failBatchInTx(
-  tx: Queryable,
-  batch: Batch,
-  reason: string,
-  actor: string,
-  options: { onlyIfUnanswered?: boolean } = {},
-): Promise<number> {
-  const pending = (await batchMembersInTx(tx, batch.id)).filter(
-    (member) => member.outcome === null && member.transferStatus === 'sent' && member.transferBatchId === batch.id,
-  );
-  // After an answer: a batch whose every record was answered is closed, and stays closed.
-  if (options.onlyIfUnanswered && pending.length === 0) return 0;
-  const { moved } = await moveTransfersInTx(
-    tx,
-    pending.map((member) => ({
-      id: member.transferId, fromStatus: 'sent', toStatus: 'failed', batchId: null,
-      event: { actor, action: 'dispatch.failed', details: { batchId: batch.id, reason } },
-    })),
-  );
+export async function acknowledgeBatchInTx(tx: Queryable, batchId: string, httpStatus: number, actor: string): Promise<number> {
+  const moved = await moveBatchTransfersInTx(tx, batchId, {
+    fromStatus: 'sending', toStatus: 'sent', leaveBatch: false,
+    event: { actor, action: 'dispatch.acknowledged', details: { batchId, httpStatus } },
+  });
+  await tx.query("UPDATE batches SET status = 'delivered', delivered_at = now() WHERE id = $1 AND status = 'open'", [batchId]);
+  return moved.length;
+}
+
+/**
+ * A pushed batch that could not be delivered (attempts exhausted, or BHXH refused it): its records
+ * still `sending` become `failed`, keeping the reason, and wait for an operator's replay.
+ */
+export async function failBatchInTx(tx: Queryable, batch: Batch, reason: string, actor: string): Promise<number> {
+  const moved = await moveBatchTransfersInTx(tx, batch.id, {
+    fromStatus: 'sending', toStatus: 'failed', leaveBatch: true,
+    event: { actor, action: 'dispatch.failed', details: { batchId: batch.id, reason } },
+  });
   await setMemberOutcomesInTx(tx, batch.id, moved.map((transferId) => ({ transferId, outcome: 'failed' })));
   await setBatchStatusInTx(tx, batch.id, 'failed', reason);
+  return moved.length;
+}
+
+/**
+ * A pushed batch that provably never reached BHXH (its connection was refused before a byte was
+ * sent): its records go back to `queued`, correctable again, to be claimed into a new batch once
+ * BHXH answers; the batch ends `released` and is never sent.
+ */
+export async function releaseBatchInTx(tx: Queryable, batch: Batch, reason: string, actor: string): Promise<number> {
+  const moved = await moveBatchTransfersInTx(tx, batch.id, {
+    fromStatus: 'sending', toStatus: 'queued', leaveBatch: true,
+    event: { actor, action: 'dispatch.released', details: { batchId: batch.id, reason } },
+  });
+  await setMemberOutcomesInTx(tx, batch.id, moved.map((transferId) => ({ transferId, outcome: 'released' })));
+  await setBatchStatusInTx(tx, batch.id, 'released', reason);
   return moved.length;
 }
 

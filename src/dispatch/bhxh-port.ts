@@ -2,10 +2,15 @@ import type { SerialisedBatch } from '../store/batches.js';
 
 export type { SerialisedBatch };
 
-/** BHXH's answer to a pushed batch: one result per record, applied by src/dispatch/apply-results.ts. */
+/**
+ * BHXH acknowledged a pushed batch (a 2xx). With 200 it answers results at once, applied by
+ * src/dispatch/apply-results.ts (a record it leaves out waits for a later one); with 202
+ * `{"accepted": n}` it only received the batch, and its results come later through
+ * `POST /bhxh/v1/batches/{batchId}/results` (null here).
+ */
 export interface BhxhAnswer {
   httpStatus: number;
-  results: unknown[];
+  results: unknown[] | null;
 }
 
 /**
@@ -24,6 +29,17 @@ export class TransientDeliveryError extends Error {
     super(message);
     this.name = 'TransientDeliveryError';
     keepOutOfLogs(this, answer);
+  }
+}
+
+/**
+ * The batch provably never reached BHXH (the connection was refused: not a byte was sent). Unlike a
+ * timeout or a 5xx, nothing may be held by BHXH, so its records may go back to `queued`.
+ */
+export class NotReceivedError extends TransientDeliveryError {
+  constructor(message: string) {
+    super(message);
+    this.name = 'NotReceivedError';
   }
 }
 

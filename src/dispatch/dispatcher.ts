@@ -9,15 +9,22 @@ import { Availability, isConnectionError, type AvailabilityChange } from '../ava
 import type { GatewayConfig } from '../config.js';
 import { unavailable } from '../errors.js';
 import type { GatewayMetrics } from '../metrics.js';
-import { claimIntoBatchesInTx, findBatch, listBatchIds, recordAttemptInTx, serialisedBatchBody, type SerialisedBatch } from '../store/batches.js';
+import { DISPATCH_FACTS } from '../messages/registry.js';
+import {
+  claimIntoBatchesInTx, countOpenPushBatches, findBatch, listBatchIds, recordAttemptInTx, serialisedBatchBody,
+  type Batch, type SerialisedBatch,
+} from '../store/batches.js';
 import type { Database } from '../store/database.js';
+import { listPaused } from '../store/dispatch-pauses.js';
 import { applyResultsInTx, type AppliedResults } from './apply-results.js';
-import { PermanentDeliveryError, TransientDeliveryError, type BhxhAnswer, type BhxhPort } from './bhxh-port.js';
-import { expireLeasesInTx, failBatchInTx } from './batch-closing.js';
+import { NotReceivedError, PermanentDeliveryError, TransientDeliveryError, type BhxhAnswer, type BhxhPort } from './bhxh-port.js';
+import { acknowledgeBatchInTx, expireLeasesInTx, failBatchInTx, releaseBatchInTx } from './batch-closing.js';
 
 export const QUEUES = { runs: 'dispatch-runs', deliveries: 'batch-deliveries', maintenance: 'maintenance', replays: 'bulk-replays' } as const;
 
 const ACTOR = 'dispatcher';
+/** Claims of pushed batches take turns across processes, so two never fill the same room in the window. */
+const CLAIM_LOCK = 'SELECT pg_advisory_xact_lock(7412, hashtext(current_schema()))';
 const BREAKER_STATES = { closed: 0, halfOpen: 1, open: 2 } as const;
 
 export interface DispatcherDependencies {
@@ -48,8 +55,11 @@ export interface RunSummary {
 /**
  * Where queued transfers leave for BHXH. BullMQ schedules the periodic run (a job scheduler every
  * DISPATCH_INTERVAL_MS) and the maintenance tick; global concurrency 1 makes one run at a time across
- * every gateway process on this Redis. A run claims records into batches in PostgreSQL, then one
- * delivery job per batch (job id = batch id) pushes it behind an opossum breaker; BullMQ retries it
+ * every gateway process on this Redis. A run claims records into batches in PostgreSQL, no more
+ * batches than DELIVERY_CONCURRENCY waiting for BHXH's acknowledgement across every process, and
+ * each batch BHXH acknowledges makes room for the next, so a BHXH that answers drains the backlog
+ * in one run and one that does not leaves it `queued`. One delivery job per batch (job id = batch
+ * id) pushes it behind an opossum breaker; BullMQ retries it
  * with jittered exponential backoff, and a delivery whose process died is picked up again by the
  * next process started on its host, or anywhere once its lock lapses. PostgreSQL, not Redis, holds
  * what was sent and answered, so what an emptied Redis lost is put back from it.
@@ -270,16 +280,26 @@ export class Dispatcher {
   private async restoreFromDatabase(): Promise<void> {
     const lost = await this.schedulersLost();
     if (lost) await this.registerSchedulers();
+    const { openBatches, runningReplays } = await this.requeueFromDatabase();
+    if (lost) {
+      this.deps.logger.warn(
+        { openBatches, runningReplays },
+        'Redis had lost the job schedulers: re-created them, and the jobs of open batches and running replays, from PostgreSQL',
+      );
+    }
+  }
+
+  /**
+   * A job for every push batch open in PostgreSQL and every bulk replay still running. Run by every
+   * maintenance tick too: a process that died between committing a claim (or a replay) and queueing
+   * its job left it with none, and it goes on within a tick rather than at the next run.
+   */
+  private async requeueFromDatabase(): Promise<{ openBatches: number; runningReplays: number }> {
     const batches = await listBatchIds(this.deps.db, 'open', 'push');
     await this.enqueueDeliveries(batches);
     const { rows } = await this.deps.db.query<{ id: string }>("SELECT id FROM replay_jobs WHERE status = 'running' ORDER BY id");
     if (this.deps.replayProcessor) for (const row of rows) await this.addReplay(this.queues.replays, row.id);
-    if (lost) {
-      this.deps.logger.warn(
-        { openBatches: batches.length, runningReplays: rows.length },
-        'Redis had lost the job schedulers: re-created them, and the jobs of open batches and running replays, from PostgreSQL',
-      );
-    }
+    return { openBatches: batches.length, runningReplays: rows.length };
   }
 
   /**
@@ -371,26 +391,45 @@ export class Dispatcher {
     });
   }
 
-  /** One dispatch run: resume batches left open by a crash, then batch everything queued. */
+  /**
+   * One dispatch run: resume batches left open by a crash, then claim as many batches as BHXH may be
+   * sent at once. The deliveries claim the rest, one batch for each batch BHXH acknowledges.
+   */
   async runOnce(actor: string): Promise<RunSummary> {
-    const { config, db, metrics } = this.deps;
     const summary: RunSummary = { batches: 0, records: 0, resumed: 0 };
     if (!this.breaker) return summary;
-    const open = await listBatchIds(db, 'open', 'push');
+    const open = await listBatchIds(this.deps.db, 'open', 'push');
     await this.enqueueDeliveries(open);
     summary.resumed = open.length;
-    while (!this.breaker.opened) {
-      const batches = await db.transaction((tx) =>
-        claimIntoBatchesInTx(tx, { mode: 'push', batchSize: config.dispatchBatchSize, limit: config.dispatchBatchSize * 20, actor }),
-      );
-      if (batches.length === 0) break;
-      for (const batch of batches) metrics.batches.inc({ mode: 'push', loai: batch.loai });
-      await this.enqueueDeliveries(batches.map((batch) => batch.id));
-      summary.batches += batches.length;
-      summary.records += batches.reduce((sum, batch) => sum + batch.recordCount, 0);
-    }
+    const claimed = await this.claimWindow(actor);
+    summary.batches = claimed.length;
+    summary.records = claimed.reduce((sum, batch) => sum + batch.recordCount, 0);
     if (summary.batches > 0 || summary.resumed > 0) this.deps.logger.info({ ...summary, actor }, 'dispatch run');
     return summary;
+  }
+
+  /**
+   * Fills the room left in the delivery window: DELIVERY_CONCURRENCY pushed batches not yet
+   * acknowledged, counted in PostgreSQL across processes; a paused province's held batches take no
+   * room. Nothing is claimed while the breaker is open: records wait `queued`, still correctable.
+   */
+  private async claimWindow(actor: string): Promise<Batch[]> {
+    const { config, db, metrics } = this.deps;
+    if (!this.breaker || this.breaker.opened || this.closing) return [];
+    const batches = await db.transaction(async (tx) => {
+      await tx.query(CLAIM_LOCK);
+      const room = config.deliveryConcurrency - (await countOpenPushBatches(tx, { skipPaused: true }));
+      if (room <= 0) return [];
+      return claimIntoBatchesInTx(tx, {
+        mode: 'push', batchSize: config.dispatchBatchSize, limit: room * config.dispatchBatchSize, maxBatches: room, actor, kinds: DISPATCH_FACTS,
+      });
+    });
+    if (batches.length === 0) return batches;
+    // Test-only (tests/dispatch.crash-windows.test.ts): dies where a crash leaves a claim without its jobs.
+    if (process.env.LIENTHONG_CRASH_AT === 'after-claim') process.kill(process.pid, 'SIGKILL');
+    for (const batch of batches) metrics.batches.inc({ mode: 'push', loai: batch.loai });
+    await this.enqueueDeliveries(batches.map((batch) => batch.id));
+    return batches;
   }
 
   private async enqueueDeliveries(batchIds: string[]): Promise<void> {
@@ -417,7 +456,9 @@ export class Dispatcher {
     const breaker = this.breaker;
     const batch = await findBatch(db, job.data.batchId);
     if (!batch || batch.status !== 'open' || !breaker) return 'nothing to deliver';
-    if (breaker.opened) return this.waitForBreaker(job, token);
+    const paused = await listPaused(db);
+    if (paused.includes(batch.maTinh) || paused.includes('*')) return this.waitWhilePaused(job, token);
+    if (breaker.opened) return this.notSentWhileOpen(job, batch, token);
     const body = await serialisedBatchBody(db, batch);
     const attempt = batch.attempts + 1;
     const startedAt = new Date();
@@ -425,8 +466,9 @@ export class Dispatcher {
     try {
       answer = await breaker.fire(body);
     } catch (error) {
-      if ((error as { code?: string }).code === 'EOPENBREAKER') return this.waitForBreaker(job, token);
+      if ((error as { code?: string }).code === 'EOPENBREAKER') return this.notSentWhileOpen(job, batch, token);
       const permanent = error instanceof PermanentDeliveryError;
+      const notReceived = error instanceof NotReceivedError;
       const exhausted = attempt >= config.dispatchMaxAttempts;
       const message = (error as Error).message;
       metrics.deliveryAttempts.inc({ outcome: permanent ? 'permanent' : 'transient' });
@@ -436,11 +478,15 @@ export class Dispatcher {
           httpStatus: (error as { httpStatus?: number }).httpStatus,
           error: [message, (error as { answer?: string }).answer].filter(Boolean).join(': '),
         });
-        if (permanent || exhausted) {
+        if (permanent || exhausted || notReceived) {
           // Read again under its lock: another delivery of the same batch (a takeover, a resend
           // after Redis came back empty) may have had BHXH's answer meanwhile, and that stands.
           const current = await findBatch(tx, batch.id, true);
           if (current?.status !== 'open') return 'answered by another delivery';
+          if (notReceived) {
+            await releaseBatchInTx(tx, current, `not received by BHXH: ${message}`, ACTOR);
+            return 'released';
+          }
           const reason = permanent ? `BHXH refused the batch: ${message}` : `not delivered after ${attempt} attempts: ${message}`;
           await failBatchInTx(tx, current, reason, ACTOR);
           return 'failed';
@@ -448,23 +494,25 @@ export class Dispatcher {
         return null;
       });
       if (ended === 'failed') logger.warn({ batchId: batch.id, attempt, error: message }, 'batch failed');
+      if (ended === 'released') logger.warn({ batchId: batch.id, error: message }, 'BHXH refused the connection: batch released, its records queued again');
       if (ended) return ended;
       logger.info({ batchId: batch.id, attempt, error: message }, 'batch delivery will be retried');
       throw error;
     }
     metrics.bhxhLatency.observe((Date.now() - startedAt.getTime()) / 1000);
     metrics.deliveryAttempts.inc({ outcome: 'answered' });
-    const { applied, unanswered } = await db.transaction(async (tx) => {
+    const applied = await db.transaction(async (tx) => {
       await recordAttemptInTx(tx, { batchId: batch.id, attempt, worker: this.workerId, startedAt, outcome: 'answered', httpStatus: answer.httpStatus });
-      const result = await applyResultsInTx(tx, batch.id, answer.results, 'bhxh');
-      // BHXH answers a pushed batch in full; a record it left out (or answered unreadably) would
-      // otherwise wait in `sent` forever. It fails, with the reason, for an operator to replay.
-      const left = result.unanswered === 0 ? 0
-        : await failBatchInTx(tx, batch, 'BHXH\'s answer had no applicable result for this record', ACTOR, { onlyIfUnanswered: true });
-      return { applied: result, unanswered: left };
+      await acknowledgeBatchInTx(tx, batch.id, answer.httpStatus, ACTOR);
+      return answer.results === null ? null : applyResultsInTx(tx, batch.id, answer.results, 'bhxh');
     });
-    if (unanswered > 0) logger.warn({ batchId: batch.id, unanswered }, 'records without a result in BHXH\'s answer failed');
+    await this.claimWindow(ACTOR).catch((error: unknown) => {
+      // Acknowledged all the same; the next run claims what this could not.
+      if (!isConnectionError(error)) logger.warn({ err: error }, 'claiming the next batch failed');
+    });
+    if (!applied) return `acknowledged (${answer.httpStatus}): results to come`;
     this.countResults(applied);
+    if (applied.unanswered > 0) logger.info({ batchId: batch.id, unanswered: applied.unanswered }, 'records left out of BHXH\'s answer wait sent for their results');
     if (applied.rejected.length > 0) logger.warn({ batchId: batch.id, rejected: applied.rejected }, 'BHXH answered results that were not applied');
     return `answered: ${applied.accepted} applied, ${applied.rejected.length} rejected`;
   }
@@ -478,9 +526,28 @@ export class Dispatcher {
     for (const code of applied.returnedCodes) metrics.returnedErrors.inc({ code });
   }
 
-  /** While the breaker is open the batch waits, without spending an attempt and without spinning. */
-  private async waitForBreaker(job: Job, token?: string): Promise<never> {
+  /**
+   * While the breaker is open nothing is sent. A batch never tried goes back to `queued` (released):
+   * BHXH cannot hold it. One tried already may be held by BHXH (a timeout, a 5xx): it waits, without
+   * spending an attempt and without spinning, to be resent as it is.
+   */
+  private async notSentWhileOpen(job: Job, batch: Batch, token?: string): Promise<string> {
+    if (batch.attempts === 0) {
+      const released = await this.deps.db.transaction(async (tx) => {
+        const current = await findBatch(tx, batch.id, true);
+        if (current?.status !== 'open' || current.attempts > 0) return false;
+        await releaseBatchInTx(tx, current, 'not sent: BHXH unavailable (circuit breaker open)', ACTOR);
+        return true;
+      });
+      if (released) return 'released';
+    }
     await job.moveToDelayed(Date.now() + this.deps.config.breakerResetMs, token);
+    throw new DelayedError();
+  }
+
+  /** An operator holds the batch's province: it waits, without spending an attempt, until resumed. */
+  private async waitWhilePaused(job: Job, token?: string): Promise<never> {
+    await job.moveToDelayed(Date.now() + this.deps.config.maintenanceIntervalMs, token);
     throw new DelayedError();
   }
 

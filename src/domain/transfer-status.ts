@@ -2,10 +2,13 @@
  * What moves a transfer from one status to another:
  * - `correction`: a PATCH by the registry or an operator (also the same status, when only its data changes);
  * - `dossier`: a one-stop dossier completes the record, or is only linked to it;
- * - `claim`: a dispatch run puts it in a pushed batch, or BHXH leases it;
+ * - `claim`: a dispatch run puts it in a batch to push, or BHXH leases it (a lease is BHXH's
+ *   acknowledgement, so a leased record is `sent` at once);
+ * - `acknowledged`: BHXH answered the delivery of its pushed batch with a 2xx: BHXH has it;
+ * - `released`: its pushed batch provably never reached BHXH (the connection was refused), so it
+ *   waits to be claimed again;
  * - `result`: BHXH's result for the record (OK or LOI);
- * - `undelivered`: its batch was not delivered after every attempt, BHXH refused the batch, or BHXH's
- *   answer had no result for it;
+ * - `undelivered`: its batch was not delivered after every attempt, or BHXH refused the batch;
  * - `lease-expired`: a pull lease ran out without a result;
  * - `resend`: the registry or an operator sends a returned record again;
  * - `replay`: an operator replays it;
@@ -13,7 +16,8 @@
  * - `merge`: the record a waiting one-stop dossier belongs to arrives.
  */
 export type Cause =
-  | 'correction' | 'dossier' | 'claim' | 'result' | 'undelivered' | 'lease-expired' | 'resend' | 'replay' | 'death' | 'merge';
+  | 'correction' | 'dossier' | 'claim' | 'acknowledged' | 'released' | 'result' | 'undelivered' | 'lease-expired'
+  | 'resend' | 'replay' | 'death' | 'merge';
 
 interface State<S extends string> {
   /** What officers call it (docs/API.md, "Statuses"). */
@@ -43,7 +47,13 @@ export const TRANSFER_STATES = stateTable({
   queued: {
     vietnamese: 'chờ gửi',
     initial: true,
-    to: { queued: ['correction', 'dossier'], received: ['correction', 'dossier'], sent: ['claim'], deceased: ['death'] },
+    to: { queued: ['correction', 'dossier'], received: ['correction', 'dossier'], sending: ['claim'], sent: ['claim'], deceased: ['death'] },
+  },
+  // In a pushed batch BHXH has not acknowledged yet: it may hold it already (a lost answer), so it
+  // is neither correctable nor retired by a death, and its batch is resent as it is.
+  sending: {
+    vietnamese: 'đang gửi',
+    to: { sending: ['dossier'], sent: ['acknowledged'], failed: ['undelivered'], queued: ['released'] },
   },
   sent: {
     vietnamese: 'đã gửi',
@@ -90,6 +100,8 @@ export const CORRECTABLE_STATUSES = statusesMovedBy('correction');
 export const REPLAYABLE_STATUSES = statusesMovedBy('replay');
 /** The registry (or an operator) may send it again. */
 export const RESENDABLE_STATUSES = statusesMovedBy('resend');
+/** BHXH has it, or may have it already (a pushed batch not yet acknowledged): its answer is awaited. */
+export const WITH_BHXH_STATUSES = [...statusesMovedBy('acknowledged'), ...statusesMovedBy('result')];
 /** A card that has not reached BHXH, and so must not once its person's death is registered. */
 export const CARD_NOT_YET_SENT = statusesMovedBy('death');
 

@@ -2,6 +2,7 @@ import type { ApiClient } from '../auth/clients.js';
 import type { Catalogues } from '../catalogues/catalogues.js';
 import type { CalendarDate } from '../domain/calendar-date.js';
 import type { SchemaName } from '../intake/validator.js';
+import type { ClaimKind } from '../store/batches.js';
 import type { Database, Queryable } from '../store/database.js';
 import type { IntakeAnswer } from '../store/inbound-messages.js';
 
@@ -55,3 +56,11 @@ export interface MessageModule<Doc extends { messageId: string }> {
   schema: SchemaName;
   prepare(doc: Doc, today: CalendarDate): PreparedMessage;
 }
+
+/**
+ * What a message type whose records go to BHXH hands the dispatcher's generic claim
+ * (src/store/batches.ts): the type its records are stored under, the BHXH document they become, an
+ * SQL condition that holds one of its queued records back for now, and a step the claim runs first.
+ * The registry lists them (DISPATCH_FACTS); the claim itself knows no message type.
+ */
+export type DispatchFacts = ClaimKind;

@@ -1,10 +1,11 @@
 import type { CalendarDate } from '../domain/calendar-date.js';
 import { validateDocument } from '../intake/validator.js';
+import { registerClaimKinds } from '../store/batches.js';
 import type { TransferType } from '../store/transfers.js';
-import { birthModule } from './birth/module.js';
-import { deathModule } from './death/module.js';
+import { birthDispatch, birthModule } from './birth/module.js';
+import { deathDispatch, deathModule } from './death/module.js';
 import { dossierModule } from './dossier/module.js';
-import type { MessageModule, ModuleDependencies, PreparedMessage } from './message-module.js';
+import type { DispatchFacts, MessageModule, ModuleDependencies, PreparedMessage } from './message-module.js';
 
 /**
  * Every message type the registry doors take, by the name a route or SOAP operation gives it (its
@@ -30,6 +31,13 @@ export interface BodyLimits {
 export function bodyLimitOf(type: MessageType, limits: BodyLimits): number {
   return MESSAGE_TYPES[type].carriesAttachments ? limits.attachmentBodyLimit : limits.bodyLimit;
 }
+
+/**
+ * The types whose records leave for BHXH, each with its dispatch facts; a dossier never does (it
+ * completes a birth or links to a death). A claim that names no kinds takes these.
+ */
+export const DISPATCH_FACTS: readonly DispatchFacts[] = [birthDispatch, deathDispatch];
+registerClaimKinds(DISPATCH_FACTS);
 
 /** The types transfers are stored under, one per message type: what a listing may filter by. */
 export const TRANSFER_TYPES = Object.values(MESSAGE_TYPES).map(({ transferType }) => transferType);

@@ -4,11 +4,40 @@ import { moveTransfersInTx, type StatusMove, type TransferType } from './transfe
 
 export type Loai = 'CAP_THE_TE' | 'BAO_GIAM';
 export type BatchMode = 'push' | 'pull';
-export type BatchStatus = 'open' | 'delivered' | 'closed' | 'failed' | 'expired';
+/**
+ * open: pushed, not yet acknowledged by BHXH (resent as it is); delivered: BHXH has it, results may
+ * still come; closed: every member answered; failed: could not be delivered; expired: a lease ran
+ * out; released: a push that provably never reached BHXH, its records back in `queued`.
+ */
+export type BatchStatus = 'open' | 'delivered' | 'closed' | 'failed' | 'expired' | 'released';
 
-/** Which BHXH document each kind of transfer becomes. */
-export const LOAI_OF_TYPE: Partial<Record<TransferType, Loai>> = { KHAI_SINH: 'CAP_THE_TE', KHAI_TU: 'BAO_GIAM' };
-const TYPE_OF_LOAI: Record<Loai, TransferType> = { CAP_THE_TE: 'KHAI_SINH', BAO_GIAM: 'KHAI_TU' };
+/**
+ * What one kind of transfer that BHXH receives hands the claim (src/messages/registry.ts lists
+ * them): the claim itself knows no message type.
+ */
+export interface ClaimKind {
+  /** The type its transfers are stored under. */
+  transferType: TransferType;
+  /** The BHXH document its records become. */
+  loai: Loai;
+  /**
+   * An SQL condition on a queued row of `transfers` of this type that holds it back from a batch
+   * for now. Each statement sees its own snapshot, so it is checked in the claim's own SELECT.
+   */
+  heldBackWhen?: string;
+  /** Run first in the claim's transaction: a last gate before a batch (it may move records itself). */
+  beforeClaimInTx?: (tx: Queryable, actor: string) => Promise<void>;
+}
+
+let registeredKinds: readonly ClaimKind[] = [];
+
+/**
+ * The kinds a claim that names none uses: set once by src/messages/registry.ts, the one list of
+ * message types, so that callers of the claim need not carry it.
+ */
+export function registerClaimKinds(kinds: readonly ClaimKind[]): void {
+  registeredKinds = kinds;
+}
 
 export interface Batch {
   id: string;
@@ -67,98 +96,99 @@ export interface ClaimRequest {
   batchSize: number;
   /** Most records to claim in this call. */
   limit: number;
+  /** Most batches to make in this call (push: no more than BHXH can be sent at once). */
+  maxBatches?: number;
   maTinh?: string;
   loai?: Loai;
   actor: string;
   /** Pull mode: the lease. */
   leasedBy?: string;
   leaseSeconds?: number;
+  /** What may be claimed; by default every kind registered (registerClaimKinds). */
+  kinds?: readonly ClaimKind[];
 }
 
 /**
  * Claims `queued` transfers into batches, one province and document type each, at most `batchSize`
- * records a batch. The batch and its members are recorded, and the transfers become `sent`, in the
- * caller's transaction — before any call to BHXH — so a crash after it resends the very same batch.
- * SKIP LOCKED lets another process claim other rows meanwhile; paused provinces are left waiting.
+ * records a batch. The batch and its members are recorded, and the transfers move, in the caller's
+ * transaction — before any call to BHXH — so a crash after it resends the very same batch. A pushed
+ * record becomes `sending` until BHXH acknowledges its batch; a leased one is `sent` at once (the
+ * lease is BHXH's acknowledgement). SKIP LOCKED lets another process claim other rows meanwhile;
+ * paused provinces are left waiting. One UPDATE and one audit append for all the claimed records.
  */
 export async function claimIntoBatchesInTx(tx: Queryable, request: ClaimRequest): Promise<Batch[]> {
-  await retireCardsOfDeceasedInTx(tx, request.actor);
-  const types = request.loai ? [TYPE_OF_LOAI[request.loai]] : Object.values(TYPE_OF_LOAI);
+  const kinds = (request.kinds ?? registeredKinds).filter((kind) => !request.loai || kind.loai === request.loai);
+  if (kinds.length === 0) return [];
+  for (const kind of kinds) await kind.beforeClaimInTx?.(tx, request.actor);
+  const types = kinds.map((kind) => kind.transferType);
+  // Each kind's hold, on its own rows: $4 onwards are the kinds' types, in order.
+  const held = kinds
+    .map((kind, index) => (kind.heldBackWhen ? `(type = $${index + 4} AND (${kind.heldBackWhen}))` : null))
+    .filter((condition) => condition !== null);
   const { rows } = await tx.query<{ id: string; ma_tinh: string; type: TransferType }>(
     `SELECT id, ma_tinh, type FROM transfers
       WHERE status = 'queued' AND type = ANY($1::text[])
         AND ($2::text IS NULL OR ma_tinh = $2)
         AND NOT EXISTS (SELECT 1 FROM dispatch_pauses p WHERE p.ma_tinh = transfers.ma_tinh OR p.ma_tinh = '*')
-        -- A card whose person's death is registered never leaves, even if it became queued after
-        -- retireCardsOfDeceasedInTx looked (each statement sees its own snapshot).
-        AND NOT (type = 'KHAI_SINH' AND EXISTS (
-              SELECT 1 FROM transfers death WHERE death.type = 'KHAI_TU' AND death.so_dinh_danh = transfers.so_dinh_danh))
-        -- One person, in order: a death waits while that person's card transfer is with BHXH.
-        AND NOT (type = 'KHAI_TU' AND EXISTS (
-              SELECT 1 FROM transfers card
-               WHERE card.type = 'KHAI_SINH' AND card.so_dinh_danh = transfers.so_dinh_danh AND card.status = 'sent'))
+        ${held.length > 0 ? `AND NOT (${held.join(' OR ')})` : ''}
       ORDER BY id
       LIMIT $3
       FOR UPDATE SKIP LOCKED`,
-    [types, request.maTinh ?? null, request.limit],
+    [types, request.maTinh ?? null, request.limit, ...types],
   );
-  const groups = new Map<string, Array<{ id: string; maTinh: string; loai: Loai }>>();
+  const loaiOf = new Map(kinds.map((kind) => [kind.transferType, kind.loai]));
+  const groups = new Map<string, { maTinh: string; loai: Loai; ids: string[] }>();
   for (const row of rows) {
-    const loai = LOAI_OF_TYPE[row.type] as Loai;
+    const loai = loaiOf.get(row.type) as Loai;
     const key = `${row.ma_tinh}/${loai}`;
-    const group = groups.get(key) ?? [];
-    group.push({ id: row.id, maTinh: row.ma_tinh, loai });
+    const group = groups.get(key) ?? { maTinh: row.ma_tinh, loai, ids: [] };
+    group.ids.push(row.id);
     groups.set(key, group);
   }
-  const batches: Batch[] = [];
-  const moves: StatusMove[] = [];
+  const planned: Array<{ id: string; maTinh: string; loai: Loai; ids: string[] }> = [];
   for (const group of groups.values()) {
-    for (let start = 0; start < group.length; start += request.batchSize) {
-      const members = group.slice(start, start + request.batchSize);
-      const first = members[0] as (typeof members)[number];
-      const batchId = newId();
-      const inserted = await tx.query<BatchRow>(
-        `INSERT INTO batches (id, ma_tinh, loai, mode, status, record_count, leased_by, lease_expires_at, delivered_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7,
-                 CASE WHEN $8::int IS NULL THEN NULL ELSE now() + make_interval(secs => $8::int) END,
-                 CASE WHEN $4 = 'pull' THEN now() END)
-         RETURNING *`,
-        [batchId, first.maTinh, first.loai, request.mode, request.mode === 'pull' ? 'delivered' : 'open', members.length,
-          request.leasedBy ?? null, request.leaseSeconds ?? null],
-      );
-      await tx.query(
-        `INSERT INTO batch_members (batch_id, transfer_id, position)
-         SELECT $1, id, position FROM unnest($2::text[]) WITH ORDINALITY AS m(id, position)`,
-        [batchId, members.map((member) => member.id)],
-      );
-      batches.push(fromRow(inserted.rows[0] as BatchRow));
-      for (const member of members) {
-        moves.push({
-          id: member.id, fromStatus: 'queued', toStatus: 'sent', batchId,
-          event: { actor: request.actor, action: request.mode === 'pull' ? 'dispatch.leased' : 'dispatch.batched', details: { batchId } },
-        });
-      }
+    for (let start = 0; start < group.ids.length; start += request.batchSize) {
+      if (request.maxBatches !== undefined && planned.length >= request.maxBatches) break;
+      planned.push({ id: newId(), maTinh: group.maTinh, loai: group.loai, ids: group.ids.slice(start, start + request.batchSize) });
     }
   }
-  await moveTransfersInTx(tx, moves);
-  return batches;
+  if (planned.length === 0) return [];
+  const pull = request.mode === 'pull';
+  const inserted = await tx.query<BatchRow>(
+    `INSERT INTO batches (id, ma_tinh, loai, mode, status, record_count, leased_by, lease_expires_at, delivered_at)
+     SELECT b.id, b.ma_tinh, b.loai, $4, $5, b.record_count, $6,
+            CASE WHEN $7::int IS NULL THEN NULL ELSE now() + make_interval(secs => $7::int) END,
+            CASE WHEN $4 = 'pull' THEN now() END
+       FROM unnest($1::text[], $2::text[], $3::text[], $8::int[]) WITH ORDINALITY AS b(id, ma_tinh, loai, record_count, position)
+      ORDER BY b.position
+     RETURNING *`,
+    [planned.map((batch) => batch.id), planned.map((batch) => batch.maTinh), planned.map((batch) => batch.loai), request.mode,
+      pull ? 'delivered' : 'open', request.leasedBy ?? null, request.leaseSeconds ?? null, planned.map((batch) => batch.ids.length)],
+  );
+  const members = planned.flatMap((batch) => batch.ids.map((id, index) => ({ batchId: batch.id, id, position: index + 1 })));
+  await tx.query(
+    `INSERT INTO batch_members (batch_id, transfer_id, position)
+     SELECT * FROM unnest($1::text[], $2::text[], $3::int[])`,
+    [members.map((member) => member.batchId), members.map((member) => member.id), members.map((member) => member.position)],
+  );
+  const event = { actor: request.actor, action: pull ? 'dispatch.leased' : 'dispatch.batched' };
+  await moveTransfersInTx(tx, members.map((member): StatusMove => ({
+    id: member.id, fromStatus: 'queued', toStatus: pull ? 'sent' : 'sending', batchId: member.batchId,
+    event: { ...event, details: { batchId: member.batchId } },
+  })));
+  const byId = new Map((inserted.rows as BatchRow[]).map((row) => [row.id, fromRow(row)]));
+  return planned.map((batch) => byId.get(batch.id) as Batch);
 }
 
-/**
- * A card that came back to `queued` (resent, replayed, lease expired) after its person's death was
- * registered must never reach BHXH: it ends `deceased` here, the last gate before a batch.
- */
-async function retireCardsOfDeceasedInTx(tx: Queryable, actor: string): Promise<void> {
-  const { rows } = await tx.query<{ id: string; death: string }>(
-    `SELECT card.id, death.id AS death FROM transfers card
-       JOIN transfers death ON death.type = 'KHAI_TU' AND death.so_dinh_danh = card.so_dinh_danh
-      WHERE card.type = 'KHAI_SINH' AND card.status = 'queued'
-      FOR UPDATE OF card SKIP LOCKED`,
+/** How many pushed batches wait for BHXH to acknowledge them, in every process; or only those of provinces not paused. */
+export async function countOpenPushBatches(db: Queryable, options: { skipPaused?: boolean } = {}): Promise<number> {
+  const { rows } = await db.query<{ count: string | number }>(
+    `SELECT count(*) AS count FROM batches b
+      WHERE b.status = 'open' AND b.mode = 'push'
+        AND NOT ($1 AND EXISTS (SELECT 1 FROM dispatch_pauses p WHERE p.ma_tinh = b.ma_tinh OR p.ma_tinh = '*'))`,
+    [options.skipPaused ?? false],
   );
-  await moveTransfersInTx(tx, rows.map((row) => ({
-    id: row.id, fromStatus: 'queued', toStatus: 'deceased', batchId: null,
-    event: { actor, action: 'transfer.person-deceased', details: { death: row.death } },
-  })));
+  return Number(rows[0]?.count ?? 0);
 }
 
 export async function findBatch(db: Queryable, id: string, forUpdate = false): Promise<Batch | null> {

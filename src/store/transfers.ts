@@ -21,7 +21,7 @@ export interface Transfer {
   bhxhDocument: Record<string, unknown> | null;
   bhxhErrors: unknown[] | null;
   card: Record<string, unknown> | null;
-  /** The batch holding the transfer while it is `sent`. */
+  /** The batch holding the transfer while it is `sending` or `sent`. */
   batchId: string | null;
   /** The one-stop-shop dossier code this transfer came with or was matched to. */
   maHoSo: string | null;
@@ -378,7 +378,7 @@ export async function moveTransfersInTx(tx: Queryable, moves: StatusMove[]): Pro
             card = COALESCE(u.card::jsonb, t.card),
             -- A new delivery starts with a clean slate; earlier errors stay in the audit log.
             bhxh_errors = CASE WHEN u.to_status = 'returned' THEN u.errors::jsonb
-                               WHEN u.to_status = 'sent' THEN NULL ELSE t.bhxh_errors END
+                               WHEN u.to_status IN ('sending', 'sent') THEN NULL ELSE t.bhxh_errors END
        FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[]) AS u(id, from_status, to_status, batch_id, card, errors)
       WHERE t.id = u.id AND t.status = u.from_status
       RETURNING t.id`,
@@ -403,4 +403,35 @@ export async function moveTransfersInTx(tx: Queryable, moves: StatusMove[]): Pro
     })),
   );
   return { moved: moved.map((move) => move.id), skipped: moves.filter((move) => !movedIds.has(move.id)).map((move) => move.id) };
+}
+
+export interface BatchMove {
+  fromStatus: TransferStatus;
+  toStatus: TransferStatus;
+  /** Whether the records leave the batch (released, failed) or stay in it (acknowledged). */
+  leaveBatch: boolean;
+  event: Omit<AuditEventInput, 'transferId' | 'fromStatus' | 'toStatus'>;
+}
+
+/**
+ * Moves every record a batch still holds in `fromStatus` (a pushed batch acknowledged by BHXH, or
+ * released): one UPDATE found through the batch's members, one audit append. A record that left the
+ * batch or its status meanwhile is left alone. Answers the ids moved.
+ */
+export async function moveBatchTransfersInTx(tx: Queryable, batchId: string, move: BatchMove): Promise<string[]> {
+  assertMayMove(`(batch ${batchId})`, move.fromStatus, move.toStatus);
+  const { rows } = await tx.query<{ id: string }>(
+    `UPDATE transfers t
+        SET status = $3, batch_id = CASE WHEN $4 THEN NULL ELSE t.batch_id END, updated_at = now(), change_xid = pg_current_xact_id()
+      WHERE t.id IN (SELECT m.transfer_id FROM batch_members m WHERE m.batch_id = $1)
+        AND t.batch_id = $1 AND t.status = $2
+      RETURNING t.id`,
+    [batchId, move.fromStatus, move.toStatus, move.leaveBatch],
+  );
+  const { event } = move;
+  appendAuditEventsInTx(tx, rows.map(({ id }): EveryField<AuditEventInput> => ({
+    actor: event.actor, action: event.action, payload: event.payload, payloadSha256: event.payloadSha256, details: event.details,
+    transferId: id, fromStatus: move.fromStatus, toStatus: move.toStatus,
+  })));
+  return rows.map((row) => row.id);
 }

@@ -7,10 +7,10 @@ import { validateDocument } from '../../intake/validator.js';
 import { attachmentReferences } from '../../store/attachments.js';
 import type { Queryable } from '../../store/database.js';
 import type { IntakeAnswer } from '../../store/inbound-messages.js';
-import { changeTransferInTx, insertTransferInTx, type Transfer } from '../../store/transfers.js';
+import { changeTransferInTx, insertTransferInTx, moveTransfersInTx, type Transfer } from '../../store/transfers.js';
 import { supplyBirthFromDossier, type ReadDossier } from '../dossier/merge.js';
 import { absorbDossiersInTx, linkDossierInTx, lockWaitingDossiersInTx } from '../dossier/waiting.js';
-import type { Arrival, MessageModule, ModuleDependencies } from '../message-module.js';
+import type { Arrival, DispatchFacts, MessageModule, ModuleDependencies } from '../message-module.js';
 import { birthLocks, cardState } from './card.js';
 import { BirthWriter } from './group-commit.js';
 import { checkKhaiSinh } from './rules.js';
@@ -50,6 +50,32 @@ export function birthModule(deps: ModuleDependencies): MessageModule<KhaiSinh> {
       };
     },
   };
+}
+
+/**
+ * A birth leaves as BHXH's CAP_THE_TE. A card whose person's death is registered never leaves: one
+ * that came back to `queued` (resent, replayed, lease expired, released) ends `deceased` at this last
+ * gate before a batch, and one that became queued after the gate looked is held by the claim's own
+ * condition (each statement sees its own snapshot).
+ */
+export const birthDispatch: DispatchFacts = {
+  transferType: 'KHAI_SINH',
+  loai: 'CAP_THE_TE',
+  heldBackWhen: "EXISTS (SELECT 1 FROM transfers death WHERE death.type = 'KHAI_TU' AND death.so_dinh_danh = transfers.so_dinh_danh)",
+  beforeClaimInTx: retireCardsOfDeceasedInTx,
+};
+
+async function retireCardsOfDeceasedInTx(tx: Queryable, actor: string): Promise<void> {
+  const { rows } = await tx.query<{ id: string; death: string }>(
+    `SELECT card.id, death.id AS death FROM transfers card
+       JOIN transfers death ON death.type = 'KHAI_TU' AND death.so_dinh_danh = card.so_dinh_danh
+      WHERE card.type = 'KHAI_SINH' AND card.status = 'queued'
+      FOR UPDATE OF card SKIP LOCKED`,
+  );
+  await moveTransfersInTx(tx, rows.map((row) => ({
+    id: row.id, fromStatus: 'queued', toStatus: 'deceased', batchId: null,
+    event: { actor, action: 'transfer.person-deceased', details: { death: row.death } },
+  })));
 }
 
 async function storeBirthAloneInTx(tx: Queryable, doc: KhaiSinh, arrival: Arrival, rules: BirthRules): Promise<IntakeAnswer> {

@@ -3,11 +3,23 @@ import type { KhaiTu } from '../../domain/documents.js';
 import { newId } from '../../domain/ids.js';
 import { assertBhxhDocument } from '../../intake/bhxh-documents.js';
 import type { IntakeAnswer } from '../../store/inbound-messages.js';
-import { CARD_NOT_YET_SENT, type TransferStatus } from '../../domain/transfer-status.js';
+import { CARD_NOT_YET_SENT, WITH_BHXH_STATUSES, type TransferStatus } from '../../domain/transfer-status.js';
 import { insertTransferInTx, moveTransfersInTx } from '../../store/transfers.js';
 import { absorbDossiersInTx, waitingDeathDossiersInTx } from '../dossier/waiting.js';
-import type { MessageModule, ModuleDependencies } from '../message-module.js';
+import type { DispatchFacts, MessageModule, ModuleDependencies } from '../message-module.js';
 import { checkKhaiTu } from './rules.js';
+
+/**
+ * A death leaves as BHXH's BAO_GIAM. One person, in order: it waits while that person's card is with
+ * BHXH (being sent or sent), so BHXH never hears of the death before the card it ends.
+ */
+export const deathDispatch: DispatchFacts = {
+  transferType: 'KHAI_TU',
+  loai: 'BAO_GIAM',
+  heldBackWhen: `EXISTS (SELECT 1 FROM transfers card
+                          WHERE card.type = 'KHAI_SINH' AND card.so_dinh_danh = transfers.so_dinh_danh
+                            AND card.status IN (${WITH_BHXH_STATUSES.map((status) => `'${status}'`).join(', ')}))`,
+};
 
 /** Deaths (KhaiTu): complete at intake, queued at once; they stop the person's cards not yet sent. */
 export function deathModule(deps: ModuleDependencies): MessageModule<KhaiTu> {

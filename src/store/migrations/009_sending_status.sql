@@ -1,0 +1,10 @@
+-- `sending`: in a pushed batch BHXH has not yet acknowledged (src/domain/transfer-status.ts), and
+-- `released`: a pushed batch that provably never reached BHXH, its records back in `queued`.
+ALTER TABLE transfers DROP CONSTRAINT transfers_status_check;
+ALTER TABLE transfers ADD CONSTRAINT transfers_status_check
+  CHECK (status IN ('received', 'queued', 'sending', 'sent', 'issued', 'processed', 'returned', 'failed', 'deceased', 'merged'));
+ALTER TABLE batches DROP CONSTRAINT batches_status_check;
+ALTER TABLE batches ADD CONSTRAINT batches_status_check
+  CHECK (status IN ('open', 'delivered', 'closed', 'failed', 'expired', 'released'));
+-- The dispatcher counts the pushed batches BHXH has not acknowledged before it claims more.
+CREATE INDEX batches_open_push ON batches (id) WHERE status = 'open' AND mode = 'push';
