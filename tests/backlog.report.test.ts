@@ -1,0 +1,97 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { newId } from '../src/domain/ids.js';
+import type { TransferStatus } from '../src/domain/transfer-status.js';
+import { personalNumber } from './support/fixtures.js';
+import { startTestGateway, type TestGateway } from './support/gateway.js';
+
+/** An instant written as Vietnam's wall clock reads it. */
+const at = (local: string) => new Date(`${local}+07:00`);
+
+let gateway: TestGateway;
+let now = at('2026-02-24T09:00:00');
+const personalNumbers: string[] = [];
+
+beforeAll(async () => {
+  gateway = await startTestGateway({ now: () => now });
+});
+afterAll(async () => {
+  await gateway?.close();
+});
+
+/** A record as the report sees it: registered at `registered`, now in `status`. */
+async function record(maTinh: string, status: TransferStatus, registered: string, batchId: string | null = null): Promise<string> {
+  const id = newId();
+  const soDinhDanh = personalNumber();
+  personalNumbers.push(soDinhDanh);
+  await gateway.db.query(
+    `INSERT INTO transfers (id, type, client_id, message_id, status, ma_tinh, ma_don_vi, so_dinh_danh, document, missing, bhxh_document, batch_id, created_at)
+     VALUES ($1, 'KHAI_SINH', 'hotich-08', $1, $2, $3, '02215', $4, '{}', '[]', '{}', $5, $6)`,
+    [id, status, maTinh, soDinhDanh, batchId, at(registered)],
+  );
+  return id;
+}
+
+async function backlogAt(local: string, as: 'operator' | 'operator01' = 'operator') {
+  now = at(local);
+  const response = await gateway.request(as, { method: 'GET', url: '/ops/v1/reports/backlog' });
+  expect(response.statusCode).toBe(200);
+  return response;
+}
+
+async function provinceAt(local: string, maTinh: string) {
+  return (await backlogAt(local)).json().provinces.find((entry: { maTinh: string }) => entry.maTinh === maTinh);
+}
+
+describe('the backlog report counts 5 working days', () => {
+  it('skips Tết 2026 and cuts off at 15:00: on 24.02 only what was registered before 09.02 15:00 is late', async () => {
+    const lateAtBhxh = await record('08', 'sent', '2026-02-09T14:59:59', 'batch-tet-1');
+    await record('08', 'sent', '2026-02-09T15:00:00', 'batch-tet-1');
+    // Weekends alone would make it late since 17.02; the Tết week makes it due 24.02.
+    await record('08', 'sent', '2026-02-10T10:00:00', 'batch-tet-2');
+    await record('08', 'queued', '2026-02-05T10:00:00');
+    await record('08', 'issued', '2026-01-05T10:00:00');
+
+    const response = await backlogAt('2026-02-24T09:00:00');
+    expect(response.json().deadline).toBe('2026-02-09T15:00:00+07:00');
+    expect(response.json().provinces).toContainEqual({
+      maTinh: '08',
+      counts: { issued: 1, queued: 1, sent: 3 },
+      oldestWaiting: at('2026-02-05T10:00:00').toISOString(),
+      pastDeadline: 2,
+      awaitingBhxhPastDeadline: 1,
+      awaitingBhxhOldest: [{ transferId: lateAtBhxh, batchId: 'batch-tet-1', receivedAt: at('2026-02-09T14:59:59').toISOString() }],
+    });
+  });
+
+  it('makes a dossier received at 15:00 due a working day later than one received just before', async () => {
+    const before = await record('01', 'sent', '2026-11-23T14:59:00', 'batch-cut-off');
+    const after = await record('01', 'sent', '2026-11-23T15:00:00', 'batch-cut-off');
+    const lateIds = async (local: string) => ((await provinceAt(local, '01')).awaitingBhxhOldest as Array<{ transferId: string }>).map((entry) => entry.transferId);
+
+    // Both are due by the end of a working day: Monday 30.11 for the first, Tuesday 01.12 for the second.
+    expect(await lateIds('2026-11-30T23:59:59')).toEqual([]);
+    expect(await lateIds('2026-12-01T00:00:00')).toEqual([before]);
+    expect(await lateIds('2026-12-01T23:59:59')).toEqual([before]);
+    expect(await lateIds('2026-12-02T00:00:00')).toEqual([before, after]);
+    expect((await provinceAt('2026-12-02T00:00:00', '01')).awaitingBhxhPastDeadline).toBe(2);
+  });
+
+  it('names the 10 oldest overdue records BHXH holds, oldest first, and counts them all', async () => {
+    const ids: string[] = [];
+    for (let day = 1; day <= 12; day += 1) ids.push(await record('79', 'sent', `2026-10-${String(day).padStart(2, '0')}T09:00:00`, `batch-79-${day}`));
+    await record('79', 'failed', '2026-09-30T09:00:00');
+
+    const province = await provinceAt('2026-11-27T10:00:00', '79');
+    expect(province.pastDeadline).toBe(13);
+    expect(province.awaitingBhxhPastDeadline).toBe(12);
+    expect(province.awaitingBhxhOldest.map((entry: { transferId: string }) => entry.transferId)).toEqual(ids.slice(0, 10));
+    expect(province.awaitingBhxhOldest[0]).toEqual({ transferId: ids[0], batchId: 'batch-79-1', receivedAt: at('2026-10-01T09:00:00').toISOString() });
+  });
+
+  it('keeps to the operator\'s provinces and shows no personal data', async () => {
+    const response = await backlogAt('2026-12-15T10:00:00', 'operator01');
+    expect(response.json().provinces.map((entry: { maTinh: string }) => entry.maTinh)).toEqual(['01']);
+    const everything = (await backlogAt('2026-12-15T10:00:00')).body;
+    for (const soDinhDanh of personalNumbers) expect(everything).not.toContain(soDinhDanh);
+  });
+});
