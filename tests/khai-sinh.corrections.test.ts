@@ -37,6 +37,19 @@ async function moveTo(transferId: string, status: TransferStatus, extra: { bhxhE
   });
 }
 
+/** From queued, the moves that reach each status as dispatch and BHXH would. */
+const PATH_FROM_QUEUED: Partial<Record<TransferStatus, TransferStatus[]>> = {
+  sending: ['sending'],
+  sent: ['sent'],
+  issued: ['sent', 'issued'],
+  processed: ['sent', 'processed'],
+  failed: ['sent', 'failed'],
+};
+
+async function moveFromQueued(transferId: string, status: TransferStatus) {
+  for (const step of PATH_FROM_QUEUED[status] ?? []) await moveTo(transferId, step);
+}
+
 const completeBhyt = { noiDangKyKCB: '08001', nguoiGiamHoTheo: 'me', hinhThucNhanThe: 'buu_chinh' } as const;
 
 function expectValidation(response: { statusCode: number; json(): any }, path: string) {
@@ -242,14 +255,14 @@ describe('a correction that breaks a rule changes nothing', () => {
 describe('which states may be corrected', () => {
   // The officer is told why, in the names the civil-status software uses.
   it.each([
+    ['sending', /^The transfer is sending \(đang gửi\): it is in a batch on its way to BHXH, not yet acknowledged; it can be corrected only if BHXH returns it$/],
     ['sent', /^The transfer is sent \(đã gửi\): BHXH has it and has not answered yet; it can be corrected only if BHXH returns it$/],
     ['issued', /^The transfer is issued \(đã cấp thẻ\), a final status: it can no longer be corrected$/],
     ['processed', /^The transfer is processed \(đã báo giảm\), a final status: it can no longer be corrected$/],
     ['failed', /^The transfer is failed \(gửi không thành công\): only a received \(chưa gửi\), queued \(chờ gửi\) or returned \(bị trả về\) transfer can be corrected$/],
   ] as const)('a %s transfer is 409 INVALID_STATE saying why, and stays as it is', async (state, message) => {
     const { transferId } = await push(khaiSinh());
-    if (state !== 'sent') await moveTo(transferId, 'sent');
-    await moveTo(transferId, state);
+    await moveFromQueued(transferId, state);
     const before = await read(transferId);
     expect(before.status).toBe(state);
     const events = await auditCount();
@@ -313,13 +326,13 @@ describe('which states may be corrected', () => {
   it.each([
     ['received', /^The transfer is received \(chưa gửi\): only a returned \(bị trả về\) transfer can be resent$/],
     ['queued', /^The transfer is queued \(chờ gửi\): only a returned \(bị trả về\) transfer can be resent$/],
+    ['sending', /^The transfer is sending \(đang gửi\): it is in a batch on its way to BHXH, not yet acknowledged; it can be resent only if BHXH returns it$/],
     ['sent', /^The transfer is sent \(đã gửi\): BHXH has it and has not answered yet; it can be resent only if BHXH returns it$/],
     ['issued', /^The transfer is issued \(đã cấp thẻ\), a final status: it can no longer be resent$/],
     ['failed', /^The transfer is failed \(gửi không thành công\): only a returned \(bị trả về\) transfer can be resent$/],
   ] as const)('resend of a %s transfer is 409 INVALID_STATE saying why', async (state, message) => {
     const { transferId } = await push(khaiSinh(state === 'received' ? { bhyt: null } : {}));
-    if (state === 'sent' || state === 'issued' || state === 'failed') await moveTo(transferId, 'sent');
-    if (state === 'issued' || state === 'failed') await moveTo(transferId, state);
+    await moveFromQueued(transferId, state);
     const before = await read(transferId);
     expect(before.status).toBe(state);
     const events = await auditCount();

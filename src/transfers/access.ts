@@ -31,6 +31,7 @@ const DONE: Record<RegistryAction, string> = { correct: 'corrected', resend: 're
  * (a return) gives it back.
  */
 const WITH_BHXH: Partial<Record<TransferStatus, string>> = {
+  sending: 'it is in a batch on its way to BHXH, not yet acknowledged',
   sent: 'BHXH has it and has not answered yet',
 };
 
