@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -7,8 +7,11 @@ import { pino } from 'pino';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { Catalogues } from '../src/catalogues/catalogues.js';
 import { FacilityCatalogue } from '../src/catalogues/facility-catalogue.js';
+import { holidayCalendarFromData, holidayCalendarFromFile } from '../src/catalogues/holiday-catalogue.js';
 import { UnitCatalogue } from '../src/catalogues/unit-catalogue.js';
 import { loadConfig } from '../src/config.js';
+import { addDays, mustParseCalendarDate, toIsoDate } from '../src/domain/calendar-date.js';
+import { StartupError } from '../src/startup-error.js';
 import { khaiSinh } from './support/fixtures.js';
 import { startTestGateway, type TestGateway } from './support/gateway.js';
 
@@ -22,9 +25,10 @@ afterEach(async () => {
 function tempCopies() {
   const dir = mkdtempSync(join(tmpdir(), 'lienthong-catalogues-'));
   cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
-  const files = { units: join(dir, 'units.json'), facilities: join(dir, 'facilities.json') };
+  const files = { units: join(dir, 'units.json'), facilities: join(dir, 'facilities.json'), holidays: join(dir, 'holidays.json') };
   copyFileSync(config.unitsFile, files.units);
   copyFileSync(config.facilitiesFile, files.facilities);
+  copyFileSync(config.holidaysFile, files.holidays);
   return { dir, files };
 }
 
@@ -75,10 +79,62 @@ describe('facility list', () => {
   });
 });
 
+describe('holidays file', () => {
+  const shipped = holidayCalendarFromFile(config.holidaysFile);
+  const weekdaysOff = (from: string, until: string) => {
+    const off: string[] = [];
+    for (let day = mustParseCalendarDate(from); toIsoDate(day) <= until; day = addDays(day, 1)) {
+      const weekday = new Date(Date.UTC(day.year, day.month - 1, day.day)).getUTCDay();
+      if (weekday !== 0 && weekday !== 6 && !shipped.isWorkingDay(day)) off.push(toIsoDate(day));
+    }
+    return off;
+  };
+
+  it.each([2024, 2025, 2026, 2027])('ships %i: the fixed holidays off, five weekdays of Tết and two of Quốc khánh', (year) => {
+    for (const fixed of ['01-01', '04-30', '09-02']) {
+      const date = mustParseCalendarDate(`${year}-${fixed}`);
+      const weekday = new Date(Date.UTC(date.year, date.month - 1, date.day)).getUTCDay();
+      if (weekday !== 0 && weekday !== 6) expect(shipped.isWorkingDay(date), `${year}-${fixed}`).toBe(false);
+    }
+    expect(weekdaysOff(`${year}-01-15`, `${year}-02-28`)).toHaveLength(5);
+    // 2 September and the day before or after it, each a weekday in these years.
+    expect(weekdaysOff(`${year}-08-31`, `${year}-09-04`)).toHaveLength(2);
+  });
+
+  it('refuses a file with every problem named, so it is fixed in one pass', () => {
+    const load = () => holidayCalendarFromData({
+      daysOff: [
+        { date: '2025-02-30', name: 'not a day', source: 'x' },
+        { date: '30.04.2025', name: 'another format', source: 'x' },
+        { date: '2025-05-01', name: 'Quốc tế Lao động', source: 'x' },
+        { date: '2025-05-01', name: 'Quốc tế Lao động', source: 'x' },
+        { date: '2025-09-02', name: 'Quốc khánh', source: ' ' },
+        { date: '2025-04-26', name: 'both', source: 'x' },
+      ],
+      makeUpWorkingDays: [{ date: '2025-04-28', name: 'a Monday', source: 'x' }, { date: '2025-04-26', name: 'both', source: 'x' }],
+    });
+    expect(load).toThrow(/daysOff\[0\]: "date" must be a real day/);
+    expect(load).toThrow(/daysOff\[1\]: "date" must be a real day/);
+    expect(load).toThrow(/daysOff\[3\]: 2025-05-01 is listed twice/);
+    expect(load).toThrow(/daysOff\[4\] \(2025-09-02\): "source" must be a non-empty text/);
+    expect(load).toThrow(/2025-04-28 is a weekday/);
+    expect(load).toThrow(/2025-04-26 is both a day off and a make-up working day/);
+    expect(() => holidayCalendarFromData({ daysOff: [] })).toThrow(/"makeUpWorkingDays" must be a list/);
+  });
+
+  it('stops the start with one line naming the file when it is not valid', () => {
+    const { files } = tempCopies();
+    writeFileSync(files.holidays, JSON.stringify({ daysOff: [{ date: '2026-02-30', name: 'x', source: 'x' }], makeUpWorkingDays: [] }));
+    const start = () => Catalogues.fromFiles(files);
+    expect(start).toThrow(StartupError);
+    expect(start).toThrow(`${files.holidays}: the holidays file is not valid: daysOff[0]: "date" must be a real day written YYYY-MM-DD, got "2026-02-30"`);
+  });
+});
+
 describe('reloading without a restart', () => {
-  async function gatewayOn(files: { units: string; facilities: string }): Promise<{ gateway: TestGateway; catalogues: Catalogues }> {
+  async function gatewayOn(files: { units: string; facilities: string; holidays?: string }): Promise<{ gateway: TestGateway; catalogues: Catalogues }> {
     const catalogues = Catalogues.fromFiles(files);
-    const gateway = await startTestGateway({ catalogues });
+    const gateway = await startTestGateway({ catalogues, now: () => new Date('2026-11-30T03:00:00Z') });
     cleanups.push(() => gateway.close());
     return { gateway, catalogues };
   }
@@ -106,6 +162,26 @@ describe('reloading without a restart', () => {
     const broken = await gateway.request('operator', { method: 'POST', url: '/ops/v1/catalogues/reload' });
     expect(broken.statusCode).toBe(400);
     expect((await push(gateway, '08002')).statusCode).toBe(400);
+  });
+
+  it('counts the backlog with a holidays file reloaded, and keeps the days in use on a broken one', async () => {
+    const { files } = tempCopies();
+    const { gateway } = await gatewayOn(files);
+    const deadline = async () => (await gateway.request('operator', { method: 'GET', url: '/ops/v1/reports/backlog' })).json().deadline;
+    expect(await deadline()).toBe('2026-11-20T15:00:00+07:00');
+
+    // Friday 27.11.2026 declared a day off: on Monday 30.11 the limit reaches a working day further back.
+    const days = JSON.parse(readFileSync(files.holidays, 'utf8'));
+    days.daysOff.push({ date: '2026-11-27', name: 'a day off for the test', source: 'this test' });
+    writeFileSync(files.holidays, JSON.stringify(days));
+    expect((await gateway.request('operator', { method: 'POST', url: '/ops/v1/catalogues/reload' })).statusCode).toBe(200);
+    expect(await deadline()).toBe('2026-11-19T15:00:00+07:00');
+
+    writeFileSync(files.holidays, '{"daysOff": [');
+    const broken = await gateway.request('operator', { method: 'POST', url: '/ops/v1/catalogues/reload' });
+    expect(broken.statusCode).toBe(400);
+    expect(broken.json().error.message).toContain(files.holidays);
+    expect(await deadline()).toBe('2026-11-19T15:00:00+07:00');
   });
 
   it('picks up a list refreshed by the import command while running', async () => {
