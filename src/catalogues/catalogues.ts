@@ -46,7 +46,7 @@ export class Catalogues {
 
   /** At start: a file that is not valid stops the gateway with one line naming it. */
   static fromFiles(files: CatalogueFiles): Catalogues {
-    const paths = { holidays: SHIPPED_HOLIDAYS, ...files };
+    const paths = { ...files, holidays: files.holidays ?? SHIPPED_HOLIDAYS };
     try {
       const { units, facilities, holidays } = Catalogues.read(paths);
       return new Catalogues(units, facilities, holidays, paths);

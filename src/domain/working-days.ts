@@ -1,12 +1,12 @@
 import { addDays, todayInVietnam, toIsoDate, type CalendarDate } from './calendar-date.js';
 
 /** Nghị định 63/2024/NĐ-CP: a dossier received at or after 15:00 counts from the next working day. */
-export const CUT_OFF_HOUR = 15;
+const CUT_OFF_HOUR = 15;
 
 const VIETNAM_OFFSET_MS = 7 * 3600_000;
 
 /** The instant a civil day in Vietnam begins, plus `hours` (UTC+7 all year: Vietnam has no daylight saving). */
-export function vietnamInstant(date: CalendarDate, hours = 0): Date {
+function vietnamInstant(date: CalendarDate, hours = 0): Date {
   return new Date(Date.UTC(date.year, date.month - 1, date.day, hours) - VIETNAM_OFFSET_MS);
 }
 
