@@ -198,6 +198,23 @@ describe('the callback outbox', () => {
     expect(fastHook.calls).toHaveLength(6);
   });
 
+  it('shares one client between two gateways on one database: every callback once, in order', async () => {
+    const hook = await receiver();
+    const client = registryClient('hotich-08-shared', hook);
+    const options = { startDispatcher: true, env: { MAINTENANCE_INTERVAL_MS: '20', DISPATCH_INTERVAL_MS: '3600000' } };
+    const first = await gatewayWith([client], { ...options, keepSchema: true });
+    const second = await gatewayWith([client], { ...options, schema: first.schema });
+    const pushed: string[] = [];
+    for (let i = 0; i < 15; i++) pushed.push(await push(first, client), await push(second, client));
+
+    await vi.waitFor(() => expect(hook.delivered()).toHaveLength(pushed.length), { timeout: 20_000, interval: 50 });
+    expect(hook.calls.map((call) => call.transferId)).toEqual(pushed);
+    const eventIds = hook.calls.map((call) => Number(call.eventId));
+    expect(eventIds).toEqual([...eventIds].sort((a, b) => a - b));
+    expect(new Set(eventIds).size).toBe(pushed.length);
+    await first.close();
+  });
+
   it('sends exactly the earlier header to a client configured with callbackSignature "sha256"', async () => {
     const hook = await receiver();
     const client = registryClient('hotich-08-legacy', hook, { callbackSignature: 'sha256' });
