@@ -1,6 +1,7 @@
 import { errorBodySchema, errorCatalogue, type ErrorCode } from '../src/errors.js';
 import { TRANSFER_STATUSES } from '../src/domain/transfer-status.js';
 import { MESSAGE_TYPES, TRANSFER_TYPES } from '../src/messages/registry.js';
+import { AWAITING_BHXH_SAMPLE_SIZE } from '../src/transfers/backlog-report.js';
 
 /**
  * The shapes the API answers with, each under the name a client generated from /docs gives its type.
@@ -280,7 +281,7 @@ const backlogReport = {
           awaitingBhxhPastDeadline: { type: 'integer', description: 'of pastDeadline, those BHXH holds (sent) and has not answered' },
           awaitingBhxhOldest: {
             type: 'array',
-            maxItems: 10,
+            maxItems: AWAITING_BHXH_SAMPLE_SIZE,
             description: 'the oldest of them, oldest first: what to chase at BHXH',
             items: {
               type: 'object',

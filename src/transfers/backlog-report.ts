@@ -3,7 +3,7 @@ import { FINAL_STATUSES, statusesMovedBy, type TransferStatus } from '../domain/
 import type { Queryable } from '../store/database.js';
 
 /** Quy chế phối hợp 1123/QCPH-BHXH-STP: at most 5 working days from registration to card. */
-export const BACKLOG_DEADLINE_WORKING_DAYS = 5;
+const BACKLOG_DEADLINE_WORKING_DAYS = 5;
 
 /** How many of a province's overdue records BHXH holds unanswered the report names: enough to chase. */
 export const AWAITING_BHXH_SAMPLE_SIZE = 10;
