@@ -1,8 +1,20 @@
+import { once } from 'node:events';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { pino } from 'pino';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import type { ApiClient } from '../src/auth/clients.js';
+import { Catalogues } from '../src/catalogues/catalogues.js';
+import { loadConfig } from '../src/config.js';
+import { CallbackDelivery } from '../src/dispatch/callbacks.js';
+import { IntakeService } from '../src/intake/intake-service.js';
+import { createMetrics } from '../src/metrics.js';
 import { openDatabase, type Database } from '../src/store/database.js';
+import { migrate } from '../src/store/migrate.js';
+import { khaiSinh, TEST_NOW } from './support/fixtures.js';
 
 /**
  * Migration 010 on the embedded PGlite: a database of the cursor era moves to the outbox, and the
@@ -93,5 +105,54 @@ describe('migration 010 and the outbox trigger on PGlite', () => {
     const rows = (await outbox()).filter((row) => row.client_id === 'hotich-none');
     expect(rows.map((row) => row.audit_seq)).toEqual([seq + 2, seq + 4, seq + 6]);
     seq += 6;
+  });
+});
+
+describe('callback delivery on PGlite', () => {
+  it('claims, posts and records as on PostgreSQL: a refused callback comes again, in order, then the next', async () => {
+    const embeddedDir = mkdtempSync(join(tmpdir(), 'lienthong-pglite-delivery-'));
+    const embedded = await openDatabase({ dataDir: embeddedDir });
+    const answers = [503];
+    const received: Array<{ eventId: string; transferId: string; answered: number }> = [];
+    const server = createServer((request, response) => {
+      const chunks: Buffer[] = [];
+      request.on('data', (chunk: Buffer) => chunks.push(chunk));
+      request.on('end', () => {
+        const answered = answers.shift() ?? 200;
+        received.push({ ...JSON.parse(Buffer.concat(chunks).toString('utf8')), answered });
+        response.writeHead(answered).end();
+      });
+    });
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const client: ApiClient = {
+      id: 'hotich-08-embedded', roles: ['registry'], units: ['08'],
+      callbackUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`, callbackSecret: 'embedded-secret-0123456789',
+    };
+    const delivery = new CallbackDelivery({
+      db: embedded, logger: pino({ level: 'silent' }), metrics: createMetrics(embedded), clients: [client],
+      timeoutMs: 5000, baseDelayMs: 10, concurrency: 2, intervalMs: 20,
+    });
+    try {
+      await migrate(embedded);
+      await delivery.subscribe();
+      const config = loadConfig({});
+      const intake = new IntakeService({ db: embedded, catalogues: Catalogues.fromFiles({ units: config.unitsFile, facilities: config.facilitiesFile }), now: () => TEST_NOW });
+      const transferIds: string[] = [];
+      for (let i = 0; i < 3; i++) transferIds.push((await intake.accept('KhaiSinh', khaiSinh(), client, 'rest-json')).answer.transferId);
+
+      delivery.start();
+      await vi.waitFor(() => expect(received.filter((call) => call.answered === 200)).toHaveLength(3), { timeout: 10_000, interval: 20 });
+      expect(received.map((call) => [call.transferId, call.answered])).toEqual([
+        [transferIds[0], 503], [transferIds[0], 200], [transferIds[1], 200], [transferIds[2], 200],
+      ]);
+      expect(received[0]?.eventId).toBe(received[1]?.eventId);
+      expect((await embedded.query('SELECT 1 FROM callback_outbox')).rowCount).toBe(0);
+    } finally {
+      await delivery.close();
+      server.close();
+      await embedded.close();
+      rmSync(embeddedDir, { recursive: true, force: true });
+    }
   });
 });

@@ -65,7 +65,7 @@ export async function dueClients(db: Queryable, clientIds: string[]): Promise<st
 export async function claimCallbacks(db: Database, clientId: string, limit: number, holder: string, leaseMs: number): Promise<ClaimedCallback[]> {
   const rows = await db.transaction(async (tx) => {
     const turn = await tx.query('SELECT client_id FROM callback_subscriptions WHERE client_id = $1 FOR UPDATE SKIP LOCKED', [clientId]);
-    if (turn.rowCount === 0) return [];
+    if (turn.rows.length === 0) return [];
     const claimed = await tx.query<{
       audit_seq: string | number; transfer_id: string; attempts: number; message_id: string; card: Record<string, unknown> | null;
       at: Date | string; to_status: string; details: { errors?: unknown[] } | null;
