@@ -1,8 +1,7 @@
 import { createHmac, randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Logger } from 'pino';
-import type { ApiClient } from '../auth/clients.js';
-import { provinceScope } from '../auth/clients.js';
+import { provinceScope, type ApiClient } from '../auth/clients.js';
 import type { GatewayMetrics } from '../metrics.js';
 import { appendAuditEventInTx } from '../store/audit-log.js';
 import {
@@ -107,16 +106,11 @@ export class CallbackDelivery {
    * Starts serving every due client not already served here, while slots are free; does not wait for
    * their posts. Resolves once they are started.
    */
-  deliverDue(): Promise<void> {
+  private deliverDue(): Promise<void> {
     this.looking ??= this.startDueClients().finally(() => {
       this.looking = undefined;
     });
     return this.looking;
-  }
-
-  /** Resolves when every client served now has finished its turn. */
-  async idle(): Promise<void> {
-    while (this.serving.size > 0) await Promise.allSettled([...this.serving.values()]);
   }
 
   private async startDueClients(): Promise<void> {
@@ -166,7 +160,8 @@ export class CallbackDelivery {
         }
       }
     } catch (error) {
-      this.deps.logger.warn({ client: client.id, error: (error as Error).message }, 'callbacks: cannot record a delivery; the lease runs out and it is sent again');
+      // What it had leased is sent again once the lease runs out: at least once, never lost.
+      this.deps.logger.warn({ client: client.id, error: (error as Error).message }, 'callbacks: the database failed during a turn');
     }
   }
 
@@ -208,7 +203,7 @@ export class CallbackDelivery {
     clearInterval(this.timer);
     this.stopping.abort();
     await this.looking;
-    await this.idle();
+    while (this.serving.size > 0) await Promise.allSettled([...this.serving.values()]);
     await releaseLeases(this.deps.db, this.holder).catch((error: Error) => {
       this.deps.logger.warn({ error: error.message }, 'callbacks: leases not handed back; they run out by themselves');
     });
