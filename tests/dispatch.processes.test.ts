@@ -7,9 +7,12 @@ import { createHmac } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createInterface } from 'node:readline';
+import { Queue } from 'bullmq';
+import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { sha256OfKey } from '../src/auth/clients.js';
 import { BhxhSimulator } from '../src/dev/bhxh-simulator.js';
+import { QUEUES } from '../src/dispatch/dispatcher.js';
 import { khaiSinh } from './support/fixtures.js';
 import { startTestGateway, TEST_DATABASE_URL, TEST_REDIS_URL, type TestGateway } from './support/gateway.js';
 
@@ -146,6 +149,26 @@ function batchesReceived(simulator: BhxhSimulator): Map<string, string[]> {
   return batches;
 }
 
+/**
+ * Fails for good the run jobs a killed process held: otherwise the run is taken over and run again,
+ * resuming what it left, and the test could not tell whether the maintenance tick does it.
+ */
+async function dropHeldRuns(prefix: string): Promise<number> {
+  const connection = new Redis(TEST_REDIS_URL, { maxRetriesPerRequest: null });
+  const runs = new Queue(QUEUES.runs, { connection, prefix });
+  try {
+    const held = await runs.getActive();
+    for (const job of held) {
+      const token = await connection.get(`${runs.toKey(String(job.id))}:lock`);
+      await job.moveToFailed(new Error('dropped by the test'), token ?? '', false);
+    }
+    return held.length;
+  } finally {
+    await runs.close();
+    connection.disconnect();
+  }
+}
+
 /** A registry's callback endpoint: answers each call as `next()` says, 'hang' holding it open. */
 async function startReceiver(next: () => number | 'hang') {
   const received: Array<{ answered: number | 'hang'; key: string; signed: boolean }> = [];
@@ -184,7 +207,8 @@ describe('gateway processes', () => {
     const inFlight = batchesReceived(simulator);
     expect([...inFlight.values()].flat().sort()).toEqual([...ids].sort());
     expect(simulator.deliveries.every((delivery) => delivery.answeredWith === 'hang')).toBe(true);
-    for (const id of ids) expect(await observer.db.query('SELECT status FROM transfers WHERE id = $1', [id]).then((r) => r.rows[0])).toEqual({ status: 'sent' });
+    // Not acknowledged: BHXH may hold them, but has not said so.
+    for (const id of ids) expect(await observer.db.query('SELECT status FROM transfers WHERE id = $1', [id]).then((r) => r.rows[0])).toEqual({ status: 'sending' });
 
     const killed = once(first.child, 'exit');
     first.child.kill('SIGKILL');
@@ -214,7 +238,7 @@ describe('gateway processes', () => {
     for (const row of answered.rows) expect(row.worker).toMatch(new RegExp(`:${second.child.pid}$`));
 
     const events = await eventsPerTransfer(observer);
-    for (const id of ids) expect(events.get(id)).toEqual({ queued: 1, sent: 1, issued: 1 });
+    for (const id of ids) expect(events.get(id)).toEqual({ queued: 1, sending: 1, sent: 1, issued: 1 });
     const verify = await call(second, OPERATOR_KEY, 'GET', '/audit/v1/verify');
     expect(verify.status).toBe(200);
     expect(verify.json).toMatchObject({ ok: true });
@@ -280,12 +304,59 @@ describe('gateway processes', () => {
     );
     expect(members.rows[0]).toEqual({ members: '200', transfers: '200', batches: String(batches.size) });
     const events = await eventsPerTransfer(observer);
-    for (const id of ids) expect(events.get(id)).toEqual({ queued: 1, sent: 1, issued: 1 });
+    for (const id of ids) expect(events.get(id)).toEqual({ queued: 1, sending: 1, sent: 1, issued: 1 });
     for (const gateway of [a, b]) {
       const verify = await call(gateway, OPERATOR_KEY, 'GET', '/audit/v1/verify');
-      expect(verify.json).toMatchObject({ ok: true, events: 600 });
+      expect(verify.json).toMatchObject({ ok: true, events: 800 });
     }
   }, 120_000);
+
+  it('a process killed between committing a claim and queueing its deliveries: the next maintenance tick sends the batches', async () => {
+    const { observer, simulator, env } = await setUp();
+    const crashing = await startProcess({ ...env, DISPATCH_BATCH_SIZE: '2', LIENTHONG_CRASH_AT: 'after-claim' });
+    const ids = await pushBirths(crashing, 3);
+    const killed = once(crashing.child, 'exit');
+    // The run claims, commits, and dies before a delivery job exists.
+    await call(crashing, OPERATOR_KEY, 'POST', '/ops/v1/dispatch/run');
+    expect((await killed)[1]).toBe('SIGKILL');
+    expect(await countByStatus(observer, 'sending')).toBe(3);
+    expect(simulator.deliveries).toEqual([]);
+    const open = await observer.db.query<{ id: string }>("SELECT id FROM batches WHERE status = 'open' AND mode = 'push' ORDER BY id");
+    expect(open.rows).toHaveLength(2);
+    expect(await dropHeldRuns(observer.config.queuePrefix)).toBe(1);
+
+    // No run comes for an hour: only the tick (every 200 ms) can find the batches.
+    const second = await startProcess(env);
+    await vi.waitFor(async () => expect(await countByStatus(observer, 'issued')).toBe(3), { timeout: 30_000, interval: 100 });
+    expect(second.output.join('\n')).not.toMatch(/"msg":"dispatch run"/);
+    expect(new Set(simulator.deliveries.map((delivery) => delivery.batchId))).toEqual(new Set(open.rows.map((row) => row.id)));
+    expect(simulator.recordsReceived().sort()).toEqual([...ids].sort());
+  }, 90_000);
+
+  it('a process killed between recording a bulk replay and queueing it: the next maintenance tick runs the replay', async () => {
+    const { observer, simulator, env } = await setUp();
+    simulator.setScript({ kind: 'status', status: 400 });
+    const crashing = await startProcess({ ...env, LIENTHONG_CRASH_AT: 'after-replay-insert' });
+    const ids = await pushBirths(crashing, 2);
+    expect((await call(crashing, OPERATOR_KEY, 'POST', '/ops/v1/dispatch/run')).status).toBe(202);
+    await vi.waitFor(async () => expect(await countByStatus(observer, 'failed')).toBe(2), { timeout: 30_000, interval: 100 });
+
+    const killed = once(crashing.child, 'exit');
+    await call(crashing, OPERATOR_KEY, 'POST', '/ops/v1/replay', { reason: 'BHXH fixed their schema' }).catch(() => undefined);
+    expect((await killed)[1]).toBe('SIGKILL');
+    const running = await observer.db.query<{ id: string; status: string }>('SELECT id, status FROM replay_jobs');
+    expect(running.rows).toEqual([{ id: expect.any(String), status: 'running' }]);
+
+    const second = await startProcess(env);
+    await vi.waitFor(async () => {
+      const { rows } = await observer.db.query<{ status: string; replayed: number }>('SELECT status, replayed FROM replay_jobs');
+      expect(rows, second.output.join('\n')).toEqual([{ status: 'done', replayed: 2 }]);
+    }, { timeout: 30_000, interval: 100 });
+    for (const id of ids) {
+      const { rows } = await observer.db.query<{ status: string }>('SELECT status FROM transfers WHERE id = $1', [id]);
+      expect(rows[0]).toEqual({ status: 'queued' });
+    }
+  }, 90_000);
 
   it('does not send again, after a SIGKILL, callbacks the receiver had already acknowledged', async () => {
     let mode: 'refuse' | 'two then hang' | 'accept' = 'refuse';

@@ -151,11 +151,14 @@ async function pushBirth(doc: KhaiSinh, expected = 'queued'): Promise<string> {
   return response.json().transferId;
 }
 
-/** Sends the card of this birth and holds it at BHXH's door: the card transfer stays `sent` until released. */
+/**
+ * Sends the card of this birth and holds BHXH's answer at its door: the card transfer stays `sending`
+ * (BHXH has it, but has not acknowledged it) until released.
+ */
 async function holdCardInFlight(front: GatedFront, birthId: string): Promise<void> {
   front.hold('CAP_THE_TE');
   await runDispatch();
-  await waitForStatus(birthId, 'sent');
+  await waitForStatus(birthId, 'sending');
 }
 
 async function pushDeath(doc: unknown): Promise<string> {
@@ -206,7 +209,7 @@ describe('(a) a death registered before the card is sent', () => {
     expect(await statusOf(birthId)).toBe('deceased');
     expect(harness().simulator.recordsReceived()).not.toContain(birthId);
     const death = await detail(deathId);
-    expect(death.history.map((event) => event.toStatus)).toEqual(['queued', 'sent', 'processed']);
+    expect(death.history.map((event) => event.toStatus)).toEqual(['queued', 'sending', 'sent', 'processed']);
     expect((await harness().gateway.request('auditor', { method: 'GET', url: '/audit/v1/verify' })).json().ok).toBe(true);
   });
 
@@ -234,7 +237,7 @@ describe('(a) a death registered before the card is sent', () => {
 });
 
 describe('(b) a death registered while the card is with BHXH', () => {
-  it('the death waits queued through runs while the card is sent; once the card is issued, the next run sends the death', async () => {
+  it('the death waits queued through runs while the card is with BHXH; once the card is issued, the death is sent', async () => {
     const { front } = await start();
     const birth = khaiSinh();
     const birthId = await pushBirth(birth);
@@ -243,17 +246,16 @@ describe('(b) a death registered while the card is with BHXH', () => {
 
     const deathId = await pushDeath(khaiTuOf(birth));
     // The card is in flight: it is left to finish, not marked deceased.
-    expect(await statusOf(birthId)).toBe('sent');
+    expect(await statusOf(birthId)).toBe('sending');
     await runDispatch();
     await runDispatch();
     expect(await statusOf(deathId)).toBe('queued');
-    expect(await statusOf(birthId)).toBe('sent');
+    expect(await statusOf(birthId)).toBe('sending');
     expect(received().map((delivery) => delivery.loai)).toEqual(['CAP_THE_TE']);
 
     front.release();
     await waitForStatus(birthId, 'issued');
-    // Nothing sends the death until the next run.
-    expect(await statusOf(deathId)).toBe('queued');
+    // The card's acknowledgement makes room and claims what waits, the death among it; a run would too.
     await runDispatch();
     await waitForStatus(deathId, 'processed');
     expect(received()).toEqual([
@@ -261,10 +263,10 @@ describe('(b) a death registered while the card is with BHXH', () => {
       { loai: 'BAO_GIAM', ids: [deathId] },
     ]);
     const card = await detail(birthId);
-    expect(card.history.map((event) => event.toStatus)).toEqual(['queued', 'sent', 'issued']);
+    expect(card.history.map((event) => event.toStatus)).toEqual(['queued', 'sending', 'sent', 'issued']);
     expect(card.history.map((event) => event.action)).not.toContain('transfer.person-deceased');
     const death = await detail(deathId);
-    expect(death.history.map((event) => event.toStatus)).toEqual(['queued', 'sent', 'processed']);
+    expect(death.history.map((event) => event.toStatus)).toEqual(['queued', 'sending', 'sent', 'processed']);
     // In registration order: the card was answered before the death left.
     const issuedAt = Date.parse((card.history.at(-1) as unknown as { at: string }).at);
     const deathSentAt = Date.parse((death.history[1] as unknown as { at: string }).at);
@@ -330,7 +332,7 @@ describe('(c) a death registered after the card was issued', () => {
       { loai: 'BAO_GIAM', ids: [deathId] },
     ]);
     expect(await statusOf(birthId)).toBe('issued');
-    expect((await detail(birthId)).history.map((event) => event.toStatus)).toEqual(['queued', 'sent', 'issued']);
+    expect((await detail(birthId)).history.map((event) => event.toStatus)).toEqual(['queued', 'sending', 'sent', 'issued']);
   });
 });
 

@@ -425,7 +425,8 @@ export class Dispatcher {
       });
     });
     if (batches.length === 0) return batches;
-    // Test-only (tests/dispatch.crash-windows.test.ts): dies where a crash leaves a claim without its jobs.
+    // Test-only (tests/dispatch.processes.test.ts): dies where a crash leaves a claim without its jobs,
+    // which the maintenance tick queues again.
     if (process.env.LIENTHONG_CRASH_AT === 'after-claim') process.kill(process.pid, 'SIGKILL');
     for (const batch of batches) metrics.batches.inc({ mode: 'push', loai: batch.loai });
     await this.enqueueDeliveries(batches.map((batch) => batch.id));
@@ -551,8 +552,9 @@ export class Dispatcher {
     throw new DelayedError();
   }
 
-  /** Lease expiry: small, periodic, one process at a time. */
+  /** Jobs lost in a crash window, and lease expiry: small, periodic, one process at a time. */
   async maintain(): Promise<void> {
+    await this.requeueFromDatabase();
     const expired = await this.deps.db.transaction((tx) => expireLeasesInTx(tx, ACTOR));
     if (expired.records > 0) this.deps.logger.info(expired, 'pull leases expired: records back to queued');
   }

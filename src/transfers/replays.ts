@@ -88,6 +88,9 @@ export class Replays {
        VALUES ($1, $2, $3, $4::jsonb, $5, 'running', $6::jsonb)`,
       [jobId, client.id, reason, JSON.stringify(filter), ids.length, JSON.stringify(ids)],
     );
+    // Test-only (tests/dispatch.processes.test.ts): dies where a crash leaves a running replay without
+    // its job, which the dispatcher's maintenance tick queues again.
+    if (process.env.LIENTHONG_CRASH_AT === 'after-replay-insert') process.kill(process.pid, 'SIGKILL');
     await this.deps.enqueue(jobId);
     return { jobId, matched: ids.length };
   }
