@@ -1,9 +1,12 @@
 import { createHmac } from 'node:crypto';
 import { once } from 'node:events';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { sha256OfKey, type Role } from '../src/auth/clients.js';
+import { ClientRegistry, sha256OfKey, type Role } from '../src/auth/clients.js';
 import { issueCard } from '../src/dev/bhxh-simulator.js';
 import { appendAuditEventInTx } from '../src/store/audit-log.js';
 import { khaiSinh } from './support/fixtures.js';
@@ -223,6 +226,24 @@ describe('the callback outbox', () => {
     await vi.waitFor(() => expect(hook.delivered()).toEqual(['queued']), { timeout: 10_000, interval: 50 });
     const [call] = hook.calls as [Call];
     expect(call.signature).toBe(`sha256=${createHmac('sha256', SECRET).update(call.raw).digest('hex')}`);
+  });
+});
+
+describe('the callbackSignature option in the clients file', () => {
+  it('takes "sha256" and refuses anything else', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'lienthong-clients-'));
+    try {
+      const file = join(dir, 'clients.json');
+      const withSignature = (callbackSignature: string) => {
+        const { key: _key, ...entry } = registryClient('hotich-08-file', undefined, { callbackUrl: 'https://hotich.example/hook', callbackSecret: SECRET });
+        writeFileSync(file, JSON.stringify([{ ...entry, callbackSignature }]));
+        return () => ClientRegistry.fromFile(file);
+      };
+      expect(withSignature('sha256')().withCallbacks()).toEqual([expect.objectContaining({ id: 'hotich-08-file', callbackSignature: 'sha256' })]);
+      expect(withSignature('v1')).toThrow(/\/0\/callbackSignature must be equal to one of the allowed values/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 
