@@ -1,6 +1,7 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { sha256OfKey } from '../src/auth/clients.js';
-import { issueCard } from '../src/dev/bhxh-simulator.js';
+import { BhxhSimulator, issueCard } from '../src/dev/bhxh-simulator.js';
+import { acknowledgeBatchInTx } from '../src/dispatch/batch-closing.js';
 import { claimIntoBatchesInTx } from '../src/store/batches.js';
 import { khaiSinh } from './support/fixtures.js';
 import { startTestGateway, type TestGateway } from './support/gateway.js';
@@ -11,19 +12,12 @@ const BHXH01_KEY = 'key-bhxh01-for-late-results-01234567';
 
 type BhxhClient = 'bhxh08' | 'bhxh08b' | 'bhxh01';
 
-let gateway: TestGateway;
+const CLIENTS = [
+  { id: 'bhxh-08b', keySha256: sha256OfKey(BHXH08B_KEY), roles: ['bhxh' as const], units: ['08'] },
+  { id: 'bhxh-01', keySha256: sha256OfKey(BHXH01_KEY), roles: ['bhxh' as const], units: ['01'] },
+];
 
-beforeEach(async () => {
-  gateway = await startTestGateway({
-    clients: [
-      { id: 'bhxh-08b', keySha256: sha256OfKey(BHXH08B_KEY), roles: ['bhxh'], units: ['08'] },
-      { id: 'bhxh-01', keySha256: sha256OfKey(BHXH01_KEY), roles: ['bhxh'], units: ['01'] },
-    ],
-  });
-});
-afterEach(async () => {
-  await gateway?.close();
-});
+let gateway: TestGateway;
 
 async function queueBirths(count: number): Promise<string[]> {
   const ids: string[] = [];
@@ -35,27 +29,36 @@ async function queueBirths(count: number): Promise<string[]> {
   return ids;
 }
 
-interface WaitingBatch {
+interface PushedBatch {
   batchId: string;
   records: Array<Record<string, unknown>>;
 }
 
 /**
- * Every queued birth of 08 in the state a pushed batch is in once BHXH acknowledged it without its
- * results (a 202, or a 200 that left the records out): `delivered`, its records `sent`, and no lease
- * holder. A claim without a holder makes exactly that through the store's own functions.
+ * Every queued birth of 08 claimed into a pushed batch, as a dispatch run claims it: `open`, its
+ * records `sending` until BHXH acknowledges it. No dispatcher runs here, so nothing delivers it.
  */
-async function batchAwaitingLateResults(): Promise<WaitingBatch> {
+async function pushedBatch(): Promise<PushedBatch> {
   const [batch] = await gateway.db.transaction((tx) =>
-    claimIntoBatchesInTx(tx, { mode: 'pull', batchSize: 100, limit: 100, maTinh: '08', loai: 'CAP_THE_TE', actor: 'test' }));
+    claimIntoBatchesInTx(tx, { mode: 'push', batchSize: 100, limit: 100, maTinh: '08', loai: 'CAP_THE_TE', actor: 'test' }));
   if (!batch) throw new Error('nothing was queued');
-  expect(batch).toMatchObject({ status: 'delivered', leasedBy: null, leaseExpiresAt: null });
+  expect(batch).toMatchObject({ status: 'open', leasedBy: null });
   const { rows } = await gateway.db.query<{ document: Record<string, unknown> }>(
     `SELECT t.bhxh_document AS document FROM batch_members m JOIN transfers t ON t.id = m.transfer_id
       WHERE m.batch_id = $1 ORDER BY m.position`,
     [batch.id],
   );
   return { batchId: batch.id, records: rows.map((row) => row.document) };
+}
+
+/** BHXH acknowledging the batch without its results (a 202), as the dispatcher records it. */
+const acknowledge = (batchId: string) => gateway.db.transaction((tx) => acknowledgeBatchInTx(tx, batchId, 202, 'test'));
+
+/** The state a 202 leaves: the batch `delivered`, its records `sent`, no lease holder. */
+async function batchAwaitingLateResults(): Promise<PushedBatch> {
+  const batch = await pushedBatch();
+  expect(await acknowledge(batch.batchId)).toBe(batch.records.length);
+  return batch;
 }
 
 const keyOf = (client: BhxhClient) => ({ bhxh08: gateway.keys.bhxh08, bhxh08b: BHXH08B_KEY, bhxh01: BHXH01_KEY })[client];
@@ -79,6 +82,13 @@ const answeredEvents = async (id: string) =>
   ((await transfer(id)).history as Array<{ action: string }>).filter((event) => event.action === 'bhxh.answered');
 
 describe('late results for a pushed batch', () => {
+  beforeEach(async () => {
+    gateway = await startTestGateway({ clients: CLIENTS });
+  });
+  afterEach(async () => {
+    await gateway?.close();
+  });
+
   it('applies them as for a pull, in as many posts as BHXH makes, from any BHXH client of the province; the last one closes the batch', async () => {
     await queueBirths(3);
     const batch = await batchAwaitingLateResults();
@@ -163,6 +173,28 @@ describe('late results for a pushed batch', () => {
     expect((await gateway.request('auditor', { method: 'GET', url: '/audit/v1/verify' })).json().ok).toBe(true);
   });
 
+  it('rejects results for records BHXH has not acknowledged yet (sending), and takes them once it has', async () => {
+    await queueBirths(2);
+    const batch = await pushedBatch();
+    const results = batch.records.map((record) => issueCard(record));
+
+    const early = await postResults(batch.batchId, results);
+    expect(early.statusCode).toBe(200);
+    expect(early.json()).toEqual({
+      accepted: 0,
+      rejected: batch.records.map((record) => ({ MA_HO_SO: record.MA_HO_SO, reason: 'not awaiting a result (sending)' })),
+    });
+    for (const record of batch.records) {
+      expect((await transfer(String(record.MA_HO_SO))).status).toBe('sending');
+      expect(await answeredEvents(String(record.MA_HO_SO))).toEqual([]);
+    }
+
+    await acknowledge(batch.batchId);
+    expect((await postResults(batch.batchId, results)).json()).toEqual({ accepted: 2, rejected: [] });
+    for (const record of batch.records) expect((await transfer(String(record.MA_HO_SO))).status).toBe('issued');
+    expect(await batchStatusOf(String(batch.records[0]?.MA_HO_SO), batch.batchId)).toBe('closed');
+  });
+
   it('is a batch another province\'s client cannot see (404), and has no lease to renew (409)', async () => {
     await queueBirths(1);
     const batch = await batchAwaitingLateResults();
@@ -176,5 +208,99 @@ describe('late results for a pushed batch', () => {
     const renewal = await gateway.request('bhxh08', { method: 'POST', url: `/bhxh/v1/batches/${batch.batchId}/lease`, payload: { leaseSeconds: 300 } });
     expect(renewal.statusCode).toBe(409);
     expect(renewal.json().error).toMatchObject({ code: 'INVALID_STATE', message: expect.stringMatching(/not leased/) });
+  });
+});
+
+describe('late results after BHXH acknowledged a push', () => {
+  let simulator: BhxhSimulator;
+
+  beforeEach(async () => {
+    simulator = new BhxhSimulator();
+    await simulator.start();
+    gateway = await startTestGateway({
+      clients: CLIENTS,
+      startDispatcher: true,
+      env: { BHXH_PUSH_URL: simulator.url, DISPATCH_INTERVAL_MS: '3600000', RETRY_BASE_DELAY_MS: '20' },
+    });
+  });
+  afterEach(async () => {
+    await gateway?.close();
+    await simulator?.close();
+  });
+
+  const runDispatch = async () => expect((await gateway.request('operator', { method: 'POST', url: '/ops/v1/dispatch/run' })).statusCode).toBe(202);
+
+  /** Resolves once every one of `ids` was pushed and BHXH's acknowledgement left it `sent`, waiting for its result. */
+  async function acknowledged(ids: string[], httpStatus: number): Promise<void> {
+    await vi.waitFor(async () => {
+      for (const id of ids) {
+        const detail = await transfer(id);
+        expect(detail.status).toBe('sent');
+        expect(detail.deliveries).toEqual([
+          expect.objectContaining({ mode: 'push', batchStatus: 'delivered', attempts: [expect.objectContaining({ outcome: 'answered', httpStatus })] }),
+        ]);
+      }
+    }, { timeout: 10_000, interval: 50 });
+  }
+
+  const batchOf = async (id: string) => ((await transfer(id)).deliveries as Array<{ batchId: string }>)[0]?.batchId as string;
+
+  it('202: the records stay sent until BHXH posts their results, which issue the cards and close the batch', async () => {
+    // Scripted before anything is queued: the scheduler may run at any moment.
+    simulator.setScript({ kind: 'accept' });
+    const ids = await queueBirths(2);
+    await runDispatch();
+    await acknowledged(ids, 202);
+
+    // However the runs split them, each batch is answered late, by the BHXH client acting for 08.
+    const batches = new Map<string, Array<Record<string, unknown>>>();
+    for (const id of ids) {
+      const batchId = await batchOf(id);
+      batches.set(batchId, [...(batches.get(batchId) ?? []), (await transfer(id)).bhxhDocument]);
+    }
+    for (const [batchId, records] of batches) {
+      const late = await postResults(batchId, records.map((record) => issueCard(record)));
+      expect(late.statusCode).toBe(200);
+      expect(late.json()).toEqual({ accepted: records.length, rejected: [] });
+    }
+    for (const id of ids) {
+      const detail = await transfer(id);
+      expect(detail).toMatchObject({ status: 'issued', card: { maThe: expect.stringMatching(/^TE108\d{10}$/) } });
+      expect(detail.history.map((event: { toStatus: string }) => event.toStatus)).toEqual(['queued', 'sending', 'sent', 'issued']);
+      expect(await batchStatusOf(id, await batchOf(id))).toBe('closed');
+    }
+    // Acknowledged once, no batch was pushed again.
+    expect(simulator.deliveries.map((delivery) => delivery.batchId).sort()).toEqual([...batches.keys()].sort());
+    expect((await gateway.request('auditor', { method: 'GET', url: '/audit/v1/verify' })).json().ok).toBe(true);
+  });
+
+  it('200 leaving a record out: the answered one is applied, the other waits in sent for its late result', async () => {
+    const [now, later] = [khaiSinh(), khaiSinh()];
+    const errors = [{ MA_LOI: 'TRUNG_NHAN_KHAU', MO_TA: 'Trùng nhân khẩu' }];
+    simulator.setScript({
+      kind: 'answer',
+      result: (record) => record.SO_DINH_DANH === now.hoTich.soDinhDanh ? { MA_HO_SO: record.MA_HO_SO, KET_QUA: 'LOI', LOI: errors } : null,
+    });
+    const [answeredNow, answeredLater] = await Promise.all([now, later].map(async (doc) => {
+      const response = await gateway.request('registry08', { method: 'POST', url: '/ngsp/v1/khai-sinh', payload: doc });
+      expect(response.statusCode).toBe(202);
+      return response.json().transferId as string;
+    })) as [string, string];
+    await runDispatch();
+    await acknowledged([answeredLater], 200);
+    await vi.waitFor(async () => expect(await transfer(answeredNow)).toMatchObject({ status: 'returned', errors }), { timeout: 10_000, interval: 50 });
+
+    const batchId = await batchOf(answeredLater);
+    const record = (await transfer(answeredLater)).bhxhDocument as Record<string, unknown>;
+    const late = await postResults(batchId, [issueCard(record), { MA_HO_SO: answeredNow, KET_QUA: 'OK' }]);
+    expect(late.json()).toEqual({
+      accepted: 1,
+      // Answered in the 200 already, or not a record of this batch if the runs put it in another.
+      rejected: [{ MA_HO_SO: answeredNow, reason: (await batchOf(answeredNow)) === batchId ? 'already answered (returned)' : 'not a record of this batch' }],
+    });
+    expect((await transfer(answeredLater)).status).toBe('issued');
+    expect((await transfer(answeredNow)).status).toBe('returned');
+    expect(await batchStatusOf(answeredLater, batchId)).toBe('closed');
+    expect((await gateway.request('auditor', { method: 'GET', url: '/audit/v1/verify' })).json().ok).toBe(true);
   });
 });

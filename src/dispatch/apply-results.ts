@@ -75,9 +75,10 @@ export async function applyResultsInTx(tx: Queryable, batchId: string, results: 
     const id = (result as { MA_HO_SO?: unknown } | null)?.MA_HO_SO;
     return typeof id === 'string' ? id : null;
   };
-  // A closed batch is not refused wholesale: each of its records says it was answered already, so a
-  // repeat of an answer that closed it reads the same as one that did not.
-  if (batch.status === 'failed' || batch.status === 'expired') {
+  // A batch that ended without its results (failed, lease expired…) refuses them all. A closed one
+  // does not: each of its records says it was answered already, so a repeat of the answer that
+  // closed it reads the same as a repeat of one that did not.
+  if (batch.status !== 'open' && batch.status !== 'delivered' && batch.status !== 'closed') {
     outcome.rejected = results.map((result) => ({ MA_HO_SO: idOf(result), reason: `batch is ${batch.status}` }));
     return outcome;
   }
