@@ -53,10 +53,10 @@ export function birthModule(deps: ModuleDependencies): MessageModule<KhaiSinh> {
 }
 
 /**
- * A birth leaves as BHXH's CAP_THE_TE. A card whose person's death is registered never leaves: one
- * that came back to `queued` (resent, replayed, lease expired, released) ends `deceased` at this last
- * gate before a batch, and one that became queued after the gate looked is held by the claim's own
- * condition (each statement sees its own snapshot).
+ * A birth leaves as BHXH's CAP_THE_TE. A card whose person's death is registered never leaves: the
+ * claim's own condition holds it (each statement sees its own snapshot), and one that came back to
+ * `queued` after the death (resent, replayed, released, its lease expired) ends `deceased` at this
+ * last gate before a batch, once it is among the oldest waiting.
  */
 export const birthDispatch: DispatchFacts = {
   transferType: 'KHAI_SINH',
@@ -65,12 +65,15 @@ export const birthDispatch: DispatchFacts = {
   beforeClaimInTx: retireCardsOfDeceasedInTx,
 };
 
-async function retireCardsOfDeceasedInTx(tx: Queryable, actor: string): Promise<void> {
+async function retireCardsOfDeceasedInTx(tx: Queryable, { actor, window }: { actor: string; window: number }): Promise<void> {
   const { rows } = await tx.query<{ id: string; death: string }>(
-    `SELECT card.id, death.id AS death FROM transfers card
-       JOIN transfers death ON death.type = 'KHAI_TU' AND death.so_dinh_danh = card.so_dinh_danh
-      WHERE card.type = 'KHAI_SINH' AND card.status = 'queued'
-      FOR UPDATE OF card SKIP LOCKED`,
+    `SELECT card.id, death.id AS death
+       FROM (SELECT id, so_dinh_danh FROM transfers
+              WHERE status = 'queued' AND type = 'KHAI_SINH'
+              ORDER BY id LIMIT $1
+              FOR UPDATE SKIP LOCKED) card
+       JOIN transfers death ON death.type = 'KHAI_TU' AND death.so_dinh_danh = card.so_dinh_danh`,
+    [window],
   );
   await moveTransfersInTx(tx, rows.map((row) => ({
     id: row.id, fromStatus: 'queued', toStatus: 'deceased', batchId: null,

@@ -8,3 +8,7 @@ ALTER TABLE batches ADD CONSTRAINT batches_status_check
   CHECK (status IN ('open', 'delivered', 'closed', 'failed', 'expired', 'released'));
 -- The dispatcher counts the pushed batches BHXH has not acknowledged before it claims more.
 CREATE INDEX batches_open_push ON batches (id) WHERE status = 'open' AND mode = 'push';
+-- A claim now takes one batch at a time (each acknowledgement claims the next), oldest first. In id
+-- order over the primary key it walked past every record claimed before it, still in the table, so
+-- each claim cost more than the last; this index holds only what waits (docs/PERFORMANCE.md).
+CREATE INDEX transfers_queued_by_age ON transfers (id) WHERE status = 'queued';
