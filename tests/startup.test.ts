@@ -109,7 +109,7 @@ describe('npm start', { timeout: 90_000 }, () => {
       transfer = await (await fetch(`${address}/ngsp/v1/transfers/${transferId}`, { headers })).json() as typeof transfer;
       if (transfer.status !== 'issued') await delay(200);
     } while (transfer.status !== 'issued');
-    expect(transfer.history.map((event) => event.toStatus)).toEqual(['queued', 'sent', 'issued']);
+    expect(transfer.history.map((event) => event.toStatus)).toEqual(['queued', 'sending', 'sent', 'issued']);
     expect(transfer.card?.maThe).toMatch(/^TE1/);
   });
 
