@@ -133,6 +133,31 @@ describe('BHXH down for a whole run', () => {
   });
 });
 
+describe('a batch BHXH may already hold is never released', () => {
+  it('pushed once without an answer, then refused at connect: it stays sending and the same batch goes once BHXH is back', async () => {
+    const { simulator, gateway, runs } = await start({ script: [{ kind: 'hang' }], env: { BHXH_TIMEOUT_MS: '300', DISPATCH_MAX_ATTEMPTS: '20' } });
+    const ids = await push(2);
+    await runs.run();
+    await simulator.waitFor((sim) => sim.deliveries.length === 1);
+    const batchId = simulator.deliveries[0]?.batchId as string;
+    // BHXH received the batch (it may hold it) and then went down: its port is closed.
+    await simulator.close();
+    await vi.waitFor(async () => {
+      const { rows } = await gateway.db.query("SELECT 1 FROM delivery_attempts WHERE error LIKE '%ECONNREFUSED%'");
+      expect(rows.length).toBeGreaterThanOrEqual(1);
+    }, WAIT);
+    expect(await statuses(ids)).toEqual(['sending', 'sending']);
+    expect(await batchStatuses()).toEqual(['open']);
+
+    simulator.setScript({ kind: 'answer' });
+    await simulator.start(Number(new URL(simulator.url).port));
+    await waitForStatus(ids, 'issued');
+    expect(new Set(simulator.deliveries.map((delivery) => delivery.batchId))).toEqual(new Set([batchId]));
+    expect(await batchStatuses()).toEqual(['closed']);
+    expect((await detail(ids[0] as string)).history.map((event) => event.toStatus)).toEqual(['queued', 'sending', 'sent', 'issued']);
+  });
+});
+
 describe('a run claims what BHXH can be sent at once', () => {
   it('while BHXH does not answer, only DELIVERY_CONCURRENCY batches are claimed; once it answers, one run drains the rest', async () => {
     const { simulator, runs } = await start({ script: [{ kind: 'hang' }], env: { DISPATCH_MAX_ATTEMPTS: '20' } });

@@ -11,7 +11,7 @@ import { unavailable } from '../errors.js';
 import type { GatewayMetrics } from '../metrics.js';
 import { DISPATCH_FACTS } from '../messages/registry.js';
 import {
-  claimIntoBatchesInTx, countOpenPushBatches, findBatch, listBatchIds, recordAttemptInTx, serialisedBatchBody,
+  claimIntoBatchesInTx, countOpenPushBatches, findBatch, listBatchIds, markPushStarted, recordAttemptInTx, serialisedBatchBody,
   type Batch, type SerialisedBatch,
 } from '../store/batches.js';
 import type { Database } from '../store/database.js';
@@ -461,6 +461,9 @@ export class Dispatcher {
     if (paused.includes(batch.maTinh) || paused.includes('*')) return this.waitWhilePaused(job, token);
     if (breaker.opened) return this.notSentWhileOpen(job, batch, token);
     const body = await serialisedBatchBody(db, batch);
+    // Only a batch no push ever began can prove, by a refused connection, that BHXH never had it.
+    const firstPush = batch.pushStartedAt === null;
+    if (firstPush) await markPushStarted(db, batch.id);
     const attempt = batch.attempts + 1;
     const startedAt = new Date();
     let answer: BhxhAnswer;
@@ -469,7 +472,7 @@ export class Dispatcher {
     } catch (error) {
       if ((error as { code?: string }).code === 'EOPENBREAKER') return this.notSentWhileOpen(job, batch, token);
       const permanent = error instanceof PermanentDeliveryError;
-      const notReceived = error instanceof NotReceivedError;
+      const notReceived = error instanceof NotReceivedError && firstPush;
       const exhausted = attempt >= config.dispatchMaxAttempts;
       const message = (error as Error).message;
       metrics.deliveryAttempts.inc({ outcome: permanent ? 'permanent' : 'transient' });
@@ -528,15 +531,16 @@ export class Dispatcher {
   }
 
   /**
-   * While the breaker is open nothing is sent. A batch never tried goes back to `queued` (released):
-   * BHXH cannot hold it. One tried already may be held by BHXH (a timeout, a 5xx): it waits, without
-   * spending an attempt and without spinning, to be resent as it is.
+   * While the breaker is open nothing is sent. A batch no push ever began goes back to `queued`
+   * (released): BHXH cannot hold it. One pushed already may be held by BHXH (a timeout, a 5xx, a
+   * process that died mid-push): it waits, without spending an attempt and without spinning, to be
+   * resent as it is.
    */
   private async notSentWhileOpen(job: Job, batch: Batch, token?: string): Promise<string> {
-    if (batch.attempts === 0) {
+    if (batch.pushStartedAt === null) {
       const released = await this.deps.db.transaction(async (tx) => {
         const current = await findBatch(tx, batch.id, true);
-        if (current?.status !== 'open' || current.attempts > 0) return false;
+        if (current?.status !== 'open' || current.pushStartedAt !== null) return false;
         await releaseBatchInTx(tx, current, 'not sent: BHXH unavailable (circuit breaker open)', ACTOR);
         return true;
       });

@@ -54,6 +54,8 @@ export interface Batch {
   leasedBy: string | null;
   leaseExpiresAt: string | null;
   lastError: string | null;
+  /** When a push of it first began (push only): from then on BHXH may hold it. */
+  pushStartedAt: string | null;
   createdAt: string;
   deliveredAt: string | null;
   closedAt: string | null;
@@ -70,6 +72,7 @@ interface BatchRow {
   leased_by: string | null;
   lease_expires_at: Date | string | null;
   last_error: string | null;
+  push_started_at: Date | string | null;
   created_at: Date | string;
   delivered_at: Date | string | null;
   closed_at: Date | string | null;
@@ -89,6 +92,7 @@ function fromRow(row: BatchRow): Batch {
     leasedBy: row.leased_by,
     leaseExpiresAt: iso(row.lease_expires_at),
     lastError: row.last_error,
+    pushStartedAt: iso(row.push_started_at),
     createdAt: iso(row.created_at) as string,
     deliveredAt: iso(row.delivered_at),
     closedAt: iso(row.closed_at),
@@ -227,6 +231,11 @@ export async function serialisedBatchBody(db: Queryable, batch: Batch, extra: Re
   );
   const head = JSON.stringify({ batchId: batch.id, maTinh: batch.maTinh, loai: batch.loai, ...extra });
   return { batchId: batch.id, json: `${head.slice(0, -1)},"records":[${rows.map((row) => row.document).join(',')}]}` };
+}
+
+/** Records that a push of the batch begins: said before the first byte leaves for BHXH. */
+export async function markPushStarted(db: Queryable, batchId: string): Promise<void> {
+  await db.query('UPDATE batches SET push_started_at = COALESCE(push_started_at, now()) WHERE id = $1', [batchId]);
 }
 
 export async function listBatchIds(db: Queryable, status: BatchStatus, mode: BatchMode): Promise<string[]> {

@@ -6,6 +6,9 @@ ALTER TABLE transfers ADD CONSTRAINT transfers_status_check
 ALTER TABLE batches DROP CONSTRAINT batches_status_check;
 ALTER TABLE batches ADD CONSTRAINT batches_status_check
   CHECK (status IN ('open', 'delivered', 'closed', 'failed', 'expired', 'released'));
+-- When a push of the batch first began: from then on BHXH may hold it, so its records may never be
+-- released to another batch, even if a later push finds BHXH's port closed.
+ALTER TABLE batches ADD COLUMN push_started_at timestamptz;
 -- The dispatcher counts the pushed batches BHXH has not acknowledged before it claims more.
 CREATE INDEX batches_open_push ON batches (id) WHERE status = 'open' AND mode = 'push';
 -- A claim now takes one batch at a time (each acknowledgement claims the next), oldest first. In id
