@@ -94,7 +94,7 @@ export async function buildApp(deps: GatewayDependencies): Promise<FastifyInstan
   app.addHook('onClose', () => metrics.transferCounts.stop());
   // Callbacks need no Redis: PostgreSQL's outbox and leases share them among processes.
   const callbacks = new CallbackDelivery({
-    db, logger: deps.logger, metrics, clients: deps.clients.withCallbacks(), timeoutMs: config.callbackTimeoutMs,
+    db, logger: deps.logger, metrics, clients: deps.clients.withCallbacks(), knownClientIds: deps.clients.ids(), timeoutMs: config.callbackTimeoutMs,
     baseDelayMs: config.retryBaseDelayMs, concurrency: config.callbackConcurrency, intervalMs: config.maintenanceIntervalMs,
   });
   await callbacks.subscribe();

@@ -214,6 +214,8 @@ describe('ClientRegistry', () => {
     ['a province code of 3 digits', [{ id: 'a', keySha256: sha256OfKey('k'), roles: ['registry'], units: ['008'] }], /units/],
     ['the plain key instead of its digest', [{ id: 'a', key: 'k', roles: ['registry'], units: ['08'] }], /./],
     ['not a list', { id: 'a' }, /./],
+    ['a callback address without its secret', [{ id: 'a', keySha256: sha256OfKey('k'), roles: ['registry'], units: ['08'], callbackUrl: 'https://a.example.vn/hook' }], /callbackSecret/],
+    ['a callback secret without an address', [{ id: 'a', keySha256: sha256OfKey('k'), roles: ['registry'], units: ['08'], callbackSecret: '0123456789abcdef' }], /callbackUrl/],
   ])('fromFile refuses %s', (_name, data, message) => {
     const path = writeClients(`bad-${Math.random().toString(36).slice(2)}.json`, data);
     expect(() => ClientRegistry.fromFile(path)).toThrow(message);

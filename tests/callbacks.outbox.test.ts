@@ -160,6 +160,18 @@ describe('the callback outbox', () => {
     expect(await outbox(unsubscribed)).toEqual([]);
   });
 
+  it('leaves the subscription and backlog of a client it does not know: another process\'s clients file may', async () => {
+    const hook = await receiver();
+    hook.answer = () => 'hang';
+    const subscribed = await gatewayWith([registryClient('hotich-08-elsewhere', hook)], { keepSchema: true });
+    const transferId = await push(subscribed, registryClient('hotich-08-elsewhere'));
+    await subscribed.close();
+
+    const other = await gatewayWith([registryClient('hotich-08-unrelated')], { schema: subscribed.schema });
+    expect((await other.db.query('SELECT client_id FROM callback_subscriptions')).rows).toEqual([{ client_id: 'hotich-08-elsewhere' }]);
+    expect((await outbox(other)).map((row) => row.transfer_id)).toEqual([transferId]);
+  });
+
   it('posts to each client on its own: a receiver that never answers does not hold back another', async () => {
     const slowHook = await receiver();
     slowHook.answer = () => 'hang';
@@ -285,8 +297,8 @@ describe('operators and failing callbacks', () => {
     const audit = await gateway.request('auditor', { method: 'GET', url: '/audit/v1/events?limit=1000' });
     const retries = (audit.json().events as Array<{ actor: string; action: string; details: unknown }>).filter((event) => event.action === 'callbacks.retried');
     expect(retries).toEqual([
-      expect.objectContaining({ actor: 'ops-01', details: { clientId: null, retried: 0 } }),
-      expect.objectContaining({ actor: 'ops-all', details: { clientId: client.id, retried: 1 } }),
+      expect.objectContaining({ actor: 'ops-01', details: { clientId: null, retried: 0, maTinh: '01' } }),
+      expect.objectContaining({ actor: 'ops-all', details: { clientId: client.id, retried: 1, maTinh: '*' } }),
     ]);
   });
 });

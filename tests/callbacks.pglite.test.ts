@@ -130,7 +130,7 @@ describe('callback delivery on PGlite', () => {
       callbackUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`, callbackSecret: 'embedded-secret-0123456789',
     };
     const delivery = new CallbackDelivery({
-      db: embedded, logger: pino({ level: 'silent' }), metrics: createMetrics(embedded), clients: [client],
+      db: embedded, logger: pino({ level: 'silent' }), metrics: createMetrics(embedded), clients: [client], knownClientIds: [client.id],
       timeoutMs: 5000, baseDelayMs: 10, concurrency: 2, intervalMs: 20,
     });
     try {

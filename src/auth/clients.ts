@@ -38,6 +38,8 @@ const clientsFileSchema = {
       callbackSecret: { type: 'string', minLength: 16 },
       callbackSignature: { enum: ['sha256'] },
     },
+    // One without the other would silently send nothing (or nowhere): refused at start instead.
+    dependencies: { callbackUrl: ['callbackSecret'], callbackSecret: ['callbackUrl'], callbackSignature: ['callbackUrl'] },
   },
 } as const;
 
@@ -86,6 +88,10 @@ export class ClientRegistry {
       if (timingSafeEqual(entry.digest, digest)) found = entry.client;
     }
     return found;
+  }
+
+  ids(): string[] {
+    return this.clients.map((entry) => entry.client.id);
   }
 
   /** Registry clients that asked to be told of every status change of their transfers. */

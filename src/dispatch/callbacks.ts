@@ -53,6 +53,8 @@ export interface CallbackDeliveryDependencies {
   metrics: GatewayMetrics;
   /** Clients with a callback address and secret. */
   clients: ApiClient[];
+  /** Every client of this process's clients file, with a callback or not. */
+  knownClientIds: string[];
   timeoutMs: number;
   baseDelayMs: number;
   /** Clients posted to at the same time. */
@@ -90,9 +92,9 @@ export class CallbackDelivery {
     return this.deps.timeoutMs + LEASE_MARGIN_MS;
   }
 
-  /** At start: the database's subscriptions become this process's clients file's. */
+  /** At start: the database's subscriptions follow what this process's clients file says of its clients. */
   async subscribe(): Promise<void> {
-    const dropped = await syncSubscriptions(this.deps.db, [...this.clients.keys()]);
+    const dropped = await syncSubscriptions(this.deps.db, [...this.clients.keys()], this.deps.knownClientIds);
     if (dropped > 0) this.deps.logger.warn({ dropped }, 'callbacks of clients that no longer have a callback address dropped');
   }
 
@@ -253,8 +255,11 @@ export class CallbackOperations {
   /** Failing callbacks become due now, without waiting out their delay; audited with the operator. */
   async retry(operator: ApiClient, clientId: string | undefined): Promise<{ retried: number }> {
     return this.db.transaction(async (tx) => {
-      const retried = await makeFailingDue(tx, clientId, provinceScope(operator));
-      appendAuditEventInTx(tx, { actor: operator.id, action: 'callbacks.retried', details: { clientId: clientId ?? null, retried } });
+      const provinces = provinceScope(operator);
+      const retried = await makeFailingDue(tx, clientId, provinces);
+      // An event of no transfer is shown to a province's auditors by its maTinh ('*': every province's).
+      const maTinh = provinces?.length === 1 ? provinces[0] : '*';
+      appendAuditEventInTx(tx, { actor: operator.id, action: 'callbacks.retried', details: { clientId: clientId ?? null, retried, maTinh } });
       return { retried };
     });
   }

@@ -32,14 +32,17 @@ const seconds = (ms: number) => ms / 1000;
 const iso = (value: Date | string) => new Date(value).toISOString();
 
 /**
- * Makes the subscriptions those clients and no others, and drops the backlog of clients that no longer
- * subscribe (there is no address to send it to). Answers how many callbacks were dropped.
+ * Subscribes `subscribers`, and unsubscribes the other clients this process knows (`known`), dropping
+ * their backlog: their clients file says they have no callback address. A client this process does not
+ * know is left as it is, since another process's clients file may know it. Answers how many callbacks
+ * were dropped.
  */
-export async function syncSubscriptions(db: Database, clientIds: string[]): Promise<number> {
+export async function syncSubscriptions(db: Database, subscribers: string[], known: string[]): Promise<number> {
+  const unsubscribed = known.filter((id) => !subscribers.includes(id));
   return db.transaction(async (tx) => {
-    await tx.query('DELETE FROM callback_subscriptions WHERE client_id <> ALL($1::text[])', [clientIds]);
-    await tx.query('INSERT INTO callback_subscriptions (client_id) SELECT unnest($1::text[]) ON CONFLICT (client_id) DO NOTHING', [clientIds]);
-    const dropped = await tx.query('DELETE FROM callback_outbox WHERE client_id <> ALL($1::text[])', [clientIds]);
+    await tx.query('DELETE FROM callback_subscriptions WHERE client_id = ANY($1::text[])', [unsubscribed]);
+    await tx.query('INSERT INTO callback_subscriptions (client_id) SELECT unnest($1::text[]) ON CONFLICT (client_id) DO NOTHING', [subscribers]);
+    const dropped = await tx.query('DELETE FROM callback_outbox WHERE client_id = ANY($1::text[])', [unsubscribed]);
     return dropped.rowCount;
   });
 }
