@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { BhxhSimulator, issueCard, type Behaviour } from '../src/dev/bhxh-simulator.js';
-import { khaiSinh } from './support/fixtures.js';
+import { khaiSinh, khaiSinhHaNoi } from './support/fixtures.js';
 import { DispatchRuns } from './support/dispatch-runs.js';
 import { startTestGateway, type TestGateway } from './support/gateway.js';
 
@@ -174,6 +174,24 @@ describe('a run claims what BHXH can be sent at once', () => {
     expect(await batchStatuses()).toEqual(['closed', 'closed', 'closed', 'closed', 'closed']);
     expect([...receivedPerRecord().values()].every((count) => count === 1)).toBe(true);
     expect(receivedPerRecord().size).toBe(10);
+  });
+});
+
+describe('batches stay full when provinces interleave', () => {
+  it('one batch at a time: the oldest record names the province, whose oldest records fill the batch', async () => {
+    const { simulator, gateway, runs } = await start({ env: { DELIVERY_CONCURRENCY: '1' } });
+    const ids: string[] = [];
+    for (const [client, doc] of [['registry08', khaiSinh()], ['registry01', khaiSinhHaNoi()], ['registry08', khaiSinh()], ['registry01', khaiSinhHaNoi()]] as const) {
+      const response = await gateway.request(client, { method: 'POST', url: '/ngsp/v1/khai-sinh', payload: doc });
+      expect(response.statusCode, response.body).toBe(202);
+      ids.push(response.json().transferId);
+    }
+    await runs.run();
+    await waitForStatus(ids, 'issued');
+    expect(simulator.deliveries.map((delivery) => [delivery.body.maTinh, delivery.body.records.map((record) => record.MA_HO_SO)])).toEqual([
+      ['08', [ids[0], ids[2]]],
+      ['01', [ids[1], ids[3]]],
+    ]);
   });
 });
 

@@ -140,32 +140,33 @@ export async function claimIntoBatchesInTx(tx: Queryable, request: ClaimRequest)
   const held = kinds
     .map((kind, index) => (kind.heldBackWhen ? `(type = $${index + 4} AND (${kind.heldBackWhen}))` : null))
     .filter((condition) => condition !== null);
-  const { rows } = await tx.query<{ id: string; ma_tinh: string; type: TransferType }>(
-    `SELECT id, ma_tinh, type FROM transfers
-      WHERE status = 'queued' AND type = ANY($1::text[])
+  const claimable = `status = 'queued' AND type = ANY($1::text[])
         AND ($2::text IS NULL OR ma_tinh = $2)
+        AND NOT (id = ANY($3::text[]))
         AND NOT EXISTS (SELECT 1 FROM dispatch_pauses p WHERE p.ma_tinh = transfers.ma_tinh OR p.ma_tinh = '*')
-        ${held.length > 0 ? `AND NOT (${held.join(' OR ')})` : ''}
-      ORDER BY id
-      LIMIT $3
-      FOR UPDATE SKIP LOCKED`,
-    [types, request.maTinh ?? null, request.limit, ...types],
-  );
+        ${held.length > 0 ? `AND NOT (${held.join(' OR ')})` : ''}`;
+  const next = types.length + 4;
   const loaiOf = new Map(kinds.map((kind) => [kind.transferType, kind.loai]));
-  const groups = new Map<string, { maTinh: string; loai: Loai; ids: string[] }>();
-  for (const row of rows) {
-    const loai = loaiOf.get(row.type) as Loai;
-    const key = `${row.ma_tinh}/${loai}`;
-    const group = groups.get(key) ?? { maTinh: row.ma_tinh, loai, ids: [] };
-    group.ids.push(row.id);
-    groups.set(key, group);
-  }
+  // Batch by batch, the oldest claimable record names the province and type of the next one, which
+  // takes that province's and type's oldest: fair by age, and full even when provinces interleave.
   const planned: Array<{ id: string; maTinh: string; loai: Loai; ids: string[] }> = [];
-  for (const group of groups.values()) {
-    for (let start = 0; start < group.ids.length; start += request.batchSize) {
-      if (request.maxBatches !== undefined && planned.length >= request.maxBatches) break;
-      planned.push({ id: newId(), maTinh: group.maTinh, loai: group.loai, ids: group.ids.slice(start, start + request.batchSize) });
-    }
+  const taken: string[] = [];
+  const maxBatches = request.maxBatches ?? Math.ceil(request.limit / request.batchSize);
+  while (planned.length < maxBatches && taken.length < request.limit) {
+    const values = [types, request.maTinh ?? null, taken, ...types];
+    const head = (await tx.query<{ ma_tinh: string; type: TransferType }>(
+      `SELECT ma_tinh, type FROM transfers WHERE ${claimable} ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED`, values,
+    )).rows[0];
+    if (!head) break;
+    const { rows } = await tx.query<{ id: string }>(
+      `SELECT id FROM transfers WHERE ${claimable} AND ma_tinh = $${next} AND type = $${next + 1}
+        ORDER BY id LIMIT $${next + 2} FOR UPDATE SKIP LOCKED`,
+      [...values, head.ma_tinh, head.type, Math.min(request.batchSize, request.limit - taken.length)],
+    );
+    if (rows.length === 0) break;
+    const ids = rows.map((row) => row.id);
+    planned.push({ id: newId(), maTinh: head.ma_tinh, loai: loaiOf.get(head.type) as Loai, ids });
+    taken.push(...ids);
   }
   if (planned.length === 0) return [];
   const pull = request.mode === 'pull';
