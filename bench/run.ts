@@ -309,7 +309,7 @@ async function main() {
   const missed = misses.length
     ? `\n## Targets missed\n\n${misses.map((miss) => `- ${miss}`).join('\n')}\n\nWhat the profile shows is in the way, and what was done about it: docs/PERFORMANCE.md.\n`
     : '\nEvery target met.\n';
-  const text = `# lienthong benchmark, ${date}\n\n- commit: ${commit}\n- machine: ${machine}\n- command: \`npm run bench\` (BENCH_SECONDS=${SECONDS}, BENCH_CONNECTIONS=${CONNECTIONS}, BENCH_SOAK_SECONDS=${SOAK_SECONDS}, BENCH_STORED=${STORED}), load from autocannon in a separate process on loopback, PostgreSQL and Redis on the same machine\n- took: ${((Date.now() - started) / 1000).toFixed(0)} s\n- CPU time taken by the hypervisor (steal, /proc/stat): ${steal.map(([phase, share]) => `${phase} ${share.toFixed(0)}%`).join(', ')}\n\n${table}\n${missed}`;
+  const text = `# lienthong benchmark, ${date}\n\n- commit: ${commit}\n- machine: ${machine}\n- command: \`npm run bench\` (BENCH_PHASES=${PHASES}, BENCH_SECONDS=${SECONDS}, BENCH_CONNECTIONS=${CONNECTIONS}, BENCH_SOAK_SECONDS=${SOAK_SECONDS}, BENCH_STORED=${STORED}), load from autocannon in a separate process on loopback, PostgreSQL and Redis on the same machine\n- took: ${((Date.now() - started) / 1000).toFixed(0)} s\n- CPU time taken by the hypervisor (steal, /proc/stat): ${steal.map(([phase, share]) => `${phase} ${share.toFixed(0)}%`).join(', ')}\n\n${table}\n${missed}`;
   mkdirSync(join(ROOT, 'bench/results'), { recursive: true });
   const file = join(ROOT, 'bench/results', `${date}-${hostname()}${ONLY_DISPATCH ? '-dispatch' : ''}.md`);
   writeFileSync(file, text);
