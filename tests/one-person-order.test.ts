@@ -315,6 +315,31 @@ describe('(b) a death registered while the card is with BHXH', () => {
   });
 });
 
+describe('(b2) a death registered while BHXH has acknowledged the card but not answered it', () => {
+  it('the death waits while the card is sent (202, results to come); once its result is posted, a run sends the death', async () => {
+    const { simulator, gateway } = await start({ kind: 'accept' });
+    const birth = khaiSinh();
+    const birthId = await pushBirth(birth);
+    await runDispatch();
+    await waitForStatus(birthId, 'sent');
+    const deathId = await pushDeath(khaiTuOf(birth));
+    expect(await statusOf(birthId)).toBe('sent');
+    await runDispatch();
+    expect(await statusOf(deathId)).toBe('queued');
+    expect(received().map((delivery) => delivery.loai)).toEqual(['CAP_THE_TE']);
+
+    const card = simulator.deliveries[0];
+    const posted = await gateway.request('bhxh08', {
+      method: 'POST', url: `/bhxh/v1/batches/${card?.batchId}/results`, payload: { results: card?.body.records.map((record) => issueCard(record)) },
+    });
+    expect(posted.statusCode, posted.body).toBe(200);
+    await waitForStatus(birthId, 'issued');
+    await runDispatch();
+    await waitForStatus(deathId, 'sent');
+    expect(received().map((delivery) => delivery.loai)).toEqual(['CAP_THE_TE', 'BAO_GIAM']);
+  });
+});
+
 describe('(c) a death registered after the card was issued', () => {
   it('is queued and processed as any death; the issued card stays issued', async () => {
     await start();
