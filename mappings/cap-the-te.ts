@@ -2,16 +2,11 @@
  * A validated birth record → BHXH's `CAP_THE_TE` card dossier (docs/API.md). Pure: the transfer id
  * and the office address come from the caller, so the same record always gives the same dossier.
  */
-import {
-  addDays,
-  addYears,
-  mustParseCalendarDate,
-  toBhxhDate,
-  type CalendarDate,
-} from '../src/domain/calendar-date.js';
+import { mustParseCalendarDate, toBhxhDate } from '../src/domain/calendar-date.js';
 import type { Address, CardDelivery, Guardian, KhaiSinh, KhaiSinhHoTich } from '../src/domain/documents.js';
 import type { ErrorDetail } from '../src/errors.js';
 import { readSchema } from '../src/package-files.js';
+import { under6CardPeriod } from './card-periods.js';
 import { upperName, upperNameProblems } from './names.js';
 
 export interface CapTheTe {
@@ -167,14 +162,6 @@ export function missingForCard(doc: KhaiSinh): string[] {
   return Array.isArray(inputs) ? inputs : [];
 }
 
-/** Law on Health Insurance art. 16: until 72 months, stretched to 30 September if that falls before it. */
-export function cardValidity(birth: CalendarDate): { from: CalendarDate; to: CalendarDate } {
-  const sixthBirthday = addYears(birth, 6);
-  const to =
-    sixthBirthday.month <= 9 ? { year: sixthBirthday.year, month: 9, day: 30 } : addDays(sixthBirthday, -1);
-  return { from: birth, to };
-}
-
 export function toCapTheTe(doc: KhaiSinh, context: CapTheTeContext): CapTheTe {
   const inputs = cardInputs(doc);
   if (Array.isArray(inputs)) {
@@ -183,7 +170,7 @@ export function toCapTheTe(doc: KhaiSinh, context: CapTheTeContext): CapTheTe {
   const { facility, delivery, guardian } = inputs;
   const { hoTich } = doc;
   const birth = mustParseCalendarDate(hoTich.nksNgaySinh);
-  const validity = cardValidity(birth);
+  const validity = under6CardPeriod(birth);
   return {
     MA_HO_SO: context.transferId,
     SO_DINH_DANH: hoTich.soDinhDanh,

@@ -2,7 +2,6 @@ import { readFileSync } from 'node:fs';
 import { describe, it, expect } from 'vitest';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import {
-  cardValidity,
   missingForCard,
   resolveGuardian,
   toCapTheTe,
@@ -10,7 +9,6 @@ import {
   type CapTheTeContext,
 } from '../../mappings/cap-the-te.js';
 import type { Guardian, KhaiSinh, KhaiSinhHoTich } from '../../src/domain/documents.js';
-import type { CalendarDate } from '../../src/domain/calendar-date.js';
 
 type HoTichPatch = { [K in keyof KhaiSinhHoTich]?: KhaiSinhHoTich[K] | undefined };
 type Patch = { [K in Exclude<keyof KhaiSinh, 'hoTich'>]?: KhaiSinh[K] | undefined } & { hoTich?: HoTichPatch };
@@ -77,7 +75,6 @@ function khaiSinh(patch: Patch = {}): KhaiSinh {
 }
 
 const context = { transferId: 'tr-0001' };
-const date = (year: number, month: number, day: number): CalendarDate => ({ year, month, day });
 
 const ajv = new Ajv2020({ strict: true, allErrors: true });
 const validateCapTheTe = ajv.compile<CapTheTe>(
@@ -168,15 +165,14 @@ describe('missingForCard', () => {
   });
 });
 
-describe('cardValidity', () => {
-  it.each<[string, CalendarDate, CalendarDate]>([
-    ['runs to 30 September when the 6th birthday falls in January', date(2019, 1, 15), date(2025, 9, 30)],
-    ['runs to 30 September when the 6th birthday is 30 September itself', date(2019, 9, 30), date(2025, 9, 30)],
-    ['runs to the day before the 6th birthday when it falls on 1 October', date(2019, 10, 1), date(2025, 9, 30)],
-    ['runs to the day before the 6th birthday when it falls in December', date(2019, 12, 31), date(2025, 12, 30)],
-    ['treats a 29 February birth as turning 6 on 1 March, before the school year', date(2020, 2, 29), date(2026, 9, 30)],
-  ])('%s', (_name, birth, to) => {
-    expect(cardValidity(birth)).toEqual({ from: birth, to });
+describe('card validity in the dossier', () => {
+  // The rule's boundaries are tested in tests/card-periods.test.ts; here, that the dossier carries it.
+  it.each<[string, string, string]>([
+    ['runs to 30 September of the year the child turns 6 when born on or before 30 September', '30.09.2026', '20320930'],
+    ['runs to the last day of the month the child turns 6 when born after 30 September', '01.10.2026', '20321031'],
+  ])('%s', (_name, nksNgaySinh, validTo) => {
+    const record = toCapTheTe(khaiSinh({ hoTich: { nksNgaySinh, ngayDangKy: '15.12.2026' } }), context);
+    expect([record.GT_THE_TU, record.GT_THE_DEN]).toEqual([record.NGAY_SINH, validTo]);
   });
 });
 
