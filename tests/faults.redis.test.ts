@@ -142,11 +142,12 @@ describe('Redis down', () => {
 
 describe('Redis restarted empty', () => {
   it('gets its schedulers and the delivery jobs of open batches back from PostgreSQL, and dispatches what waits', async () => {
-    // One batch goes out and BHXH turns it away: it stays open in PostgreSQL, its retry delayed in Redis.
+    // One batch goes out and BHXH turns it away: it stays open in PostgreSQL (its records `sending`,
+    // since BHXH has not acknowledged them), its retry delayed in Redis.
     simulator.setScript({ kind: 'status', status: 503 });
     const first = await pushBirths(3);
     expect((await request('operator', { method: 'POST', url: '/ops/v1/dispatch/run' })).statusCode).toBe(202);
-    await vi.waitFor(async () => expect(await statuses(first)).toEqual(['sent', 'sent', 'sent']), WAIT);
+    await vi.waitFor(async () => expect(await statuses(first)).toEqual(['sending', 'sending', 'sending']), WAIT);
     await vi.waitFor(async () => {
       const { rows } = await db.query<{ count: string }>("SELECT count(*) AS count FROM delivery_attempts WHERE outcome = 'transient'");
       expect(Number(rows[0]?.count)).toBeGreaterThanOrEqual(1);
@@ -177,8 +178,7 @@ describe('Redis down at stop', () => {
   it('stops at once rather than waiting for Redis to come back', async () => {
     await redis.down();
     await vi.waitFor(async () => expect((await readyz()).body.redis).toBe('down'), WAIT);
-    const started = Date.now();
+    // Redis stays down: a close that waited for it would never resolve, and the test would time out.
     await app.close();
-    expect(Date.now() - started).toBeLessThan(5000);
   });
 });
