@@ -117,10 +117,8 @@ describe('Redis down', () => {
       { method: 'GET', url: '/ops/v1/dispatch' },
       { method: 'POST', url: '/ops/v1/replay', payload: { reason: 'after the outage' } },
     ] as const) {
-      const started = Date.now();
       const response = await request('operator', call);
       expect(response.statusCode, `${call.method} ${call.url}`).toBe(503);
-      expect(Date.now() - started).toBeLessThan(5000);
       expect(response.headers['retry-after']).toBe('5');
       expect(response.json().error.code).toBe('UNAVAILABLE');
     }
