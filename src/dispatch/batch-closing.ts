@@ -21,10 +21,13 @@ export async function acknowledgeBatchInTx(tx: Queryable, batchId: string, httpS
  * still `sending` become `failed`, keeping the reason, and wait for an operator's replay.
  */
 export async function failBatchInTx(tx: Queryable, batch: Batch, reason: string, actor: string): Promise<number> {
-  const moved = await moveBatchTransfersInTx(tx, batch.id, {
-    fromStatus: 'sending', toStatus: 'failed', leaveBatch: true,
-    event: { actor, action: 'dispatch.failed', details: { batchId: batch.id, reason } },
-  });
+  const event = { actor, action: 'dispatch.failed', details: { batchId: batch.id, reason } };
+  const moved = [
+    ...await moveBatchTransfersInTx(tx, batch.id, { fromStatus: 'sending', toStatus: 'failed', leaveBatch: true, event }),
+    // A batch claimed before `sending` existed (migration 009) holds its records as `sent` while it
+    // is still unacknowledged; they fail with it rather than stay `sent` for a batch that is over.
+    ...await moveBatchTransfersInTx(tx, batch.id, { fromStatus: 'sent', toStatus: 'failed', leaveBatch: true, event }),
+  ];
   await setMemberOutcomesInTx(tx, batch.id, moved.map((transferId) => ({ transferId, outcome: 'failed' })));
   await setBatchStatusInTx(tx, batch.id, 'failed', reason);
   return moved.length;

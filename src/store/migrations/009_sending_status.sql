@@ -9,6 +9,9 @@ ALTER TABLE batches ADD CONSTRAINT batches_status_check
 -- When a push of the batch first began: from then on BHXH may hold it, so its records may never be
 -- released to another batch, even if a later push finds BHXH's port closed.
 ALTER TABLE batches ADD COLUMN push_started_at timestamptz;
+-- A pushed batch still open from before this version may have been pushed already: never released.
+-- Its records stay `sent` (they were claimed so); if it fails, they fail with it (batch-closing.ts).
+UPDATE batches SET push_started_at = created_at WHERE mode = 'push' AND status = 'open';
 -- The dispatcher counts the pushed batches BHXH has not acknowledged before it claims more.
 CREATE INDEX batches_open_push ON batches (id) WHERE status = 'open' AND mode = 'push';
 -- A claim now takes one batch at a time (each acknowledgement claims the next), oldest first. In id
