@@ -93,15 +93,18 @@ export const errorBodySchema = {
   },
 } as const;
 
-/** One person, one card: the refusals every path about a person gives in the same words. */
+/** One person, one card: the refusal every path about a person gives in the same words. */
 export function personDeceased(): GatewayError {
   return new GatewayError('PERSON_DECEASED', 'A death is registered for this personal number; no card can be issued', [
     { path: '/hoTich/soDinhDanh', code: 'PERSON_DECEASED', message: 'this person is registered as deceased' },
   ]);
 }
 
-export function duplicatePerson(record: 'birth' | 'death'): GatewayError {
-  const path = record === 'birth' ? '/hoTich/soDinhDanh' : '/hoTich/nktSoDDCN';
+/**
+ * A record of this person is already held, where a type allows one per person: each message module
+ * names its record ("birth") and where its document gives the person.
+ */
+export function duplicatePerson(record: string, path: string): GatewayError {
   return new GatewayError('DUPLICATE_PERSON', `A ${record} for this personal number is already held`, [
     { path, code: 'DUPLICATE_PERSON', message: `a ${record} for this personal number is already held` },
   ]);

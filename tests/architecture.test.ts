@@ -63,16 +63,6 @@ describe('layering', () => {
 /** A transfer type as stored and listed: the name of a message type outside its module. */
 const TRANSFER_TYPE_NAME = /\b(?:KHAI_SINH|KHAI_TU|HO_SO_MOT_CUA)\b/;
 
-/**
- * Files outside src/messages/ that still name a transfer type, each until the change it waits for
- * lands. Take a file off once it no longer names one; never add one.
- */
-const STILL_NAMING_TYPES = [
-  // TransferType is a literal union, and the death check names KHAI_TU: storage imports no service, so
-  // it cannot take src/messages/registry.ts's list.
-  'src/store/transfers.ts',
-];
-
 describe('message types', () => {
   // Adding a type touches its module and the registry; mappings, schemas, migrations and tests may name them.
   const code = sourceFiles('src', 'adapters');
@@ -81,8 +71,8 @@ describe('message types', () => {
     expect(code.filter((file) => file.path.startsWith('src/messages/') && TRANSFER_TYPE_NAME.test(file.text)).length).toBeGreaterThan(3);
   });
 
-  it('nothing outside src/messages/ names a transfer type, but the files still allowed to', () => {
+  it('nothing outside src/messages/ names a transfer type', () => {
     const naming = code.filter((file) => !file.path.startsWith('src/messages/') && TRANSFER_TYPE_NAME.test(file.text)).map((file) => file.path);
-    expect(naming).toEqual(STILL_NAMING_TYPES);
+    expect(naming).toEqual([]);
   });
 });

@@ -2,6 +2,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { sha256OfKey } from '../src/auth/clients.js';
 import { BhxhSimulator, issueCard } from '../src/dev/bhxh-simulator.js';
 import { acknowledgeBatchInTx } from '../src/dispatch/batch-closing.js';
+import { DISPATCH_FACTS } from '../src/messages/registry.js';
 import { claimIntoBatchesInTx } from '../src/store/batches.js';
 import { khaiSinh } from './support/fixtures.js';
 import { startTestGateway, type TestGateway } from './support/gateway.js';
@@ -40,7 +41,7 @@ interface PushedBatch {
  */
 async function pushedBatch(): Promise<PushedBatch> {
   const [batch] = await gateway.db.transaction((tx) =>
-    claimIntoBatchesInTx(tx, { mode: 'push', batchSize: 100, limit: 100, maTinh: '08', loai: 'CAP_THE_TE', actor: 'test' }));
+    claimIntoBatchesInTx(tx, { mode: 'push', batchSize: 100, limit: 100, maTinh: '08', loai: 'CAP_THE_TE', actor: 'test', kinds: DISPATCH_FACTS }));
   if (!batch) throw new Error('nothing was queued');
   expect(batch).toMatchObject({ status: 'open', leasedBy: null });
   const { rows } = await gateway.db.query<{ document: Record<string, unknown> }>(

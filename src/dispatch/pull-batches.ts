@@ -1,6 +1,7 @@
 import { actsForProvince, type ApiClient } from '../auth/clients.js';
 import { GatewayError } from '../errors.js';
 import type { GatewayMetrics } from '../metrics.js';
+import { DISPATCH_FACTS } from '../messages/registry.js';
 import { claimIntoBatchesInTx, findBatch, serialisedBatchBody, type Batch, type Loai, type SerialisedBatch } from '../store/batches.js';
 import type { Database } from '../store/database.js';
 import { renewLease } from '../store/leases.js';
@@ -39,7 +40,9 @@ export class PullBatches {
     // BHXH cannot know the gateway's batch size, so asking for more is not an error.
     const max = Math.min(request.max, maxBatchSize);
     const [batch] = await db.transaction((tx) =>
-      claimIntoBatchesInTx(tx, { mode: 'pull', batchSize: max, limit: max, maTinh, loai, actor: client.id, leasedBy: client.id, leaseSeconds }),
+      claimIntoBatchesInTx(tx, {
+        mode: 'pull', batchSize: max, limit: max, maTinh, loai, actor: client.id, leasedBy: client.id, leaseSeconds, kinds: DISPATCH_FACTS,
+      }),
     );
     if (!batch) return null;
     metrics.batches.inc({ mode: 'pull', loai });

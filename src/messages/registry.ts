@@ -1,7 +1,5 @@
 import type { CalendarDate } from '../domain/calendar-date.js';
 import { validateDocument } from '../intake/validator.js';
-import { registerClaimKinds } from '../store/batches.js';
-import type { TransferType } from '../store/transfers.js';
 import { birthDispatch, birthModule } from './birth/module.js';
 import { deathDispatch, deathModule } from './death/module.js';
 import { dossierModule } from './dossier/module.js';
@@ -17,9 +15,17 @@ export const MESSAGE_TYPES = {
   KhaiSinh: { transferType: 'KHAI_SINH', carriesAttachments: false },
   KhaiTu: { transferType: 'KHAI_TU', carriesAttachments: false },
   HoSoMotCua: { transferType: 'HO_SO_MOT_CUA', carriesAttachments: true },
-} as const satisfies Record<string, { transferType: TransferType; carriesAttachments: boolean }>;
+} as const satisfies Record<string, { transferType: string; carriesAttachments: boolean }>;
 
 export type MessageType = keyof typeof MESSAGE_TYPES;
+
+/**
+ * The types above are the only ones transfers are stored under: storage's TransferType is made of
+ * them, so a module storing, reading or claiming any other type does not compile.
+ */
+declare module '../store/transfers.js' {
+  interface StoredTransferTypes extends Record<(typeof MESSAGE_TYPES)[MessageType]['transferType'], true> {}
+}
 
 /** The two sizes a registry door takes a message up to (BODY_LIMIT, MOTCUA_BODY_LIMIT). */
 export interface BodyLimits {
@@ -34,10 +40,9 @@ export function bodyLimitOf(type: MessageType, limits: BodyLimits): number {
 
 /**
  * The types whose records leave for BHXH, each with its dispatch facts; a dossier never does (it
- * completes a birth or links to a death). A claim that names no kinds takes these.
+ * completes a birth or links to a death). Every claim, pushed or leased, is given these.
  */
 export const DISPATCH_FACTS: readonly DispatchFacts[] = [birthDispatch, deathDispatch];
-registerClaimKinds(DISPATCH_FACTS);
 
 /** The types transfers are stored under, one per message type: what a listing may filter by. */
 export const TRANSFER_TYPES = Object.values(MESSAGE_TYPES).map(({ transferType }) => transferType);

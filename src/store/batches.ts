@@ -12,8 +12,8 @@ export type BatchMode = 'push' | 'pull';
 export type BatchStatus = 'open' | 'delivered' | 'closed' | 'failed' | 'expired' | 'released';
 
 /**
- * What one kind of transfer that BHXH receives hands the claim (src/messages/registry.ts lists
- * them): the claim itself knows no message type.
+ * What one kind of transfer that BHXH receives hands the claim; the caller passes them
+ * (src/messages/registry.ts lists them), so the claim itself knows no message type.
  */
 export interface ClaimKind {
   /** The type its transfers are stored under. */
@@ -31,16 +31,6 @@ export interface ClaimKind {
    * about to reach: a look over the whole backlog would cost each claim as much as the backlog.
    */
   beforeClaimInTx?: (tx: Queryable, context: { actor: string; window: number }) => Promise<void>;
-}
-
-let registeredKinds: readonly ClaimKind[] = [];
-
-/**
- * The kinds a claim that names none uses: set once by src/messages/registry.ts, the one list of
- * message types, so that callers of the claim need not carry it.
- */
-export function registerClaimKinds(kinds: readonly ClaimKind[]): void {
-  registeredKinds = kinds;
 }
 
 export interface Batch {
@@ -112,8 +102,8 @@ export interface ClaimRequest {
   /** Pull mode: the lease. */
   leasedBy?: string;
   leaseSeconds?: number;
-  /** What may be claimed; by default every kind registered (registerClaimKinds). */
-  kinds?: readonly ClaimKind[];
+  /** What may be claimed, each kind with its BHXH document, holds and last gate. */
+  kinds: readonly ClaimKind[];
 }
 
 /**
@@ -125,7 +115,7 @@ export interface ClaimRequest {
  * paused provinces are left waiting. One UPDATE and one audit append for all the claimed records.
  */
 export async function claimIntoBatchesInTx(tx: Queryable, request: ClaimRequest): Promise<Batch[]> {
-  const kinds = (request.kinds ?? registeredKinds).filter((kind) => !request.loai || kind.loai === request.loai);
+  const kinds = request.kinds.filter((kind) => !request.loai || kind.loai === request.loai);
   if (kinds.length === 0) return [];
   // The claim walks the waiting records oldest first along transfers_queued_by_age and stops at
   // `limit`: about a millisecond for 500. Sorting every waiting record instead, as the planner

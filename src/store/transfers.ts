@@ -1,10 +1,18 @@
 import { assertMayMove, type TransferStatus } from '../domain/transfer-status.js';
-import { duplicatePerson, GatewayError } from '../errors.js';
+import { GatewayError } from '../errors.js';
 import { appendAuditEventInTx, appendAuditEventsInTx, type AuditEventInput } from './audit-log.js';
 import type { Queryable } from './database.js';
 
 export type { TransferStatus } from '../domain/transfer-status.js';
-export type TransferType = 'KHAI_SINH' | 'KHAI_TU' | 'HO_SO_MOT_CUA';
+
+/**
+ * The types transfers are stored under, one key each. Storage names none: src/messages/registry.ts,
+ * the one list of message types, declares its types into this interface (declaration merging), so
+ * every transfer written or read is checked against the registry's list at compile time, while
+ * storage imports nothing from the message modules.
+ */
+export interface StoredTransferTypes {}
+export type TransferType = keyof StoredTransferTypes;
 
 export interface Transfer {
   id: string;
@@ -83,41 +91,27 @@ export function isUniqueViolation(error: unknown, constraint?: string): boolean 
   return pgError.constraint === constraint || (pgError.message ?? '').includes(constraint);
 }
 
-/** One person, one birth and one death: the unique indexes speak as the contract's DUPLICATE_PERSON. */
-function asDuplicatePerson(error: unknown): unknown {
-  if (isUniqueViolation(error, 'transfers_one_birth_per_person')) return duplicatePerson('birth');
-  if (isUniqueViolation(error, 'transfers_one_death_per_person')) return duplicatePerson('death');
-  return error;
-}
-
-/** Whether a death is registered for this personal number. */
-export async function isRegisteredDead(db: Queryable, soDinhDanh: string): Promise<boolean> {
-  const { rows } = await db.query('SELECT 1 FROM transfers WHERE type = $1 AND so_dinh_danh = $2', ['KHAI_TU', soDinhDanh]);
-  return rows.length > 0;
-}
-
-/** Creates a transfer and its first audit event in the caller's transaction. */
+/**
+ * Creates a transfer and its first audit event in the caller's transaction. A unique index refusing
+ * the row (one birth, one death per person) is thrown as PostgreSQL's error: the module whose rule
+ * the index is says what it means (isUniqueViolation).
+ */
 export async function insertTransferInTx(
   tx: Queryable,
   transfer: NewTransfer,
   event: Omit<AuditEventInput, 'transferId' | 'fromStatus' | 'toStatus'>,
 ): Promise<Transfer> {
   assertMayMove(transfer.id, null, transfer.status);
-  let inserted;
-  try {
-    inserted = await tx.query<TransferRow>(
-      `INSERT INTO transfers (id, type, client_id, message_id, status, ma_tinh, ma_don_vi, so_dinh_danh, document, missing, bhxh_document, ma_ho_so)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb, $10::jsonb, $11::jsonb, $12)
-       RETURNING *`,
-      [
-        transfer.id, transfer.type, transfer.clientId, transfer.messageId, transfer.status, transfer.maTinh,
-        transfer.maDonVi, transfer.soDinhDanh, JSON.stringify(transfer.document), JSON.stringify(transfer.missing),
-        transfer.bhxhDocument === null ? null : JSON.stringify(transfer.bhxhDocument), transfer.maHoSo ?? null,
-      ],
-    );
-  } catch (error) {
-    throw asDuplicatePerson(error);
-  }
+  const inserted = await tx.query<TransferRow>(
+    `INSERT INTO transfers (id, type, client_id, message_id, status, ma_tinh, ma_don_vi, so_dinh_danh, document, missing, bhxh_document, ma_ho_so)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb, $10::jsonb, $11::jsonb, $12)
+     RETURNING *`,
+    [
+      transfer.id, transfer.type, transfer.clientId, transfer.messageId, transfer.status, transfer.maTinh,
+      transfer.maDonVi, transfer.soDinhDanh, JSON.stringify(transfer.document), JSON.stringify(transfer.missing),
+      transfer.bhxhDocument === null ? null : JSON.stringify(transfer.bhxhDocument), transfer.maHoSo ?? null,
+    ],
+  );
   appendAuditEventInTx(tx, { ...event, transferId: transfer.id, fromStatus: null, toStatus: transfer.status });
   return fromRow(inserted.rows[0] as TransferRow);
 }
@@ -173,16 +167,12 @@ export async function changeTransferInTx(
   ];
   const present = columns.filter(([, value]) => value !== undefined);
   const assignments = present.map(([column, , cast], index) => `${column} = $${index + 3}${cast}`);
-  let updated;
-  try {
-    updated = await tx.query<TransferRow>(
-      `UPDATE transfers SET ${assignments.join(', ')}, updated_at = now(), change_xid = pg_current_xact_id()
-        WHERE id = $1 AND status = $2 RETURNING *`,
-      [current.id, current.status, ...present.map(([, value]) => value)],
-    );
-  } catch (error) {
-    throw asDuplicatePerson(error);
-  }
+  // A unique index refusing the change is thrown as PostgreSQL's error, as for insertTransferInTx.
+  const updated = await tx.query<TransferRow>(
+    `UPDATE transfers SET ${assignments.join(', ')}, updated_at = now(), change_xid = pg_current_xact_id()
+      WHERE id = $1 AND status = $2 RETURNING *`,
+    [current.id, current.status, ...present.map(([, value]) => value)],
+  );
   // The table allowed a move from current.status; a row that is no longer in it is left alone.
   if (updated.rows.length === 0) throw new Error(`transfer ${current.id} is not ${current.status} any more: change it under its row lock`);
   appendAuditEventInTx(tx, {

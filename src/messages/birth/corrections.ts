@@ -6,10 +6,11 @@ import { GatewayError, personDeceased } from '../../errors.js';
 import { normaliseText, validateDocument } from '../../intake/validator.js';
 import { attachmentReferences } from '../../store/attachments.js';
 import type { Database, Queryable } from '../../store/database.js';
-import { changeTransferInTx, findTransfer, isRegisteredDead, lockTransferInTx, type Transfer } from '../../store/transfers.js';
+import { changeTransferInTx, findTransfer, lockTransferInTx, type Transfer } from '../../store/transfers.js';
 import { assertMayTouch, assertStatusAllows } from '../../transfers/access.js';
 import { cardState } from './card.js';
 import { birthRules } from './module.js';
+import { asBirthAlreadyHeld, isRegisteredDeadInTx } from './standing.js';
 
 /** The parts of a birth a registry completes or corrects (PATCH /ngsp/v1/khai-sinh/{transferId}). */
 export interface BirthCorrection {
@@ -54,7 +55,7 @@ export class BirthCorrections {
       throw new GatewayError('FORBIDDEN', 'The corrected province is outside this client\'s units');
     }
     birthRules(this.deps.catalogues, todayInVietnam(this.deps.now?.() ?? new Date()))(merged);
-    if (await isRegisteredDead(tx, merged.hoTich.soDinhDanh)) throw personDeceased();
+    if (await isRegisteredDeadInTx(tx, merged.hoTich.soDinhDanh)) throw personDeceased();
     const { missing, status, bhxhDocument } = cardState(merged, transferId, await attachmentReferences(tx, transferId), current.status);
     const corrected = await changeTransferInTx(
       tx,
@@ -74,7 +75,9 @@ export class BirthCorrections {
         payload: merged,
         details: { fields: correctedFields(correction), ...(missing.length ? { missing } : {}) },
       },
-    );
+    ).catch((error: unknown) => {
+      throw asBirthAlreadyHeld(error);
+    });
     return { corrected };
   }
 }

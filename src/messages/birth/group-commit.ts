@@ -1,14 +1,14 @@
 import type { ApiClient } from '../../auth/clients.js';
 import { isConnectionError } from '../../availability.js';
 import type { KhaiSinh } from '../../domain/documents.js';
-import { duplicatePerson, GatewayError, unavailable } from '../../errors.js';
+import { GatewayError, unavailable } from '../../errors.js';
 import { appendAuditEventsInTx } from '../../store/audit-log.js';
 import type { Database, Queryable } from '../../store/database.js';
 import type { IntakeAnswer } from '../../store/inbound-messages.js';
 import { assertMayMove, type TransferStatus } from '../../domain/transfer-status.js';
 import { birthLocks } from './card.js';
 import type { GroupOutcome } from '../message-module.js';
-import { BIRTH_STANDING_COLUMNS, birthDecision } from './standing.js';
+import { BIRTH_STANDING_COLUMNS, birthAlreadyHeld, birthDecision } from './standing.js';
 
 /** A birth that passed every check, translated, waiting for its commit. */
 export interface PendingBirth {
@@ -209,7 +209,7 @@ export class BirthWriter {
         // A birth for this person committed while the statement ran: every path of this version holds
         // the person's lock, but a process of an earlier one (a correction during a rolling upgrade) or
         // a hand-made UPDATE does not. Refused, and its message must not stay recorded.
-        outcomes[index] = duplicatePerson('birth');
+        outcomes[index] = birthAlreadyHeld();
         unrecord.push(birth);
       } else outcomes[index] = { kind: 'stored', answer: answerOf(birth) };
     }

@@ -14,7 +14,7 @@ import type { Arrival, DispatchFacts, MessageModule, ModuleDependencies } from '
 import { birthLocks, cardState } from './card.js';
 import { BirthWriter } from './group-commit.js';
 import { checkKhaiSinh } from './rules.js';
-import { birthDecision, birthStandingInTx } from './standing.js';
+import { asBirthAlreadyHeld, birthDecision, birthStandingInTx, registeredDeathOf } from './standing.js';
 
 /** The birth's rules on a document as it would be stored: at its door, merged with a dossier, corrected. */
 export type BirthRules = (doc: KhaiSinh) => void;
@@ -61,7 +61,7 @@ export function birthModule(deps: ModuleDependencies): MessageModule<KhaiSinh> {
 export const birthDispatch: DispatchFacts = {
   transferType: 'KHAI_SINH',
   loai: 'CAP_THE_TE',
-  heldBackWhen: "EXISTS (SELECT 1 FROM transfers death WHERE death.type = 'KHAI_TU' AND death.so_dinh_danh = transfers.so_dinh_danh)",
+  heldBackWhen: registeredDeathOf('transfers.so_dinh_danh'),
   beforeClaimInTx: retireCardsOfDeceasedInTx,
 };
 
@@ -118,7 +118,9 @@ async function storeBirthAloneInTx(tx: Queryable, doc: KhaiSinh, arrival: Arriva
         ...(dossiers.length ? { dossiers: dossiers.map((dossier) => dossier.transfer.id), supplied } : {}),
       },
     },
-  );
+  ).catch((error: unknown) => {
+    throw asBirthAlreadyHeld(error);
+  });
   await absorbDossiersInTx(tx, dossiers, transferId, arrival.client.id);
   return answer;
 }

@@ -1,12 +1,17 @@
 import { duplicatePerson, personDeceased, type GatewayError } from '../../errors.js';
 import type { Queryable } from '../../store/database.js';
+import { isUniqueViolation } from '../../store/transfers.js';
+
+/** Whether a death is registered for the person whose number is the SQL expression `person`. */
+export const registeredDeathOf = (person: string) =>
+  `EXISTS (SELECT 1 FROM transfers death WHERE death.type = 'KHAI_TU' AND death.so_dinh_danh = ${person})`;
 
 /**
  * The store's checks of a birth, written once in SQL for both its paths: the group commit's one
  * statement evaluates them per row, the single path for its one birth. Each reads the birth as `i`
  * (its so_dinh_danh, ma_tinh, ma_ho_so).
  */
-const DEAD = `EXISTS (SELECT 1 FROM transfers d WHERE d.type = 'KHAI_TU' AND d.so_dinh_danh = i.so_dinh_danh)`;
+const DEAD = registeredDeathOf('i.so_dinh_danh');
 const HELD = `EXISTS (SELECT 1 FROM transfers b WHERE b.type = 'KHAI_SINH' AND b.so_dinh_danh = i.so_dinh_danh)`;
 /** One-stop dossiers of the birth's province that arrived first for it: by the child's number or by its dossier code. */
 const WAITING_DOSSIERS = `FROM transfers h
@@ -29,7 +34,7 @@ export interface BirthStanding {
 export function birthDecision(standing: BirthStanding): GatewayError | 'merge-dossiers' | 'store' {
   if (standing.dead) return personDeceased();
   if (standing.waiting_dossier) return 'merge-dossiers';
-  if (standing.held) return duplicatePerson('birth');
+  if (standing.held) return birthAlreadyHeld();
   return 'store';
 }
 
@@ -46,4 +51,24 @@ export async function birthStandingInTx(
   const row = rows[0];
   if (!row) throw new Error('the birth standing query returned no row');
   return { dead: row.dead, held: row.held, waiting_dossier: row.waiting_dossier, dossierIds: row.dossier_ids };
+}
+
+/** A birth is already held for this person: one card per person. */
+export function birthAlreadyHeld(): GatewayError {
+  return duplicatePerson('birth', '/hoTich/soDinhDanh');
+}
+
+/**
+ * The one-birth-per-person index refusing a birth stored or corrected, as the contract says it;
+ * any other error as it came. The person's lock makes this rare: a writer that does not take it
+ * (an earlier version during a rolling upgrade, a hand-made UPDATE) may still get there first.
+ */
+export function asBirthAlreadyHeld(error: unknown): unknown {
+  return isUniqueViolation(error, 'transfers_one_birth_per_person') ? birthAlreadyHeld() : error;
+}
+
+/** Whether a death is registered for this person: a correction to their number is refused then, as a birth would be. */
+export async function isRegisteredDeadInTx(tx: Queryable, soDinhDanh: string): Promise<boolean> {
+  const { rows } = await tx.query<{ dead: boolean }>(`SELECT ${registeredDeathOf('$1::text')} AS dead`, [soDinhDanh]);
+  return rows[0]?.dead === true;
 }

@@ -4,7 +4,8 @@ import { newId } from '../../domain/ids.js';
 import { assertBhxhDocument } from '../../intake/bhxh-documents.js';
 import type { IntakeAnswer } from '../../store/inbound-messages.js';
 import { CARD_NOT_YET_SENT, WITH_BHXH_STATUSES, type TransferStatus } from '../../domain/transfer-status.js';
-import { insertTransferInTx, moveTransfersInTx } from '../../store/transfers.js';
+import { duplicatePerson } from '../../errors.js';
+import { insertTransferInTx, isUniqueViolation, moveTransfersInTx } from '../../store/transfers.js';
 import { absorbDossiersInTx, waitingDeathDossiersInTx } from '../dossier/waiting.js';
 import type { DispatchFacts, MessageModule, ModuleDependencies } from '../message-module.js';
 import { checkKhaiTu } from './rules.js';
@@ -58,7 +59,10 @@ export function deathModule(deps: ModuleDependencies): MessageModule<KhaiTu> {
               actor: arrival.client.id, action: 'khai-tu.accepted', payloadSha256: arrival.contentSha256,
               details: { door: arrival.door, ...(dossiers.length ? { dossiers: dossiers.map((dossier) => dossier.transfer.id) } : {}) },
             },
-          );
+          ).catch((error: unknown) => {
+            // One death per person (its unique index): a second is refused as the contract says.
+            throw isUniqueViolation(error, 'transfers_one_death_per_person') ? duplicatePerson('death', '/hoTich/nktSoDDCN') : error;
+          });
           await absorbDossiersInTx(tx, dossiers, transferId, arrival.client.id);
           await moveTransfersInTx(tx, cards.rows.map((card) => ({
             id: card.id, fromStatus: card.status, toStatus: 'deceased', batchId: null,
