@@ -30,7 +30,7 @@ export const leaseExample = { maTinh: '08', loai: 'CAP_THE_TE', max: 100, leaseS
 
 export const resultsExample = {
   results: [
-    { MA_HO_SO: '0195b4c2-7a10-7000-8000-0000000000a1', KET_QUA: 'OK', MA_SO_BHXH: '0825000123', MA_THE: 'TE1080825000123', GT_THE_TU: '20250301', GT_THE_DEN: '20310228' },
+    { MA_HO_SO: '0195b4c2-7a10-7000-8000-0000000000a1', KET_QUA: 'OK', MA_SO_BHXH: '0825000123', MA_THE: 'TE1080825000123', GT_THE_TU: '20250301', GT_THE_DEN: '20310930' },
     { MA_HO_SO: '0195b4c2-7a10-7000-8000-0000000000a2', KET_QUA: 'LOI', LOI: [{ MA_LOI: 'TRUNG_NHAN_KHAU', MO_TA: 'Trùng nhân khẩu' }] },
   ],
 };
