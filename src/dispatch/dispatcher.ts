@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { DelayedError, Queue, Worker, type Job } from 'bullmq';
 import { Redis } from 'ioredis';
 import CircuitBreaker from 'opossum';
@@ -87,6 +88,9 @@ export class Dispatcher {
   private restoring: Promise<void> | undefined;
   private started = false;
   private closing: Promise<void> | undefined;
+  /** The start's look for jobs of a dead process of this host, still watching their locks. */
+  private takingBack: Promise<void> | undefined;
+  private readonly stopWaiting = new AbortController();
 
   constructor(private readonly deps: DispatcherDependencies) {
     const { config } = deps;
@@ -223,8 +227,16 @@ export class Dispatcher {
       });
     }
     await Promise.all(this.workers.map((worker) => worker.waitUntilReady()));
-    const taken = await this.takeBackFromDeadProcesses();
-    if (taken.length > 0) this.deps.logger.warn({ jobs: taken }, 'took back the jobs of a process of this host that is gone');
+    // Not awaited: telling a dead holder from a live one takes up to most of DELIVERY_LOCK_MS, and
+    // the process serves meanwhile.
+    this.takingBack = this.takeBackFromDeadProcesses().then(
+      (taken) => {
+        if (taken.length > 0) this.deps.logger.warn({ jobs: taken }, 'took back the jobs of a process of this host that is gone');
+      },
+      (error: unknown) => {
+        if (!this.closing && !isConnectionError(error)) this.deps.logger.warn({ err: error }, 'taking back the jobs of a process that is gone failed');
+      },
+    );
     this.started = true;
     // Connection failures are the outage already logged; the next reconnect or check tries again.
     const restoreFailed = (error: unknown) => {
@@ -304,16 +316,18 @@ export class Dispatcher {
 
   /**
    * A process killed mid-job (SIGKILL, a crash, a container restart) leaves its jobs active under a
-   * lock that only lapses after DELIVERY_LOCK_MS. A process of the same host that is gone, with no
-   * worker connection left in Redis, will never finish them, so this start moves them back to
-   * waiting at once. Only this host's: a process elsewhere may only have lost its connection for a
-   * moment and still be sending, so its jobs wait for their lock to lapse. Where Redis does not list
-   * client names (some managed services refuse CLIENT SETNAME), nothing can be told and nothing is
-   * taken.
+   * lock that only lapses after DELIVERY_LOCK_MS. A process of the same host with no worker
+   * connection left in Redis may be gone, and then will never finish them; so this start moves them
+   * back to waiting before their lock lapses. But a process closing gracefully drops its workers'
+   * connections first while its delivery still runs, renewing the job's lock: a job is taken only once
+   * its lock is seen going unrenewed (lockNotRenewed), or the batch would be pushed twice at once.
+   * Only this host's: a process elsewhere may only have lost its connection for a moment and still be
+   * sending, so its jobs wait for their lock to lapse. Where Redis does not list client names (some
+   * managed services refuse CLIENT SETNAME), nothing can be told and nothing is taken.
    */
   private async takeBackFromDeadProcesses(): Promise<string[]> {
     const host = `${hostname()}:`;
-    const taken: string[] = [];
+    const candidates: Array<{ queue: Queue; job: Job; lockKey: string; token: string }> = [];
     for (const worker of this.workers) {
       const queue = Object.values(this.queues).find((candidate) => candidate.name === worker.name);
       if (!queue) continue;
@@ -324,18 +338,63 @@ export class Dispatcher {
       if (!alive(this.workerName)) continue;
       for (const job of held) {
         if (alive(job.processedBy as string)) continue;
-        const token = await this.connection.get(`${queue.toKey(String(job.id))}:lock`);
+        const lockKey = `${queue.toKey(String(job.id))}:lock`;
+        // Read now, not when it is moved: by then a lapsed lock may be another worker's, with its own token.
+        const token = await this.connection.get(lockKey);
         // No lock: it has lapsed already and the stalled check moves the job.
-        if (token === null) continue;
-        try {
-          await job.moveToWait(token);
-          taken.push(`${queue.name}/${job.id}`);
-        } catch {
-          // Finished or moved meanwhile.
-        }
+        if (token !== null) candidates.push({ queue, job, lockKey, token });
+      }
+    }
+    if (candidates.length === 0) return [];
+    const unrenewed = await this.lockNotRenewed(candidates.map((candidate) => candidate.lockKey));
+    const taken: string[] = [];
+    for (const { queue, job, lockKey, token } of candidates) {
+      if (this.closing || !unrenewed.has(lockKey)) continue;
+      try {
+        await job.moveToWait(token);
+        taken.push(`${queue.name}/${job.id}`);
+      } catch {
+        // Finished, moved or locked anew meanwhile: the token no longer matches.
       }
     }
     return taken;
+  }
+
+  /**
+   * The locks among these that nobody renews. BullMQ renews a job's lock every quarter to half of its
+   * duration, so a live holder's never runs below half: one found below a quarter (a quarter's slack for
+   * a busy holder) without having risen since it was first read is held by nobody. Each is read again
+   * every sixteenth of the duration until it rises (renewed: its holder lives, even with its workers'
+   * connections closed), falls that low, or lapses (then BullMQ's stalled check moves its job). A
+   * reading apart by less than half the shortest renewal period always sees a renewal as a rise.
+   */
+  private async lockNotRenewed(lockKeys: string[]): Promise<Set<string>> {
+    const lockMs = this.deps.config.deliveryLockMs;
+    const unrenewed = new Set<string>();
+    let watched = new Map<string, number>();
+    for (const key of lockKeys) watched.set(key, await this.connection.pttl(key));
+    for (;;) {
+      for (const [key, remainingMs] of watched) {
+        // Negative: lapsed (or, never for a BullMQ lock, without expiry).
+        if (remainingMs < 0) watched.delete(key);
+        else if (remainingMs <= lockMs / 4) {
+          unrenewed.add(key);
+          watched.delete(key);
+        }
+      }
+      if (watched.size === 0 || this.closing) return unrenewed;
+      try {
+        await sleep(Math.ceil(lockMs / 16), undefined, { signal: this.stopWaiting.signal });
+      } catch {
+        return unrenewed;
+      }
+      const next = new Map<string, number>();
+      for (const [key, before] of watched) {
+        const remainingMs = await this.connection.pttl(key);
+        if (remainingMs <= before) next.set(key, remainingMs);
+      }
+      watched = next;
+    }
   }
 
   /** Exponential from RETRY_BASE_DELAY_MS, with full jitter around it, never sooner than Retry-After. */
@@ -567,12 +626,15 @@ export class Dispatcher {
   close(): Promise<void> {
     this.closing ??= (async () => {
       clearInterval(this.scheduleCheck);
+      this.stopWaiting.abort();
       for (const unsubscribe of this.unsubscribe) unsubscribe();
       // Workers first: a delivery in flight finishes (or times out) and is recorded before the breaker
       // goes. Without Redis that wait would last until Redis is back (a stop during an outage would
       // hang), so they stop at once and what they held is taken over as a dead process's is.
       const force = !this.redis.up;
       await Promise.allSettled(this.workers.map((worker) => worker.close(force)));
+      // Stopped watching locks at once; its last Redis call answers before the connection goes.
+      if (!force) await this.takingBack;
       this.breaker?.shutdown();
       await Promise.allSettled([...Object.values(this.queues), ...Object.values(this.producers)].map((queue) => queue.close()));
       this.connection.disconnect();
