@@ -6,7 +6,6 @@ import type { CalendarDate } from '../src/domain/calendar-date.js';
 import { normaliseDocument } from '../src/intake/validator.js';
 import type { D03Row } from '../src/messages/pupil-list/d03-row.js';
 import { checkList, personKeysOf, type ListContext, type PersonKey } from '../src/messages/pupil-list/row-checks.js';
-import { formatMonth, inSchoolYear, parseMonth, schoolYearOf, type CalendarMonth } from '../src/messages/pupil-list/school-year.js';
 import { readSchema } from '../src/package-files.js';
 
 /**
@@ -96,13 +95,14 @@ describe('one failing row per rule', () => {
     ['month 13', pupil({ tuThang: '13/2026' }), [{ path: '/tuThang', code: 'FORMAT' }]],
     ['a first month before the school year', pupil({ tuThang: '08/2026' }), [{ path: '/tuThang', code: 'OUTSIDE_SCHOOL_YEAR' }]],
     ['no number of months', pupil({ soThang: undefined }), [{ path: '/soThang', code: 'REQUIRED' }]],
-    ['5 months', pupil({ soThang: 5 }), [{ path: '/soThang', code: 'ENUM' }]],
+    ['5 months', pupil({ soThang: 5 }), [{ path: '/soThang', code: 'PAID_MONTHS_INVALID' }]],
+    ['months paid all within the under-6 card', pupil({ soDinhDanh: '008220000123', ngaySinh: '15/11/2020', lop: '1', tuThang: '09/2026', soThang: 3 }), [{ path: '/tuThang', code: 'PERIOD_EMPTY' }]],
     ['a negative amount', pupil({ soTien: -1 }), [{ path: '/soTien', code: 'MINIMUM' }]],
     ['a fraction of a đồng', pupil({ hoTroNSDP: 1.5 }), [{ path: '/hoTroNSDP', code: 'TYPE' }]],
     ['an amount that is not a number', pupil({ hoTroKhac: Number.NaN }), [{ path: '/hoTroKhac', code: 'TYPE' }]],
     ['a receipt on 30 February', pupil({ ngayBienLai: '30/02/2026' }), [{ path: '/ngayBienLai', code: 'FORMAT' }]],
     ['a receipt dated after today', pupil({ ngayBienLai: '16/10/2026' }), [{ path: '/ngayBienLai', code: 'DATE_IN_FUTURE' }]],
-    ['grade 13', pupil({ lop: '13' }), [{ path: '/lop', code: 'ENUM' }]],
+    ['grade 13', pupil({ lop: '13' }), [{ path: '/lop', code: 'GRADE_INVALID' }]],
   ];
 
   it.each(cases)('%s', (_name, row, expected) => {
@@ -117,13 +117,13 @@ describe('one failing row per rule', () => {
     const row = pupil({ hoTen: undefined, ngaySinh: '31/02/2015', gioiTinh: 'X', noiDangKyKCB: '08999', soThang: 4, tuThang: '09/2027', soTien: -5 });
     expect(problemsOf([row]).map((problem) => `${problem.path} ${problem.code}`).sort()).toEqual([
       '/gioiTinh ENUM', '/hoTen REQUIRED', '/ngaySinh FORMAT', '/noiDangKyKCB FACILITY_UNKNOWN',
-      '/soThang ENUM', '/soTien MINIMUM', '/tuThang OUTSIDE_SCHOOL_YEAR',
+      '/soThang PAID_MONTHS_INVALID', '/soTien MINIMUM', '/tuThang OUTSIDE_SCHOOL_YEAR',
     ]);
   });
 
   it('keeps rows apart: one row\'s problems do not touch the next', () => {
     const result = checkList([pupil({ stt: 1, soThang: 5 }), pupil({ stt: 2, soDinhDanh: '008215000999' })], context());
-    expect(result.problems.map(({ stt, code }) => ({ stt, code }))).toEqual([{ stt: 1, code: 'ENUM' }]);
+    expect(result.problems.map(({ stt, code }) => ({ stt, code }))).toEqual([{ stt: 1, code: 'PAID_MONTHS_INVALID' }]);
     expect(result.valid.map((row) => row.stt)).toEqual([2]);
     expect(result.invalid.map((row) => row.stt)).toEqual([1]);
   });
@@ -254,15 +254,6 @@ describe('"Từ tháng" within the school year of the list\'s period (1 Septembe
     );
   });
 
-  it('school years by month', () => {
-    expect(schoolYearOf({ year: 2026, month: 8 })).toEqual({ first: { year: 2025, month: 9 }, last: { year: 2026, month: 8 } });
-    expect(schoolYearOf({ year: 2026, month: 9 })).toEqual({ first: { year: 2026, month: 9 }, last: { year: 2027, month: 8 } });
-    expect(schoolYearOf({ year: 2027, month: 1 })).toEqual({ first: { year: 2026, month: 9 }, last: { year: 2027, month: 8 } });
-    expect(inSchoolYear({ year: 2027, month: 8 }, schoolYearOf({ year: 2026, month: 10 }))).toBe(true);
-    expect(parseMonth('00/2026')).toBeNull();
-    expect(parseMonth('1/2026')).toBeNull();
-    expect(formatMonth(parseMonth('03/2027') as CalendarMonth)).toBe('03/2027');
-  });
 });
 
 describe('a whole list', () => {
@@ -294,7 +285,7 @@ describe('schemas/d03-ts.schema.json', () => {
   it('takes a list whose rows the checks then judge: a wrong value is the row\'s problem, not the body\'s', () => {
     const document = normaliseDocument(body([pupil(), pupil({ stt: 2, soDinhDanh: '008215000999', ngaySinh: '31/02/2015', gioiTinh: 'X', soThang: 5 })])) as { rows: D03Row[] };
     expect(validate(document)).toBe(true);
-    expect(problemsOf(document.rows).map(({ stt, code }) => `${stt} ${code}`)).toEqual(['2 FORMAT', '2 ENUM', '2 ENUM']);
+    expect(problemsOf(document.rows).map(({ stt, code }) => `${stt} ${code}`)).toEqual(['2 FORMAT', '2 ENUM', '2 PAID_MONTHS_INVALID']);
   });
 
   it('has every field of the row shape and no other', () => {

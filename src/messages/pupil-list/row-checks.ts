@@ -1,9 +1,9 @@
+import { PAID_MONTH_COUNTS, parseTuThang, pupilCardPeriod, schoolYearOf, type CalendarMonth } from '../../../mappings/card-periods.js';
 import type { Catalogues } from '../../catalogues/catalogues.js';
 import { compareDates, daysInMonth, type CalendarDate } from '../../domain/calendar-date.js';
 import { personalNumberAgrees } from '../../domain/personal-number.js';
 import { normaliseText } from '../../intake/validator.js';
 import type { D03Row, RowProblem } from './d03-row.js';
-import { formatMonth, inSchoolYear, parseMonth, schoolYearOf, type SchoolYear } from './school-year.js';
 
 /**
  * The checks BHXH makes by hand on each row of a D03-TS list (docs/DOMAIN.md, "Pupils' and
@@ -63,7 +63,7 @@ export const YOUNGEST_AGE = 5;
 export const OLDEST_AGE = 70;
 
 export const NAME_MAX_LENGTH = 100;
-const SO_THANG = new Set([3, 6, 12]);
+// The grades mappings/card-periods.ts computes cards for; it refuses any other with the same code.
 const LOP = new Set(['1', '2', '3', '4', '5', '6', '7', '8', '9', '10', '11', '12', 'SV1', 'SV2', 'SV3', 'SV4', 'SV5', 'SV6', 'SVCUOI']);
 const AMOUNTS = ['soTien', 'hoTroNSDP', 'hoTroKhac'] as const;
 const REQUIRED_FIELDS = ['hoTen', 'ngaySinh', 'gioiTinh', 'noiDangKyKCB', 'tuThang', 'soThang'] as const;
@@ -96,14 +96,15 @@ export function sexCode(text: string): 1 | 2 | undefined {
 
 /** The row with every text field in NFC, trimmed, inner spaces collapsed, and empty text left out. */
 export function normaliseRow(row: D03Row): D03Row {
-  const normalised: Record<string, unknown> = {};
-  for (const [field, value] of Object.entries(row)) {
-    if (typeof value !== 'string') {
-      if (value !== undefined) normalised[field] = value;
-      continue;
+  const normalised: Record<string, unknown> = { ...row };
+  for (const field in normalised) {
+    const value = normalised[field];
+    if (value === undefined) delete normalised[field];
+    else if (typeof value === 'string') {
+      const text = normaliseText(value);
+      if (text === '') delete normalised[field];
+      else normalised[field] = text;
     }
-    const text = normaliseText(value);
-    if (text !== '') normalised[field] = text;
   }
   return normalised as unknown as D03Row;
 }
@@ -123,18 +124,19 @@ export function personKeysOf(rows: readonly D03Row[]): PersonKey[] {
 
 interface PreparedContext {
   period: string;
-  schoolYear: SchoolYear;
+  /** The calendar year the list's school year begins in (September; docs/DOMAIN.md, "Card periods for pupils and students"). */
+  schoolYearStart: number;
   today: CalendarDate;
   personalNumberPreferred: boolean;
   facilities: ListContext['catalogues']['facilities'];
 }
 
 function prepare(context: ListContext): PreparedContext {
-  const period = parseMonth(context.kyKeKhai);
+  const period = parseTuThang(context.kyKeKhai);
   if (!period) throw new Error(`kyKeKhai "${context.kyKeKhai}" was not checked as MM/yyyy`);
   return {
-    period: formatMonth(period),
-    schoolYear: schoolYearOf(period),
+    period: context.kyKeKhai,
+    schoolYearStart: schoolYearOf(period).startYear,
     today: context.today,
     personalNumberPreferred: compareDates(context.today, PERSONAL_NUMBER_PREFERRED_FROM) >= 0,
     facilities: context.catalogues.facilities,
@@ -169,17 +171,16 @@ function checkOwnFields(row: D03Row, context: PreparedContext, problems: RowProb
     warnings.push({ stt, path: '/soDinhDanh', code: 'BHXH_NUMBER_ONLY', message: 'since 01/08/2025 the personal number identifies a participant: add it (the BHXH number alone is still accepted)' });
   }
 
+  // Only a birth date that passed its own checks is compared with the personal number and the months paid.
   let born: CalendarDate | null = null;
   if (!isMissing(row.ngaySinh)) {
-    born = parseRowDate(row.ngaySinh as string);
-    if (!born) problem('/ngaySinh', 'FORMAT', 'must be a real date as dd/MM/yyyy');
-    else if (compareDates(born, context.today) > 0) problem('/ngaySinh', 'DATE_IN_FUTURE', 'the birth date is after today');
-    else {
-      const age = context.schoolYear.first.year - born.year;
-      if (age < YOUNGEST_AGE || age > OLDEST_AGE) {
-        problem('/ngaySinh', 'AGE_IMPLAUSIBLE', `a pupil or student turns ${YOUNGEST_AGE} to ${OLDEST_AGE} in the year the school year begins (${context.schoolYear.first.year}); this one turns ${age}`);
-      }
-    }
+    const date = parseRowDate(row.ngaySinh as string);
+    const age = date ? context.schoolYearStart - date.year : 0;
+    if (!date) problem('/ngaySinh', 'FORMAT', 'must be a real date as dd/MM/yyyy');
+    else if (compareDates(date, context.today) > 0) problem('/ngaySinh', 'DATE_IN_FUTURE', 'the birth date is after today');
+    else if (age < YOUNGEST_AGE || age > OLDEST_AGE) {
+      problem('/ngaySinh', 'AGE_IMPLAUSIBLE', `a pupil or student turns ${YOUNGEST_AGE} to ${OLDEST_AGE} in the year the school year begins (${context.schoolYearStart}); this one turns ${age}`);
+    } else born = date;
   }
 
   let sex: 1 | 2 | undefined;
@@ -209,15 +210,26 @@ function checkOwnFields(row: D03Row, context: PreparedContext, problems: RowProb
     else if (amount < 0) problem(`/${field}`, 'MINIMUM', 'must not be negative');
   }
 
+  let paidFrom: CalendarMonth | null = null;
   if (!isMissing(row.tuThang)) {
-    const from = parseMonth(row.tuThang as string);
-    if (!from) problem('/tuThang', 'FORMAT', 'must be a month as MM/yyyy');
-    else if (!inSchoolYear(from, context.schoolYear)) {
-      problem('/tuThang', 'OUTSIDE_SCHOOL_YEAR', `must be within the school year of the list's period ${context.period}: ${formatMonth(context.schoolYear.first)} to ${formatMonth(context.schoolYear.last)}`);
+    paidFrom = parseTuThang(row.tuThang as string);
+    if (!paidFrom) problem('/tuThang', 'FORMAT', 'must be a month as MM/yyyy');
+    else if (schoolYearOf(paidFrom).startYear !== context.schoolYearStart) {
+      const start = context.schoolYearStart;
+      problem('/tuThang', 'OUTSIDE_SCHOOL_YEAR', `must be within the school year of the list's period ${context.period}: 09/${start} to 08/${start + 1}`);
     }
   }
-  if (row.soThang !== undefined && !SO_THANG.has(row.soThang)) problem('/soThang', 'ENUM', 'must be 3, 6 or 12 months');
-  if (!isMissing(row.lop) && !LOP.has(row.lop as string)) problem('/lop', 'ENUM', 'must be a grade 1 to 12, or SV1 to SV6 or SVCUOI');
+  const paidMonthsValid = row.soThang !== undefined && PAID_MONTH_COUNTS.includes(row.soThang);
+  if (row.soThang !== undefined && !paidMonthsValid) problem('/soThang', 'PAID_MONTHS_INVALID', 'a pupil or student pays for 3, 6 or 12 months');
+  const gradeValid = isMissing(row.lop) || LOP.has(row.lop as string);
+  if (!gradeValid) problem('/lop', 'GRADE_INVALID', 'the grade is 1 to 12, or SV1 to SV6 or SVCUOI for a student');
+
+  // Months paid that no card can cover (all of them while the under-6 card still runs) are refused
+  // here, where the school can still change "Từ tháng", rather than when the card is computed.
+  if (born && paidFrom && paidMonthsValid && gradeValid) {
+    const outcome = pupilCardPeriod({ birth: born, tuThang: paidFrom, soThang: row.soThang as number, lop: row.lop });
+    if (!outcome.ok) for (const refusal of outcome.refusals) problems.push({ stt, ...refusal });
+  }
 }
 
 /** "3, 7 and 12", naming at most MAX_NAMED_ROWS rows. */
