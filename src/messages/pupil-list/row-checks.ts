@@ -7,7 +7,7 @@ import type { D03Row, RowProblem } from './d03-row.js';
 
 /**
  * The checks BHXH makes by hand on each row of a D03-TS list (docs/DOMAIN.md, "Pupils' and
- * students' lists"), made at once so a school corrects its list before it leaves. Every problem of
+ * students' lists: the row checks"), made at once so a school corrects its list before it leaves. Every problem of
  * every row is reported, each with a stable code and a JSON Pointer into the row. A row with
  * problems is invalid; a warning (the BHXH number alone where the personal number is preferred)
  * leaves it valid. Nothing here names a person's data in a message: the school has the row.
