@@ -1,0 +1,204 @@
+/**
+ * An XLSX is a zip, and a zip says how large its files are only by its own word. Before exceljs
+ * opens one, this reads the zip's central directory itself (no zip library: the format's two
+ * records are a few fixed-offset fields, and reading them here keeps the checks in plain sight):
+ * how many files, how large each is declared once uncompressed, whether any is encrypted or
+ * compressed by a method other than deflate; that the files lie one after another with nothing
+ * hidden between or overlapping (the trick of zip bombs that reuse one compressed block); then
+ * inflates each file, throwing the output away, and stops the moment one yields more than it
+ * declared. exceljs's unzipper reads the same local records in the same order, so what it inflates
+ * afterwards is bounded by what was checked here.
+ */
+import { createInflateRaw } from 'node:zlib';
+import { refuseFile, type D03ListLimits } from './list-file.js';
+
+export interface XlsxFacts {
+  /** The workbook counts dates from 1904 (old Mac workbooks) rather than 1900. */
+  date1904: boolean;
+}
+
+const LOCAL_HEADER = 0x04034b50;
+const CENTRAL_HEADER = 0x02014b50;
+const END_OF_CENTRAL_DIRECTORY = 0x06054b50;
+const DATA_DESCRIPTOR = 0x08074b50;
+const FLAG_ENCRYPTED = 0x1;
+const FLAG_DATA_DESCRIPTOR = 0x8;
+const STORED = 0;
+const DEFLATED = 8;
+
+/** An encrypted Office file is not a zip but an OLE compound file; so is an Excel 97–2003 .xls. */
+const OLE_SIGNATURE = Buffer.from([0xd0, 0xcf, 0x11, 0xe0, 0xa1, 0xb1, 0x1a, 0xe1]);
+
+const WORKBOOK_PART = 'xl/workbook.xml';
+const SHARED_STRINGS_PART = 'xl/sharedStrings.xml';
+// The workbook part is read for its date system; a larger one is not a plain workbook.
+const MAX_WORKBOOK_PART_BYTES = 1024 * 1024;
+
+interface Entry {
+  name: string;
+  flags: number;
+  method: number;
+  compressedSize: number;
+  size: number;
+  localOffset: number;
+}
+
+export async function inspectXlsx(body: Buffer, limits: D03ListLimits): Promise<XlsxFacts> {
+  if (body.subarray(0, OLE_SIGNATURE.length).equals(OLE_SIGNATURE)) {
+    throw refuseFile('FILE_UNREADABLE', 'The file is password-protected or an Excel 97-2003 workbook (.xls); save it as an .xlsx workbook without a password');
+  }
+  if (body.length < 30 || body.readUInt32LE(0) !== LOCAL_HEADER) {
+    throw refuseFile('FILE_UNREADABLE', 'The file is not an XLSX workbook');
+  }
+  const entries = centralDirectory(body, limits);
+  checkLayout(body, entries);
+  if (!entries.some((entry) => entry.name === WORKBOOK_PART)) {
+    throw refuseFile('FILE_UNREADABLE', 'The zip file holds no workbook; it is not an XLSX workbook');
+  }
+  let date1904 = false;
+  for (const entry of entries) {
+    const keep = entry.name === WORKBOOK_PART && entry.size <= MAX_WORKBOOK_PART_BYTES;
+    const text = await inflateWithin(body, entry, keep);
+    if (text !== undefined) date1904 = /<(?:\w+:)?workbookPr\b[^>]*\bdate1904\s*=\s*["'](?:1|true)["']/.test(text);
+  }
+  return { date1904 };
+}
+
+function centralDirectory(body: Buffer, limits: D03ListLimits): Entry[] {
+  const end = body.lastIndexOf(uint32(END_OF_CENTRAL_DIRECTORY), body.length - 22);
+  // The record is the last 22 bytes plus a comment of at most 65,535.
+  if (end === -1 || end < body.length - 22 - 0xffff) throw damaged('its end record is missing');
+  const count = body.readUInt16LE(end + 10);
+  const directorySize = body.readUInt32LE(end + 12);
+  const directoryOffset = body.readUInt32LE(end + 16);
+  if (body.readUInt16LE(end + 4) !== 0 || body.readUInt16LE(end + 6) !== 0 || body.readUInt16LE(end + 8) !== count) {
+    throw refuseFile('FILE_UNREADABLE', 'The file is a zip split over several parts; it is not an XLSX workbook');
+  }
+  if (count === 0xffff || directoryOffset === 0xffffffff) {
+    throw refuseFile('FILE_TOO_LARGE', 'The workbook uses ZIP64, which only workbooks far larger than a list need');
+  }
+  if (count > limits.maxZipEntries) {
+    throw refuseFile('FILE_TOO_LARGE', `The workbook holds ${count} parts; a list's workbook has far fewer than ${limits.maxZipEntries}`);
+  }
+  if (directoryOffset + directorySize > end) throw damaged('its directory lies outside the file');
+
+  const entries: Entry[] = [];
+  const names = new Set<string>();
+  let total = 0;
+  let at = directoryOffset;
+  for (let i = 0; i < count; i++) {
+    if (at + 46 > end || body.readUInt32LE(at) !== CENTRAL_HEADER) throw damaged('its directory is broken');
+    const nameLength = body.readUInt16LE(at + 28);
+    const entry: Entry = {
+      flags: body.readUInt16LE(at + 8),
+      method: body.readUInt16LE(at + 10),
+      compressedSize: body.readUInt32LE(at + 20),
+      size: body.readUInt32LE(at + 24),
+      localOffset: body.readUInt32LE(at + 42),
+      name: body.toString('utf8', at + 46, Math.min(at + 46 + nameLength, end)),
+    };
+    at += 46 + nameLength + body.readUInt16LE(at + 30) + body.readUInt16LE(at + 32);
+    if (entry.flags & FLAG_ENCRYPTED) {
+      throw refuseFile('FILE_UNREADABLE', 'The workbook is password-protected; save it without a password');
+    }
+    if (entry.method !== STORED && entry.method !== DEFLATED) throw damaged('a part is compressed in a way spreadsheets do not use');
+    if (names.has(entry.name)) throw damaged('two parts have the same name');
+    names.add(entry.name);
+    if (entry.size > limits.maxZipEntryBytes || (entry.name === SHARED_STRINGS_PART && entry.size > limits.maxSharedStringsBytes)) {
+      throw refuseFile('FILE_TOO_LARGE', `The workbook's part ${clipName(entry.name)} is ${megabytes(entry.size)} once uncompressed, more than a list needs`);
+    }
+    total += entry.size;
+    if (total > limits.maxZipTotalBytes) {
+      throw refuseFile('FILE_TOO_LARGE', `The workbook is more than ${megabytes(limits.maxZipTotalBytes)} once uncompressed, more than a list needs`);
+    }
+    entries.push(entry);
+  }
+  if (at !== directoryOffset + directorySize) throw damaged('its directory is broken');
+  return entries;
+}
+
+/**
+ * The parts follow one another from the first byte to the directory, each local record naming the
+ * part the directory names: no byte is read twice (overlapping parts) and none is skipped (a part
+ * the directory does not list, which a streaming unzip would still read).
+ */
+function checkLayout(body: Buffer, entries: Entry[]): void {
+  const directoryStart = body.readUInt32LE(body.lastIndexOf(uint32(END_OF_CENTRAL_DIRECTORY)) + 16);
+  let expected = 0;
+  for (const entry of [...entries].sort((a, b) => a.localOffset - b.localOffset)) {
+    const at = entry.localOffset;
+    if (at !== expected || at + 30 > directoryStart || body.readUInt32LE(at) !== LOCAL_HEADER) throw damaged('its parts overlap or leave gaps');
+    const flags = body.readUInt16LE(at + 6);
+    const nameLength = body.readUInt16LE(at + 26);
+    const dataStart = at + 30 + nameLength + body.readUInt16LE(at + 28);
+    if (body.readUInt16LE(at + 8) !== entry.method || body.toString('utf8', at + 30, at + 30 + nameLength) !== entry.name) {
+      throw damaged('its directory and its parts disagree');
+    }
+    const dataEnd = dataStart + entry.compressedSize;
+    if (dataEnd > directoryStart) throw damaged('a part runs past the end of the file');
+    if (flags & FLAG_DATA_DESCRIPTOR) {
+      // A streaming unzip finds the end of such a part by the descriptor's signature: it must be
+      // there, and the same four bytes inside the compressed data would make it stop early.
+      if (dataEnd + 16 > directoryStart || body.readUInt32LE(dataEnd) !== DATA_DESCRIPTOR ||
+        body.subarray(dataStart, dataEnd).indexOf(uint32(DATA_DESCRIPTOR)) !== -1) {
+        throw damaged('a part cannot be read as a stream');
+      }
+      expected = dataEnd + 16;
+    } else {
+      if (body.readUInt32LE(at + 18) !== entry.compressedSize || body.readUInt32LE(at + 22) !== entry.size) {
+        throw damaged('its directory and its parts disagree');
+      }
+      expected = dataEnd;
+    }
+  }
+  if (expected !== directoryStart) throw damaged('its parts overlap or leave gaps');
+}
+
+/** Inflates one part, keeping nothing (or, when asked, its text), and stops once it yields more than it declared. */
+function inflateWithin(body: Buffer, entry: Entry, keep: boolean): Promise<string | undefined> {
+  const at = entry.localOffset;
+  const dataStart = at + 30 + body.readUInt16LE(at + 26) + body.readUInt16LE(at + 28);
+  const data = body.subarray(dataStart, dataStart + entry.compressedSize);
+  if (entry.method === STORED) {
+    if (entry.compressedSize !== entry.size) return Promise.reject(damaged('a stored part has two sizes'));
+    return Promise.resolve(keep ? data.toString('utf8') : undefined);
+  }
+  return new Promise((resolve, reject) => {
+    const inflate = createInflateRaw();
+    const kept: Buffer[] = [];
+    let produced = 0;
+    inflate.on('data', (chunk: Buffer) => {
+      produced += chunk.length;
+      if (produced > entry.size) {
+        inflate.destroy();
+        reject(refuseFile('FILE_TOO_LARGE', `The workbook's part ${clipName(entry.name)} unpacks to more than it declares: a zip bomb, or a damaged file`));
+      } else if (keep) {
+        kept.push(chunk);
+      }
+    });
+    inflate.on('error', () => reject(damaged('a part cannot be uncompressed')));
+    inflate.on('end', () => {
+      if (produced !== entry.size) reject(damaged('a part is shorter than it declares'));
+      else resolve(keep ? Buffer.concat(kept).toString('utf8') : undefined);
+    });
+    inflate.end(data);
+  });
+}
+
+function damaged(what: string) {
+  return refuseFile('FILE_UNREADABLE', `The XLSX file is damaged: ${what}`);
+}
+
+function uint32(value: number): Buffer {
+  const b = Buffer.alloc(4);
+  b.writeUInt32LE(value);
+  return b;
+}
+
+function megabytes(bytes: number): string {
+  return `${Math.ceil(bytes / (1024 * 1024))} MB`;
+}
+
+function clipName(name: string): string {
+  return JSON.stringify(name.length > 60 ? `${name.slice(0, 60)}…` : name);
+}
