@@ -288,11 +288,12 @@ describe('schemas/d03-ts.schema.json', () => {
     expect(problemsOf(document.rows).map(({ stt, code }) => `${stt} ${code}`)).toEqual(['2 FORMAT', '2 ENUM', '2 PAID_MONTHS_INVALID']);
   });
 
-  it('has every field of the row shape and no other', () => {
+  it('has every field of the row shape and of the list header, and no other', () => {
     const row = { ...pupil(), maSoBhxh: '0815000123', hoTroNSDP: 0, hoTroKhac: 0, maNhanVienThu: 'NV01', ghiChu: 'chuyển trường' };
     expect(check(body([row]))).toEqual([]);
     expect(check(body([{ ...pupil(), hoVaTen: 'x' }]))).toEqual(['/rows/0 additionalProperties']);
-    expect(check(body([pupil()], { maDonVi: 'TZ0801A' }))).toEqual([' additionalProperties']);
+    expect(check(body([pupil()], { maDonVi: 'TZ0801A', tenDonVi: 'Trường THPT Chuyên Hà Giang' }))).toEqual([]);
+    expect(check(body([pupil()], { loaiDoiTuong: 'HS' }))).toEqual([' additionalProperties']);
   });
 
   it('refuses what is not a list at all: no period, a period not MM/yyyy, no rows, no STT, text for a number', () => {
