@@ -51,7 +51,7 @@ export interface ListCheck {
  * From this day the personal number identifies a participant in place of the BHXH number (Công văn
  * 1804/BHXH-QLT); either is accepted, and a list sent from then on with only a BHXH number is warned.
  */
-export const PERSONAL_NUMBER_PREFERRED_FROM: CalendarDate = { year: 2025, month: 8, day: 1 };
+const PERSONAL_NUMBER_PREFERRED_FROM: CalendarDate = { year: 2025, month: 8, day: 1 };
 
 /**
  * Ages, counted by calendar year as the Education Law counts a first-grader's (6 in the year the
@@ -59,10 +59,10 @@ export const PERSONAL_NUMBER_PREFERRED_FROM: CalendarDate = { year: 2025, month:
  * starter; 70 bounds adult learners and still catches a birth year typed a century out. Both bounds
  * are the gateway's own choice.
  */
-export const YOUNGEST_AGE = 5;
-export const OLDEST_AGE = 70;
+const YOUNGEST_AGE = 5;
+const OLDEST_AGE = 70;
 
-export const NAME_MAX_LENGTH = 100;
+const NAME_MAX_LENGTH = 100;
 // The grades mappings/card-periods.ts computes cards for; it refuses any other with the same code.
 const LOP = new Set(['1', '2', '3', '4', '5', '6', '7', '8', '9', '10', '11', '12', 'SV1', 'SV2', 'SV3', 'SV4', 'SV5', 'SV6', 'SVCUOI']);
 const AMOUNTS = ['soTien', 'hoTroNSDP', 'hoTroKhac'] as const;
@@ -124,19 +124,25 @@ export function personKeysOf(rows: readonly D03Row[]): PersonKey[] {
 
 interface PreparedContext {
   period: string;
-  /** The calendar year the list's school year begins in (September; docs/DOMAIN.md, "Card periods for pupils and students"). */
+  /** The calendar year the list's school year begins in (docs/DOMAIN.md, "Card periods for pupils and students"). */
   schoolYearStart: number;
+  /** The school year's first and last months, `MM/yyyy`, for messages. */
+  schoolYearMonths: string;
   today: CalendarDate;
   personalNumberPreferred: boolean;
   facilities: ListContext['catalogues']['facilities'];
 }
 
+const monthText = ({ year, month }: CalendarMonth) => `${String(month).padStart(2, '0')}/${year}`;
+
 function prepare(context: ListContext): PreparedContext {
   const period = parseTuThang(context.kyKeKhai);
   if (!period) throw new Error(`kyKeKhai "${context.kyKeKhai}" was not checked as MM/yyyy`);
+  const schoolYear = schoolYearOf(period);
   return {
     period: context.kyKeKhai,
-    schoolYearStart: schoolYearOf(period).startYear,
+    schoolYearStart: schoolYear.startYear,
+    schoolYearMonths: `${monthText(schoolYear.first)} to ${monthText(schoolYear.last)}`,
     today: context.today,
     personalNumberPreferred: compareDates(context.today, PERSONAL_NUMBER_PREFERRED_FROM) >= 0,
     facilities: context.catalogues.facilities,
@@ -215,8 +221,7 @@ function checkOwnFields(row: D03Row, context: PreparedContext, problems: RowProb
     paidFrom = parseTuThang(row.tuThang as string);
     if (!paidFrom) problem('/tuThang', 'FORMAT', 'must be a month as MM/yyyy');
     else if (schoolYearOf(paidFrom).startYear !== context.schoolYearStart) {
-      const start = context.schoolYearStart;
-      problem('/tuThang', 'OUTSIDE_SCHOOL_YEAR', `must be within the school year of the list's period ${context.period}: 09/${start} to 08/${start + 1}`);
+      problem('/tuThang', 'OUTSIDE_SCHOOL_YEAR', `must be within the school year of the list's period ${context.period}: ${context.schoolYearMonths}`);
     }
   }
   const paidMonthsValid = row.soThang !== undefined && PAID_MONTH_COUNTS.includes(row.soThang);
@@ -232,7 +237,7 @@ function checkOwnFields(row: D03Row, context: PreparedContext, problems: RowProb
   }
 }
 
-/** "3, 7 and 12", naming at most MAX_NAMED_ROWS rows. */
+/** "3, 7, 12", or past MAX_NAMED_ROWS rows "2, 3, …, 11 and 2 more". */
 function rowNumbers(stts: number[]): string {
   const named = stts.slice(0, MAX_NAMED_ROWS).join(', ');
   return stts.length > MAX_NAMED_ROWS ? `${named} and ${stts.length - MAX_NAMED_ROWS} more` : named;
