@@ -121,6 +121,20 @@ describe('one failing row per rule', () => {
     ]);
   });
 
+  it('names no one in its messages: no name, number or date of the rows goes into a problem or a warning', () => {
+    const rows = [
+      pupil({ stt: 1, hoTen: 'Trần Thị 9', ngaySinh: '16/10/2026' }),
+      pupil({ stt: 2, soDinhDanh: '008315000456', maSoBhxh: '0815000456' }),
+      pupil({ stt: 3, soDinhDanh: '008315000456', noiDangKyKCB: '08999' }),
+      byBhxhNumber({ stt: 4, maSoBhxh: '0815000456', ngaySinh: '31/02/2015' }),
+    ];
+    const result = checkList(rows, context({ alreadyListed: () => true }));
+    const texts = [...result.problems, ...result.warnings].map((problem) => problem.message);
+    expect(texts.length).toBeGreaterThan(8);
+    const personal = ['Trần', '008315000456', '0815000456', '16/10/2026', '31/02/2015'];
+    expect(texts.filter((text) => personal.some((value) => text.includes(value)))).toEqual([]);
+  });
+
   it('keeps rows apart: one row\'s problems do not touch the next', () => {
     const result = checkList([pupil({ stt: 1, soThang: 5 }), pupil({ stt: 2, soDinhDanh: '008215000999' })], context());
     expect(result.problems.map(({ stt, code }) => ({ stt, code }))).toEqual([{ stt: 1, code: 'PAID_MONTHS_INVALID' }]);
