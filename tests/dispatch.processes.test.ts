@@ -263,7 +263,7 @@ describe('gateway processes', () => {
     simulator.setScript({ kind: 'answer' });
 
     const second = await startProcess(longLocks);
-    await vi.waitFor(async () => expect(await countByStatus(observer, 'issued')).toBe(ids.length), { timeout: 30_000, interval: 100 });
+    await vi.waitFor(async () => expect(await countByStatus(observer, 'issued')).toBe(ids.length), { timeout: 60_000, interval: 100 });
     expect(second.output.join('\n')).toMatch(/took back the jobs of a process of this host that is gone/);
     // The same batches again, each once more, answered to the restarted process.
     expect(simulator.deliveries.slice(sentBeforeKill).map((delivery) => delivery.batchId).sort()).toEqual([...inFlight.keys()].sort());
