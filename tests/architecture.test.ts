@@ -53,6 +53,11 @@ describe('layering', () => {
     expect(lines(all.filter((entry) => under('src/store')(entry.from) && upward(entry.to)))).toEqual([]);
   });
 
+  it('storage is told what it needs on each call: it keeps no module-level variable another layer could set', () => {
+    const settable = sourceFiles('src/store').filter((file) => /^(?:export\s+)?(?:let|var)\s/m.test(file.text)).map((file) => file.path);
+    expect(settable).toEqual([]);
+  });
+
   it('the domain, mappings and codecs import no storage, service or door', () => {
     const outward = under('src/store', 'adapters', 'src/intake', 'src/messages', 'src/transfers', 'src/dispatch', 'src/audit', 'src/http');
     const inner = under('src/domain', 'mappings', 'src/codec');
