@@ -102,7 +102,7 @@ export class ListTable {
     if (this.gaveUp) return;
     if (this.columns === undefined) {
       this.rowsBeforeHeader += 1;
-      if (isHeaderRow(cells)) this.columns = cells.map((cell) => (typeof cell === 'string' ? FIELD_BY_HEADER.get(foldText(cell)) : undefined));
+      if (isHeaderRow(cells)) this.columns = headerFields(cells);
       else this.readFacts(cells);
       return;
     }
@@ -185,10 +185,22 @@ export class ListTable {
   }
 }
 
-function isHeaderRow(cells: readonly CellScalar[]): boolean {
-  const first = cells.find((cell) => cell !== undefined && !(typeof cell === 'string' && cell.trim() === ''));
-  return typeof first === 'string' && foldText(first) === 'stt';
+function headerFields(cells: readonly CellScalar[]): Array<keyof D03Row | undefined> {
+  return cells.map((cell) => (typeof cell === 'string' ? FIELD_BY_HEADER.get(foldText(cell)) : undefined));
 }
+
+/**
+ * The form's header row starts with STT; in a sheet whose columns were moved, it is the row where
+ * STT stands among other headers of the form (a lone "STT" in the header block is not it).
+ */
+function isHeaderRow(cells: readonly CellScalar[]): boolean {
+  const fields = headerFields(cells);
+  if (!fields.includes('stt')) return false;
+  const first = cells.findIndex((cell) => cell !== undefined && !(typeof cell === 'string' && cell.trim() === ''));
+  return fields[first] === 'stt' || fields.filter((field) => field !== undefined).length >= HEADERS_BESIDE_STT;
+}
+
+const HEADERS_BESIDE_STT = 4;
 
 function nextText(cells: readonly CellScalar[], after: number): string {
   for (let i = after + 1; i < cells.length; i++) {
