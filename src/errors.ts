@@ -93,17 +93,17 @@ export const errorBodySchema = {
   },
 } as const;
 
-/** One person, one card: the refusal every path about a person gives in the same words. */
-export function personDeceased(): GatewayError {
+/**
+ * No card for a person registered dead: every path about a person refuses in the same words, at the
+ * path where its message module's document gives the person.
+ */
+export function personDeceased(path: string): GatewayError {
   return new GatewayError('PERSON_DECEASED', 'A death is registered for this personal number; no card can be issued', [
-    { path: '/hoTich/soDinhDanh', code: 'PERSON_DECEASED', message: 'this person is registered as deceased' },
+    { path, code: 'PERSON_DECEASED', message: 'this person is registered as deceased' },
   ]);
 }
 
-/**
- * A record of this person is already held, where a type allows one per person: each message module
- * names its record ("birth") and where its document gives the person.
- */
+/** A record of this person is already held, where a type allows one per person (the module names it: "birth"). */
 export function duplicatePerson(record: string, path: string): GatewayError {
   return new GatewayError('DUPLICATE_PERSON', `A ${record} for this personal number is already held`, [
     { path, code: 'DUPLICATE_PERSON', message: `a ${record} for this personal number is already held` },

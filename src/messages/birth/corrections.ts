@@ -2,7 +2,7 @@ import { actsForProvince, type ApiClient } from '../../auth/clients.js';
 import type { Catalogues } from '../../catalogues/catalogues.js';
 import { todayInVietnam } from '../../domain/calendar-date.js';
 import type { BhytPart, KhaiSinh, KhaiSinhHoTich } from '../../domain/documents.js';
-import { GatewayError, personDeceased } from '../../errors.js';
+import { GatewayError } from '../../errors.js';
 import { normaliseText, validateDocument } from '../../intake/validator.js';
 import { attachmentReferences } from '../../store/attachments.js';
 import type { Database, Queryable } from '../../store/database.js';
@@ -10,7 +10,7 @@ import { changeTransferInTx, findTransfer, lockTransferInTx, type Transfer } fro
 import { assertMayTouch, assertStatusAllows } from '../../transfers/access.js';
 import { cardState } from './card.js';
 import { birthRules } from './module.js';
-import { asBirthAlreadyHeld, isRegisteredDeadInTx } from './standing.js';
+import { asBirthAlreadyHeld, birthOfDeceased, isRegisteredDeadInTx } from './standing.js';
 
 /** The parts of a birth a registry completes or corrects (PATCH /ngsp/v1/khai-sinh/{transferId}). */
 export interface BirthCorrection {
@@ -55,7 +55,7 @@ export class BirthCorrections {
       throw new GatewayError('FORBIDDEN', 'The corrected province is outside this client\'s units');
     }
     birthRules(this.deps.catalogues, todayInVietnam(this.deps.now?.() ?? new Date()))(merged);
-    if (await isRegisteredDeadInTx(tx, merged.hoTich.soDinhDanh)) throw personDeceased();
+    if (await isRegisteredDeadInTx(tx, merged.hoTich.soDinhDanh)) throw birthOfDeceased();
     const { missing, status, bhxhDocument } = cardState(merged, transferId, await attachmentReferences(tx, transferId), current.status);
     const corrected = await changeTransferInTx(
       tx,

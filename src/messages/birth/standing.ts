@@ -32,7 +32,7 @@ export interface BirthStanding {
  * waiting for it are merged into it, so it is stored alone; a birth already held refuses it.
  */
 export function birthDecision(standing: BirthStanding): GatewayError | 'merge-dossiers' | 'store' {
-  if (standing.dead) return personDeceased();
+  if (standing.dead) return birthOfDeceased();
   if (standing.waiting_dossier) return 'merge-dossiers';
   if (standing.held) return birthAlreadyHeld();
   return 'store';
@@ -51,6 +51,11 @@ export async function birthStandingInTx(
   const row = rows[0];
   if (!row) throw new Error('the birth standing query returned no row');
   return { dead: row.dead, held: row.held, waiting_dossier: row.waiting_dossier, dossierIds: row.dossier_ids };
+}
+
+/** A death is registered for the child: no card is issued. */
+export function birthOfDeceased(): GatewayError {
+  return personDeceased('/hoTich/soDinhDanh');
 }
 
 /** A birth is already held for this person: one card per person. */
