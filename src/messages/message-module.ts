@@ -61,6 +61,7 @@ export interface MessageModule<Doc extends { messageId: string }> {
  * What a message type whose records go to BHXH hands the dispatcher's generic claim
  * (src/store/batches.ts): the type its records are stored under, the BHXH document they become, an
  * SQL condition that holds one of its queued records back for now, and a step the claim runs first.
- * The registry lists them (DISPATCH_FACTS); the claim itself knows no message type.
+ * The registry lists them (DISPATCH_FACTS) and the dispatcher and the pull hand them to every claim,
+ * which itself knows no message type.
  */
 export type DispatchFacts = ClaimKind;
