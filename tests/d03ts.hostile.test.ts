@@ -1,3 +1,5 @@
+import { readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { crc32, deflateRawSync } from 'node:zlib';
 import ExcelJS from 'exceljs';
 import { describe, expect, it } from 'vitest';
@@ -238,6 +240,8 @@ describe('XLSX: the form itself', () => {
     const rows = Array.from({ length: DEFAULT_D03_LIMITS.maxRows + 1 }, (_, i) => ({ stt: i + 1, hoTen: 'Lò Thị Mai', ngaySinh: '01/09/2015', gioiTinh: 'Nữ', noiDangKyKCB: '02001', tuThang: '10/2026', soThang: 12, soDinhDanh: '002315001234' }));
     const body = await writeD03Xlsx({ header: {}, rows, notes: new Map() });
     expect(await refusalOf(XLSX_CONTENT_TYPE, body)).toEqual(refused('PAYLOAD_TOO_LARGE', 'FILE_TOO_LARGE', /50000 rows/));
+    // Stopping in the middle of a sheet leaves no copy of it on disk (exceljs names its temporary files tmp-<pid>-…).
+    expect(readdirSync(tmpdir()).filter((name) => name.startsWith(`tmp-${process.pid}-`))).toEqual([]);
   }, 120_000);
 });
 

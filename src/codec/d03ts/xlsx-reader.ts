@@ -57,8 +57,8 @@ async function* decodeUtf8Stream(chunks: AsyncIterable<unknown>): AsyncGenerator
 }
 
 export async function readXlsx(body: Buffer, limits: D03ListLimits): Promise<D03ListRead> {
-  const { date1904 } = await inspectXlsx(body, limits);
-  const input = Readable.from([body]);
+  const { date1904, streamable } = await inspectXlsx(body, limits);
+  const input = Readable.from([streamable]);
   const reader = new Utf8SafeWorkbookReader(input, {
     worksheets: 'emit',
     sharedStrings: 'cache',
@@ -66,8 +66,7 @@ export async function readXlsx(body: Buffer, limits: D03ListLimits): Promise<D03
     styles: 'ignore',
     entries: 'ignore',
   });
-  // The list is the first sheet with a header row; the sheets after it are only drained, so the
-  // reader reaches the end of the zip and removes the temporary files it made.
+  // The list is the first sheet with a header row; the sheets after it are only drained.
   let list: ListTable | undefined;
   try {
     for await (const sheet of reader) {

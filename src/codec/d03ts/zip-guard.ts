@@ -9,12 +9,14 @@
  * declared. exceljs's unzipper reads the same local records in the same order, so what it inflates
  * afterwards is bounded by what was checked here.
  */
-import { createInflateRaw } from 'node:zlib';
+import { crc32, createInflateRaw } from 'node:zlib';
 import { refuseFile, type D03ListLimits } from './list-file.js';
 
 export interface XlsxFacts {
   /** The workbook counts dates from 1904 (old Mac workbooks) rather than 1900. */
   date1904: boolean;
+  /** The same parts, in the order a streaming reader needs them (see {@link sheetsLast}). */
+  streamable: Buffer;
 }
 
 const LOCAL_HEADER = 0x04034b50;
@@ -36,6 +38,8 @@ const MAX_WORKBOOK_PART_BYTES = 1024 * 1024;
 
 interface Entry {
   name: string;
+  /** Where its local record (header, data, descriptor) ends; set once the layout is checked. */
+  recordEnd?: number;
   flags: number;
   method: number;
   compressedSize: number;
@@ -61,7 +65,39 @@ export async function inspectXlsx(body: Buffer, limits: D03ListLimits): Promise<
     const text = await inflateWithin(body, entry, keep);
     if (text !== undefined) date1904 = /<(?:\w+:)?workbookPr\b[^>]*\bdate1904\s*=\s*["'](?:1|true)["']/.test(text);
   }
-  return { date1904 };
+  return { date1904, streamable: sheetsLast(body, entries) };
+}
+
+/**
+ * exceljs's streaming reader needs the shared strings before a sheet; a sheet that comes first
+ * (Excel writes them last, and some writers write none) it copies to a temporary file, which it
+ * leaves on disk when reading stops early. So the checked local records are copied with the
+ * sheets after every other part, and an empty shared strings part is put first when there is none:
+ * the sheets are then parsed straight from the zip. A copy of the compressed records costs the
+ * body's size once; the central directory is not copied, as the streaming reader does not read it.
+ */
+function sheetsLast(body: Buffer, entries: Entry[]): Buffer {
+  const isSheet = (entry: Entry) => WORKSHEET_PART.test(entry.name);
+  const ordered = [...entries].sort((a, b) => Number(isSheet(a)) - Number(isSheet(b)) || a.localOffset - b.localOffset);
+  const records = ordered.map((entry) => body.subarray(entry.localOffset, entry.recordEnd));
+  if (!entries.some((entry) => entry.name === SHARED_STRINGS_PART)) records.unshift(storedRecord(SHARED_STRINGS_PART, Buffer.from(EMPTY_SHARED_STRINGS)));
+  return Buffer.concat(records);
+}
+
+const WORKSHEET_PART = /^xl\/worksheets\/sheet\d+\.xml$/;
+const EMPTY_SHARED_STRINGS = '<sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" count="0" uniqueCount="0"/>';
+
+function storedRecord(name: string, data: Buffer): Buffer {
+  const nameBytes = Buffer.from(name, 'utf8');
+  const header = Buffer.alloc(30);
+  header.writeUInt32LE(LOCAL_HEADER, 0);
+  header.writeUInt16LE(20, 4);
+  header.writeUInt16LE(STORED, 8);
+  header.writeUInt32LE(crc32(data), 14);
+  header.writeUInt32LE(data.length, 18);
+  header.writeUInt32LE(data.length, 22);
+  header.writeUInt16LE(nameBytes.length, 26);
+  return Buffer.concat([header, nameBytes, data]);
 }
 
 function centralDirectory(body: Buffer, limits: D03ListLimits): Entry[] {
@@ -144,11 +180,13 @@ function checkLayout(body: Buffer, entries: Entry[]): void {
         throw damaged('a part cannot be read as a stream');
       }
       expected = dataEnd + 16;
+      entry.recordEnd = expected;
     } else {
       if (body.readUInt32LE(at + 18) !== entry.compressedSize || body.readUInt32LE(at + 22) !== entry.size) {
         throw damaged('its directory and its parts disagree');
       }
       expected = dataEnd;
+      entry.recordEnd = expected;
     }
   }
   if (expected !== directoryStart) throw damaged('its parts overlap or leave gaps');
