@@ -246,9 +246,9 @@ describe('gateway processes', () => {
 
   it('a restarted process takes back the deliveries its killed predecessor held, before their locks lapse', async () => {
     const { observer, simulator, env } = await setUp();
-    // The restarted process takes a job once its lock has gone unrenewed down to a quarter (here 30 s
-    // after the dead process last set it), 10 s before BullMQ's stalled check could: the log says which did it.
-    const longLocks = { ...env, DISPATCH_BATCH_SIZE: '2', DELIVERY_LOCK_MS: '40000' };
+    // The restarted process takes a job once its lock has gone unrenewed down to a quarter (here 15 s
+    // after the dead process last set it), 5 s before BullMQ's stalled check could: the log says which did it.
+    const longLocks = { ...env, DISPATCH_BATCH_SIZE: '2', DELIVERY_LOCK_MS: '20000' };
     simulator.setScript({ kind: 'hang' });
     const first = await startProcess(longLocks);
     const ids = await pushBirths(first, 4);
@@ -374,7 +374,7 @@ describe('gateway processes', () => {
     const { env } = await setUp(receiver.url);
     // No push to BHXH here: the scheduler's first run, late on a loaded machine, would otherwise send
     // the births and add their sent/issued changes to the callbacks this test counts.
-    const callbackEnv = { ...env, BHXH_PUSH_URL: '', MAINTENANCE_INTERVAL_MS: '100', RETRY_BASE_DELAY_MS: '50', CALLBACK_TIMEOUT_MS: '60000' };
+    const callbackEnv = { ...env, BHXH_PUSH_URL: '', MAINTENANCE_INTERVAL_MS: '100', RETRY_BASE_DELAY_MS: '50', CALLBACK_TIMEOUT_MS: '10000' };
     const first = await startProcess(callbackEnv);
     // Three changes wait while the receiver refuses; then it takes two and holds the third.
     const ids = await pushBirths(first, 3);
