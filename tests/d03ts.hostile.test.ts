@@ -202,6 +202,24 @@ describe('XLSX: the zip is checked before exceljs opens it', () => {
     expect(await refusalOf(XLSX_CONTENT_TYPE, real.subarray(0, Math.floor(real.length / 2)))).toEqual(refused('MALFORMED_BODY', 'FILE_UNREADABLE'));
   });
 
+  it('refuses a cell far to the right before exceljs reads the sheet, a quoted ">" in its tag notwithstanding', async () => {
+    // Each row costs exceljs work in proportion to its last column: 20,000 rows with a cell in XFD took 5 seconds.
+    const workbook = new ExcelJS.Workbook();
+    const sheet = workbook.addWorksheet('D03-TS');
+    for (let r = 1; r <= 200; r++) sheet.getCell(`XFD${r}`).value = r;
+    const wide = Buffer.from(await workbook.xlsx.writeBuffer());
+    expect(await refusalOf(XLSX_CONTENT_TYPE, wide)).toEqual(refused('PAYLOAD_TOO_LARGE', 'FILE_TOO_LARGE', /column XFD/));
+    const quoted = sheetXml([HEADERS, PERSON]).replace('<c r="A2"', '<c s=">" r="IW2"');
+    expect(await refusalOf(XLSX_CONTENT_TYPE, zip(workbookParts(quoted)))).toEqual(refused('PAYLOAD_TOO_LARGE', 'FILE_TOO_LARGE', /column IW/));
+    const withinBound = sheetXml([HEADERS, PERSON]).replace('</row></sheetData>', '<c r="IV2" t="inlineStr"><is><t>x</t></is></c></row></sheetData>');
+    expect((await readD03List(XLSX_CONTENT_TYPE, zip(workbookParts(withinBound)))).rows).toHaveLength(1);
+  });
+
+  it('bounds the rows of a sheet, people or not', async () => {
+    const blank = await xlsxOf([HEADERS, ...Array.from({ length: 30 }, (_, i) => [i + 1])]);
+    expect(await refusalOf(XLSX_CONTENT_TYPE, blank, { ...DEFAULT_D03_LIMITS, maxRows: 10, maxRowsBeforeHeader: 5 })).toEqual(refused('PAYLOAD_TOO_LARGE', 'FILE_TOO_LARGE', /more than 25 rows/));
+  });
+
   it('refuses a sheet declaring entities, and a sheet that is not UTF-8', async () => {
     const laughs = `<?xml version="1.0"?><!DOCTYPE worksheet [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;"><!ENTITY c "&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;">]>${sheetXml([HEADERS, ['1', '&c;']])}`;
     expect(await refusalOf(XLSX_CONTENT_TYPE, zip(workbookParts(laughs)))).toEqual(refused('MALFORMED_BODY', 'FILE_UNREADABLE'));

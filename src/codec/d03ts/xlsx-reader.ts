@@ -68,10 +68,14 @@ export async function readXlsx(body: Buffer, limits: D03ListLimits): Promise<D03
   });
   // The list is the first sheet with a header row; the sheets after it are only drained.
   let list: ListTable | undefined;
+  // Rows that are not people (blank pre-numbered rows, say) cost as much to read; they are bounded too.
+  const maxSheetRows = 2 * limits.maxRows + limits.maxRowsBeforeHeader;
+  let sheetRows = 0;
   try {
     for await (const sheet of reader) {
       const table = list === undefined ? new ListTable(limits, date1904) : undefined;
       for await (const row of sheet) {
+        if (++sheetRows > maxSheetRows) throw refuseFile('FILE_TOO_LARGE', `The workbook has more than ${maxSheetRows} rows; a list has at most ${limits.maxRows}`);
         if (table !== undefined && !table.gaveUp) table.addRow(cellsOf(row));
       }
       if (table?.hasHeaderRow) list = table;

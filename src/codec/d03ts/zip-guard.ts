@@ -61,9 +61,14 @@ export async function inspectXlsx(body: Buffer, limits: D03ListLimits): Promise<
   }
   let date1904 = false;
   for (const entry of entries) {
-    const keep = entry.name === WORKBOOK_PART && entry.size <= MAX_WORKBOOK_PART_BYTES;
-    const text = await inflateWithin(body, entry, keep);
-    if (text !== undefined) date1904 = /<(?:\w+:)?workbookPr\b[^>]*\bdate1904\s*=\s*["'](?:1|true)["']/.test(text);
+    const workbook: Buffer[] | undefined = entry.name === WORKBOOK_PART && entry.size <= MAX_WORKBOOK_PART_BYTES ? [] : undefined;
+    const screen = WORKSHEET_PART.test(entry.name) ? new CellColumnScreen() : undefined;
+    await inflateWithin(body, entry, (chunk) => {
+      workbook?.push(chunk);
+      screen?.feed(chunk);
+    });
+    screen?.end();
+    if (workbook) date1904 = /<(?:\w+:)?workbookPr\b[^>]*\bdate1904\s*=\s*["'](?:1|true)["']/.test(Buffer.concat(workbook).toString('utf8'));
   }
   return { date1904, streamable: sheetsLast(body, entries) };
 }
@@ -192,35 +197,92 @@ function checkLayout(body: Buffer, entries: Entry[]): void {
   if (expected !== directoryStart) throw damaged('its parts overlap or leave gaps');
 }
 
-/** Inflates one part, keeping nothing (or, when asked, its text), and stops once it yields more than it declared. */
-function inflateWithin(body: Buffer, entry: Entry, keep: boolean): Promise<string | undefined> {
+/** Inflates one part, showing each piece to `look` (which may refuse it), and stops once it yields more than it declared. */
+function inflateWithin(body: Buffer, entry: Entry, look: (chunk: Buffer) => void): Promise<void> {
   const at = entry.localOffset;
   const dataStart = at + 30 + body.readUInt16LE(at + 26) + body.readUInt16LE(at + 28);
   const data = body.subarray(dataStart, dataStart + entry.compressedSize);
   if (entry.method === STORED) {
     if (entry.compressedSize !== entry.size) return Promise.reject(damaged('a stored part has two sizes'));
-    return Promise.resolve(keep ? data.toString('utf8') : undefined);
+    try {
+      look(data);
+      return Promise.resolve();
+    } catch (err) {
+      return Promise.reject(err);
+    }
   }
   return new Promise((resolve, reject) => {
     const inflate = createInflateRaw();
-    const kept: Buffer[] = [];
     let produced = 0;
+    const stop = (err: unknown) => {
+      inflate.destroy();
+      reject(err);
+    };
     inflate.on('data', (chunk: Buffer) => {
       produced += chunk.length;
       if (produced > entry.size) {
-        inflate.destroy();
-        reject(refuseFile('FILE_TOO_LARGE', `The workbook's part ${clipName(entry.name)} unpacks to more than it declares: a zip bomb, or a damaged file`));
-      } else if (keep) {
-        kept.push(chunk);
+        stop(refuseFile('FILE_TOO_LARGE', `The workbook's part ${clipName(entry.name)} unpacks to more than it declares: a zip bomb, or a damaged file`));
+        return;
+      }
+      try {
+        look(chunk);
+      } catch (err) {
+        stop(err);
       }
     });
     inflate.on('error', () => reject(damaged('a part cannot be uncompressed')));
     inflate.on('end', () => {
       if (produced !== entry.size) reject(damaged('a part is shorter than it declares'));
-      else resolve(keep ? Buffer.concat(kept).toString('utf8') : undefined);
+      else resolve();
     });
     inflate.end(data);
   });
+}
+
+/**
+ * exceljs spends, on every row, work in proportion to the row's last column, and a cell may stand as
+ * far right as column XFD (16,384): a small sheet of rows each with one cell there takes minutes to
+ * read. The form has 17 columns; a cell beyond column IV (256) is refused before exceljs reads the
+ * sheet. Tags are examined whole: the text from a chunk's last '<' waits for the next chunk.
+ */
+class CellColumnScreen {
+  private carry = '';
+
+  feed(chunk: Buffer): void {
+    // latin1 maps each byte to one character: the tags and references looked at are ASCII.
+    const text = this.carry + chunk.toString('latin1');
+    const cut = text.lastIndexOf('<');
+    this.check(cut === -1 ? text : text.slice(0, cut));
+    this.carry = cut === -1 ? '' : text.slice(cut);
+    // A long text node after the last tag; the tag at its start is whole.
+    if (this.carry.length > MAX_CARRY) this.end();
+  }
+
+  end(): void {
+    this.check(this.carry);
+    this.carry = '';
+  }
+
+  private check(text: string): void {
+    for (const tag of text.matchAll(CELL_TAG)) {
+      const letters = CELL_COLUMN.exec(tag[0])?.[1];
+      if (letters !== undefined && columnNumber(letters) > MAX_COLUMN) {
+        throw refuseFile('FILE_TOO_LARGE', `The sheet has a cell in column ${letters.slice(0, 3).toUpperCase()}; a list's sheet has nothing beyond column IV. Delete what stands far to the right of the list`);
+      }
+    }
+  }
+}
+
+const MAX_COLUMN = 256;
+const MAX_CARRY = 64 * 1024;
+// A cell's start tag, with or without a namespace prefix; quoted values may hold '>'.
+const CELL_TAG = /<(?:[A-Za-z_][\w.-]*:)?c\s(?:[^>"']|"[^"]*"|'[^']*')*>/g;
+const CELL_COLUMN = /\sr\s*=\s*["']\$?([A-Za-z]+)/;
+
+function columnNumber(letters: string): number {
+  let n = 0;
+  for (const ch of letters.slice(0, 4).toUpperCase()) n = n * 26 + (ch.charCodeAt(0) - 64);
+  return n;
 }
 
 function damaged(what: string) {
