@@ -54,8 +54,8 @@ export async function inspectXlsx(body: Buffer, limits: D03ListLimits): Promise<
   if (body.length < 30 || body.readUInt32LE(0) !== LOCAL_HEADER) {
     throw refuseFile('FILE_UNREADABLE', 'The file is not an XLSX workbook');
   }
-  const entries = centralDirectory(body, limits);
-  checkLayout(body, entries);
+  const { entries, directoryStart } = centralDirectory(body, limits);
+  checkLayout(body, entries, directoryStart);
   if (!entries.some((entry) => entry.name === WORKBOOK_PART)) {
     throw refuseFile('FILE_UNREADABLE', 'The zip file holds no workbook; it is not an XLSX workbook');
   }
@@ -105,7 +105,7 @@ function storedRecord(name: string, data: Buffer): Buffer {
   return Buffer.concat([header, nameBytes, data]);
 }
 
-function centralDirectory(body: Buffer, limits: D03ListLimits): Entry[] {
+function centralDirectory(body: Buffer, limits: D03ListLimits): { entries: Entry[]; directoryStart: number } {
   const end = body.lastIndexOf(uint32(END_OF_CENTRAL_DIRECTORY), body.length - 22);
   // The record is the last 22 bytes plus a comment of at most 65,535.
   if (end === -1 || end < body.length - 22 - 0xffff) throw damaged('its end record is missing');
@@ -155,7 +155,7 @@ function centralDirectory(body: Buffer, limits: D03ListLimits): Entry[] {
     entries.push(entry);
   }
   if (at !== directoryOffset + directorySize) throw damaged('its directory is broken');
-  return entries;
+  return { entries, directoryStart: directoryOffset };
 }
 
 /**
@@ -163,8 +163,7 @@ function centralDirectory(body: Buffer, limits: D03ListLimits): Entry[] {
  * part the directory names: no byte is read twice (overlapping parts) and none is skipped (a part
  * the directory does not list, which a streaming unzip would still read).
  */
-function checkLayout(body: Buffer, entries: Entry[]): void {
-  const directoryStart = body.readUInt32LE(body.lastIndexOf(uint32(END_OF_CENTRAL_DIRECTORY)) + 16);
+function checkLayout(body: Buffer, entries: Entry[], directoryStart: number): void {
   let expected = 0;
   for (const entry of [...entries].sort((a, b) => a.localOffset - b.localOffset)) {
     const at = entry.localOffset;
