@@ -295,6 +295,9 @@ describe('CSV, XML and JSON', () => {
     expect(await refusalOf('application/json', Buffer.from('{"rows":[{"stt":1,"__proto__":{"x":1}}]}'))).toEqual(refused('MALFORMED_BODY', 'FILE_UNREADABLE', /__proto__/));
     expect(await refusalOf('application/json', Buffer.from(`${'['.repeat(100_000)}${']'.repeat(100_000)}`))).toEqual(refused('MALFORMED_BODY', 'FILE_UNREADABLE', /deeper/));
     expect(await refusalOf('application/json', Buffer.from('{"rows":{}}'))).toEqual(refused('MALFORMED_BODY', 'FILE_UNREADABLE'));
+    // The parser's message would quote the text near the fault: here a pupil's name.
+    const broken = await refusalOf('application/json', Buffer.from('{"rows":[{"stt":1,"hoTen":"Lò Thị Mai",}]}'));
+    expect(broken).toEqual(refused('MALFORMED_BODY', 'FILE_UNREADABLE', /^The body is not valid JSON$/));
     expect(await refusalOf('application/json', Buffer.from('{"rows":[]}'))).toEqual(refused('VALIDATION_FAILED', 'NO_ROWS'));
   });
 

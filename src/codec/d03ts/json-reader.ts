@@ -5,7 +5,7 @@
  * form does not have, or a value of the wrong kind, is a problem for its row.
  */
 import sjson from 'secure-json-parse';
-import { clip, decodeUtf8, errorMessage } from '../body-text.js';
+import { clip, decodeUtf8 } from '../body-text.js';
 import { fieldValue, sttOf } from './cell-values.js';
 import type { D03Field, D03ListHeader, D03Row, RowProblem } from './d03-row.js';
 import { refuseFile, tooManyRows, type D03ListLimits, type D03ListRead } from './list-file.js';
@@ -24,8 +24,15 @@ export function readD03Json(body: Buffer, limits: D03ListLimits): D03ListRead {
   let parsed: unknown;
   try {
     parsed = sjson.parse(text, null, { protoAction: 'error', constructorAction: 'error' });
-  } catch (err) {
-    throw refuseFile('FILE_UNREADABLE', `The body is not valid JSON, or has a "__proto__" or "constructor" key: ${clip(errorMessage(err), 120)}`);
+  } catch {
+    // The parser's own message quotes the text around the fault, which may be a pupil's name or
+    // number; telling the two faults apart costs a second parse on the failure path only.
+    try {
+      JSON.parse(text);
+    } catch {
+      throw refuseFile('FILE_UNREADABLE', 'The body is not valid JSON');
+    }
+    throw refuseFile('FILE_UNREADABLE', 'The body has a "__proto__" or "constructor.prototype" key, which is not accepted');
   }
   if (!isRecord(parsed) || !Array.isArray(parsed.rows)) {
     throw refuseFile('FILE_UNREADABLE', 'A JSON list is an object {"kyKeKhai": "MM/yyyy", "rows": [...]}');
