@@ -185,8 +185,15 @@ export class ListTable {
   }
 }
 
+/** The field each header cell names; a field headed twice is read from its first column. */
 function headerFields(cells: readonly CellScalar[]): Array<keyof D03Row | undefined> {
-  return cells.map((cell) => (typeof cell === 'string' ? FIELD_BY_HEADER.get(foldText(cell)) : undefined));
+  const seen = new Set<keyof D03Row>();
+  return cells.map((cell) => {
+    const field = typeof cell === 'string' ? FIELD_BY_HEADER.get(foldText(cell)) : undefined;
+    if (field === undefined || seen.has(field)) return undefined;
+    seen.add(field);
+    return field;
+  });
 }
 
 /**

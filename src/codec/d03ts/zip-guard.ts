@@ -178,8 +178,12 @@ function checkLayout(body: Buffer, entries: Entry[], directoryStart: number): vo
     if (dataEnd > directoryStart) throw damaged('a part runs past the end of the file');
     if (flags & FLAG_DATA_DESCRIPTOR) {
       // A streaming unzip finds the end of such a part by the descriptor's signature: it must be
-      // there, and the same four bytes inside the compressed data would make it stop early.
+      // there, and the same four bytes inside the compressed data would make it stop early. Sizes
+      // in the local record are zero or the directory's: a smaller one would make the unzip read
+      // the rest of the data as further records, which nothing here has checked.
+      const localSize = body.readUInt32LE(at + 18);
       if (dataEnd + 16 > directoryStart || body.readUInt32LE(dataEnd) !== DATA_DESCRIPTOR ||
+        (localSize !== 0 && localSize !== entry.compressedSize) ||
         body.subarray(dataStart, dataEnd).indexOf(uint32(DATA_DESCRIPTOR)) !== -1) {
         throw damaged('a part cannot be read as a stream');
       }
