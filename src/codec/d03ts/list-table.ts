@@ -185,11 +185,26 @@ export class ListTable {
   }
 }
 
+/**
+ * The field a header names: its text, or failing that the longest header it starts with, so that
+ * "Ngày sinh (dd/mm/yyyy)" and "Số CCCD/ĐDCN" are found too.
+ */
+function fieldOfHeader(text: string): keyof D03Row | undefined {
+  const folded = foldText(text);
+  const exact = FIELD_BY_HEADER.get(folded);
+  if (exact !== undefined) return exact;
+  let best: string | undefined;
+  for (const alias of FIELD_BY_HEADER.keys()) {
+    if (folded.startsWith(`${alias} `) && alias.length > (best?.length ?? 0)) best = alias;
+  }
+  return best === undefined ? undefined : FIELD_BY_HEADER.get(best);
+}
+
 /** The field each header cell names; a field headed twice is read from its first column. */
 function headerFields(cells: readonly CellScalar[]): Array<keyof D03Row | undefined> {
   const seen = new Set<keyof D03Row>();
   return cells.map((cell) => {
-    const field = typeof cell === 'string' ? FIELD_BY_HEADER.get(foldText(cell)) : undefined;
+    const field = typeof cell === 'string' ? fieldOfHeader(cell) : undefined;
     if (field === undefined || seen.has(field)) return undefined;
     seen.add(field);
     return field;
