@@ -159,6 +159,16 @@ describe('XLSX as the declaration software exports it', () => {
     // What stays is the rows of people: a loaded workbook (every cell an object) would hold several times more.
     expect(heapAfter - heapBefore).toBeLessThan(120 * 1024 * 1024);
   }, 120_000);
+
+  it('decodes the shared strings table whole as well: no name split between its chunks', async () => {
+    const body = await xlsxOf((sheet) => {
+      sheet.addRow(HEADERS);
+      for (let i = 1; i <= 20_000; i++) sheet.addRow(person(i, { hoTen: `Nguyễn Thị Ánh Tuyết ${i}`, diaChi: `Số ${i} đường Nguyễn Trãi, Hà Giang` }));
+    });
+    const list = await rowsOf(XLSX_CONTENT_TYPE, body);
+    expect(list.rows).toHaveLength(20_000);
+    expect(list.rows.filter((row, i) => row.hoTen !== `Nguyễn Thị Ánh Tuyết ${i + 1}` || row.diaChi !== `Số ${i + 1} đường Nguyễn Trãi, Hà Giang`)).toEqual([]);
+  }, 120_000);
 });
 
 describe('CSV', () => {
