@@ -14,12 +14,12 @@ export interface CellFault {
   message: string;
 }
 
-export interface ValueProblem {
+interface ValueProblem {
   code: string;
   message: string;
 }
 
-export type FieldValue = { value: string | number } | { problem: ValueProblem } | undefined;
+type FieldValue = { value: string | number } | { problem: ValueProblem } | undefined;
 
 type FieldKind = 'date' | 'month' | 'amount' | { digits: number } | 'text';
 
@@ -43,7 +43,7 @@ const KIND: Record<D03Field, FieldKind> = {
   ghiChu: 'text',
 };
 
-export function isFault(v: CellScalar): v is CellFault {
+function isFault(v: CellScalar): v is CellFault {
   return typeof v === 'object' && !(v instanceof Date);
 }
 
@@ -95,7 +95,7 @@ function fromDate(kind: FieldKind, date: Date): FieldValue {
 }
 
 /** Digits, or digits grouped by threes with dots, commas or spaces ("1.234.000"); nothing else. */
-export function amountFromText(text: string): number | undefined {
+function amountFromText(text: string): number | undefined {
   const compact = text.replace(/[\s\u00a0]/g, '');
   if (/^\d{1,15}$/.test(compact)) return Number(compact);
   if (/^\d{1,3}(?:\.\d{3}){1,4}$/.test(compact) || /^\d{1,3}(?:,\d{3}){1,4}$/.test(compact)) return Number(compact.replace(/[.,]/g, ''));

@@ -34,7 +34,7 @@ export const DEFAULT_D03_LIMITS: D03ListLimits = {
   maxSharedStringsBytes: 32 * 1024 * 1024,
 };
 
-export type D03FileFormat = 'xlsx' | 'csv' | 'xml' | 'json';
+type D03FileFormat = 'xlsx' | 'csv' | 'xml' | 'json';
 
 export interface D03ListRead {
   format: D03FileFormat;
@@ -46,7 +46,7 @@ export interface D03ListRead {
 }
 
 /** Detail codes of a whole file's refusal. */
-export type FileRefusalCode = 'FILE_UNREADABLE' | 'FILE_TOO_LARGE' | 'NO_HEADER_ROW' | 'COLUMN_MISSING' | 'NO_ROWS';
+type FileRefusalCode = 'FILE_UNREADABLE' | 'FILE_TOO_LARGE' | 'NO_HEADER_ROW' | 'COLUMN_MISSING' | 'NO_ROWS';
 
 const STATUS_OF: Record<FileRefusalCode, ErrorCode> = {
   FILE_UNREADABLE: 'MALFORMED_BODY',

@@ -54,7 +54,7 @@ const REQUIRED: ReadonlyArray<keyof D03Row> = ['stt', 'hoTen', 'ngaySinh', 'gioi
 const HEADER_TEXT = new Map<keyof D03Row, string>(D03_COLUMNS.map((column) => [column.field, column.header]));
 
 /** Letters without their diacritics (đ → d), lower case, and every run of anything else as one space. */
-export function foldText(text: string): string {
+function foldText(text: string): string {
   return foldChars(text).replace(/[^a-z0-9]+/g, ' ').trim();
 }
 
