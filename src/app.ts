@@ -11,6 +11,7 @@ import { BhxhPushClient } from '../adapters/bhxh-push-client.js';
 import { readJsonOrNothing } from '../adapters/content-types.js';
 import { opsApiPlugin } from '../adapters/ops-api.js';
 import { opsCallbacksPlugin } from '../adapters/ops-callbacks.js';
+import { tsListsPlugin } from '../adapters/ts-lists.js';
 import { AuditLog } from './audit/audit-log.js';
 import { CallbackDelivery, CallbackOperations } from './dispatch/callbacks.js';
 import { DispatchHolds } from './dispatch/dispatch-holds.js';
@@ -24,6 +25,7 @@ import { authPlugin } from './http/auth-plugin.js';
 import { errorHandlerPlugin } from './http/error-handler.js';
 import { IntakeService } from './intake/intake-service.js';
 import { BirthCorrections } from './messages/birth/corrections.js';
+import { PupilLists } from './messages/pupil-list/list-service.js';
 import { createMetrics, type GatewayMetrics } from './metrics.js';
 import { Readiness } from './readiness.js';
 import type { Database } from './store/database.js';
@@ -130,6 +132,7 @@ export async function buildApp(deps: GatewayDependencies): Promise<FastifyInstan
     reads, dispatcher, holds: new DispatchHolds(db), replays, catalogues: deps.catalogues, intervalMs: config.dispatchIntervalMs, now,
   });
   await app.register(opsCallbacksPlugin, { callbacks: new CallbackOperations(db) });
+  await app.register(tsListsPlugin, { lists: new PupilLists({ db, catalogues: deps.catalogues, now }), bodyLimit: config.motCuaBodyLimit });
   const pull = new PullBatches({
     db, metrics, maxBatchSize: config.dispatchBatchSize, countResults: (applied) => dispatcher.countResults(applied),
   });

@@ -2,7 +2,7 @@ import { hash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { Ajv } from 'ajv';
 
-export const ROLES = ['registry', 'bhxh', 'operator', 'auditor'] as const;
+export const ROLES = ['registry', 'bhxh', 'operator', 'auditor', 'school'] as const;
 export type Role = (typeof ROLES)[number];
 
 export interface ApiClient {
@@ -17,6 +17,11 @@ export interface ApiClient {
    * compares the whole header with it. Otherwise it carries a timestamped signature as well.
    */
   callbackSignature?: 'sha256';
+  /**
+   * A school's BHXH unit code (`school` role): the lists it sends are stored under it, and it sees
+   * only the lists stored under it.
+   */
+  maDonVi?: string;
 }
 
 interface StoredClient extends ApiClient {
@@ -37,9 +42,13 @@ const clientsFileSchema = {
       callbackUrl: { type: 'string', pattern: '^https?://' },
       callbackSecret: { type: 'string', minLength: 16 },
       callbackSignature: { enum: ['sha256'] },
+      maDonVi: { type: 'string', pattern: '^[A-Z0-9]{3,16}$' },
     },
     // One without the other would silently send nothing (or nowhere): refused at start instead.
     dependencies: { callbackUrl: ['callbackSecret'], callbackSecret: ['callbackUrl'], callbackSignature: ['callbackUrl'] },
+    // A school's lists belong to its unit and to the one province that unit is in: both must be known.
+    if: { properties: { roles: { contains: { const: 'school' } } } },
+    then: { required: ['maDonVi'], properties: { units: { maxItems: 1, items: { pattern: '^[0-9]{2}$' } } } },
   },
 } as const;
 
@@ -76,7 +85,11 @@ export class ClientRegistry {
   static forDevelopment(): { registry: ClientRegistry; keys: Record<Role, string> } {
     const keys = Object.fromEntries(ROLES.map((role) => [role, `dev-${role}-${randomBytes(12).toString('hex')}`])) as Record<Role, string>;
     const registry = new ClientRegistry(
-      ROLES.map((role) => ({ id: `dev-${role}`, keySha256: sha256OfKey(keys[role]), roles: [role], units: ['*'] })),
+      ROLES.map((role) => ({
+        id: `dev-${role}`, keySha256: sha256OfKey(keys[role]), roles: [role],
+        // A school acts for one unit of one province; the dev school is one of Tuyên Quang's (08).
+        ...(role === 'school' ? { units: ['08'], maDonVi: 'TZ0801A' } : { units: ['*'] }),
+      })),
     );
     return { registry, keys };
   }

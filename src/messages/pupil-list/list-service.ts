@@ -1,0 +1,345 @@
+/**
+ * Schools' D03-TS lists, first slice: a list file comes in, is read by its codec, checked row by row
+ * (row-checks.ts, with the other lists of the period looked up in one query), and stored with every
+ * row, its problems, warnings and card period, in one transaction with its audit event. The school
+ * reads it back (as JSON pages or as the annotated file), corrects rows, and sends the valid rows on.
+ * Sending to BHXH is the next step: a `queued` list waits.
+ */
+import { createHash } from 'node:crypto';
+import { parseTuThang, pupilCardPeriod } from '../../../mappings/card-periods.js';
+import type { ApiClient } from '../../auth/clients.js';
+import type { Catalogues } from '../../catalogues/catalogues.js';
+import { writeD03Csv } from '../../codec/d03ts/csv-writer.js';
+import { readD03List } from '../../codec/d03ts/read-list.js';
+import { writeD03Xlsx } from '../../codec/d03ts/xlsx-writer.js';
+import { todayInVietnam, toIsoDate } from '../../domain/calendar-date.js';
+import { newId } from '../../domain/ids.js';
+import { GatewayError } from '../../errors.js';
+import { appendAuditEventInTx } from '../../store/audit-log.js';
+import type { Database, Queryable } from '../../store/database.js';
+import { D03_COLUMNS, type D03Row, type RowProblem } from './d03-row.js';
+import {
+  allRows, findList, findListByIdempotencyKey, insertListInTx, listedPersonKeys, listRowsPage, lockList, updateListInTx,
+  updateRowsInTx, type ListStatus, type RowStatus, type RowToStore, type StoredList, type StoredRow,
+} from './list-store.js';
+import { checkList, normaliseRow, parseRowDate, personKeyOf, personKeysOf, type PersonKey } from './row-checks.js';
+
+export interface PupilListsDeps {
+  db: Database;
+  catalogues: Pick<Catalogues, 'facilities'>;
+  now: () => Date;
+}
+
+export interface ListAnswer {
+  listId: string;
+  status: ListStatus;
+  rows: number;
+  valid: number;
+  invalid: number;
+  errors: RowProblem[];
+  warnings: RowProblem[];
+}
+
+export interface ListUpload {
+  kyKeKhai: string;
+  idempotencyKey: string;
+  contentType: string | undefined;
+  body: Buffer;
+}
+
+export interface ListRowView {
+  stt: number;
+  status: RowStatus;
+  /** What the school reads in column Q: the problems in words, or that the row waits to be sent. */
+  ghiChu: string;
+  problems: RowProblem[];
+  warnings: RowProblem[];
+  cardPeriod: { from: string; to: string } | null;
+}
+
+export interface ListView {
+  listId: string;
+  status: ListStatus;
+  maTinh: string;
+  maDonVi: string;
+  tenDonVi: string | null;
+  kyKeKhai: string;
+  format: string;
+  rows: number;
+  valid: number;
+  invalid: number;
+  createdAt: string;
+  updatedAt: string;
+  items: ListRowView[];
+  /** Pass as `cursor` for the next page of rows; null after the last row. */
+  nextCursor: string | null;
+}
+
+export type ListFileType = 'xlsx' | 'csv';
+
+const HEADER_OF = new Map<string, string>(D03_COLUMNS.map((column) => [`/${column.field}`, column.header]));
+HEADER_OF.set('/lop', 'Lớp');
+
+const ddMMyyyy = (iso: string) => `${iso.slice(8, 10)}/${iso.slice(5, 7)}/${iso.slice(0, 4)}`;
+
+/** Column Q of a row, in the school's words: the column each problem is in, or that the row is ready. */
+export function noteFor(row: Pick<StoredRow, 'status' | 'problems' | 'warnings' | 'cardFrom' | 'cardTo'>): string {
+  const described = (problem: RowProblem) => `${HEADER_OF.get(problem.path) ?? problem.path}: ${problem.message} (${problem.code})`;
+  const warnings = row.warnings.length > 0 ? ` Lưu ý: ${row.warnings.map(described).join('; ')}.` : '';
+  if (row.status === 'invalid') return `Cần sửa: ${row.problems.map(described).join('; ')}.${warnings}`;
+  const card = row.cardFrom && row.cardTo ? `, thẻ BHYT từ ${ddMMyyyy(row.cardFrom)} đến ${ddMMyyyy(row.cardTo)}` : '';
+  return `Hợp lệ, chờ gửi BHXH${card}.${warnings}`;
+}
+
+/** A school's unit and its one province, as its client entry gives them. */
+function schoolOf(client: ApiClient): { maDonVi: string; maTinh: string } {
+  const maTinh = client.units[0];
+  if (!client.roles.includes('school') || !client.maDonVi || client.units.length !== 1 || maTinh === undefined || maTinh === '*') {
+    throw new GatewayError('FORBIDDEN', 'Only a school with its unit code (maDonVi) and one province sends lists');
+  }
+  return { maDonVi: client.maDonVi, maTinh };
+}
+
+/** A school sees its own unit's lists; operators and auditors those of their provinces; nobody else any. */
+function maySee(client: ApiClient, list: StoredList): boolean {
+  if (client.roles.includes('school') && client.maDonVi === list.maDonVi) return true;
+  const readsProvince = client.roles.includes('operator') || client.roles.includes('auditor');
+  return readsProvince && (client.units.includes('*') || client.units.includes(list.maTinh));
+}
+
+const notFound = () => new GatewayError('NOT_FOUND', 'No such list');
+
+function alreadyListedIn(listed: Set<string>) {
+  return (person: PersonKey) =>
+    (person.soDinhDanh !== undefined && listed.has(`d:${person.soDinhDanh}`)) || (person.maSoBhxh !== undefined && listed.has(`b:${person.maSoBhxh}`));
+}
+
+function groupByStt(problems: readonly RowProblem[]): Map<number, RowProblem[]> {
+  const byStt = new Map<number, RowProblem[]>();
+  for (const problem of problems) byStt.set(problem.stt, [...(byStt.get(problem.stt) ?? []), problem]);
+  return byStt;
+}
+
+/** The card period of a row that passed its checks (which already made sure there is one). */
+function cardOf(row: D03Row): { cardFrom: string | null; cardTo: string | null } {
+  const birth = row.ngaySinh ? parseRowDate(row.ngaySinh) : null;
+  const tuThang = row.tuThang ? parseTuThang(row.tuThang) : null;
+  if (!birth || !tuThang || row.soThang === undefined) return { cardFrom: null, cardTo: null };
+  const outcome = pupilCardPeriod({ birth, tuThang, soThang: row.soThang, lop: row.lop });
+  return outcome.ok ? { cardFrom: toIsoDate(outcome.card.from), cardTo: toIsoDate(outcome.card.to) } : { cardFrom: null, cardTo: null };
+}
+
+interface Evaluation {
+  rows: RowToStore[];
+  /** Every problem, reading and checking, in row order. */
+  errors: RowProblem[];
+  warnings: RowProblem[];
+}
+
+/**
+ * Checks the whole list and gives each row its outcome. Problems are matched to rows by STT: two rows
+ * sharing an STT are both invalid (DUPLICATE_STT) and each is shown the other's problems too.
+ */
+function evaluate(rows: readonly D03Row[], readProblemsOf: readonly RowProblem[][], kyKeKhai: string, today: ReturnType<typeof todayInVietnam>,
+  catalogues: PupilListsDeps['catalogues'], listed: Set<string>): Evaluation {
+  const check = checkList(rows, { kyKeKhai, today, catalogues, alreadyListed: alreadyListedIn(listed) });
+  const problemsByStt = groupByStt(check.problems);
+  const warningsByStt = groupByStt(check.warnings);
+  const stored = rows.map((raw, position): RowToStore => {
+    const row = normaliseRow(raw);
+    const readProblems = readProblemsOf[position] ?? [];
+    const problems = [...readProblems, ...(problemsByStt.get(row.stt) ?? [])];
+    const status: RowStatus = problems.length > 0 ? 'invalid' : 'queued';
+    const key = personKeyOf(row);
+    return {
+      position, status, row, readProblems, problems, warnings: warningsByStt.get(row.stt) ?? [],
+      ...(status === 'queued' ? cardOf(row) : { cardFrom: null, cardTo: null }),
+      soDinhDanh: key?.soDinhDanh ?? null, maSoBhxh: key?.maSoBhxh ?? null,
+    };
+  });
+  const errors = [...readProblemsOf.flat(), ...check.problems].sort((a, b) => a.stt - b.stt);
+  return { rows: stored, errors, warnings: check.warnings };
+}
+
+const countValid = (rows: readonly { status: RowStatus }[]) => rows.filter((row) => row.status === 'queued').length;
+
+export class PupilLists {
+  constructor(private readonly deps: PupilListsDeps) {}
+
+  private today() {
+    return todayInVietnam(this.deps.now());
+  }
+
+  /** 202 with a new list, or 200 with the first answer when this client sent this key with the same file before. */
+  async upload(client: ApiClient, upload: ListUpload): Promise<{ statusCode: 200 | 202; answer: ListAnswer }> {
+    const { maDonVi, maTinh } = schoolOf(client);
+    const contentType = (upload.contentType ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
+    const contentSha256 = createHash('sha256').update(`${contentType}\n${upload.kyKeKhai}\n`).update(upload.body).digest('hex');
+    const repeated = await this.repeatedUpload(this.deps.db, client, upload.idempotencyKey, contentSha256);
+    if (repeated) return repeated;
+
+    const read = await readD03List(upload.contentType, upload.body);
+    const mismatches = [
+      ...(read.header.kyKeKhai && read.header.kyKeKhai !== upload.kyKeKhai
+        ? [{ path: '/kyKeKhai', code: 'PERIOD_MISMATCH', message: `the list says period ${read.header.kyKeKhai}, the request ${upload.kyKeKhai}` }] : []),
+      ...(read.header.maDonVi && read.header.maDonVi !== maDonVi
+        ? [{ path: '/maDonVi', code: 'UNIT_MISMATCH', message: `the list names unit ${read.header.maDonVi}, this school is ${maDonVi}` }] : []),
+    ];
+    if (mismatches.length > 0) throw new GatewayError('VALIDATION_FAILED', 'The list is not for this school or period', mismatches);
+
+    const readProblemsByStt = groupByStt(read.problems);
+    const readProblemsOf = read.rows.map((row) => readProblemsByStt.get(row.stt) ?? []);
+    const today = this.today();
+
+    // One period at a time: a person cannot slip onto two lists of the period by arriving at once.
+    return this.deps.db.transaction(async (tx) => {
+      const twin = await this.repeatedUpload(tx, client, upload.idempotencyKey, contentSha256);
+      if (twin) return twin;
+      const listed = await listedPersonKeys(tx, upload.kyKeKhai, personKeysOf(read.rows));
+      const outcome = evaluate(read.rows, readProblemsOf, upload.kyKeKhai, today, this.deps.catalogues, listed);
+      const valid = countValid(outcome.rows);
+      const invalid = outcome.rows.length - valid;
+      const listId = newId();
+      const status: ListStatus = invalid === 0 ? 'queued' : 'checked';
+      const answer: ListAnswer = { listId, status, rows: outcome.rows.length, valid, invalid, errors: outcome.errors, warnings: outcome.warnings };
+      await insertListInTx(tx, {
+        listId, clientId: client.id, idempotencyKey: upload.idempotencyKey, contentSha256, answer, maTinh, maDonVi,
+        tenDonVi: read.header.tenDonVi, kyKeKhai: upload.kyKeKhai, format: read.format, status, validCount: valid, invalidCount: invalid,
+      }, outcome.rows);
+      appendAuditEventInTx(tx, {
+        actor: client.id, action: 'pupil-list.received', toStatus: status, payloadSha256: contentSha256,
+        details: { listId, maTinh, rows: outcome.rows.length, valid, invalid },
+      });
+      return { statusCode: 202 as const, answer };
+    }, { locks: [`pupil-list-period:${upload.kyKeKhai}`, `pupil-list-key:${client.id}:${upload.idempotencyKey}`] });
+  }
+
+  private async repeatedUpload(db: Queryable, client: ApiClient, key: string, contentSha256: string) {
+    const existing = await findListByIdempotencyKey(db, client.id, key);
+    if (!existing) return null;
+    if (existing.contentSha256 !== contentSha256) {
+      throw new GatewayError('DUPLICATE_MESSAGE', 'This Idempotency-Key was already used with a different list', [
+        { path: '', code: 'IDEMPOTENCY_KEY_REUSED', message: 'send a new list with a new Idempotency-Key' },
+      ]);
+    }
+    return { statusCode: 200 as const, answer: existing.answer as ListAnswer };
+  }
+
+  private async visibleList(client: ApiClient, listId: string): Promise<StoredList> {
+    const list = await findList(this.deps.db, listId);
+    if (!list || !maySee(client, list)) throw notFound();
+    return list;
+  }
+
+  /** The list and one page of its rows in file order. */
+  async read(client: ApiClient, listId: string, page: { limit: number; cursor?: string | undefined }): Promise<ListView> {
+    const list = await this.visibleList(client, listId);
+    const after = page.cursor === undefined ? -1 : Number(page.cursor);
+    if (!Number.isSafeInteger(after) || after < -1) {
+      throw new GatewayError('VALIDATION_FAILED', 'The cursor is not one this list gave', [{ path: '/cursor', code: 'CURSOR', message: 'pass nextCursor as it was given' }]);
+    }
+    const rows = await listRowsPage(this.deps.db, listId, after, page.limit);
+    const last = rows.at(-1);
+    return {
+      listId: list.listId, status: list.status, maTinh: list.maTinh, maDonVi: list.maDonVi, tenDonVi: list.tenDonVi,
+      kyKeKhai: list.kyKeKhai, format: list.format, rows: list.rowCount, valid: list.validCount, invalid: list.invalidCount,
+      createdAt: list.createdAt, updatedAt: list.updatedAt,
+      items: rows.map((row) => ({
+        stt: row.stt, status: row.status, ghiChu: noteFor(row), problems: row.problems, warnings: row.warnings,
+        cardPeriod: row.cardFrom && row.cardTo ? { from: row.cardFrom, to: row.cardTo } : null,
+      })),
+      nextCursor: rows.length === page.limit && last ? String(last.position) : null,
+    };
+  }
+
+  /** The list back in the form's 17 columns, column Q holding each row's note. */
+  async file(client: ApiClient, listId: string, type: ListFileType): Promise<Buffer> {
+    const list = await this.visibleList(client, listId);
+    const rows = await allRows(this.deps.db, listId);
+    // Notes are matched to rows by STT; with duplicate STTs both rows are invalid for it and say so.
+    const notes = new Map<number, string>();
+    for (const row of rows) notes.set(row.stt, notes.has(row.stt) ? `${notes.get(row.stt)} ${noteFor(row)}` : noteFor(row));
+    const annotated = {
+      header: { tenDonVi: list.tenDonVi ?? undefined, maDonVi: list.maDonVi, kyKeKhai: list.kyKeKhai },
+      rows: rows.map((row) => row.row),
+      notes,
+      rowsToFix: new Set(rows.filter((row) => row.status === 'invalid').map((row) => row.stt)),
+    };
+    return type === 'csv' ? writeD03Csv(annotated) : writeD03Xlsx(annotated);
+  }
+
+  /**
+   * Replaces fields of one row (the first with that STT) and checks the whole list again, so a
+   * duplicate fixed on one row clears the other row too. While the list is `checked` any row may be
+   * corrected; once `queued`, only the rows left invalid, since the others wait to be sent.
+   */
+  async correctRow(client: ApiClient, listId: string, stt: number, fields: Partial<D03Row>): Promise<ListRowView & { list: ListAnswerSummary }> {
+    schoolOf(client);
+    const today = this.today();
+    return this.deps.db.transaction(async (tx) => {
+      const list = await lockList(tx, listId);
+      if (!list || !maySee(client, list)) throw notFound();
+      const rows = await allRows(tx, listId);
+      const target = rows.find((row) => row.stt === stt);
+      if (!target) throw new GatewayError('NOT_FOUND', `The list has no row with STT ${stt}`);
+      if (list.status === 'queued' && target.status !== 'invalid') {
+        throw new GatewayError('INVALID_STATE', 'This row is valid and the list is sent: it waits for BHXH and cannot be changed', [
+          { path: '/stt', code: 'ROW_SENT', message: 'only rows left invalid may be corrected once the list is sent' },
+        ]);
+      }
+      const corrected: D03Row = { ...target.row, ...fields };
+      for (const [field, value] of Object.entries(fields)) if (value === null) delete (corrected as unknown as Record<string, unknown>)[field];
+      const rowsNow = rows.map((row) => (row === target ? corrected : row.row));
+      // A corrected row's values are the school's now: what the reader could not take of them is gone.
+      const readProblemsOf = rows.map((row) => (row === target ? [] : row.readProblems));
+      const listed = await listedPersonKeys(tx, list.kyKeKhai, personKeysOf(rowsNow), listId);
+      const outcome = evaluate(rowsNow, readProblemsOf, list.kyKeKhai, today, this.deps.catalogues, listed);
+
+      // In a sent list, a valid row stays as it was sent; only invalid rows may change outcome.
+      const changed = outcome.rows.filter((row, index) => {
+        const before = rows[index] as StoredRow;
+        if (list.status === 'queued' && before.status === 'queued') return false;
+        return row.position === target.position || row.status !== before.status || JSON.stringify(row.problems) !== JSON.stringify(before.problems);
+      });
+      await updateRowsInTx(tx, listId, list.kyKeKhai, changed);
+      const statuses = outcome.rows.map((row, index) => (list.status === 'queued' && rows[index]?.status === 'queued' ? 'queued' : row.status));
+      const valid = statuses.filter((status) => status === 'queued').length;
+      const invalid = statuses.length - valid;
+      const status: ListStatus = list.status === 'queued' || invalid === 0 ? 'queued' : 'checked';
+      await updateListInTx(tx, listId, status, valid, invalid);
+      const after = outcome.rows[target.position] as RowToStore;
+      appendAuditEventInTx(tx, {
+        actor: client.id, action: 'pupil-list.row-corrected', fromStatus: list.status, toStatus: status,
+        details: { listId, maTinh: list.maTinh, stt, rowStatus: after.status, codes: after.problems.map((problem) => problem.code), valid, invalid },
+      });
+      return {
+        stt: after.row.stt, status: after.status, ghiChu: noteFor(after), problems: after.problems, warnings: after.warnings,
+        cardPeriod: after.cardFrom && after.cardTo ? { from: after.cardFrom, to: after.cardTo } : null,
+        list: { listId, status, rows: outcome.rows.length, valid, invalid },
+      };
+    });
+  }
+
+  /** The list becomes `queued`; with invalid rows only when the school says to send the valid ones alone. */
+  async send(client: ApiClient, listId: string, validOnly: boolean): Promise<ListAnswerSummary> {
+    schoolOf(client);
+    return this.deps.db.transaction(async (tx) => {
+      const list = await lockList(tx, listId);
+      if (!list || !maySee(client, list)) throw notFound();
+      const summary = { listId, status: 'queued' as const, rows: list.rowCount, valid: list.validCount, invalid: list.invalidCount };
+      if (list.status === 'queued') return summary;
+      if (list.validCount === 0) throw new GatewayError('INVALID_STATE', 'No row of the list is valid: correct the rows first');
+      if (list.invalidCount > 0 && !validOnly) {
+        throw new GatewayError('INVALID_STATE', `${list.invalidCount} rows are invalid: correct them, or send with validOnly to send the valid rows alone`);
+      }
+      await updateListInTx(tx, listId, 'queued', list.validCount, list.invalidCount);
+      appendAuditEventInTx(tx, {
+        actor: client.id, action: 'pupil-list.sent', fromStatus: list.status, toStatus: 'queued',
+        details: { listId, maTinh: list.maTinh, rows: list.rowCount, valid: list.validCount, invalid: list.invalidCount },
+      });
+      return summary;
+    });
+  }
+}
+
+export type ListAnswerSummary = Omit<ListAnswer, 'errors' | 'warnings'>;

@@ -1,0 +1,202 @@
+/**
+ * Storage of schools' D03-TS lists (migration 011): the list, its first answer and every row with
+ * what the checks found. SQL only; what a row's status is and what a list may do is list-service's.
+ */
+import type { Queryable } from '../../store/database.js';
+import type { D03Row, RowProblem } from './d03-row.js';
+import type { PersonKey } from './row-checks.js';
+
+export type ListStatus = 'checked' | 'queued';
+export type RowStatus = 'invalid' | 'queued';
+
+export interface StoredList {
+  listId: string;
+  clientId: string;
+  contentSha256: string;
+  answer: unknown;
+  maTinh: string;
+  maDonVi: string;
+  tenDonVi: string | null;
+  kyKeKhai: string;
+  format: string;
+  status: ListStatus;
+  rowCount: number;
+  validCount: number;
+  invalidCount: number;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface StoredRow {
+  position: number;
+  stt: number;
+  status: RowStatus;
+  row: D03Row;
+  readProblems: RowProblem[];
+  problems: RowProblem[];
+  warnings: RowProblem[];
+  /** ISO dates of the card period, valid rows only. */
+  cardFrom: string | null;
+  cardTo: string | null;
+}
+
+interface ListRecord {
+  list_id: string; client_id: string; content_sha256: string; answer: unknown; ma_tinh: string; ma_don_vi: string;
+  ten_don_vi: string | null; ky_ke_khai: string; format: string; status: ListStatus; row_count: number;
+  valid_count: number; invalid_count: number; created_at: Date; updated_at: Date;
+}
+
+const LIST_COLUMNS = `list_id, client_id, content_sha256, answer, ma_tinh, ma_don_vi, ten_don_vi, ky_ke_khai, format, status,
+  row_count, valid_count, invalid_count, created_at, updated_at`;
+
+function listOf(record: ListRecord): StoredList {
+  return {
+    listId: record.list_id, clientId: record.client_id, contentSha256: record.content_sha256, answer: record.answer,
+    maTinh: record.ma_tinh, maDonVi: record.ma_don_vi, tenDonVi: record.ten_don_vi, kyKeKhai: record.ky_ke_khai,
+    format: record.format, status: record.status, rowCount: record.row_count, validCount: record.valid_count,
+    invalidCount: record.invalid_count, createdAt: new Date(record.created_at).toISOString(), updatedAt: new Date(record.updated_at).toISOString(),
+  };
+}
+
+interface RowRecord {
+  position: number; stt: number; status: RowStatus; row: D03Row; read_problems: RowProblem[]; problems: RowProblem[];
+  warnings: RowProblem[]; card_from: string | null; card_to: string | null;
+}
+
+const ROW_COLUMNS = `position, stt, status, row, read_problems, problems, warnings, card_from::text AS card_from, card_to::text AS card_to`;
+
+function rowOf(record: RowRecord): StoredRow {
+  return {
+    position: record.position, stt: record.stt, status: record.status, row: record.row, readProblems: record.read_problems,
+    problems: record.problems, warnings: record.warnings, cardFrom: record.card_from, cardTo: record.card_to,
+  };
+}
+
+export async function findListByIdempotencyKey(db: Queryable, clientId: string, key: string): Promise<StoredList | null> {
+  const { rows } = await db.query<ListRecord>(`SELECT ${LIST_COLUMNS} FROM pupil_lists WHERE client_id = $1 AND idempotency_key = $2`, [clientId, key]);
+  return rows[0] ? listOf(rows[0]) : null;
+}
+
+export async function findList(db: Queryable, listId: string): Promise<StoredList | null> {
+  const { rows } = await db.query<ListRecord>(`SELECT ${LIST_COLUMNS} FROM pupil_lists WHERE list_id = $1`, [listId]);
+  return rows[0] ? listOf(rows[0]) : null;
+}
+
+/** The list, locked until the transaction ends, so two corrections of one list take turns. */
+export async function lockList(tx: Queryable, listId: string): Promise<StoredList | null> {
+  const { rows } = await tx.query<ListRecord>(`SELECT ${LIST_COLUMNS} FROM pupil_lists WHERE list_id = $1 FOR UPDATE`, [listId]);
+  return rows[0] ? listOf(rows[0]) : null;
+}
+
+/**
+ * Which of these people are on a list of the period other than `exceptListId`, as rows that are not
+ * invalid: one query for a whole list. Keys come back as `d:<personal number>` and `b:<BHXH number>`.
+ */
+export async function listedPersonKeys(db: Queryable, kyKeKhai: string, people: readonly PersonKey[], exceptListId?: string): Promise<Set<string>> {
+  const personalNumbers = people.flatMap((person) => (person.soDinhDanh ? [person.soDinhDanh] : []));
+  const bhxhNumbers = people.flatMap((person) => (person.maSoBhxh ? [person.maSoBhxh] : []));
+  if (personalNumbers.length === 0 && bhxhNumbers.length === 0) return new Set();
+  const { rows } = await db.query<{ key: string }>(
+    `SELECT 'd:' || so_dinh_danh AS key FROM pupil_list_rows
+      WHERE ky_ke_khai = $1 AND status <> 'invalid' AND so_dinh_danh = ANY($2::text[]) AND list_id IS DISTINCT FROM $4
+     UNION
+     SELECT 'b:' || ma_so_bhxh FROM pupil_list_rows
+      WHERE ky_ke_khai = $1 AND status <> 'invalid' AND ma_so_bhxh = ANY($3::text[]) AND list_id IS DISTINCT FROM $4`,
+    [kyKeKhai, personalNumbers, bhxhNumbers, exceptListId ?? null],
+  );
+  return new Set(rows.map((row) => row.key));
+}
+
+export interface NewList {
+  listId: string;
+  clientId: string;
+  idempotencyKey: string;
+  contentSha256: string;
+  answer: unknown;
+  maTinh: string;
+  maDonVi: string;
+  tenDonVi?: string | undefined;
+  kyKeKhai: string;
+  format: string;
+  status: ListStatus;
+  validCount: number;
+  invalidCount: number;
+}
+
+export interface RowToStore {
+  position: number;
+  status: RowStatus;
+  row: D03Row;
+  readProblems: RowProblem[];
+  problems: RowProblem[];
+  warnings: RowProblem[];
+  cardFrom: string | null;
+  cardTo: string | null;
+  soDinhDanh: string | null;
+  maSoBhxh: string | null;
+}
+
+function rowsJson(kyKeKhai: string, rows: readonly RowToStore[]): string {
+  return JSON.stringify(rows.map((row) => ({
+    position: row.position, stt: row.row.stt, status: row.status, row: row.row, read_problems: row.readProblems,
+    problems: row.problems, warnings: row.warnings, card_from: row.cardFrom, card_to: row.cardTo,
+    ky_ke_khai: kyKeKhai, so_dinh_danh: row.soDinhDanh, ma_so_bhxh: row.maSoBhxh,
+  })));
+}
+
+const RECORDSET = `jsonb_to_recordset($2::jsonb) AS r(position integer, stt integer, status text, row jsonb, read_problems jsonb,
+  problems jsonb, warnings jsonb, card_from date, card_to date, ky_ke_khai text, so_dinh_danh text, ma_so_bhxh text)`;
+
+/** The list and all its rows: two statements, whatever the list's size. */
+export async function insertListInTx(tx: Queryable, list: NewList, rows: readonly RowToStore[]): Promise<void> {
+  await tx.query(
+    `INSERT INTO pupil_lists (list_id, client_id, idempotency_key, content_sha256, answer, ma_tinh, ma_don_vi, ten_don_vi,
+       ky_ke_khai, format, status, row_count, valid_count, invalid_count)
+     VALUES ($1, $2, $3, $4, $5::jsonb, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
+    [list.listId, list.clientId, list.idempotencyKey, list.contentSha256, JSON.stringify(list.answer), list.maTinh, list.maDonVi,
+      list.tenDonVi ?? null, list.kyKeKhai, list.format, list.status, rows.length, list.validCount, list.invalidCount],
+  );
+  await tx.query(
+    `INSERT INTO pupil_list_rows (list_id, position, stt, status, row, read_problems, problems, warnings, card_from, card_to,
+       ky_ke_khai, so_dinh_danh, ma_so_bhxh)
+     SELECT $1, position, stt, status, row, read_problems, problems, warnings, card_from, card_to, ky_ke_khai, so_dinh_danh, ma_so_bhxh
+       FROM ${RECORDSET}`,
+    [list.listId, rowsJson(list.kyKeKhai, rows)],
+    { prepared: false },
+  );
+}
+
+/** Rewrites the given rows (a correction and the rows whose outcome it changed). */
+export async function updateRowsInTx(tx: Queryable, listId: string, kyKeKhai: string, rows: readonly RowToStore[]): Promise<void> {
+  if (rows.length === 0) return;
+  await tx.query(
+    `UPDATE pupil_list_rows AS t SET stt = r.stt, status = r.status, row = r.row, read_problems = r.read_problems,
+       problems = r.problems, warnings = r.warnings, card_from = r.card_from, card_to = r.card_to,
+       so_dinh_danh = r.so_dinh_danh, ma_so_bhxh = r.ma_so_bhxh
+       FROM ${RECORDSET}
+      WHERE t.list_id = $1 AND t.position = r.position`,
+    [listId, rowsJson(kyKeKhai, rows)],
+    { prepared: false },
+  );
+}
+
+export async function updateListInTx(tx: Queryable, listId: string, status: ListStatus, validCount: number, invalidCount: number): Promise<void> {
+  await tx.query(
+    'UPDATE pupil_lists SET status = $2, valid_count = $3, invalid_count = $4, updated_at = now() WHERE list_id = $1',
+    [listId, status, validCount, invalidCount],
+  );
+}
+
+/** A page of rows in file order, after `afterPosition`. */
+export async function listRowsPage(db: Queryable, listId: string, afterPosition: number, limit: number): Promise<StoredRow[]> {
+  const { rows } = await db.query<RowRecord>(
+    `SELECT ${ROW_COLUMNS} FROM pupil_list_rows WHERE list_id = $1 AND position > $2 ORDER BY position LIMIT $3`,
+    [listId, afterPosition, limit],
+  );
+  return rows.map(rowOf);
+}
+
+export async function allRows(db: Queryable, listId: string): Promise<StoredRow[]> {
+  const { rows } = await db.query<RowRecord>(`SELECT ${ROW_COLUMNS} FROM pupil_list_rows WHERE list_id = $1 ORDER BY position`, [listId]);
+  return rows.map(rowOf);
+}
