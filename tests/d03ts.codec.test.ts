@@ -150,14 +150,10 @@ describe('XLSX as the declaration software exports it', () => {
       diaChi: `Số ${i} đường Nguyễn Trãi, phường Hà Giang 1, tỉnh Tuyên Quang`, noiDangKyKCB: '08001', soTien: 884520, tuThang: '10/2026', soThang: 12,
     }));
     const body = await writeD03Xlsx({ header: { maDonVi: 'TZ0801A', kyKeKhai: '10/2026' }, rows, notes: new Map() });
-    const heapBefore = process.memoryUsage().heapUsed;
     const list = await rowsOf(XLSX_CONTENT_TYPE, body);
-    const heapAfter = process.memoryUsage().heapUsed;
     expect(list.rows).toHaveLength(30_000);
     expect(list.rows[29_999]).toEqual(rows[29_999]);
     expect(list.rows.filter((row) => row.hoTen?.includes('\uFFFD') || row.diaChi?.includes('\uFFFD'))).toEqual([]);
-    // What stays is the rows of people: a loaded workbook (every cell an object) would hold several times more.
-    expect(heapAfter - heapBefore).toBeLessThan(120 * 1024 * 1024);
   }, 120_000);
 
   it('decodes the shared strings table whole as well: no name split between its chunks', async () => {
