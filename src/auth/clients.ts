@@ -47,8 +47,8 @@ const clientsFileSchema = {
     // One without the other would silently send nothing (or nowhere): refused at start instead.
     dependencies: { callbackUrl: ['callbackSecret'], callbackSecret: ['callbackUrl'], callbackSignature: ['callbackUrl'] },
     // A school's lists belong to its unit and to the one province that unit is in: both must be known.
-    if: { properties: { roles: { contains: { const: 'school' } } } },
-    then: { required: ['maDonVi'], properties: { units: { maxItems: 1, items: { pattern: '^[0-9]{2}$' } } } },
+    if: { properties: { roles: { type: 'array', contains: { const: 'school' } } } },
+    then: { required: ['maDonVi'], properties: { units: { type: 'array', maxItems: 1, items: { type: 'string', pattern: '^[0-9]{2}$' } } } },
   },
 } as const;
 
