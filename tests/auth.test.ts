@@ -216,9 +216,22 @@ describe('ClientRegistry', () => {
     ['not a list', { id: 'a' }, /./],
     ['a callback address without its secret', [{ id: 'a', keySha256: sha256OfKey('k'), roles: ['registry'], units: ['08'], callbackUrl: 'https://a.example.vn/hook' }], /callbackSecret/],
     ['a callback secret without an address', [{ id: 'a', keySha256: sha256OfKey('k'), roles: ['registry'], units: ['08'], callbackSecret: '0123456789abcdef' }], /callbackUrl/],
+    ['a school without its unit code', [{ id: 'a', keySha256: sha256OfKey('k'), roles: ['school'], units: ['08'] }], /maDonVi/],
+    ['a school for every province', [{ id: 'a', keySha256: sha256OfKey('k'), roles: ['school'], units: ['*'], maDonVi: 'TZ0801A' }], /units/],
+    ['a school in two provinces', [{ id: 'a', keySha256: sha256OfKey('k'), roles: ['school'], units: ['08', '01'], maDonVi: 'TZ0801A' }], /units/],
+    ['a unit code in lower case', [{ id: 'a', keySha256: sha256OfKey('k'), roles: ['school'], units: ['08'], maDonVi: 'tz0801a' }], /maDonVi/],
   ])('fromFile refuses %s', (_name, data, message) => {
     const path = writeClients(`bad-${Math.random().toString(36).slice(2)}.json`, data);
     expect(() => ClientRegistry.fromFile(path)).toThrow(message);
+  });
+
+  it('fromFile reads a school with its unit code and one province; dev mode makes one too', () => {
+    const path = writeClients('school.json', [
+      { id: 'thpt-ha-giang', keySha256: sha256OfKey('key-school'), roles: ['school'], units: ['08'], maDonVi: 'TZ0801A' },
+    ]);
+    expect(ClientRegistry.fromFile(path).authenticate('key-school')).toEqual({ id: 'thpt-ha-giang', roles: ['school'], units: ['08'], maDonVi: 'TZ0801A' });
+    const dev = ClientRegistry.forDevelopment();
+    expect(dev.registry.authenticate(dev.keys.school)).toMatchObject({ roles: ['school'], units: [expect.stringMatching(/^[0-9]{2}$/)], maDonVi: expect.any(String) });
   });
 
   it('fromFile refuses two clients with one id', () => {
