@@ -130,7 +130,8 @@ describe('uploading a list in each form', () => {
     expect(view.format).toBe('csv');
     const third = view.items.find((item: { stt: number }) => item.stt === 3);
     expect(third).toMatchObject({ status: 'invalid', cardPeriod: null });
-    expect(third.ghiChu).toMatch(/^Cần sửa: Ngày tháng năm sinh: .*\(FORMAT\)/);
+    expect(third.ghiChu).toMatch(/^Cần sửa: Ngày tháng năm sinh: .*\(FORMAT\)\.$/);
+    expect(view.items.find((item: { stt: number }) => item.stt === 5).ghiChu).toBe('Cần sửa: Số CCCD/định danh cá nhân/hộ chiếu: trùng người với dòng 6 (DUPLICATE_PERSON).');
   });
 
   it('XLSX: read from the workbook, the period and unit of its header block agreeing with the request', async () => {
@@ -310,7 +311,7 @@ describe('the annotated list', () => {
     expect(sheet.getRow(6).cellCount).toBe(17);
     const notes = [7, 8, 9].map((line) => [sheet.getRow(line).getCell(1).value, sheet.getRow(line).getCell(4).value, String(sheet.getRow(line).getCell(17).value)]);
     expect(notes[0]).toEqual([1, rows[0]?.soDinhDanh, expect.stringMatching(/^Hợp lệ, chờ gửi BHXH/)]);
-    expect(notes[1]).toEqual([2, rows[1]?.soDinhDanh, expect.stringMatching(/^Cần sửa: Giới tính: .*\(ENUM\)/)]);
+    expect(notes[1]).toEqual([2, rows[1]?.soDinhDanh, 'Cần sửa: Giới tính: chỉ ghi Nam hoặc Nữ (ENUM).']);
     expect(notes[2]?.[2]).toMatch(/^Cần sửa: Họ và tên/);
     expect(sheet.getRow(9).getCell(2).type).not.toBe(ExcelJS.ValueType.Formula);
     expect(sheet.getCell('A3').value).toBe('Mã đơn vị: TZ0801A');

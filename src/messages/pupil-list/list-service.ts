@@ -17,12 +17,13 @@ import { newId } from '../../domain/ids.js';
 import { GatewayError } from '../../errors.js';
 import { appendAuditEventInTx } from '../../store/audit-log.js';
 import type { Database, Queryable } from '../../store/database.js';
-import { D03_COLUMNS, type D03Row, type RowProblem } from './d03-row.js';
+import type { D03Row, RowProblem } from './d03-row.js';
 import {
   allRows, findList, findListByIdempotencyKey, insertListInTx, listedPersonKeys, listRowsPage, lockList, updateListInTx,
   updateRowsInTx, type ListStatus, type RowStatus, type RowToStore, type StoredList, type StoredRow,
 } from './list-store.js';
 import { checkList, normaliseRow, parseRowDate, personKeyOf, personKeysOf, type PersonKey } from './row-checks.js';
+import { noteFor } from './row-notes.js';
 
 export interface PupilListsDeps {
   db: Database;
@@ -76,20 +77,6 @@ export interface ListView {
 }
 
 export type ListFileType = 'xlsx' | 'csv';
-
-const HEADER_OF = new Map<string, string>(D03_COLUMNS.map((column) => [`/${column.field}`, column.header]));
-HEADER_OF.set('/lop', 'Lớp');
-
-const ddMMyyyy = (iso: string) => `${iso.slice(8, 10)}/${iso.slice(5, 7)}/${iso.slice(0, 4)}`;
-
-/** Column Q of a row, in the school's words: the column each problem is in, or that the row is ready. */
-export function noteFor(row: Pick<StoredRow, 'status' | 'problems' | 'warnings' | 'cardFrom' | 'cardTo'>): string {
-  const described = (problem: RowProblem) => `${HEADER_OF.get(problem.path) ?? problem.path}: ${problem.message} (${problem.code})`;
-  const warnings = row.warnings.length > 0 ? ` Lưu ý: ${row.warnings.map(described).join('; ')}.` : '';
-  if (row.status === 'invalid') return `Cần sửa: ${row.problems.map(described).join('; ')}.${warnings}`;
-  const card = row.cardFrom && row.cardTo ? `, thẻ BHYT từ ${ddMMyyyy(row.cardFrom)} đến ${ddMMyyyy(row.cardTo)}` : '';
-  return `Hợp lệ, chờ gửi BHXH${card}.${warnings}`;
-}
 
 /** A school's unit and its one province, as its client entry gives them. */
 function schoolOf(client: ApiClient): { maDonVi: string; maTinh: string } {
@@ -258,7 +245,11 @@ export class PupilLists {
     const rows = await allRows(this.deps.db, listId);
     // Notes are matched to rows by STT; with duplicate STTs both rows are invalid for it and say so.
     const notes = new Map<number, string>();
-    for (const row of rows) notes.set(row.stt, notes.has(row.stt) ? `${notes.get(row.stt)} ${noteFor(row)}` : noteFor(row));
+    for (const row of rows) {
+      const note = noteFor(row);
+      const earlier = notes.get(row.stt);
+      notes.set(row.stt, earlier === undefined || earlier === note ? note : `${earlier} ${note}`);
+    }
     const annotated = {
       header: { tenDonVi: list.tenDonVi ?? undefined, maDonVi: list.maDonVi, kyKeKhai: list.kyKeKhai },
       rows: rows.map((row) => row.row),
