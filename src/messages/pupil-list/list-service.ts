@@ -221,10 +221,8 @@ export class PupilLists {
   /** The list and one page of its rows in file order. */
   async read(client: ApiClient, listId: string, page: { limit: number; cursor?: string | undefined }): Promise<ListView> {
     const list = await this.visibleList(client, listId);
+    // The door lets only digits through: the position of the last row of the page before.
     const after = page.cursor === undefined ? -1 : Number(page.cursor);
-    if (!Number.isSafeInteger(after) || after < -1) {
-      throw new GatewayError('VALIDATION_FAILED', 'The cursor is not one this list gave', [{ path: '/cursor', code: 'CURSOR', message: 'pass nextCursor as it was given' }]);
-    }
     const rows = await listRowsPage(this.deps.db, listId, after, page.limit);
     const last = rows.at(-1);
     return {
