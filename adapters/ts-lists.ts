@@ -103,10 +103,17 @@ async function tsLists(app: FastifyInstance, options: TsListsOptions) {
         tags: ['schools'],
         summary: 'Send a D03-TS list (XLSX, CSV, XML or JSON): every row is checked and the list stored',
         description: 'Idempotent by the Idempotency-Key header, per client: the same key with the same file answers 200 with the first answer.',
-        consumes: ['application/json', XLSX_CONTENT_TYPE, CSV_CONTENT_TYPE, 'application/xml', 'text/xml'],
         querystring: { type: 'object', required: ['kyKeKhai'], properties: { kyKeKhai: { type: 'string', pattern: KY_KE_KHAI.source, description: 'the period, MM/yyyy' } } },
         headers: { type: 'object', required: ['idempotency-key'], properties: { 'idempotency-key': { type: 'string', pattern: IDEMPOTENCY_KEY.source } } },
-        body: { type: 'object', description: 'the list file; as JSON, {kyKeKhai, rows}', examples: [uploadExample] },
+        body: {
+          content: {
+            'application/json': { schema: { type: 'object', description: 'the JSON form: {kyKeKhai, rows}, each row with the form\'s fields', examples: [uploadExample] } },
+            [XLSX_CONTENT_TYPE]: { schema: { type: 'string', format: 'binary', description: 'the workbook as the declaration software exports it' } },
+            [CSV_CONTENT_TYPE]: { schema: { type: 'string', description: 'UTF-8, the header row then one row per person' } },
+            'application/xml': { schema: { type: 'string', description: 'the I-VAN D03-TS form, bare or in its Hoso envelope' } },
+            'text/xml': { schema: { type: 'string', description: 'as application/xml' } },
+          },
+        },
         response: {
           200: { ...listAnswer, description: 'This Idempotency-Key was used before with the same list: the first answer again' },
           202: { ...listAnswer, description: 'Checked and stored' },
