@@ -25,10 +25,10 @@ const documentedOnly = () => () => true;
 type Json = Record<string, unknown>;
 const d03Schema = readSchema<{ $defs: Record<string, Json> & { row: { properties: Record<string, Json> } } }>('d03-ts.schema.json');
 const resolved = (property: Json): Json => (typeof property.$ref === 'string' ? d03Schema.$defs[property.$ref.split('/').pop() as string] as Json : property);
-/** A correction's fields: the JSON row's, each of which may be null to clear it. */
+/** A correction's fields: the JSON row's, each but the STT (which renumbers the row) may be null to clear it. */
 const correctionProperties = Object.fromEntries(Object.entries(d03Schema.$defs.row.properties).map(([name, property]) => {
   const schema = resolved(property);
-  return [name, { ...schema, type: [schema.type as string, 'null'] }];
+  return [name, name === 'stt' ? schema : { ...schema, type: [schema.type as string, 'null'] }];
 }));
 
 const problem = {

@@ -356,6 +356,8 @@ describe('correcting and sending', () => {
     expect(missing.statusCode).toBe(404);
     const unknownField = await call('school', { method: 'PATCH', url: `/ts/v1/danh-sach/${listId}/rows/1`, payload: { tenLop: '10A' } });
     expect(unknownField.statusCode).toBe(400);
+    const noStt = await call('school', { method: 'PATCH', url: `/ts/v1/danh-sach/${listId}/rows/1`, payload: { stt: null } });
+    expect(noStt.statusCode).toBe(400);
   });
 
   it('send: refused with invalid rows unless validOnly; then queued, invalid rows kept for correction, valid rows no longer changed', async () => {

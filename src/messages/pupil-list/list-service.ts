@@ -265,6 +265,8 @@ export class PupilLists {
   async correctRow(client: ApiClient, listId: string, stt: number, fields: Partial<D03Row>): Promise<ListRowView & { list: ListAnswerSummary }> {
     schoolOf(client);
     const today = this.today();
+    const { kyKeKhai } = await this.visibleList(client, listId);
+    // The period's lock, as an upload takes it: a person corrected in cannot slip onto another list meanwhile.
     return this.deps.db.transaction(async (tx) => {
       const list = await lockList(tx, listId);
       if (!list || !maySee(client, list)) throw notFound();
@@ -306,7 +308,7 @@ export class PupilLists {
         cardPeriod: after.cardFrom && after.cardTo ? { from: after.cardFrom, to: after.cardTo } : null,
         list: { listId, status, rows: outcome.rows.length, valid, invalid },
       };
-    });
+    }, { locks: [`pupil-list-period:${kyKeKhai}`] });
   }
 
   /** The list becomes `queued`; with invalid rows only when the school says to send the valid ones alone. */
