@@ -21,6 +21,9 @@ afterEach(async () => {
 describe('taking back the deliveries of a process of this host that looks gone', () => {
   it('takes the job whose lock is not renewed, and leaves the one whose holder still renews it', async () => {
     const schema = uniqueSchema();
+    // The schema is migrated before the locks are taken, so that the gateway below starts well within
+    // a lock's life even on a loaded machine.
+    await (await startTestGateway({ schema, keepSchema: true })).close();
     const prefix = `lt-${schema}`;
     const connection = new Redis(TEST_REDIS_URL, { maxRetriesPerRequest: null });
     const deliveries = new Queue(QUEUES.deliveries, { connection, prefix });
@@ -48,6 +51,8 @@ describe('taking back the deliveries of a process of this host that looks gone',
     const renewal = setInterval(() => void connection.pexpire(liveLock, LOCK_MS), LOCK_MS / 4);
     cleanups.push(() => clearInterval(renewal));
 
+    // The dead process's last renewal: its lock's life starts now, with the gateway's.
+    await connection.pexpire(`${deliveries.toKey(dead)}:lock`, LOCK_MS);
     const gateway = await startTestGateway({ schema, startDispatcher: true, env: { DELIVERY_LOCK_MS: String(LOCK_MS) } });
     cleanups.push(() => gateway.close());
     const tookBack = () => gateway.logLines.map((line) => JSON.parse(line) as { msg: string; jobs?: string[] })
