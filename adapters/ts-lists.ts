@@ -36,13 +36,21 @@ const problem = {
   required: ['stt', 'path', 'code', 'message'],
   properties: { stt: { type: 'integer' }, path: { type: 'string' }, code: { type: 'string' }, message: { type: 'string' } },
 } as const;
-const listStatus = { type: 'string', enum: ['checked', 'queued'], description: 'checked: some rows are invalid and the list waits for the school; queued: it waits to be sent to BHXH' } as const;
+const listStatus = {
+  type: 'string',
+  enum: ['checked', 'queued', 'replaced'],
+  description: 'checked: some rows are invalid and the list waits for the school; queued: it waits to be sent to BHXH; replaced: a later list took its place',
+} as const;
 const counts = { rows: { type: 'integer' }, valid: { type: 'integer' }, invalid: { type: 'integer' } } as const;
 const listSummary = { type: 'object', required: ['listId', 'status', 'rows', 'valid', 'invalid'], properties: { listId: { type: 'string' }, status: listStatus, ...counts } } as const;
 const listAnswer = {
   type: 'object',
   required: ['listId', 'status', 'rows', 'valid', 'invalid', 'errors', 'warnings'],
-  properties: { listId: { type: 'string' }, status: listStatus, ...counts, errors: { type: 'array', items: problem }, warnings: { type: 'array', items: problem } },
+  properties: {
+    listId: { type: 'string' }, status: listStatus, ...counts, errors: { type: 'array', items: problem }, warnings: { type: 'array', items: problem },
+    replaces: { type: 'string', description: 'with ?replaces: the list this one replaced' },
+    unchanged: { type: 'integer', description: 'with ?replaces: rows left as they were, which kept their earlier outcome' },
+  },
 } as const;
 const rowView = {
   type: 'object',
@@ -63,9 +71,9 @@ const rowView = {
 } as const;
 const listView = {
   type: 'object',
-  required: ['listId', 'status', 'maTinh', 'maDonVi', 'tenDonVi', 'kyKeKhai', 'format', 'rows', 'valid', 'invalid', 'createdAt', 'updatedAt', 'items', 'nextCursor'],
+  required: ['listId', 'status', 'replacedBy', 'maTinh', 'maDonVi', 'tenDonVi', 'kyKeKhai', 'format', 'rows', 'valid', 'invalid', 'createdAt', 'updatedAt', 'items', 'nextCursor'],
   properties: {
-    listId: { type: 'string' }, status: listStatus, maTinh: { type: 'string' }, maDonVi: { type: 'string' }, tenDonVi: { type: ['string', 'null'] },
+    listId: { type: 'string' }, status: listStatus, replacedBy: { type: ['string', 'null'] }, maTinh: { type: 'string' }, maDonVi: { type: 'string' }, tenDonVi: { type: ['string', 'null'] },
     kyKeKhai: { type: 'string' }, format: { type: 'string', enum: ['xlsx', 'csv', 'xml', 'json'] }, ...counts,
     createdAt: { type: 'string', format: 'date-time' }, updatedAt: { type: 'string', format: 'date-time' },
     items: { type: 'array', items: rowView },
@@ -94,7 +102,7 @@ async function tsLists(app: FastifyInstance, options: TsListsOptions) {
     uploads.addContentTypeParser([...D03_CONTENT_TYPES], async (request: FastifyRequest, payload: IncomingMessage) =>
       readBody(payload, request.headers['content-length'], request.routeOptions.bodyLimit));
 
-    uploads.post<{ Querystring: { kyKeKhai?: string }; Body: Buffer }>('/ts/v1/danh-sach', {
+    uploads.post<{ Querystring: { kyKeKhai?: string; replaces?: string }; Body: Buffer }>('/ts/v1/danh-sach', {
       config: school,
       bodyLimit: options.bodyLimit,
       validatorCompiler: documentedOnly,
@@ -103,7 +111,14 @@ async function tsLists(app: FastifyInstance, options: TsListsOptions) {
         tags: ['schools'],
         summary: 'Send a D03-TS list (XLSX, CSV, XML or JSON): every row is checked and the list stored',
         description: 'Idempotent by the Idempotency-Key header, per client: the same key with the same file answers 200 with the first answer.',
-        querystring: { type: 'object', required: ['kyKeKhai'], properties: { kyKeKhai: { type: 'string', pattern: KY_KE_KHAI.source, description: 'the period, MM/yyyy' } } },
+        querystring: {
+          type: 'object',
+          required: ['kyKeKhai'],
+          properties: {
+            kyKeKhai: { type: 'string', pattern: KY_KE_KHAI.source, description: 'the period, MM/yyyy' },
+            replaces: { type: 'string', maxLength: 64, description: 'a list of this school and period that this one takes the place of' },
+          },
+        },
         headers: { type: 'object', required: ['idempotency-key'], properties: { 'idempotency-key': { type: 'string', pattern: IDEMPOTENCY_KEY.source } } },
         body: {
           content: {
@@ -117,20 +132,22 @@ async function tsLists(app: FastifyInstance, options: TsListsOptions) {
         response: {
           200: { ...listAnswer, description: 'This Idempotency-Key was used before with the same list: the first answer again' },
           202: { ...listAnswer, description: 'Checked and stored' },
-          ...errorResponses(...AUTH_ERRORS, ...BODY_ERRORS, 'DUPLICATE_MESSAGE', ...SERVER_ERRORS),
+          ...errorResponses(...AUTH_ERRORS, ...BODY_ERRORS, 'DUPLICATE_MESSAGE', 'INVALID_STATE', ...SERVER_ERRORS),
         },
       },
     }, async (request, reply) => {
-      const kyKeKhai = request.query.kyKeKhai;
+      const { kyKeKhai, replaces } = request.query;
       const idempotencyKey = request.headers['idempotency-key'];
       const invalid = [
         ...(typeof kyKeKhai === 'string' && KY_KE_KHAI.test(kyKeKhai) ? [] : [{ path: '/querystring/kyKeKhai', code: 'PATTERN', message: 'the period is required as MM/yyyy' }]),
         ...(typeof idempotencyKey === 'string' && IDEMPOTENCY_KEY.test(idempotencyKey)
           ? [] : [{ path: '/headers/idempotency-key', code: 'REQUIRED', message: 'an Idempotency-Key of 1 to 128 letters, digits or . _ : - is required' }]),
+        ...(replaces === undefined || (typeof replaces === 'string' && replaces.length <= 64)
+          ? [] : [{ path: '/querystring/replaces', code: 'MAXLENGTH', message: 'a list id' }]),
       ];
       if (invalid.length > 0) throw new GatewayError('VALIDATION_FAILED', 'The request is not valid', invalid);
       const result = await lists.upload(requireClient(request), {
-        kyKeKhai: kyKeKhai as string, idempotencyKey: idempotencyKey as string, contentType: request.headers['content-type'], body: request.body,
+        kyKeKhai: kyKeKhai as string, replaces, idempotencyKey: idempotencyKey as string, contentType: request.headers['content-type'], body: request.body,
       });
       return reply.code(result.statusCode).send(result.answer);
     });

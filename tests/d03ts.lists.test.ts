@@ -379,3 +379,53 @@ describe('correcting and sending', () => {
     expect(invalidRow.json()).toMatchObject({ status: 'queued', list: { status: 'queued', valid: 2, invalid: 0 } });
   });
 });
+
+describe('a list replacing an earlier one', () => {
+  it('the school\'s corrected file back with ?replaces: unchanged rows keep their outcome, the earlier list is replaced and no longer counts', async () => {
+    const rows = [pupil({ stt: 1, lop: undefined }), pupil({ stt: 2, gioiTinh: 'X', lop: undefined }), pupil({ stt: 3, lop: undefined })];
+    const first = (await upload(writeD03Csv({ header: {}, rows, notes: new Map() }), CSV_CONTENT_TYPE)).json();
+    expect(first).toMatchObject({ status: 'checked', valid: 2, invalid: 1 });
+
+    const annotated = (await call('school', { method: 'GET', url: `/ts/v1/danh-sach/${first.listId}/file`, headers: { accept: 'text/csv' } })).body;
+    const lines = annotated.split('\r\n');
+    lines[2] = (lines[2] as string).replace(',X,', ',Nam,');
+    const auditBefore = await countRows(gateway.db, 'audit_events');
+    const response = await call('school', {
+      method: 'POST', url: `/ts/v1/danh-sach?kyKeKhai=10/2026&replaces=${first.listId}`,
+      headers: { 'content-type': CSV_CONTENT_TYPE, 'idempotency-key': freshKey() }, payload: lines.join('\r\n'),
+    });
+    expect(response.statusCode, response.body).toBe(202);
+    // Its own earlier rows are not "another list of the period".
+    expect(response.json()).toMatchObject({ status: 'queued', valid: 3, invalid: 0, errors: [], replaces: first.listId, unchanged: 2 });
+    expect(await countRows(gateway.db, 'audit_events')).toBe(auditBefore + 2);
+
+    const earlier = (await call('school', { method: 'GET', url: `/ts/v1/danh-sach/${first.listId}` })).json();
+    expect(earlier).toMatchObject({ status: 'replaced', replacedBy: response.json().listId });
+    const send = await call('school', { method: 'POST', url: `/ts/v1/danh-sach/${first.listId}/send`, payload: { validOnly: true } });
+    expect(send.statusCode).toBe(409);
+    expect(send.json().error.details).toEqual([expect.objectContaining({ code: 'LIST_REPLACED' })]);
+    const again = await upload(annotated, CSV_CONTENT_TYPE, { kyKeKhai: '10/2026', key: freshKey() });
+    // The earlier list's rows no longer count; the new list's do.
+    expect(again.json().errors).toEqual(expect.arrayContaining([expect.objectContaining({ stt: 1, code: 'ALREADY_LISTED' })]));
+  });
+
+  it('only a list of the school and of the same period, not replaced already', async () => {
+    const mine = (await upload(jsonList([pupil()]), 'application/json')).json().listId;
+    const theirs = (await upload(jsonList([pupil()]), 'application/json', { as: 'otherSchool' })).json().listId;
+    const replacing = (listId: string, kyKeKhai = '10/2026') => call('school', {
+      method: 'POST', url: `/ts/v1/danh-sach?kyKeKhai=${kyKeKhai}&replaces=${listId}`,
+      headers: { 'content-type': 'application/json', 'idempotency-key': freshKey() }, payload: jsonList([pupil()], kyKeKhai),
+    });
+    const before = await stored();
+    const foreign = await replacing(theirs);
+    expect(foreign.statusCode).toBe(400);
+    expect(foreign.json().error.details).toEqual([expect.objectContaining({ path: '/querystring/replaces', code: 'UNKNOWN_LIST' })]);
+    const otherPeriod = await replacing(mine, '11/2026');
+    expect(otherPeriod.json().error.details).toEqual([expect.objectContaining({ path: '/querystring/replaces', code: 'PERIOD_MISMATCH' })]);
+    expect(await stored()).toEqual(before);
+    expect((await replacing(mine)).statusCode).toBe(202);
+    const twice = await replacing(mine);
+    expect(twice.statusCode).toBe(409);
+    expect(twice.json().error.details).toEqual([expect.objectContaining({ code: 'LIST_REPLACED' })]);
+  });
+});

@@ -13,13 +13,14 @@ import { writeD03Csv } from '../../codec/d03ts/csv-writer.js';
 import { readD03List } from '../../codec/d03ts/read-list.js';
 import { writeD03Xlsx } from '../../codec/d03ts/xlsx-writer.js';
 import { todayInVietnam, toIsoDate } from '../../domain/calendar-date.js';
+import { canonicalJson } from '../../domain/canonical-json.js';
 import { newId } from '../../domain/ids.js';
 import { GatewayError } from '../../errors.js';
 import { appendAuditEventInTx } from '../../store/audit-log.js';
 import type { Database, Queryable } from '../../store/database.js';
 import type { D03Row, RowProblem } from './d03-row.js';
 import {
-  allRows, findList, findListByIdempotencyKey, insertListInTx, listedPersonKeys, listRowsPage, lockList, updateListInTx,
+  allRows, findList, findListByIdempotencyKey, insertListInTx, listedPersonKeys, listRowsPage, lockList, markReplacedInTx, updateListInTx,
   updateRowsInTx, type ListStatus, type RowStatus, type RowToStore, type StoredList, type StoredRow,
 } from './list-store.js';
 import { checkList, normaliseRow, parseRowDate, personKeyOf, personKeysOf, type PersonKey } from './row-checks.js';
@@ -39,10 +40,15 @@ export interface ListAnswer {
   invalid: number;
   errors: RowProblem[];
   warnings: RowProblem[];
+  /** With `?replaces=`: the list replaced, and how many rows kept their earlier outcome, unchanged. */
+  replaces?: string;
+  unchanged?: number;
 }
 
 export interface ListUpload {
   kyKeKhai: string;
+  /** The list this one takes the place of: the school's own, of the same period. */
+  replaces?: string | undefined;
   idempotencyKey: string;
   contentType: string | undefined;
   body: Buffer;
@@ -61,6 +67,8 @@ export interface ListRowView {
 export interface ListView {
   listId: string;
   status: ListStatus;
+  /** The list that took this one's place (status replaced). */
+  replacedBy: string | null;
   maTinh: string;
   maDonVi: string;
   tenDonVi: string | null;
@@ -96,6 +104,15 @@ function maySee(client: ApiClient, list: StoredList): boolean {
 
 const notFound = () => new GatewayError('NOT_FOUND', 'No such list');
 
+/** A replaced list is history: it is read, never changed, sent or replaced again. */
+function refuseReplaced(list: StoredList): void {
+  if (list.status === 'replaced') {
+    throw new GatewayError('INVALID_STATE', `This list was replaced by ${list.replacedBy}`, [
+      { path: '', code: 'LIST_REPLACED', message: 'work on the list that replaced it' },
+    ]);
+  }
+}
+
 function alreadyListedIn(listed: Set<string>) {
   return (person: PersonKey) =>
     (person.soDinhDanh !== undefined && listed.has(`d:${person.soDinhDanh}`)) || (person.maSoBhxh !== undefined && listed.has(`b:${person.maSoBhxh}`));
@@ -116,23 +133,16 @@ function cardOf(row: D03Row): { cardFrom: string | null; cardTo: string | null }
   return outcome.ok ? { cardFrom: toIsoDate(outcome.card.from), cardTo: toIsoDate(outcome.card.to) } : { cardFrom: null, cardTo: null };
 }
 
-interface Evaluation {
-  rows: RowToStore[];
-  /** Every problem, reading and checking, in row order. */
-  errors: RowProblem[];
-  warnings: RowProblem[];
-}
-
 /**
  * Checks the whole list and gives each row its outcome. Problems are matched to rows by STT: two rows
  * sharing an STT are both invalid (DUPLICATE_STT) and each is shown the other's problems too.
  */
 function evaluate(rows: readonly D03Row[], readProblemsOf: readonly RowProblem[][], kyKeKhai: string, today: ReturnType<typeof todayInVietnam>,
-  catalogues: PupilListsDeps['catalogues'], listed: Set<string>): Evaluation {
+  catalogues: PupilListsDeps['catalogues'], listed: Set<string>): RowToStore[] {
   const check = checkList(rows, { kyKeKhai, today, catalogues, alreadyListed: alreadyListedIn(listed) });
   const problemsByStt = groupByStt(check.problems);
   const warningsByStt = groupByStt(check.warnings);
-  const stored = rows.map((raw, position): RowToStore => {
+  return rows.map((raw, position): RowToStore => {
     const row = normaliseRow(raw);
     const readProblems = readProblemsOf[position] ?? [];
     const problems = [...readProblems, ...(problemsByStt.get(row.stt) ?? [])];
@@ -144,8 +154,50 @@ function evaluate(rows: readonly D03Row[], readProblemsOf: readonly RowProblem[]
       soDinhDanh: key?.soDinhDanh ?? null, maSoBhxh: key?.maSoBhxh ?? null,
     };
   });
-  const errors = [...readProblemsOf.flat(), ...check.problems].sort((a, b) => a.stt - b.stt);
-  return { rows: stored, errors, warnings: check.warnings };
+}
+
+/** Every problem (or warning) of the rows in row order, once: rows sharing an STT share their check's problems. */
+function allOf(rows: readonly RowToStore[], of: 'problems' | 'warnings'): RowProblem[] {
+  const seen = new Set<string>();
+  return rows.flatMap((row) => row[of]).filter((problem) => {
+    const key = JSON.stringify([problem.stt, problem.path, problem.code, problem.message]);
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+}
+
+/** A row's values as they bear on its checks: not its STT (where it stands) nor Ghi chú (which holds our own note when a school sends our file back). */
+function checkedValues(row: D03Row): string {
+  const { stt: _stt, ghiChu: _ghiChu, ...values } = row;
+  return canonicalJson(values);
+}
+
+/**
+ * A list that replaces an earlier one keeps the earlier outcome of every row it did not change. Rows
+ * are matched by personal number, else BHXH number, else (for the rows left) STT, each earlier row
+ * once; a matched row whose values are the same, and which the reader took whole, is carried over.
+ */
+function carryOver(rows: readonly RowToStore[], earlier: readonly StoredRow[]): { rows: RowToStore[]; unchanged: number } {
+  const unmatched = new Set(earlier);
+  const byPersonalNumber = new Map(earlier.flatMap((row) => (row.row.soDinhDanh ? [[row.row.soDinhDanh, row] as const] : [])));
+  const byBhxhNumber = new Map(earlier.flatMap((row) => (row.row.maSoBhxh ? [[row.row.maSoBhxh, row] as const] : [])));
+  const take = (row: StoredRow | undefined) => (row && unmatched.delete(row) ? row : undefined);
+  const matches = rows.map((row) => take(row.soDinhDanh ? byPersonalNumber.get(row.soDinhDanh) : undefined) ?? take(row.maSoBhxh ? byBhxhNumber.get(row.maSoBhxh) : undefined));
+  rows.forEach((row, index) => {
+    if (!matches[index]) matches[index] = take([...unmatched].find((old) => old.stt === row.row.stt));
+  });
+  let unchanged = 0;
+  const carried = rows.map((row, index) => {
+    const match = matches[index];
+    if (!match || row.readProblems.length > 0 || match.readProblems.length > 0 || checkedValues(match.row) !== checkedValues(row.row)) return row;
+    unchanged += 1;
+    const relabel = (problem: RowProblem) => ({ ...problem, stt: row.row.stt });
+    return {
+      ...row, status: match.status, problems: match.problems.map(relabel), warnings: match.warnings.map(relabel), cardFrom: match.cardFrom, cardTo: match.cardTo,
+    };
+  });
+  return { rows: carried, unchanged };
 }
 
 const countValid = (rows: readonly { status: RowStatus }[]) => rows.filter((row) => row.status === 'queued').length;
@@ -161,9 +213,24 @@ export class PupilLists {
   async upload(client: ApiClient, upload: ListUpload): Promise<{ statusCode: 200 | 202; answer: ListAnswer }> {
     const { maDonVi, maTinh } = schoolOf(client);
     const contentType = (upload.contentType ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
-    const contentSha256 = createHash('sha256').update(`${contentType}\n${upload.kyKeKhai}\n`).update(upload.body).digest('hex');
+    const contentSha256 = createHash('sha256').update(`${contentType}\n${upload.kyKeKhai}\n${upload.replaces ?? ''}\n`).update(upload.body).digest('hex');
     const repeated = await this.repeatedUpload(this.deps.db, client, upload.idempotencyKey, contentSha256);
     if (repeated) return repeated;
+    if (upload.replaces !== undefined) {
+      // The list is named in the query, not the path: one the school cannot see is a wrong value, not a missing resource.
+      const earlier = await findList(this.deps.db, upload.replaces);
+      if (!earlier || !maySee(client, earlier)) {
+        throw new GatewayError('VALIDATION_FAILED', 'The list to replace is not one of this school\'s', [
+          { path: '/querystring/replaces', code: 'UNKNOWN_LIST', message: 'name a list this school sent' },
+        ]);
+      }
+      if (earlier.kyKeKhai !== upload.kyKeKhai) {
+        throw new GatewayError('VALIDATION_FAILED', 'A list replaces one of its own period', [
+          { path: '/querystring/replaces', code: 'PERIOD_MISMATCH', message: `the list replaced is of period ${earlier.kyKeKhai}` },
+        ]);
+      }
+      refuseReplaced(earlier);
+    }
 
     const read = await readD03List(upload.contentType, upload.body);
     const mismatches = [
@@ -182,21 +249,35 @@ export class PupilLists {
     return this.deps.db.transaction(async (tx) => {
       const twin = await this.repeatedUpload(tx, client, upload.idempotencyKey, contentSha256);
       if (twin) return twin;
-      const listed = await listedPersonKeys(tx, upload.kyKeKhai, personKeysOf(read.rows));
-      const outcome = evaluate(read.rows, readProblemsOf, upload.kyKeKhai, today, this.deps.catalogues, listed);
-      const valid = countValid(outcome.rows);
-      const invalid = outcome.rows.length - valid;
+      const earlier = upload.replaces === undefined ? null : await lockList(tx, upload.replaces);
+      if (earlier) refuseReplaced(earlier);
+      const listed = await listedPersonKeys(tx, upload.kyKeKhai, personKeysOf(read.rows), earlier?.listId);
+      let rows = evaluate(read.rows, readProblemsOf, upload.kyKeKhai, today, this.deps.catalogues, listed);
+      let unchanged: number | undefined;
+      if (earlier) ({ rows, unchanged } = carryOver(rows, await allRows(tx, earlier.listId)));
+      const valid = countValid(rows);
+      const invalid = rows.length - valid;
       const listId = newId();
       const status: ListStatus = invalid === 0 ? 'queued' : 'checked';
-      const answer: ListAnswer = { listId, status, rows: outcome.rows.length, valid, invalid, errors: outcome.errors, warnings: outcome.warnings };
+      const answer: ListAnswer = {
+        listId, status, rows: rows.length, valid, invalid, errors: allOf(rows, 'problems'), warnings: allOf(rows, 'warnings'),
+        ...(earlier && { replaces: earlier.listId, unchanged }),
+      };
       await insertListInTx(tx, {
         listId, clientId: client.id, idempotencyKey: upload.idempotencyKey, contentSha256, answer, maTinh, maDonVi,
         tenDonVi: read.header.tenDonVi, kyKeKhai: upload.kyKeKhai, format: read.format, status, validCount: valid, invalidCount: invalid,
-      }, outcome.rows);
+      }, rows);
       appendAuditEventInTx(tx, {
         actor: client.id, action: 'pupil-list.received', toStatus: status, payloadSha256: contentSha256,
-        details: { listId, maTinh, rows: outcome.rows.length, valid, invalid },
+        details: { listId, maTinh, rows: rows.length, valid, invalid, ...(earlier && { replaces: earlier.listId }) },
       });
+      if (earlier) {
+        await markReplacedInTx(tx, earlier.listId, listId);
+        appendAuditEventInTx(tx, {
+          actor: client.id, action: 'pupil-list.replaced', fromStatus: earlier.status, toStatus: 'replaced',
+          details: { listId: earlier.listId, maTinh: earlier.maTinh, replacedBy: listId },
+        });
+      }
       return { statusCode: 202 as const, answer };
     }, { locks: [`pupil-list-period:${upload.kyKeKhai}`, `pupil-list-key:${client.id}:${upload.idempotencyKey}`] });
   }
@@ -226,7 +307,7 @@ export class PupilLists {
     const rows = await listRowsPage(this.deps.db, listId, after, page.limit);
     const last = rows.at(-1);
     return {
-      listId: list.listId, status: list.status, maTinh: list.maTinh, maDonVi: list.maDonVi, tenDonVi: list.tenDonVi,
+      listId: list.listId, status: list.status, replacedBy: list.replacedBy, maTinh: list.maTinh, maDonVi: list.maDonVi, tenDonVi: list.tenDonVi,
       kyKeKhai: list.kyKeKhai, format: list.format, rows: list.rowCount, valid: list.validCount, invalid: list.invalidCount,
       createdAt: list.createdAt, updatedAt: list.updatedAt,
       items: rows.map((row) => ({
@@ -270,6 +351,7 @@ export class PupilLists {
     return this.deps.db.transaction(async (tx) => {
       const list = await lockList(tx, listId);
       if (!list || !maySee(client, list)) throw notFound();
+      refuseReplaced(list);
       const rows = await allRows(tx, listId);
       const target = rows.find((row) => row.stt === stt);
       if (!target) throw new GatewayError('NOT_FOUND', `The list has no row with STT ${stt}`);
@@ -284,21 +366,21 @@ export class PupilLists {
       // A corrected row's values are the school's now: what the reader could not take of them is gone.
       const readProblemsOf = rows.map((row) => (row === target ? [] : row.readProblems));
       const listed = await listedPersonKeys(tx, list.kyKeKhai, personKeysOf(rowsNow), listId);
-      const outcome = evaluate(rowsNow, readProblemsOf, list.kyKeKhai, today, this.deps.catalogues, listed);
+      const rechecked = evaluate(rowsNow, readProblemsOf, list.kyKeKhai, today, this.deps.catalogues, listed);
 
       // In a sent list, a valid row stays as it was sent; only invalid rows may change outcome.
-      const changed = outcome.rows.filter((row, index) => {
+      const changed = rechecked.filter((row, index) => {
         const before = rows[index] as StoredRow;
         if (list.status === 'queued' && before.status === 'queued') return false;
         return row.position === target.position || row.status !== before.status || JSON.stringify(row.problems) !== JSON.stringify(before.problems);
       });
       await updateRowsInTx(tx, listId, list.kyKeKhai, changed);
-      const statuses = outcome.rows.map((row, index) => (list.status === 'queued' && rows[index]?.status === 'queued' ? 'queued' : row.status));
+      const statuses = rechecked.map((row, index) => (list.status === 'queued' && rows[index]?.status === 'queued' ? 'queued' : row.status));
       const valid = statuses.filter((status) => status === 'queued').length;
       const invalid = statuses.length - valid;
       const status: ListStatus = list.status === 'queued' || invalid === 0 ? 'queued' : 'checked';
       await updateListInTx(tx, listId, status, valid, invalid);
-      const after = outcome.rows[target.position] as RowToStore;
+      const after = rechecked[target.position] as RowToStore;
       appendAuditEventInTx(tx, {
         actor: client.id, action: 'pupil-list.row-corrected', fromStatus: list.status, toStatus: status,
         details: { listId, maTinh: list.maTinh, stt, rowStatus: after.status, codes: after.problems.map((problem) => problem.code), valid, invalid },
@@ -306,7 +388,7 @@ export class PupilLists {
       return {
         stt: after.row.stt, status: after.status, ghiChu: noteFor(after), problems: after.problems, warnings: after.warnings,
         cardPeriod: after.cardFrom && after.cardTo ? { from: after.cardFrom, to: after.cardTo } : null,
-        list: { listId, status, rows: outcome.rows.length, valid, invalid },
+        list: { listId, status, rows: rechecked.length, valid, invalid },
       };
     }, { locks: [`pupil-list-period:${kyKeKhai}`] });
   }
@@ -317,6 +399,7 @@ export class PupilLists {
     return this.deps.db.transaction(async (tx) => {
       const list = await lockList(tx, listId);
       if (!list || !maySee(client, list)) throw notFound();
+      refuseReplaced(list);
       const summary = { listId, status: 'queued' as const, rows: list.rowCount, valid: list.validCount, invalid: list.invalidCount };
       if (list.status === 'queued') return summary;
       if (list.validCount === 0) throw new GatewayError('INVALID_STATE', 'No row of the list is valid: correct the rows first');

@@ -6,7 +6,7 @@ import type { Queryable } from '../../store/database.js';
 import type { D03Row, RowProblem } from './d03-row.js';
 import type { PersonKey } from './row-checks.js';
 
-export type ListStatus = 'checked' | 'queued';
+export type ListStatus = 'checked' | 'queued' | 'replaced';
 export type RowStatus = 'invalid' | 'queued';
 
 export interface StoredList {
@@ -20,6 +20,7 @@ export interface StoredList {
   kyKeKhai: string;
   format: string;
   status: ListStatus;
+  replacedBy: string | null;
   rowCount: number;
   validCount: number;
   invalidCount: number;
@@ -42,18 +43,18 @@ export interface StoredRow {
 
 interface ListRecord {
   list_id: string; client_id: string; content_sha256: string; answer: unknown; ma_tinh: string; ma_don_vi: string;
-  ten_don_vi: string | null; ky_ke_khai: string; format: string; status: ListStatus; row_count: number;
+  ten_don_vi: string | null; ky_ke_khai: string; format: string; status: ListStatus; replaced_by: string | null; row_count: number;
   valid_count: number; invalid_count: number; created_at: Date; updated_at: Date;
 }
 
-const LIST_COLUMNS = `list_id, client_id, content_sha256, answer, ma_tinh, ma_don_vi, ten_don_vi, ky_ke_khai, format, status,
+const LIST_COLUMNS = `list_id, client_id, content_sha256, answer, ma_tinh, ma_don_vi, ten_don_vi, ky_ke_khai, format, status, replaced_by,
   row_count, valid_count, invalid_count, created_at, updated_at`;
 
 function listOf(record: ListRecord): StoredList {
   return {
     listId: record.list_id, clientId: record.client_id, contentSha256: record.content_sha256, answer: record.answer,
     maTinh: record.ma_tinh, maDonVi: record.ma_don_vi, tenDonVi: record.ten_don_vi, kyKeKhai: record.ky_ke_khai,
-    format: record.format, status: record.status, rowCount: record.row_count, validCount: record.valid_count,
+    format: record.format, status: record.status, replacedBy: record.replaced_by, rowCount: record.row_count, validCount: record.valid_count,
     invalidCount: record.invalid_count, createdAt: new Date(record.created_at).toISOString(), updatedAt: new Date(record.updated_at).toISOString(),
   };
 }
@@ -89,22 +90,29 @@ export async function lockList(tx: Queryable, listId: string): Promise<StoredLis
 }
 
 /**
- * Which of these people are on a list of the period other than `exceptListId`, as rows that are not
- * invalid: one query for a whole list. Keys come back as `d:<personal number>` and `b:<BHXH number>`.
+ * Which of these people are on a list of the period other than `exceptListId` and not replaced, as
+ * rows that are not invalid: one query for a whole list. Keys come back as `d:<personal number>` and `b:<BHXH number>`.
  */
 export async function listedPersonKeys(db: Queryable, kyKeKhai: string, people: readonly PersonKey[], exceptListId?: string): Promise<Set<string>> {
   const personalNumbers = people.flatMap((person) => (person.soDinhDanh ? [person.soDinhDanh] : []));
   const bhxhNumbers = people.flatMap((person) => (person.maSoBhxh ? [person.maSoBhxh] : []));
   if (personalNumbers.length === 0 && bhxhNumbers.length === 0) return new Set();
   const { rows } = await db.query<{ key: string }>(
-    `SELECT 'd:' || so_dinh_danh AS key FROM pupil_list_rows
-      WHERE ky_ke_khai = $1 AND status <> 'invalid' AND so_dinh_danh = ANY($2::text[]) AND list_id IS DISTINCT FROM $4
-     UNION
-     SELECT 'b:' || ma_so_bhxh FROM pupil_list_rows
-      WHERE ky_ke_khai = $1 AND status <> 'invalid' AND ma_so_bhxh = ANY($3::text[]) AND list_id IS DISTINCT FROM $4`,
+    `SELECT key FROM (
+       SELECT 'd:' || so_dinh_danh AS key, list_id FROM pupil_list_rows
+        WHERE ky_ke_khai = $1 AND status <> 'invalid' AND so_dinh_danh = ANY($2::text[]) AND list_id IS DISTINCT FROM $4
+       UNION ALL
+       SELECT 'b:' || ma_so_bhxh, list_id FROM pupil_list_rows
+        WHERE ky_ke_khai = $1 AND status <> 'invalid' AND ma_so_bhxh = ANY($3::text[]) AND list_id IS DISTINCT FROM $4
+     ) AS found
+     WHERE NOT EXISTS (SELECT FROM pupil_lists l WHERE l.list_id = found.list_id AND l.status = 'replaced')`,
     [kyKeKhai, personalNumbers, bhxhNumbers, exceptListId ?? null],
   );
   return new Set(rows.map((row) => row.key));
+}
+
+export async function markReplacedInTx(tx: Queryable, listId: string, replacedBy: string): Promise<void> {
+  await tx.query("UPDATE pupil_lists SET status = 'replaced', replaced_by = $2, updated_at = now() WHERE list_id = $1", [listId, replacedBy]);
 }
 
 export interface NewList {

@@ -15,7 +15,9 @@ CREATE TABLE pupil_lists (
   ten_don_vi       text,
   ky_ke_khai       text NOT NULL,
   format           text NOT NULL,
-  status           text NOT NULL CHECK (status IN ('checked', 'queued')),
+  -- replaced: a later upload took its place (replaced_by); its rows no longer count as listed.
+  status           text NOT NULL CHECK (status IN ('checked', 'queued', 'replaced')),
+  replaced_by      text REFERENCES pupil_lists,
   row_count        integer NOT NULL,
   valid_count      integer NOT NULL,
   invalid_count    integer NOT NULL,
