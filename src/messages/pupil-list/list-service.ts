@@ -174,9 +174,10 @@ function checkedValues(row: D03Row): string {
 }
 
 /**
- * A list that replaces an earlier one keeps the earlier outcome of every row it did not change. Rows
- * are matched by personal number, else BHXH number, else (for the rows left) STT, each earlier row
- * once; a matched row whose values are the same, and which the reader took whole, is carried over.
+ * A list that replaces an earlier one keeps the earlier outcome of every valid row it did not change:
+ * a row already accepted is not judged again. Rows are matched by personal number, else BHXH number,
+ * else (for the rows left) STT, each earlier row once. A row left unchanged that was invalid is
+ * checked again with the rest, as its problems (another list of the period) may have gone since.
  */
 function carryOver(rows: readonly RowToStore[], earlier: readonly StoredRow[]): { rows: RowToStore[]; unchanged: number } {
   const unmatched = new Set(earlier);
@@ -192,6 +193,7 @@ function carryOver(rows: readonly RowToStore[], earlier: readonly StoredRow[]): 
     const match = matches[index];
     if (!match || row.readProblems.length > 0 || match.readProblems.length > 0 || checkedValues(match.row) !== checkedValues(row.row)) return row;
     unchanged += 1;
+    if (match.status !== 'queued') return row;
     const relabel = (problem: RowProblem) => ({ ...problem, stt: row.row.stt });
     return {
       ...row, status: match.status, problems: match.problems.map(relabel), warnings: match.warnings.map(relabel), cardFrom: match.cardFrom, cardTo: match.cardTo,
