@@ -127,11 +127,13 @@ describe('one failing row per rule', () => {
       pupil({ stt: 2, soDinhDanh: '008315000456', maSoBhxh: '0815000456' }),
       pupil({ stt: 3, soDinhDanh: '008315000456', noiDangKyKCB: '08999' }),
       byBhxhNumber({ stt: 4, maSoBhxh: '0815000456', ngaySinh: '31/02/2015' }),
+      // An age, with the year the school year begins, gives the birth year.
+      byBhxhNumber({ stt: 5, maSoBhxh: '0815000789', ngaySinh: '15/03/1915' }),
     ];
     const result = checkList(rows, context({ alreadyListed: () => true }));
     const texts = [...result.problems, ...result.warnings].map((problem) => problem.message);
     expect(texts.length).toBeGreaterThan(8);
-    const personal = ['Trần', '008315000456', '0815000456', '16/10/2026', '31/02/2015'];
+    const personal = ['Trần', '008315000456', '0815000456', '16/10/2026', '31/02/2015', '1915', '111'];
     expect(texts.filter((text) => personal.some((value) => text.includes(value)))).toEqual([]);
   });
 

@@ -185,7 +185,7 @@ function checkOwnFields(row: D03Row, context: PreparedContext, problems: RowProb
     if (!date) problem('/ngaySinh', 'FORMAT', 'must be a real date as dd/MM/yyyy');
     else if (compareDates(date, context.today) > 0) problem('/ngaySinh', 'DATE_IN_FUTURE', 'the birth date is after today');
     else if (age < YOUNGEST_AGE || age > OLDEST_AGE) {
-      problem('/ngaySinh', 'AGE_IMPLAUSIBLE', `a pupil or student turns ${YOUNGEST_AGE} to ${OLDEST_AGE} in the year the school year begins (${context.schoolYearStart}); this one turns ${age}`);
+      problem('/ngaySinh', 'AGE_IMPLAUSIBLE', `a pupil or student turns ${YOUNGEST_AGE} to ${OLDEST_AGE} in the year the school year begins (${context.schoolYearStart}); this birth date is outside that range`);
     } else born = date;
   }
 
