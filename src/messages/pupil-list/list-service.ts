@@ -2,8 +2,9 @@
  * Schools' D03-TS lists, first slice: a list file comes in, is read by its codec, checked row by row
  * (row-checks.ts, with the other lists of the period looked up in one query), and stored with every
  * row, its problems, warnings and card period, in one transaction with its audit event. The school
- * reads it back (as JSON pages or as the annotated file), corrects rows, and sends the valid rows on.
- * Sending to BHXH is the next step: a `queued` list waits.
+ * reads it back (as JSON pages or as the annotated file), corrects rows one by one or sends a
+ * corrected file in place of the list, and sends the valid rows on. Sending to BHXH is the next
+ * step: a `queued` list waits.
  */
 import { createHash } from 'node:crypto';
 import { parseTuThang, pupilCardPeriod } from '../../../mappings/card-periods.js';
@@ -40,7 +41,7 @@ export interface ListAnswer {
   invalid: number;
   errors: RowProblem[];
   warnings: RowProblem[];
-  /** With `?replaces=`: the list replaced, and how many rows kept their earlier outcome, unchanged. */
+  /** With `?replaces=`: the list replaced, and how many rows were left as they were in it. */
   replaces?: string;
   unchanged?: number;
 }
