@@ -25,6 +25,14 @@ interface WorkbookReaderInternals {
 
 const baseReader = ExcelJS.stream.xlsx.WorkbookReader.prototype as unknown as WorkbookReaderInternals;
 
+// They are private: package.json pins the exceljs release they were read in, and a release
+// without them stops the gateway at start rather than reading lists without the overrides.
+for (const method of ['_parseWorksheet', '_parseSharedStrings'] as const) {
+  if (typeof baseReader[method] !== 'function') {
+    throw new Error(`exceljs's WorkbookReader has no ${method}; the D03-TS XLSX reader overrides it (see xlsx-reader.ts)`);
+  }
+}
+
 /**
  * exceljs 4 decodes each inflated chunk of a part on its own, so a Vietnamese letter whose UTF-8
  * bytes straddle two chunks comes out as two U+FFFD (a few names in every thousand rows). Its sax
