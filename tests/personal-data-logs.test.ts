@@ -168,6 +168,25 @@ describe('the pino redaction of src/logger.ts', () => {
     expect(personal.filter((value) => line.includes(value))).toEqual([]);
   });
 
+  it('logs a database error without the row it quotes', () => {
+    // What PostgreSQL attaches to a refused row, as node-postgres exposes it.
+    const error = Object.assign(new Error('new row for relation "pupil_list_rows" violates check constraint "x"'), {
+      code: '23514', constraint: 'x', table: 'pupil_list_rows', detail: `Failing row contains (1, ${NAME}, ${number}).`, where: `SQL function with ${NAME}`,
+    });
+    const line = JSON.parse(logged({ err: error }));
+    expect(JSON.stringify(line)).not.toContain(NAME);
+    expect(JSON.stringify(line)).not.toContain(number);
+    expect(line.err).toMatchObject({ code: '23514', constraint: 'x', table: 'pupil_list_rows', message: expect.stringContaining('violates check constraint') });
+  });
+
+  it('redacts the names and numbers of a D03-TS list\'s rows', () => {
+    const line = logged({ row: { stt: 1, hoTen: NAME, soDinhDanh: number, maSoBhxh: '0825000123', ngaySinh: '01/09/2015', diaChi: 'Số 5, tổ 3, phường Phan Thiết' } });
+    expect(line).not.toContain(NAME);
+    expect(line).not.toContain('0825000123');
+    expect(line).not.toContain('01/09/2015');
+    expect(line).not.toContain('Phan Thiết');
+  });
+
   it('keeps what is not personal, so the redaction is not simply dropping everything', () => {
     const line = JSON.parse(logged({ transfer: { id: 'tr-1', status: 'queued', document: doc } }));
     expect(line.transfer).toEqual({ id: 'tr-1', status: 'queued', document: '[redacted]' });
