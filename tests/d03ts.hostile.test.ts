@@ -46,6 +46,8 @@ interface Part {
   /** The uncompressed size the records declare, when it is a lie. */
   declaredSize?: number;
   flags?: number;
+  /** Sizes and CRC in a data descriptor after the data (flag bit 3), the local header giving them too or leaving them zero. */
+  descriptor?: 'sizes also in the local header' | 'zeros in the local header';
 }
 
 interface ZipOptions {
@@ -73,15 +75,26 @@ function zip(parts: Part[], options: ZipOptions = {}): Buffer {
     const local = Buffer.alloc(30);
     local.writeUInt32LE(0x04034b50, 0);
     local.writeUInt16LE(20, 4);
-    local.writeUInt16LE(part.flags ?? 0, 6);
+    local.writeUInt16LE(flagsOf(part), 6);
     local.writeUInt16LE(8, 8);
-    local.writeUInt32LE(crc, 14);
-    local.writeUInt32LE(compressed.length, 18);
-    local.writeUInt32LE(part.declaredSize ?? part.data.length, 22);
+    if (part.descriptor !== 'zeros in the local header') {
+      local.writeUInt32LE(crc, 14);
+      local.writeUInt32LE(compressed.length, 18);
+      local.writeUInt32LE(part.declaredSize ?? part.data.length, 22);
+    }
     local.writeUInt16LE(name.length, 26);
     chunks.push(local, name, compressed);
     entries.push({ part, compressed, crc, offset });
     offset += local.length + name.length + compressed.length;
+    if (part.descriptor) {
+      const descriptor = Buffer.alloc(16);
+      descriptor.writeUInt32LE(0x08074b50, 0);
+      descriptor.writeUInt32LE(crc, 4);
+      descriptor.writeUInt32LE(compressed.length, 8);
+      descriptor.writeUInt32LE(part.declaredSize ?? part.data.length, 12);
+      chunks.push(descriptor);
+      offset += descriptor.length;
+    }
   }
   if (options.hidden) {
     chunks.push(options.hidden);
@@ -95,7 +108,7 @@ function zip(parts: Part[], options: ZipOptions = {}): Buffer {
     central.writeUInt32LE(0x02014b50, 0);
     central.writeUInt16LE(20, 4);
     central.writeUInt16LE(20, 6);
-    central.writeUInt16LE(part.flags ?? 0, 8);
+    central.writeUInt16LE(flagsOf(part), 8);
     central.writeUInt16LE(8, 10);
     central.writeUInt32LE(crc, 16);
     central.writeUInt32LE(compressed.length, 20);
@@ -114,6 +127,8 @@ function zip(parts: Part[], options: ZipOptions = {}): Buffer {
   chunks.push(end);
   return Buffer.concat(chunks);
 }
+
+const flagsOf = (part: Part) => (part.flags ?? 0) | (part.descriptor ? 0x8 : 0);
 
 const MAIN = 'http://schemas.openxmlformats.org/spreadsheetml/2006/main';
 const RELS = 'http://schemas.openxmlformats.org/officeDocument/2006/relationships';
@@ -213,6 +228,44 @@ describe('XLSX: the zip is checked before exceljs opens it', () => {
     expect(await refusalOf(XLSX_CONTENT_TYPE, zip(workbookParts(quoted)))).toEqual(refused('PAYLOAD_TOO_LARGE', 'FILE_TOO_LARGE', /column IW/));
     const withinBound = sheetXml([HEADERS, PERSON]).replace('</row></sheetData>', '<c r="IV2" t="inlineStr"><is><t>x</t></is></c></row></sheetData>');
     expect((await readD03List(XLSX_CONTENT_TYPE, zip(workbookParts(withinBound)))).rows).toHaveLength(1);
+  });
+
+  it('refuses a cell reference that hides its column: a character reference, or a decoy r inside another attribute', async () => {
+    const person = sheetXml([HEADERS, PERSON]);
+    const escaped = person.replace('</row></sheetData>', '<c r="&#88;FD2" t="inlineStr"><is><t>x</t></is></c></row></sheetData>');
+    expect(await refusalOf(XLSX_CONTENT_TYPE, zip(workbookParts(escaped)))).toEqual(refused('MALFORMED_BODY', 'FILE_UNREADABLE', /cell reference/));
+    const decoy = person.replace('</row></sheetData>', `<c x=' r="A1"' r="XFD2" t="inlineStr"><is><t>x</t></is></c></row></sheetData>`);
+    expect(await refusalOf(XLSX_CONTENT_TYPE, zip(workbookParts(decoy)))).toEqual(refused('PAYLOAD_TOO_LARGE', 'FILE_TOO_LARGE', /column XFD/));
+    const twice = person.replace('<c r="A2"', '<c r="A2" r="XFD2"');
+    expect(await refusalOf(XLSX_CONTENT_TYPE, zip(workbookParts(twice)))).toEqual(refused('MALFORMED_BODY', 'FILE_UNREADABLE', /cell reference/));
+    const beyondCarry = person.replace('</row></sheetData>', `<c x="${'a'.repeat(200 * 1024)}" r="XFD2" t="inlineStr"><is><t>x</t></is></c></row></sheetData>`);
+    expect(await refusalOf(XLSX_CONTENT_TYPE, zip(workbookParts(beyondCarry)))).toEqual(refused('MALFORMED_BODY', 'FILE_UNREADABLE', /cell tag/));
+    const absolute = person.replace('<c r="A2"', '<c r="$A$2"');
+    expect((await readD03List(XLSX_CONTENT_TYPE, zip(workbookParts(absolute)))).rows).toHaveLength(1);
+  });
+
+  it('refuses a part exceljs would read as a sheet under a name the check does not take for one', async () => {
+    const wide = sheetXml([HEADERS, PERSON]).replace('<c r="A2"', '<c r="XFD2"');
+    for (const name of ['xl/worksheets/sheet2.xml.x', 'evil/xl/worksheets/sheet2.xml']) {
+      const parts = [...workbookParts(sheetXml([HEADERS, PERSON])), { name, data: Buffer.from(wide) }];
+      expect(await refusalOf(XLSX_CONTENT_TYPE, zip(parts))).toEqual(refused('MALFORMED_BODY', 'FILE_UNREADABLE', /sheet2/));
+    }
+  });
+
+  it('reads a part whose data descriptor follows sizes its local header gives too, and one whose local header leaves them zero', async () => {
+    for (const descriptor of ['sizes also in the local header', 'zeros in the local header'] as const) {
+      const parts = workbookParts(sheetXml([HEADERS, PERSON])).map((part) => ({ ...part, descriptor }));
+      const list = await readD03List(XLSX_CONTENT_TYPE, zip(parts));
+      expect(list.rows).toEqual([expect.objectContaining({ stt: 1, hoTen: 'Lò Thị Mai' })]);
+    }
+  });
+
+  it('copies no sheet to disk when the workbook has no relationships part, even when reading stops in the middle', async () => {
+    const withoutRels = (rows: string[][]) => workbookParts(sheetXml(rows)).filter((part) => part.name !== 'xl/_rels/workbook.xml.rels');
+    expect((await readD03List(XLSX_CONTENT_TYPE, zip(withoutRels([HEADERS, PERSON])))).rows).toHaveLength(1);
+    const tooMany = withoutRels([HEADERS, ...Array.from({ length: 30 }, (_, i) => [String(i + 1), ...PERSON.slice(1)])]);
+    expect(await refusalOf(XLSX_CONTENT_TYPE, zip(tooMany), { ...DEFAULT_D03_LIMITS, maxRows: 10, maxRowsBeforeHeader: 5 })).toEqual(refused('PAYLOAD_TOO_LARGE', 'FILE_TOO_LARGE'));
+    expect(readdirSync(tmpdir()).filter((name) => name.startsWith(`tmp-${process.pid}-`))).toEqual([]);
   });
 
   it('bounds the rows of a sheet, people or not', async () => {

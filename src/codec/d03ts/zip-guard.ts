@@ -42,6 +42,7 @@ interface Entry {
   recordEnd?: number;
   flags: number;
   method: number;
+  crc: number;
   compressedSize: number;
   size: number;
   localOffset: number;
@@ -74,23 +75,54 @@ export async function inspectXlsx(body: Buffer, limits: D03ListLimits): Promise<
 }
 
 /**
- * exceljs's streaming reader needs the shared strings before a sheet; a sheet that comes first
- * (Excel writes them last, and some writers write none) it copies to a temporary file, which it
- * leaves on disk when reading stops early. So the checked local records are copied with the
- * sheets after every other part, and an empty shared strings part is put first when there is none:
- * the sheets are then parsed straight from the zip. A copy of the compressed records costs the
- * body's size once; the central directory is not copied, as the streaming reader does not read it.
+ * exceljs's streaming reader needs the shared strings and the workbook's relationships before a
+ * sheet; a sheet that comes before either (Excel writes the shared strings last, and some writers
+ * write none) it copies to a temporary file, which it leaves on disk when reading stops early. So
+ * the checked local records are copied with the sheets after every other part, an empty shared
+ * strings part is put first when there is none, and the relationships are always an empty part of
+ * our own: exceljs uses them only to name sheets, which the list does not need, and a part of the
+ * workbook's that parsed to nothing (an empty one) would send it back to the temporary file. The
+ * sheets are then parsed straight from the zip. A copy of the compressed records costs the body's
+ * size once; the central directory is not copied, as the streaming reader does not read it.
  */
 function sheetsLast(body: Buffer, entries: Entry[]): Buffer {
   const isSheet = (entry: Entry) => WORKSHEET_PART.test(entry.name);
-  const ordered = [...entries].sort((a, b) => Number(isSheet(a)) - Number(isSheet(b)) || a.localOffset - b.localOffset);
-  const records = ordered.map((entry) => body.subarray(entry.localOffset, entry.recordEnd));
+  const ordered = [...entries]
+    .filter((entry) => entry.name !== WORKBOOK_RELS_PART)
+    .sort((a, b) => Number(isSheet(a)) - Number(isSheet(b)) || a.localOffset - b.localOffset);
+  const records = ordered.flatMap((entry) => streamableRecord(body, entry));
+  records.unshift(storedRecord(WORKBOOK_RELS_PART, Buffer.from(EMPTY_RELATIONSHIPS)));
   if (!entries.some((entry) => entry.name === SHARED_STRINGS_PART)) records.unshift(storedRecord(SHARED_STRINGS_PART, Buffer.from(EMPTY_SHARED_STRINGS)));
   return Buffer.concat(records);
 }
 
+/**
+ * A part's local record as the streaming unzip is to read it. One followed by a data descriptor
+ * (flag bit 3) is rewritten without it: its local header gets the directory's CRC and sizes and
+ * loses the flag. Read as it stands, the unzip would look for the descriptor's signature to find the
+ * part's end, or, when the local header gives sizes as well, misread it (unzipper 0.10 does).
+ */
+function streamableRecord(body: Buffer, entry: Entry): Buffer[] {
+  const at = entry.localOffset;
+  const flags = body.readUInt16LE(at + 6);
+  if (!(flags & FLAG_DATA_DESCRIPTOR)) return [body.subarray(at, entry.recordEnd)];
+  const dataStart = at + 30 + body.readUInt16LE(at + 26) + body.readUInt16LE(at + 28);
+  const header = Buffer.from(body.subarray(at, dataStart));
+  header.writeUInt16LE(flags & ~FLAG_DATA_DESCRIPTOR, 6);
+  header.writeUInt32LE(entry.crc, 14);
+  header.writeUInt32LE(entry.compressedSize, 18);
+  header.writeUInt32LE(entry.size, 22);
+  return [header, body.subarray(dataStart, dataStart + entry.compressedSize)];
+}
+
 const WORKSHEET_PART = /^xl\/worksheets\/sheet\d+\.xml$/;
+// exceljs 4.4.0 (stream/xlsx/workbook-reader.js) takes a part for a sheet by this unanchored
+// pattern: a part it matches and the anchored one above does not would be parsed by exceljs
+// without the cell screen having seen it.
+const EXCELJS_WORKSHEET_PART = /xl\/worksheets\/sheet\d+[.]xml/;
+const WORKBOOK_RELS_PART = 'xl/_rels/workbook.xml.rels';
 const EMPTY_SHARED_STRINGS = '<sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" count="0" uniqueCount="0"/>';
+const EMPTY_RELATIONSHIPS = '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"/>';
 
 function storedRecord(name: string, data: Buffer): Buffer {
   const nameBytes = Buffer.from(name, 'utf8');
@@ -133,6 +165,7 @@ function centralDirectory(body: Buffer, limits: D03ListLimits): { entries: Entry
     const entry: Entry = {
       flags: body.readUInt16LE(at + 8),
       method: body.readUInt16LE(at + 10),
+      crc: body.readUInt32LE(at + 16),
       compressedSize: body.readUInt32LE(at + 20),
       size: body.readUInt32LE(at + 24),
       localOffset: body.readUInt32LE(at + 42),
@@ -144,6 +177,9 @@ function centralDirectory(body: Buffer, limits: D03ListLimits): { entries: Entry
     }
     if (entry.method !== STORED && entry.method !== DEFLATED) throw damaged('a part is compressed in a way spreadsheets do not use');
     if (names.has(entry.name)) throw damaged('two parts have the same name');
+    if (EXCELJS_WORKSHEET_PART.test(entry.name) && !WORKSHEET_PART.test(entry.name)) {
+      throw damaged(`the part ${clipName(entry.name)} is named like a sheet but is not one`);
+    }
     names.add(entry.name);
     if (entry.size > limits.maxZipEntryBytes || (entry.name === SHARED_STRINGS_PART && entry.size > limits.maxSharedStringsBytes)) {
       throw refuseFile('FILE_TOO_LARGE', `The workbook's part ${clipName(entry.name)} is ${megabytes(entry.size)} once uncompressed, more than a list needs`);
@@ -177,14 +213,9 @@ function checkLayout(body: Buffer, entries: Entry[], directoryStart: number): vo
     const dataEnd = dataStart + entry.compressedSize;
     if (dataEnd > directoryStart) throw damaged('a part runs past the end of the file');
     if (flags & FLAG_DATA_DESCRIPTOR) {
-      // A streaming unzip finds the end of such a part by the descriptor's signature: it must be
-      // there, and the same four bytes inside the compressed data would make it stop early. Sizes
-      // in the local record are zero or the directory's: a smaller one would make the unzip read
-      // the rest of the data as further records, which nothing here has checked.
-      const localSize = body.readUInt32LE(at + 18);
-      if (dataEnd + 16 > directoryStart || body.readUInt32LE(dataEnd) !== DATA_DESCRIPTOR ||
-        (localSize !== 0 && localSize !== entry.compressedSize) ||
-        body.subarray(dataStart, dataEnd).indexOf(uint32(DATA_DESCRIPTOR)) !== -1) {
+      // The descriptor (with its signature, as every writer of workbooks puts it) ends the record;
+      // the copy handed to exceljs leaves it out (streamableRecord).
+      if (dataEnd + 16 > directoryStart || body.readUInt32LE(dataEnd) !== DATA_DESCRIPTOR) {
         throw damaged('a part cannot be read as a stream');
       }
       expected = dataEnd + 16;
@@ -246,7 +277,10 @@ function inflateWithin(body: Buffer, entry: Entry, look: (chunk: Buffer) => void
  * exceljs spends, on every row, work in proportion to the row's last column, and a cell may stand as
  * far right as column XFD (16,384): a small sheet of rows each with one cell there takes minutes to
  * read. The form has 17 columns; a cell beyond column IV (256) is refused before exceljs reads the
- * sheet. Tags are examined whole: the text from a chunk's last '<' waits for the next chunk.
+ * sheet. Tags are examined whole: the text from a chunk's last '<' waits for the next chunk. A cell's
+ * reference is its attribute named exactly `r`, read as an XML parser reads attributes (so no `r=`
+ * inside another attribute's value counts); one holding `&` (a character reference exceljs's parser
+ * would decode) or that is not a plain reference is refused, not guessed at.
  */
 class CellColumnScreen {
   private carry = '';
@@ -257,8 +291,11 @@ class CellColumnScreen {
     const cut = text.lastIndexOf('<');
     this.check(cut === -1 ? text : text.slice(0, cut));
     this.carry = cut === -1 ? '' : text.slice(cut);
-    // A long text node after the last tag; the tag at its start is whole.
-    if (this.carry.length > MAX_CARRY) this.end();
+    if (this.carry.length > MAX_CARRY) {
+      // A long text node after the last tag, whose tag is whole; a cell tag this long is no cell.
+      if (CELL_TAG_START.test(this.carry) && !CELL_TAG_WHOLE.test(this.carry)) throw damaged('a cell tag is longer than any cell needs');
+      this.end();
+    }
   }
 
   end(): void {
@@ -268,23 +305,45 @@ class CellColumnScreen {
 
   private check(text: string): void {
     for (const tag of text.matchAll(CELL_TAG)) {
-      const letters = CELL_COLUMN.exec(tag[0])?.[1];
-      if (letters !== undefined && columnNumber(letters) > MAX_COLUMN) {
-        throw refuseFile('FILE_TOO_LARGE', `The sheet has a cell in column ${letters.slice(0, 3).toUpperCase()}; a list's sheet has nothing beyond column IV. Delete what stands far to the right of the list`);
+      const reference = cellReference(tag[1] ?? '');
+      if (reference === undefined) continue;
+      const letters = PLAIN_REFERENCE.exec(reference)?.[1];
+      if (letters === undefined) throw damaged('a cell reference is not a plain reference such as B7');
+      if (columnNumber(letters) > MAX_COLUMN) {
+        throw refuseFile('FILE_TOO_LARGE', `The sheet has a cell in column ${letters.toUpperCase()}; a list's sheet has nothing beyond column IV. Delete what stands far to the right of the list`);
       }
     }
   }
 }
 
+/** The value of a cell tag's `r` attribute, undefined when it has none; its attributes must parse. */
+function cellReference(attributes: string): string | undefined {
+  let reference: string | undefined;
+  let at = 0;
+  for (const attribute of attributes.matchAll(ATTRIBUTE)) {
+    if (attribute.index !== at) break;
+    at += attribute[0].length;
+    if (attribute[1] === 'r') {
+      if (reference !== undefined) throw damaged('a cell reference is not a plain reference such as B7: a cell has two');
+      reference = (attribute[2] ?? '').slice(1, -1);
+    }
+  }
+  if (!/^\s*\/?$/.test(attributes.slice(at))) throw damaged('a cell reference is not a plain reference such as B7: a cell tag does not parse');
+  return reference;
+}
+
 const MAX_COLUMN = 256;
 const MAX_CARRY = 64 * 1024;
-// A cell's start tag, with or without a namespace prefix; quoted values may hold '>'.
-const CELL_TAG = /<(?:[A-Za-z_][\w.-]*:)?c\s(?:[^>"']|"[^"]*"|'[^']*')*>/g;
-const CELL_COLUMN = /\sr\s*=\s*["']\$?([A-Za-z]+)/;
+// A cell's start tag, with or without a namespace prefix, and its attributes; quoted values may hold '>'.
+const CELL_TAG = /<(?:[A-Za-z_][\w.-]*:)?c(\s(?:[^>"']|"[^"]*"|'[^']*')*)>/g;
+const CELL_TAG_START = /^<(?:[A-Za-z_][\w.-]*:)?c\s/;
+const CELL_TAG_WHOLE = /^<(?:[A-Za-z_][\w.-]*:)?c\s(?:[^>"']|"[^"]*"|'[^']*')*>/;
+const ATTRIBUTE = /\s+([^\s=/>]+)\s*=\s*("[^"]*"|'[^']*')/g;
+const PLAIN_REFERENCE = /^\$?([A-Za-z]{1,3})\$?\d+$/;
 
 function columnNumber(letters: string): number {
   let n = 0;
-  for (const ch of letters.slice(0, 4).toUpperCase()) n = n * 26 + (ch.charCodeAt(0) - 64);
+  for (const ch of letters.toUpperCase()) n = n * 26 + (ch.charCodeAt(0) - 64);
   return n;
 }
 
