@@ -264,3 +264,58 @@ describe('the annotated list sent back', () => {
     expect(back.rows).toEqual(rows.map((row) => ({ ...row, ghiChu: notes.get(row.stt) })));
   });
 });
+
+describe('text bounds: the JSON schema\'s maxLength (32 for codes, 200 for a name, 500 for text) and text PostgreSQL can store', () => {
+  const huge = 'x'.repeat(2_100_000);
+
+  it('XLSX: a value over its bound is a MAXLENGTH problem and is not kept; a header fact over its bound is not taken', async () => {
+    const body = await xlsxOf((sheet) => {
+      sheet.addRow([`Tên đơn vị: ${'T'.repeat(501)}`, undefined, undefined, 'Mã đơn vị:', 'M'.repeat(33)]);
+      sheet.addRow(HEADERS);
+      sheet.addRow(person(1, { hoTen: 'H'.repeat(201), diaChi: 'Đ'.repeat(501), soBienLai: 'B'.repeat(33), soTien: '1'.repeat(33), ghiChu: 'G'.repeat(500) }));
+    });
+    const list = await rowsOf(XLSX_CONTENT_TYPE, body);
+    expect(list.header).toEqual({});
+    expect(list.problems).toEqual(['/hoTen', '/diaChi', '/soBienLai', '/soTien'].map((path) => ({ stt: 1, path, code: 'MAXLENGTH', message: expect.stringMatching(/at most \d+ characters/) })));
+    expect(list.rows[0]).not.toHaveProperty('hoTen');
+    expect(list.rows[0]).not.toHaveProperty('diaChi');
+    expect(list.rows[0]?.ghiChu).toHaveLength(500);
+  });
+
+  it('XLSX: cells pointing at one 2 MB shared string, above, in and under the header, keep none of it', async () => {
+    const body = await xlsxOf((sheet) => {
+      for (let i = 0; i < 20; i++) sheet.addRow(Array.from({ length: 17 }, () => huge));
+      sheet.addRow(HEADERS);
+      sheet.addRow(HEADERS.map(() => huge));
+      for (let i = 1; i <= 2_000; i++) sheet.addRow(person(i, { hoTen: huge, diaChi: huge }));
+    });
+    const list = await rowsOf(XLSX_CONTENT_TYPE, body);
+    expect(list.header).toEqual({});
+    expect(list.rows).toHaveLength(2_000);
+    expect(list.rows.filter((row) => row.hoTen !== undefined || row.diaChi !== undefined)).toEqual([]);
+    expect(list.problems).toHaveLength(4_000);
+    expect(new Set(list.problems.map((problem) => problem.code))).toEqual(new Set(['MAXLENGTH']));
+  }, 60_000);
+
+  it('CSV, JSON and XML: a NUL or a lone surrogate is an INVALID_TEXT problem, a value over its bound MAXLENGTH, and neither is kept', async () => {
+    const csv = [`Tên đơn vị: Trường\u0000A`, HEADERS.join(','), ['1', 'Lò\u0000Mai', ...person(1, { diaChi: 'Thôn Tả Ván' }).slice(2).map((v) => String(v ?? ''))].join(',')].join('\n');
+    const fromCsv = await rowsOf(CSV_CONTENT_TYPE, Buffer.from(csv));
+    expect(fromCsv.header).toEqual({});
+    expect(fromCsv.problems).toEqual([{ stt: 1, path: '/hoTen', code: 'INVALID_TEXT', message: expect.any(String) }]);
+    expect(fromCsv.rows[0]).not.toHaveProperty('hoTen');
+
+    const json = `{"kyKeKhai": "${'1'.repeat(33)}", "tenDonVi": "${'T'.repeat(501)}", "rows": [{"stt": 1, "hoTen": "L\\ud800", "ghiChu": "${'G'.repeat(501)}", "lop": "\\u0000"}]}`;
+    const fromJson = await rowsOf('application/json', Buffer.from(json));
+    expect(fromJson.header).toEqual({});
+    expect(fromJson.problems.map(({ path, code }) => ({ path, code }))).toEqual([
+      { path: '/hoTen', code: 'INVALID_TEXT' }, { path: '/ghiChu', code: 'MAXLENGTH' }, { path: '/lop', code: 'INVALID_TEXT' },
+    ]);
+    expect(fromJson.rows).toEqual([{ stt: 1 }]);
+
+    const xml = `<D03-TS><ThongTinDonVi><TenDonVi>${'T'.repeat(501)}</TenDonVi></ThongTinDonVi><NoiDung><LaoDong><STT>1</STT><HoTen>Lò Thị Mai</HoTen><DiaChi>${'Đ'.repeat(501)}</DiaChi></LaoDong></NoiDung></D03-TS>`;
+    const fromXml = await rowsOf('application/xml', Buffer.from(xml));
+    expect(fromXml.header).toEqual({});
+    expect(fromXml.problems).toEqual([{ stt: 1, path: '/diaChi', code: 'MAXLENGTH', message: expect.any(String) }]);
+    expect(fromXml.rows).toEqual([{ stt: 1, hoTen: 'Lò Thị Mai' }]);
+  });
+});

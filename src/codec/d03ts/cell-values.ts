@@ -2,9 +2,11 @@
  * One value of a list file → the value of a D03-TS field, whatever form the file gave it: a
  * spreadsheet date or serial number, a number typed as text with thousands separators, a code whose
  * leading zero a spreadsheet dropped. Anything that cannot be taken is a problem for its row, never
- * a guess; text is otherwise left as the school wrote it (trimmed), for the row checks to judge.
+ * a guess: text longer than the JSON schema allows the field, or that PostgreSQL cannot store, is
+ * not kept. Text is otherwise left as the school wrote it (trimmed), for the row checks to judge.
  */
-import type { D03Field } from './d03-row.js';
+import { readSchema } from '../../package-files.js';
+import type { D03Field, D03ListHeader } from './d03-row.js';
 
 /** A cell as the readers hand it over: text, a number, a date, or a fault of the cell itself. */
 export type CellScalar = string | number | Date | CellFault | undefined;
@@ -43,6 +45,57 @@ const KIND: Record<D03Field, FieldKind> = {
   ghiChu: 'text',
 };
 
+interface SchemaProperty {
+  $ref?: string;
+  maxLength?: number;
+}
+
+const schema = readSchema<{ properties: Record<string, SchemaProperty>; $defs: Record<string, SchemaProperty> & { row: { properties: Record<string, SchemaProperty> } } }>('d03-ts.schema.json');
+
+// An amount is a number in the schema, so it has no maxLength there; written as text with its
+// separators it is no longer than a code.
+const NUMBER_AS_TEXT_MAX_LENGTH = maxLengthOf({ $ref: '#/$defs/short' }) ?? 32;
+
+function maxLengthOf(property: SchemaProperty | undefined): number | undefined {
+  const resolved = property?.$ref === undefined ? property : schema.$defs[property.$ref.split('/').pop() ?? ''];
+  return resolved?.maxLength;
+}
+
+const MAX_LENGTH = Object.fromEntries(Object.keys(KIND).map((field) => [field, maxLengthOf(schema.$defs.row.properties[field]) ?? NUMBER_AS_TEXT_MAX_LENGTH])) as Record<D03Field, number>;
+const FACT_MAX_LENGTH = Object.fromEntries((['tenDonVi', 'maDonVi', 'kyKeKhai'] as const).map((fact) => [fact, maxLengthOf(schema.properties[fact]) ?? NUMBER_AS_TEXT_MAX_LENGTH])) as Record<keyof D03ListHeader, number>;
+
+// Spaces around a value are trimmed; a cell with this much more than its bound is too long whatever
+// it holds, so a huge cell of spaces costs no scan.
+const UNTRIMMED_SLACK = 1024;
+
+/** Why a trimmed text cannot be taken as it stands, or undefined when it can. */
+function textProblem(text: string, maxLength: number): ValueProblem | undefined {
+  if (codePointsOver(text, maxLength)) return { code: 'MAXLENGTH', message: `must be at most ${maxLength} characters` };
+  if (!isStorableText(text)) return { code: 'INVALID_TEXT', message: 'contains a NUL or an unpaired surrogate' };
+  return undefined;
+}
+
+/** Characters counted as JSON Schema counts them (code points), without spreading a long text. */
+function codePointsOver(text: string, max: number): boolean {
+  if (text.length <= max) return false;
+  if (text.length > 2 * max) return true;
+  let count = 0;
+  for (const _ of text) if (++count > max) return true;
+  return false;
+}
+
+/** Text PostgreSQL can store: no NUL, no lone UTF-16 surrogate (the intake validator's rule, which a codec may not import). */
+function isStorableText(text: string): boolean {
+  return text.isWellFormed() && !text.includes('\u0000');
+}
+
+/** A header fact as stated (trimmed), or undefined when it is too long or cannot be stored: it is then as if not stated. */
+export function factValue(fact: keyof D03ListHeader, text: string): string | undefined {
+  if (text.length > FACT_MAX_LENGTH[fact] + UNTRIMMED_SLACK) return undefined;
+  const trimmed = text.trim();
+  return trimmed === '' || textProblem(trimmed, FACT_MAX_LENGTH[fact]) ? undefined : trimmed;
+}
+
 function isFault(v: CellScalar): v is CellFault {
   return typeof v === 'object' && !(v instanceof Date);
 }
@@ -52,8 +105,12 @@ export function fieldValue(field: D03Field, cell: CellScalar, date1904: boolean)
   if (cell === undefined) return undefined;
   if (isFault(cell)) return { problem: { code: cell.fault, message: cell.message } };
   if (typeof cell === 'string') {
+    const maxLength = MAX_LENGTH[field];
+    if (cell.length > maxLength + UNTRIMMED_SLACK) return { problem: { code: 'MAXLENGTH', message: `must be at most ${maxLength} characters` } };
     const text = cell.trim();
-    return text === '' ? undefined : fromText(KIND[field], text);
+    if (text === '') return undefined;
+    const problem = textProblem(text, maxLength);
+    return problem ? { problem } : fromText(KIND[field], text);
   }
   if (typeof cell === 'number') return fromNumber(KIND[field], cell, date1904);
   return fromDate(KIND[field], cell);

@@ -6,7 +6,7 @@
  */
 import sjson from 'secure-json-parse';
 import { clip, decodeUtf8 } from '../body-text.js';
-import { fieldValue, sttOf } from './cell-values.js';
+import { factValue, fieldValue, sttOf } from './cell-values.js';
 import type { D03Field, D03ListHeader, D03Row, RowProblem } from './d03-row.js';
 import { refuseFile, tooManyRows, type D03ListLimits, type D03ListRead } from './list-file.js';
 
@@ -42,7 +42,8 @@ export function readD03Json(body: Buffer, limits: D03ListLimits): D03ListRead {
   const header: D03ListHeader = {};
   for (const fact of ['kyKeKhai', 'maDonVi', 'tenDonVi'] as const) {
     const value = parsed[fact];
-    if (typeof value === 'string' && value.trim() !== '') header[fact] = value.trim();
+    const stated = typeof value === 'string' ? factValue(fact, value) : undefined;
+    if (stated !== undefined) header[fact] = stated;
   }
   const rows: D03Row[] = [];
   const problems: RowProblem[] = [];

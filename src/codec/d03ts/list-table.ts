@@ -7,7 +7,7 @@
  * ("Cộng tăng", "Cộng giảm") and the signatures.
  */
 import { D03_COLUMNS, type D03ListHeader, type D03Row, type RowProblem } from './d03-row.js';
-import { fieldValue, sttOf, type CellScalar } from './cell-values.js';
+import { factValue, fieldValue, sttOf, type CellScalar } from './cell-values.js';
 import { refuseFile, refuseMissingColumns, tooManyRows, type D03ListLimits } from './list-file.js';
 
 /**
@@ -52,6 +52,11 @@ function aliasMap(aliases: Partial<Record<keyof D03Row, readonly string[]>>): Ma
 const REQUIRED: ReadonlyArray<keyof D03Row> = ['stt', 'hoTen', 'ngaySinh', 'gioiTinh', 'noiDangKyKCB', 'tuThang', 'soThang'];
 
 const HEADER_TEXT = new Map<keyof D03Row, string>(D03_COLUMNS.map((column) => [column.field, column.header]));
+
+// Folding is a pass over every character; a header cell, or a cell of the header block holding a
+// label and its value, is a few hundred characters, and a longer one is neither.
+const MAX_HEADER_CELL = 200;
+const MAX_FACT_CELL = 1024;
 
 /** Letters without their diacritics (đ → d), lower case, and every run of anything else as one space. */
 function foldText(text: string): string {
@@ -147,7 +152,7 @@ export class ListTable {
     const columns = this.columns;
     if (columns === undefined) return;
     cells.forEach((cell, i) => {
-      if (typeof cell !== 'string' || columns[i] !== undefined) return;
+      if (typeof cell !== 'string' || cell.length > MAX_HEADER_CELL || columns[i] !== undefined) return;
       const folded = foldText(cell);
       const field = FIELD_BY_SUB_HEADER.get(folded) ?? FIELD_BY_HEADER.get(folded);
       if (field !== undefined && !columns.includes(field)) columns[i] = field;
@@ -170,7 +175,7 @@ export class ListTable {
   /** "Tên đơn vị: …", "Mã đơn vị: …", "Kỳ kê khai: MM/yyyy", in one cell or as a label cell followed by its value. */
   private readFacts(cells: readonly CellScalar[]): void {
     cells.forEach((cell, i) => {
-      if (typeof cell !== 'string') return;
+      if (typeof cell !== 'string' || cell.length > MAX_FACT_CELL) return;
       const folded = foldChars(cell);
       const found = FACT_LABELS.flatMap(({ fact, label }) => [...folded.matchAll(label)].map((m) => ({ fact, start: m.index, end: m.index + m[0].length })))
         .sort((a, b) => a.start - b.start);
@@ -178,7 +183,7 @@ export class ListTable {
         if (this.header[fact] !== undefined) return;
         let value = cell.slice(end, found[k + 1]?.start ?? cell.length).replace(/^[\s:.]+|[\s,;.]+$/g, '');
         if (value === '') value = nextText(cells, i);
-        const stated = fact === 'kyKeKhai' ? monthIn(value) : value;
+        const stated = fact === 'kyKeKhai' ? monthIn(value) : factValue(fact, value);
         if (stated) this.header[fact] = stated;
       });
     });
@@ -190,6 +195,7 @@ export class ListTable {
  * "Ngày sinh (dd/mm/yyyy)" and "Số CCCD/ĐDCN" are found too.
  */
 function fieldOfHeader(text: string): keyof D03Row | undefined {
+  if (text.length > MAX_HEADER_CELL) return undefined;
   const folded = foldText(text);
   const exact = FIELD_BY_HEADER.get(folded);
   if (exact !== undefined) return exact;
@@ -227,7 +233,7 @@ const HEADERS_BESIDE_STT = 4;
 function nextText(cells: readonly CellScalar[], after: number): string {
   for (let i = after + 1; i < cells.length; i++) {
     const cell = cells[i];
-    if (typeof cell === 'string' && cell.trim() !== '') return cell.trim();
+    if (typeof cell === 'string' && cell.length <= MAX_FACT_CELL && cell.trim() !== '') return cell.trim();
     if (typeof cell === 'number') return String(cell);
   }
   return '';

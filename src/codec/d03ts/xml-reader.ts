@@ -7,7 +7,7 @@
  * without regard to case, as the software has written `MasoBHXH` and `MaSoBHXH`.
  */
 import { readXml, type XmlDocument } from '../xml-document.js';
-import { fieldValue, sttOf } from './cell-values.js';
+import { factValue, fieldValue, sttOf } from './cell-values.js';
 import type { D03Field, D03ListHeader, D03Row, RowProblem } from './d03-row.js';
 import { refuseFile, tooManyRows, type D03ListLimits, type D03ListRead } from './list-file.js';
 
@@ -133,5 +133,6 @@ function child(node: unknown, lowerName: string): unknown {
 }
 
 function setText(header: D03ListHeader, fact: keyof D03ListHeader, value: unknown): void {
-  if (typeof value === 'string' && value.trim() !== '') header[fact] = value.trim();
+  const stated = typeof value === 'string' ? factValue(fact, value) : undefined;
+  if (stated !== undefined) header[fact] = stated;
 }
