@@ -1,6 +1,7 @@
 import { Ajv } from 'ajv';
 import type { InjectOptions, LightMyRequestResponse } from 'fastify';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { xmlEntityDecoder } from '../src/codec/xml-document.js';
 import { errorBodySchema, errorCatalogue, type ErrorCode } from '../src/errors.js';
 import { khaiSinh, toSoapEnvelope, toXml } from './support/fixtures.js';
 import { countRows, startTestGateway, type ClientName, type TestGateway } from './support/gateway.js';
@@ -227,5 +228,62 @@ describe('hostile bodies at the SOAP door', () => {
     expectSoapFault(response, code, detail);
     expect(response.body).not.toContain('lollollol');
     expect(response.body).not.toContain('root:');
+  });
+});
+
+describe('XML dense with references', () => {
+  /** A birth whose child's name is `name` as written in the XML, in a body of its own or in a SOAP envelope. */
+  const withName = (document: string, name: string) => document.replace(/<nksHoTen>[^<]*<\/nksHoTen>/, `<nksHoTen>${name}</nksHoTen>`);
+  /** As many copies of `reference` as keep `document` within 1 MB once they are its child's name. */
+  const fillingOneMb = (document: string, reference: string) =>
+    Math.floor((ONE_MB - Buffer.byteLength(withName(document, ''))) / reference.length);
+  /** The texts and attribute values (the XML declaration's) of a body: what the parser hands its decoder. */
+  const decodableIn = (body: string) => (body.match(/>[^<]+</g)?.length ?? 0) + (body.match(/="[^"]*"/g)?.length ?? 0);
+
+  it.each([
+    { name: 'character references (&#7897;)', reference: '&#7897;', decoded: 'ộ' },
+    { name: 'the five predefined entities', reference: '&lt;&gt;&quot;&apos;&amp;', decoded: '<>"\'&' },
+  ])('a 1 MB body of $name is read decoding each text once, not each reference', async ({ reference, decoded }) => {
+    const document = toXml('KhaiSinh', khaiSinh());
+    const copies = fillingOneMb(document, reference);
+    const body = withName(document, reference.repeat(copies));
+    expect(Buffer.byteLength(body)).toBeLessThanOrEqual(ONE_MB);
+    const decodes = vi.spyOn(xmlEntityDecoder, 'decode');
+    try {
+      const response = await sendStoringNothing('registry08', xml(body));
+      // Read to the end: the name is too long only once decoded (counted in characters).
+      expectRestError(response, 'VALIDATION_FAILED');
+      expect(response.json().error.details).toContainEqual(expect.objectContaining({ path: '/hoTich/nksHoTen', code: 'MAXLENGTH' }));
+      const longest = decodes.mock.results.map((result) => String(result.value)).sort((a, b) => b.length - a.length)[0];
+      expect(longest).toBe(decoded.repeat(copies));
+      // Tens of thousands of references, yet the decoder ran once per text of the body (the
+      // parser's call), and the screen before the parser decoded none of them.
+      expect(copies).toBeGreaterThan(40_000);
+      expect(decodes.mock.calls.length).toBeLessThanOrEqual(decodableIn(body));
+    } finally {
+      decodes.mockRestore();
+    }
+  });
+
+  it('the same through SOAP: the screen decodes no reference, the soap library reads them', async () => {
+    const document = toSoapEnvelope('KhaiSinh', khaiSinh());
+    const body = withName(document, '&#7897;'.repeat(fillingOneMb(document, '&#7897;')));
+    expect(Buffer.byteLength(body)).toBeLessThanOrEqual(ONE_MB);
+    const decodes = vi.spyOn(xmlEntityDecoder, 'decode');
+    try {
+      const response = await sendStoringNothing('registry08', soap(body));
+      expectSoapFault(response, 'VALIDATION_FAILED', 'MAXLENGTH');
+      expect(decodes).not.toHaveBeenCalled();
+    } finally {
+      decodes.mockRestore();
+    }
+  });
+
+  it('one reference the gateway does not decode, amid a megabyte of good ones, is still refused', async () => {
+    const document = toXml('KhaiSinh', khaiSinh());
+    const half = '&#7897;'.repeat(fillingOneMb(document, '&#7897;') / 2 - 1);
+    const response = await sendStoringNothing('registry08', xml(withName(document, `${half}&nbsp;${half}`)));
+    expectRestError(response, 'MALFORMED_BODY', 'INVALID_XML');
+    expect(response.json().error.details[0].message).toContain('&nbsp;');
   });
 });
