@@ -10,7 +10,7 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { cpus, hostname, totalmem } from 'node:os';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -57,7 +57,7 @@ function log(line: string) {
 
 /** Starts a server process and resolves with its port once it says it is listening. */
 async function startServer(args: string[], env: Record<string, string>, listening: RegExp): Promise<{ child: ChildProcess; port: number }> {
-  const compiled = args[0]?.endsWith('.js');
+  const compiled = args[args.length - 1]?.endsWith('.js');
   const child = spawn(process.execPath, [...(compiled ? [] : ['--import', 'tsx']), ...args], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
   children.push(child);
   const lines = createInterface({ input: child.stdout! });
@@ -90,6 +90,32 @@ function stealSince(before: number[]): number {
   const delta = after.map((value, index) => value - (before[index] ?? 0));
   const total = delta.reduce((sum, value) => sum + value, 0);
   return total > 0 ? ((delta[7] ?? 0) / total) * 100 : 0;
+}
+
+/** CPU time (user + system, ms) a process has used so far, from /proc/<pid>/stat. */
+function processCpuMs(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /s, '').split(' ');
+  // utime and stime are fields 14 and 15 of the line, 12 and 13 after the command name, in clock ticks.
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS;
+}
+
+const CLOCK_TICKS = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+
+/**
+ * CPU time (ms) so far of each PostgreSQL backend serving the gateway (its application_name), by
+ * backend pid: the database's share of a phase, without other users of the same server.
+ */
+async function backendCpuMs(admin: pg.Client, applicationName: string): Promise<Map<number, number>> {
+  const { rows } = await admin.query<{ pid: number }>('SELECT pid FROM pg_stat_activity WHERE application_name = $1', [applicationName]);
+  const cpu = new Map<number, number>();
+  for (const { pid } of rows) {
+    try {
+      cpu.set(pid, processCpuMs(pid));
+    } catch {
+      // Ended meanwhile.
+    }
+  }
+  return cpu;
 }
 
 function rssMb(pid: number): { rss: number; peak: number } {
@@ -169,6 +195,7 @@ async function main() {
   // On a shared VM the hypervisor takes CPU time away at moments of its own choosing; the results
   // say how much, phase by phase, since it moves every number.
   const steal: Array<[string, number]> = [];
+  let dispatchCpuSplit = '';
   try {
     log('1/7 limit: bare fastify + ajv');
     const measured = async <T>(phase: string, run: () => T | Promise<T>): Promise<T> => {
@@ -192,9 +219,12 @@ async function main() {
     log('3/7 ingest: the gateway over JSON, XML, SOAP');
     // What `npm start` runs: the compiled JavaScript, not tsx.
     execFileSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.json'], { cwd: ROOT, stdio: 'inherit' });
-    const gateway = await startServer(['dist/src/main.js'], {
+    // BENCH_CPU_PROF=<dir>: a CPU profile of the gateway, written there when it stops.
+    const profile = process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [];
+    const gateway = await startServer([...profile, 'dist/src/main.js'], {
       PORT: '0', DATABASE_URL, DATABASE_SCHEMA: schema, REDIS_URL, QUEUE_PREFIX: prefix, CLIENTS_FILE: clientsFile, LOG_LEVEL: 'info',
       BHXH_PUSH_URL: `http://127.0.0.1:${bhxhPort}`, DISPATCH_INTERVAL_MS: '86400000', DISPATCH_BATCH_SIZE: '500',
+      PGAPPNAME: prefix,
     }, /listening at http:\/\/127\.0\.0\.1:(\d+)/);
     const pid = gateway.child.pid as number;
     const idleRss = rssMb(pid).rss;
@@ -210,6 +240,7 @@ async function main() {
     log(`4/7 dispatch: ${stored} queued records to a BHXH that answers at once`);
     const dispatchStart = Date.now();
     const dispatchCpu = cpuTimes();
+    const cpuBefore = { gateway: processCpuMs(pid), postgres: await backendCpuMs(admin, prefix), bench: process.cpuUsage() };
     const run = await fetch(`http://127.0.0.1:${gateway.port}/ops/v1/dispatch/run`, { method: 'POST', headers: { authorization: `Bearer ${key}-op` } });
     if (run.status !== 202) throw new Error(`dispatch run answered ${run.status}`);
     for (;;) {
@@ -223,6 +254,15 @@ async function main() {
     }
     const dispatchRate = stored / ((Date.now() - dispatchStart) / 1000);
     steal.push(['dispatch', stealSince(dispatchCpu)]);
+    // Who spent the machine's CPU on dispatch, per record: the gateway, PostgreSQL (every backend),
+    // and this process (the BHXH stand-in, and the watch on the run above).
+    const benchCpu = process.cpuUsage(cpuBefore.bench);
+    const perRecord = (ms: number) => `${Math.round((ms * 1000) / stored)} µs`;
+    let postgresMs = 0;
+    for (const [backend, ms] of await backendCpuMs(admin, prefix)) postgresMs += ms - (cpuBefore.postgres.get(backend) ?? 0);
+    dispatchCpuSplit = `gateway ${perRecord(processCpuMs(pid) - cpuBefore.gateway)}, PostgreSQL (its backends) ${perRecord(postgresMs)}, `
+      + `BHXH stand-in and bench ${perRecord((benchCpu.user + benchCpu.system) / 1000)} per record`;
+    log(`dispatch: ${Math.round(dispatchRate)} records/s; CPU ${dispatchCpuSplit}`);
     const notIssued = Number((await admin.query(`SELECT count(*) FROM ${schema}.transfers WHERE status <> 'issued'`)).rows[0].count);
     if (notIssued > 0) throw new Error(`dispatch ended with ${notIssued} records not issued`);
     const fmt = (value: number) => Math.round(value).toLocaleString('en-US');
@@ -309,7 +349,7 @@ async function main() {
   const missed = misses.length
     ? `\n## Targets missed\n\n${misses.map((miss) => `- ${miss}`).join('\n')}\n\nWhat the profile shows is in the way, and what was done about it: docs/PERFORMANCE.md.\n`
     : '\nEvery target met.\n';
-  const text = `# lienthong benchmark, ${date}\n\n- commit: ${commit}\n- machine: ${machine}\n- command: \`npm run bench\` (BENCH_PHASES=${PHASES}, BENCH_SECONDS=${SECONDS}, BENCH_CONNECTIONS=${CONNECTIONS}, BENCH_SOAK_SECONDS=${SOAK_SECONDS}, BENCH_STORED=${STORED}), load from autocannon in a separate process on loopback, PostgreSQL and Redis on the same machine\n- took: ${((Date.now() - started) / 1000).toFixed(0)} s\n- CPU time taken by the hypervisor (steal, /proc/stat): ${steal.map(([phase, share]) => `${phase} ${share.toFixed(0)}%`).join(', ')}\n\n${table}\n${missed}`;
+  const text = `# lienthong benchmark, ${date}\n\n- commit: ${commit}\n- machine: ${machine}\n- command: \`npm run bench\` (BENCH_PHASES=${PHASES}, BENCH_SECONDS=${SECONDS}, BENCH_CONNECTIONS=${CONNECTIONS}, BENCH_SOAK_SECONDS=${SOAK_SECONDS}, BENCH_STORED=${STORED}), load from autocannon in a separate process on loopback, PostgreSQL and Redis on the same machine\n- took: ${((Date.now() - started) / 1000).toFixed(0)} s\n- CPU time taken by the hypervisor (steal, /proc/stat): ${steal.map(([phase, share]) => `${phase} ${share.toFixed(0)}%`).join(', ')}\n- dispatch's CPU: ${dispatchCpuSplit}\n\n${table}\n${missed}`;
   mkdirSync(join(ROOT, 'bench/results'), { recursive: true });
   const file = join(ROOT, 'bench/results', `${date}-${hostname()}${ONLY_DISPATCH ? '-dispatch' : ''}.md`);
   writeFileSync(file, text);
