@@ -85,6 +85,8 @@ export async function applyResultsInTx(tx: Queryable, batchId: string, results: 
   const members = new Map((await batchMembersInTx(tx, batchId)).map((member) => [member.transferId, member]));
   const seen = new Set<string>();
   const moves: StatusMove[] = [];
+  // Shared by every record answered OK: the audit log seals a run of events with the same details at once.
+  const answeredOk = { actor, action: 'bhxh.answered', details: { batchId, ketQua: 'OK' } };
   const outcomes: Array<{ transferId: string; outcome: string }> = [];
   for (const raw of results) {
     const id = idOf(raw);
@@ -115,7 +117,7 @@ export async function applyResultsInTx(tx: Queryable, batchId: string, results: 
         card: toStatus === 'issued'
           ? { maSoBHXH: result.MA_SO_BHXH, maThe: result.MA_THE, gtTheTu: result.GT_THE_TU, gtTheDen: result.GT_THE_DEN }
           : undefined,
-        event: { actor, action: 'bhxh.answered', details: { batchId, ketQua: 'OK' } },
+        event: answeredOk,
       });
       outcomes.push({ transferId: result.MA_HO_SO, outcome: toStatus });
     } else {

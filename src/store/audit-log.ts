@@ -70,36 +70,70 @@ export function appendAuditEventInTx(tx: Queryable, input: AuditEventInput): voi
   appendAuditEventsInTx(tx, [input]);
 }
 
+type UnsealedEvent = Omit<Sealed, 'seq' | 'prevHash' | 'at'>;
+
 /**
- * The canonical text of an event (what hashEvent hashes after the previous hash) in three parts,
- * around its time and its sequence number, the two fields known only once the chain's lock is held:
- * everything else is serialised before the lock, so writers wait for each other only for a
- * concatenation and a SHA-256. The keys are in canonicalJson's order; the chain tests verify every
- * event with hashEvent.
+ * What consecutive events of a transaction share: a batch's claim, acknowledgement or answer gives
+ * hundreds of events the same actor, action, statuses and details, and differs only in the transfer.
+ * They are stored from one row of values each, and their canonical text is built once around the
+ * transfer id.
  */
-function canonicalTextParts(event: Omit<Sealed, 'seq' | 'prevHash' | 'at'>): [string, string, string] {
+interface EventRun {
+  shared: Omit<UnsealedEvent, 'transferId'>;
+  /** canonicalJson of the shared details. */
+  detailsText: string;
+  parts: [string, string, string];
+  /** Each event's transfer id, in the run's order. */
+  transferIds: Array<string | null>;
+}
+
+function sameRun(run: EventRun, shared: EventRun['shared'], detailsText: string): boolean {
+  const { shared: other } = run;
+  return other.actor === shared.actor && other.action === shared.action && other.fromStatus === shared.fromStatus
+    && other.toStatus === shared.toStatus && other.payloadSha256 === shared.payloadSha256 && run.detailsText === detailsText;
+}
+
+/**
+ * The canonical text of a run's events (what hashEvent hashes after the previous hash) in four
+ * parts, around each event's time, sequence number and transfer id. Time and sequence are known only
+ * once the chain's lock is held: everything else is serialised before the lock, so writers wait for
+ * each other only for a concatenation and a SHA-256. The keys are in canonicalJson's order; the
+ * chain tests verify every event with hashEvent.
+ */
+function canonicalTextParts(shared: EventRun['shared'], detailsText: string): [string, string, string] {
   const text = JSON.stringify;
   return [
-    `{"action":${text(event.action)},"actor":${text(event.actor)},"at":`,
-    `,"details":${canonicalJson(event.details)},"fromStatus":${text(event.fromStatus)},"payloadSha256":${text(event.payloadSha256)},"seq":`,
-    `,"toStatus":${text(event.toStatus)},"transferId":${text(event.transferId)}}`,
+    `{"action":${text(shared.action)},"actor":${text(shared.actor)},"at":`,
+    `,"details":${detailsText},"fromStatus":${text(shared.fromStatus)},"payloadSha256":${text(shared.payloadSha256)},"seq":`,
+    `,"toStatus":${text(shared.toStatus)},"transferId":`,
   ];
 }
 
 async function sealInTx(tx: Queryable, inputs: AuditEventInput[]): Promise<void> {
   sealing.add(tx);
-  const unsealed = inputs.map((input) => {
-    const event = {
+  const runs: EventRun[] = [];
+  let lastDetails: Record<string, unknown> | null | undefined;
+  let lastDetailsText = '';
+  for (const input of inputs) {
+    const shared = {
       actor: input.actor,
       action: input.action,
-      transferId: input.transferId ?? null,
       fromStatus: input.fromStatus ?? null,
       toStatus: input.toStatus ?? null,
       payloadSha256: input.payloadSha256 ?? (input.payload === undefined ? null : sha256Hex(canonicalJson(input.payload))),
       details: input.details ?? null,
     };
-    return { event, parts: canonicalTextParts(event) };
-  });
+    // A batch's events usually carry the very same details object: serialised once.
+    const detailsText = shared.details === lastDetails ? lastDetailsText : canonicalJson(shared.details);
+    lastDetails = shared.details;
+    lastDetailsText = detailsText;
+    const run = runs[runs.length - 1];
+    if (run && sameRun(run, shared, detailsText)) {
+      run.transferIds.push(input.transferId ?? null);
+    } else {
+      runs.push({ shared, transferIds: [input.transferId ?? null], detailsText, parts: canonicalTextParts(shared, detailsText) });
+    }
+  }
   // The chain's turn, its head and the time in one statement. The time is PostgreSQL's, not this
   // host's: gateways on hosts whose clocks differ append to one chain, and sequence order must be
   // time order. It is read in the outer query, which runs only on the row the lock returned (FOR
@@ -115,29 +149,47 @@ async function sealInTx(tx: Queryable, inputs: AuditEventInput[]): Promise<void>
   const firstSeq = Number(previous.seq) + 1;
   const { at } = previous;
   const atText = JSON.stringify(at);
-  const links: string[] = [];
+  const transferIds: Array<string | null> = [];
+  const runOf: number[] = [];
   const hashes: string[] = [];
   let prevHash = previous.hash;
-  unsealed.forEach(({ parts: [beforeAt, beforeSeq, afterSeq] }, index) => {
-    links.push(prevHash);
-    prevHash = sha256Hex(`${prevHash}\n${beforeAt}${atText}${beforeSeq}${firstSeq + index}${afterSeq}`);
-    hashes.push(prevHash);
+  let seq = firstSeq;
+  runs.forEach(({ transferIds: ids, parts: [beforeAt, beforeSeq, beforeTransfer] }, run) => {
+    const stamped = `${beforeAt}${atText}${beforeSeq}`;
+    for (const transferId of ids) {
+      prevHash = sha256Hex(`${prevHash}\n${stamped}${seq}${beforeTransfer}${JSON.stringify(transferId)}}`);
+      seq += 1;
+      transferIds.push(transferId);
+      runOf.push(run + 1);
+      hashes.push(prevHash);
+    }
   });
-  const column = (value: (event: (typeof unsealed)[number]['event']) => string | null) => unsealed.map(({ event }) => value(event));
+  const column = <T>(value: (run: EventRun) => T) => runs.map(value);
+  // Each event's link (prev_hash) is the hash of the event before it, the head's for the first: the
+  // statement takes it with lag() instead of receiving it, so per event only its transfer, run and
+  // hash travel; what a run shares travels once.
   await tx.query(
-    `WITH appended AS (
+    `WITH runs AS (
+       SELECT * FROM unnest($3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::jsonb[])
+         WITH ORDINALITY AS r(actor, action, from_status, to_status, payload_sha256, details, run)
+     ),
+     events AS (
+       SELECT e.ord, e.transfer_id, e.run, e.hash, lag(e.hash, 1, $9::text) OVER (ORDER BY e.ord) AS prev_hash
+         FROM unnest($10::text[], $11::int[], $12::text[]) WITH ORDINALITY AS e(transfer_id, run, hash, ord)
+     ),
+     appended AS (
        INSERT INTO audit_events (seq, at, actor, action, transfer_id, from_status, to_status, payload_sha256, details, prev_hash, hash)
-       SELECT $1::bigint + e.ord - 1, $2::timestamptz, e.actor, e.action, e.transfer_id, e.from_status, e.to_status, e.payload_sha256,
-              e.details, e.prev_hash, e.hash
-         FROM unnest($3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::jsonb[], $10::text[], $11::text[])
-           WITH ORDINALITY AS e(actor, action, transfer_id, from_status, to_status, payload_sha256, details, prev_hash, hash, ord)
+       SELECT $1::bigint + e.ord - 1, $2::timestamptz, r.actor, r.action, e.transfer_id, r.from_status, r.to_status, r.payload_sha256,
+              r.details, e.prev_hash, e.hash
+         FROM events e JOIN runs r ON r.run = e.run
+        ORDER BY e.ord
      )
-     UPDATE audit_chain_head SET seq = $12, hash = $13`,
+     UPDATE audit_chain_head SET seq = $13, hash = $14`,
     [
-      firstSeq, at, column((event) => event.actor), column((event) => event.action), column((event) => event.transferId),
-      column((event) => event.fromStatus), column((event) => event.toStatus), column((event) => event.payloadSha256),
-      column((event) => (event.details === null ? null : JSON.stringify(event.details))), links, hashes,
-      firstSeq + unsealed.length - 1, prevHash,
+      firstSeq, at, column((run) => run.shared.actor), column((run) => run.shared.action), column((run) => run.shared.fromStatus),
+      column((run) => run.shared.toStatus), column((run) => run.shared.payloadSha256),
+      column((run) => (run.shared.details === null ? null : run.detailsText)), previous.hash, transferIds, runOf, hashes,
+      seq - 1, prevHash,
     ],
   );
 }

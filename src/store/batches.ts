@@ -177,10 +177,12 @@ export async function claimIntoBatchesInTx(tx: Queryable, request: ClaimRequest)
      SELECT * FROM unnest($1::text[], $2::text[], $3::int[])`,
     [members.map((member) => member.batchId), members.map((member) => member.id), members.map((member) => member.position)],
   );
-  const event = { actor: request.actor, action: pull ? 'dispatch.leased' : 'dispatch.batched' };
+  const action = pull ? 'dispatch.leased' : 'dispatch.batched';
+  // One event per batch, shared by its records: the audit log seals a run of such events at once.
+  const events = new Map(planned.map((batch) => [batch.id, { actor: request.actor, action, details: { batchId: batch.id } }]));
   await moveTransfersInTx(tx, members.map((member): StatusMove => ({
     id: member.id, fromStatus: 'queued', toStatus: pull ? 'sent' : 'sending', batchId: member.batchId,
-    event: { ...event, details: { batchId: member.batchId } },
+    event: events.get(member.batchId) as StatusMove['event'],
   })));
   const byId = new Map((inserted.rows as BatchRow[]).map((row) => [row.id, fromRow(row)]));
   return planned.map((batch) => byId.get(batch.id) as Batch);
