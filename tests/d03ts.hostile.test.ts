@@ -240,6 +240,11 @@ describe('XLSX: the zip is checked before exceljs opens it', () => {
     expect(await refusalOf(XLSX_CONTENT_TYPE, zip(workbookParts(twice)))).toEqual(refused('MALFORMED_BODY', 'FILE_UNREADABLE', /cell reference/));
     const beyondCarry = person.replace('</row></sheetData>', `<c x="${'a'.repeat(200 * 1024)}" r="XFD2" t="inlineStr"><is><t>x</t></is></c></row></sheetData>`);
     expect(await refusalOf(XLSX_CONTENT_TYPE, zip(workbookParts(beyondCarry)))).toEqual(refused('MALFORMED_BODY', 'FILE_UNREADABLE', /cell tag/));
+    const lessThan = person.replace('</row></sheetData>', '<c x="<" r="XFD2" t="inlineStr"><is><t>x</t></is></c></row></sheetData>');
+    expect(await refusalOf(XLSX_CONTENT_TYPE, zip(workbookParts(lessThan)))).toEqual(refused('MALFORMED_BODY', 'FILE_UNREADABLE'));
+    // Unclosed tags, each of which the screen once followed to the end of the text: minutes for a sheet of a few megabytes.
+    const unclosed = Buffer.from(person.replace('</sheetData>', `<c "${'<c a'.repeat(2 * 1024 * 1024)}</sheetData>`));
+    expect(await refusalOf(XLSX_CONTENT_TYPE, zip(workbookParts(unclosed)))).toEqual(refused('MALFORMED_BODY', 'FILE_UNREADABLE'));
     const absolute = person.replace('<c r="A2"', '<c r="$A$2"');
     expect((await readD03List(XLSX_CONTENT_TYPE, zip(workbookParts(absolute)))).rows).toHaveLength(1);
   });

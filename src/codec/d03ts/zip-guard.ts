@@ -334,10 +334,12 @@ function cellReference(attributes: string): string | undefined {
 
 const MAX_COLUMN = 256;
 const MAX_CARRY = 64 * 1024;
-// A cell's start tag, with or without a namespace prefix, and its attributes; quoted values may hold '>'.
-const CELL_TAG = /<(?:[A-Za-z_][\w.-]*:)?c(\s(?:[^>"']|"[^"]*"|'[^']*')*)>/g;
+// A cell's start tag, with or without a namespace prefix, and its attributes; quoted values may hold
+// '>' but no '<' (XML allows none there), so a failed match stops at the next tag rather than
+// scanning the rest of the text, once for every tag.
+const CELL_TAG = /<(?:[A-Za-z_][\w.-]*:)?c(\s(?:[^<>"']|"[^<"]*"|'[^<']*')*)>/g;
 const CELL_TAG_START = /^<(?:[A-Za-z_][\w.-]*:)?c\s/;
-const CELL_TAG_WHOLE = /^<(?:[A-Za-z_][\w.-]*:)?c\s(?:[^>"']|"[^"]*"|'[^']*')*>/;
+const CELL_TAG_WHOLE = /^<(?:[A-Za-z_][\w.-]*:)?c\s(?:[^<>"']|"[^<"]*"|'[^<']*')*>/;
 const ATTRIBUTE = /\s+([^\s=/>]+)\s*=\s*("[^"]*"|'[^']*')/g;
 const PLAIN_REFERENCE = /^\$?([A-Za-z]{1,3})\$?\d+$/;
 
