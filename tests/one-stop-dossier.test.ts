@@ -649,6 +649,108 @@ describe('(i) body limits', () => {
   });
 });
 
+describe('(k) BHXH cites at most 20 attachments per birth', () => {
+  const files = (count: number) => Array.from({ length: count }, () => attachment());
+  const kept = async (transferId: string) =>
+    (await gateway.db.query<{ sha256: string }>('SELECT sha256 FROM attachments WHERE transfer_id = $1 ORDER BY sha256', [transferId])).rows.map((row) => row.sha256);
+
+  /** The refusal of a dossier whose files would take its birth past BHXH's 20, saying how many it already has. */
+  function expectTooManyAttachments(response: Awaited<ReturnType<typeof postDossier>>, already: string) {
+    expect(response.statusCode, response.body).toBe(400);
+    expect(response.json().error).toMatchObject({
+      code: 'VALIDATION_FAILED',
+      details: [{ path: '/fileDinhKem', code: 'MAXITEMS', message: expect.stringContaining(already) }],
+    });
+    expect(response.json().error.details[0].message).toContain('at most 20');
+  }
+
+  it('birth first: a second dossier of 12 files after one of 12 is refused with 400, nothing written; the same dossier with files that fit is taken', async () => {
+    const birth = birthWaitingForAddress();
+    const birthId = (await postBirth(birth)).json().transferId;
+    const first = files(12);
+    const applied = await postDossier(hoSoMotCua({ hoTich: { soDinhDanh: birth.hoTich.soDinhDanh }, fileDinhKem: first.map((f) => f.file) }));
+    expect(applied.statusCode, applied.body).toBe(202);
+    expect(applied.json()).toMatchObject({ transferId: birthId, status: 'queued' });
+    expect((await read(birthId)).bhxhDocument.TEP_DINH_KEM).toHaveLength(12);
+
+    const before = await storedCounts();
+    const history = (await read(birthId)).history;
+    const second = hoSoMotCua({ hoTich: { soDinhDanh: birth.hoTich.soDinhDanh, nycEmail: 'gia-dinh@example.vn' }, fileDinhKem: files(12).map((f) => f.file) });
+    expectTooManyAttachments(await postDossier(second), 'already carries 12');
+    expect(await storedCounts()).toEqual(before);
+    const unchanged = await read(birthId);
+    expect(unchanged.history).toEqual(history);
+    expect(unchanged.document.hoTich.nycEmail).toBeUndefined();
+    expect(unchanged.bhxhDocument.TEP_DINH_KEM).toHaveLength(12);
+
+    // Files the birth already has count once: 4 of the first dossier's and 8 new make 20. The
+    // refused dossier left no trace, so its messageId is taken afresh.
+    const fitting = files(8);
+    const resent = await postDossier({ ...second, fileDinhKem: [...first.slice(0, 4), ...fitting].map((f) => f.file) });
+    expect(resent.statusCode, resent.body).toBe(202);
+    expect(resent.json()).toEqual({ transferId: birthId, messageId: second.messageId, status: 'queued' });
+    const completed = await read(birthId);
+    expect(completed.document.hoTich.nycEmail).toBe('gia-dinh@example.vn');
+    expect(completed.bhxhDocument.TEP_DINH_KEM.map((ref: { SHA256: string }) => ref.SHA256).sort()).toEqual([...first, ...fitting].map((f) => f.sha256).sort());
+    expect(await kept(birthId)).toEqual([...first, ...fitting].map((f) => f.sha256).sort());
+
+    expectTooManyAttachments(await postDossier(hoSoMotCua({ hoTich: { soDinhDanh: birth.hoTich.soDinhDanh }, fileDinhKem: files(1).map((f) => f.file) })), 'already carries 20');
+  });
+
+  it('dossiers first: a second waiting dossier of 12 for the same child is refused; the birth then takes the first one\'s 12', async () => {
+    const birth = birthWaitingForAddress();
+    const first = files(12);
+    const waiting = await postDossier(hoSoMotCua({ hoTich: { soDinhDanh: birth.hoTich.soDinhDanh }, fileDinhKem: first.map((f) => f.file) }));
+    expect(waiting.statusCode, waiting.body).toBe(202);
+    const waitingId = waiting.json().transferId;
+
+    const before = await storedCounts();
+    expectTooManyAttachments(
+      await postDossier(hoSoMotCua({ hoTich: { soDinhDanh: birth.hoTich.soDinhDanh }, fileDinhKem: files(12).map((f) => f.file) })),
+      'already carry 12',
+    );
+    expect(await storedCounts()).toEqual(before);
+
+    const accepted = await postBirth(birth);
+    expect(accepted.statusCode, accepted.body).toBe(202);
+    expect(accepted.json().status).toBe('queued');
+    const birthId = accepted.json().transferId;
+    expect((await read(birthId)).bhxhDocument.TEP_DINH_KEM.map((ref: { SHA256: string }) => ref.SHA256).sort()).toEqual(first.map((f) => f.sha256).sort());
+    expect((await read(waitingId)).status).toBe('merged');
+  });
+
+  it('the same through SOAP and XML: the refusal is a 400 with the same code and path', async () => {
+    const birth = birthWaitingForAddress();
+    await postBirth(birth);
+    expect((await postDossier(hoSoMotCua({ hoTich: { soDinhDanh: birth.hoTich.soDinhDanh }, fileDinhKem: files(12).map((f) => f.file) }))).statusCode).toBe(202);
+    const second = hoSoMotCua({ hoTich: { soDinhDanh: birth.hoTich.soDinhDanh }, fileDinhKem: files(12).map((f) => f.file) });
+    expectTooManyAttachments(await postDossierXml(second), 'already carries 12');
+    const soap = await postDossierSoap(second);
+    expect(soap.statusCode).toBe(400);
+    expect(soap.body).toContain('<code>VALIDATION_FAILED</code>');
+    expect(soap.body).toContain('<code>MAXITEMS</code>');
+    expect(soap.body).toContain('/fileDinhKem');
+  });
+
+  it('two waiting dossiers only a birth can tell belong together: the birth that would bring them past 20 is refused, not failed', async () => {
+    const code = maHoSo();
+    const birth = birthWaitingForAddress({ maHoSoMCDT: code });
+    // One found by its code alone, the other by the child's number under another code.
+    const byCode = await postDossier(hoSoMotCua({ maHoSo: code, fileDinhKem: files(12).map((f) => f.file) }));
+    const byChild = await postDossier(hoSoMotCua({ hoTich: { soDinhDanh: birth.hoTich.soDinhDanh }, fileDinhKem: files(12).map((f) => f.file) }));
+    expect([byCode.statusCode, byChild.statusCode]).toEqual([202, 202]);
+
+    const before = await storedCounts();
+    const refused = await postBirth(birth);
+    expect(refused.statusCode, refused.body).toBe(400);
+    expect(refused.json().error).toMatchObject({ code: 'VALIDATION_FAILED', details: [{ path: '/maHoSoMCDT', code: 'MAXITEMS' }] });
+    expect(refused.json().error.details[0].message).toContain('24');
+    expect(await storedCounts()).toEqual(before);
+    expect((await read(byCode.json().transferId)).status).toBe('received');
+    expect((await read(byChild.json().transferId)).status).toBe('received');
+  });
+});
+
 describe('(j) a birth and its dossier arriving together', () => {
   async function race(pairs: number, matchBy: 'soDinhDanh' | 'maHoSo', withFile: boolean) {
     const children = Array.from({ length: pairs }, (_, i) => {

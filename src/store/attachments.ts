@@ -6,18 +6,38 @@ export interface NewAttachment {
   ten: string;
   fileName: string;
   content: Buffer;
+  /** What identifies a kept file: {@link contentSha256} of its content. */
+  sha256: string;
+}
+
+/** A file's identity among those kept, and how BHXH documents cite it: the SHA-256 of its bytes, in hex. */
+export function contentSha256(content: Buffer): string {
+  return createHash('sha256').update(content).digest('hex');
 }
 
 /** Keeps dossier files once per content; BHXH documents cite them by SHA-256. */
 export async function insertAttachmentsInTx(tx: Queryable, transferId: string, files: NewAttachment[]): Promise<void> {
   for (const file of files) {
-    const sha256 = createHash('sha256').update(file.content).digest('hex');
     await tx.query(
       `INSERT INTO attachments (transfer_id, sha256, loai, ten, file_name, size_bytes, content)
        VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (transfer_id, sha256) DO NOTHING`,
-      [transferId, sha256, file.loai, file.ten, file.fileName, file.content.length, file.content],
+      [transferId, file.sha256, file.loai, file.ten, file.fileName, file.content.length, file.content],
     );
   }
+}
+
+/**
+ * How many distinct files these transfers keep between them (`kept`), and how many they would
+ * keep with files of these hashes added (`together`): a file kept already counts once.
+ */
+export async function countAttachmentsInTx(tx: Queryable, transferIds: string[], sha256s: string[]): Promise<{ kept: number; together: number }> {
+  const { rows } = await tx.query<{ kept: number; together: number }>(
+    `SELECT (SELECT count(DISTINCT sha256) FROM attachments WHERE transfer_id = ANY($1::text[]))::int AS kept,
+            (SELECT count(*) FROM (SELECT sha256 FROM attachments WHERE transfer_id = ANY($1::text[])
+                                   UNION SELECT unnest($2::text[])) files)::int AS together`,
+    [transferIds, sha256s],
+  );
+  return rows[0] ?? { kept: 0, together: 0 };
 }
 
 /** A waiting dossier's files go with it into the birth it completes. */

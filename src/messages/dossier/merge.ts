@@ -1,4 +1,6 @@
 import type { BhytPart, KhaiSinh, KhaiSinhHoTich, KhaiTuHoTich } from '../../domain/documents.js';
+import { GatewayError } from '../../errors.js';
+import { CAP_THE_TE_MAX_ATTACHMENTS } from '../../intake/bhxh-documents.js';
 
 export interface HoSoMotCua {
   messageId: string;
@@ -67,4 +69,16 @@ function fillAbsent<K extends keyof KhaiSinhHoTich>(target: KhaiSinhHoTich, from
   if (target[field] !== undefined || value === undefined) return false;
   target[field] = value;
   return true;
+}
+
+/**
+ * A birth's BHXH document cites every file its dossiers brought (docs/DOMAIN.md, "One-stop
+ * dossiers"), and BHXH takes at most {@link CAP_THE_TE_MAX_ATTACHMENTS}: beyond that the birth
+ * could never leave. So the files that would take it past are refused, with what brought them.
+ */
+export function checkAttachmentsPerBirth(together: number, path: string, describe: () => string): void {
+  if (together <= CAP_THE_TE_MAX_ATTACHMENTS) return;
+  throw new GatewayError('VALIDATION_FAILED', `BHXH takes at most ${CAP_THE_TE_MAX_ATTACHMENTS} attachments per birth`, [
+    { path, code: 'MAXITEMS', message: `${describe()}; BHXH takes at most ${CAP_THE_TE_MAX_ATTACHMENTS} attachments per birth` },
+  ]);
 }

@@ -4,14 +4,14 @@ import { readXmlText } from '../../codec/xml-document.js';
 import { newId } from '../../domain/ids.js';
 import { GatewayError } from '../../errors.js';
 import { validateDocument } from '../../intake/validator.js';
-import { insertAttachmentsInTx, type NewAttachment } from '../../store/attachments.js';
+import { contentSha256, countAttachmentsInTx, insertAttachmentsInTx, type NewAttachment } from '../../store/attachments.js';
 import type { Queryable } from '../../store/database.js';
 import type { IntakeAnswer } from '../../store/inbound-messages.js';
 import { insertTransferInTx, lockTransferInTx, type Transfer } from '../../store/transfers.js';
 import { applyDossierToBirthInTx, birthRules } from '../birth/module.js';
 import type { MessageModule, ModuleDependencies } from '../message-module.js';
-import type { HoSoMotCua, ReadDossier } from './merge.js';
-import { linkDossierInTx } from './waiting.js';
+import { checkAttachmentsPerBirth, type HoSoMotCua, type ReadDossier } from './merge.js';
+import { linkDossierInTx, waitingBirthDossierIdsInTx } from './waiting.js';
 
 /**
  * One-stop-shop dossiers (HoSoMotCua): each completes its birth or links to its death, or waits as a
@@ -34,6 +34,7 @@ export function dossierModule(deps: ModuleDependencies): MessageModule<HoSoMotCu
         async store(tx, arrival) {
           const files = decodeFiles(doc);
           const target = await matchingTransfer(tx, doc.module === 'KS' ? 'KHAI_SINH' : 'KHAI_TU', doc.maHoSo, read.soDinhDanh, read.maTinh);
+          if (doc.module === 'KS' && files.length > 0) await checkBirthAttachmentsInTx(tx, target, read, files);
           if (!target) {
             const transferId = newId();
             const answer: IntakeAnswer = { transferId, messageId: doc.messageId, status: 'received' };
@@ -78,6 +79,17 @@ async function matchingTransfer(tx: Queryable, type: 'KHAI_SINH' | 'KHAI_TU', ma
   return lockTransferInTx(tx, rows[0].id);
 }
 
+/**
+ * Refused before anything is written: files that would take the birth past what BHXH cites, counted
+ * with those the birth keeps already, or, while it has not arrived, those of the dossiers waiting
+ * for it. A file it has already counts once.
+ */
+async function checkBirthAttachmentsInTx(tx: Queryable, birth: Transfer | null, read: ReadDossier, files: NewAttachment[]): Promise<void> {
+  const holders = birth ? [birth.id] : await waitingBirthDossierIdsInTx(tx, read.maHoSo, read.soDinhDanh, read.maTinh);
+  const { kept, together } = await countAttachmentsInTx(tx, holders, files.map((file) => file.sha256));
+  checkAttachmentsPerBirth(together, '/fileDinhKem', () => `${birth ? 'the birth already carries' : 'the dossiers waiting for this birth already carry'} ${kept} attachments and this dossier adds ${together - kept}`);
+}
+
 /** The dossier's embedded record is hostile XML like any body; it must name the registering province. */
 function readDossier(doc: HoSoMotCua): ReadDossier {
   const xml = readXmlText(doc.data);
@@ -101,10 +113,8 @@ function readDossier(doc: HoSoMotCua): ReadDossier {
 }
 
 function decodeFiles(doc: HoSoMotCua): NewAttachment[] {
-  return (doc.fileDinhKem ?? []).map((file) => ({
-    loai: file.loaiGiayTo,
-    ten: file.tenGiayTo,
-    fileName: file.tenTepDinhKem,
-    content: Buffer.from(file.duLieuTepDinhKem, 'base64'),
-  }));
+  return (doc.fileDinhKem ?? []).map((file) => {
+    const content = Buffer.from(file.duLieuTepDinhKem, 'base64');
+    return { loai: file.loaiGiayTo, ten: file.tenGiayTo, fileName: file.tenTepDinhKem, content, sha256: contentSha256(content) };
+  });
 }

@@ -23,6 +23,21 @@ export async function lockWaitingDossiersInTx(tx: Queryable, ids: string[]): Pro
   return found;
 }
 
+/**
+ * Birth dossiers of the province waiting under this dossier code or for this child: those a birth
+ * would take together with a dossier of this code and child. The dossier's locks (its code, its
+ * child) keep the set as it is until its transaction ends.
+ */
+export async function waitingBirthDossierIdsInTx(tx: Queryable, maHoSo: string, soDinhDanh: string | undefined, maTinh: string): Promise<string[]> {
+  const { rows } = await tx.query<{ id: string }>(
+    `SELECT id FROM transfers
+      WHERE type = 'HO_SO_MOT_CUA' AND status = 'received' AND document->>'module' = 'KS' AND ma_tinh = $3
+        AND (ma_ho_so = $1 OR ($2::text IS NOT NULL AND so_dinh_danh = $2))`,
+    [maHoSo, soDinhDanh ?? null, maTinh],
+  );
+  return rows.map((row) => row.id);
+}
+
 /** Dossiers of the same province that arrived first for this death, locked; by code or by person. */
 export async function waitingDeathDossiersInTx(tx: Queryable, maHoSo: string | undefined, soDinhDanh: string, maTinh: string): Promise<WaitingDossier[]> {
   const { rows } = await tx.query<{ id: string }>(
