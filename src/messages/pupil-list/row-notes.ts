@@ -34,6 +34,7 @@ const IN_WORDS: Record<string, string> = {
   FORMULA_WITHOUT_VALUE: 'công thức chưa được tính, hãy lưu lại tệp trong Excel',
   CELL_ERROR: 'ô đang báo lỗi (#N/A, #REF!…)',
   ADDITIONALPROPERTIES: 'mẫu D03-TS không có cột này',
+  INVALID_TEXT: 'có ký tự không hợp lệ (ký tự điều khiển hoặc lỗi mã hoá), hãy gõ lại',
 };
 
 // The duplicate's message names the other rows; the note keeps them, since the clerk must find them.
