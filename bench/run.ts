@@ -289,6 +289,7 @@ async function d03Phase(gateway: { port: number; pid: number }, schoolKey: strin
     log(`d03: annotated ${form}: ${downloads[form].seconds.toFixed(2)} s, ${body.length} bytes`);
   }
   const peakRss = Math.max(...peaks.map(([, peak]) => peak));
+  const rssAfter = rssMb(gateway.pid).rss;
 
   const fmt = (value: number) => Math.round(value).toLocaleString('en-US');
   const mb = (bytes: number) => `${(bytes / 2 ** 20).toFixed(1)} MB`;
@@ -313,8 +314,8 @@ async function d03Phase(gateway: { port: number; pid: number }, schoolKey: strin
         `${fmt(D03_ROWS / downloads[form].seconds)} rows/s`, `${downloads[form].seconds.toFixed(2)} s`, '0', '', '',
       ]),
       [
-        `memory: gateway RSS before / peak during the D03-TS phase${peakIsOfStep ? '' : ' (peak since the gateway started: the kernel refused to reset it)'}`,
-        `${fmt(rssBefore)} / ${fmt(peakRss)} MB`, '', '', `peak by step: ${peaks.map(([step, peak]) => `${step} ${fmt(peak)}`).join(', ')} MB`, `< ${D03_TARGET_PEAK_RSS_MB} MB`,
+        `memory: gateway RSS before / peak during / after the D03-TS phase${peakIsOfStep ? '' : ' (peak since the gateway started: the kernel refused to reset it)'}`,
+        `${fmt(rssBefore)} / ${fmt(peakRss)} / ${fmt(rssAfter)} MB`, '', '', `peak by step: ${peaks.map(([step, peak]) => `${step} ${fmt(peak)}`).join(', ')} MB`, `< ${D03_TARGET_PEAK_RSS_MB} MB`,
       ],
     ],
     misses,
