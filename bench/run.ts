@@ -229,8 +229,8 @@ type TableRow = [string, string, string, string, string, string];
  * The D03-TS phase: one 30,000-row list, built once as XLSX and as CSV, uploaded three times in each
  * form (each to its own period, with its own Idempotency-Key), then the last list read back as the
  * annotated file in both forms. The upload's time runs until the 202, which the gateway sends only
- * once the whole list is checked and stored. The gateway's peak RSS is its high-water mark from the
- * start of the phase.
+ * once the whole list is checked and stored. The gateway's peak RSS is the highest of its steps'
+ * high-water marks.
  */
 async function d03Phase(gateway: { port: number; pid: number }, schoolKey: string, admin: pg.Client, schema: string): Promise<{ rows: TableRow[]; misses: string[] }> {
   const rows = d03Rows();
@@ -520,7 +520,7 @@ async function main() {
 
   const commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).trim();
   const machine = `${hostname()}: ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}`;
-  const header = ['what', 'rate', 'p50 / p99', 'errors', 'ratio', 'target'];
+  const header = ['what', 'rate', 'p50 / p99, or each run\'s time', 'errors', 'ratio', 'target'];
   const table = [header, header.map(() => '---'), ...rows].map((row) => `| ${row.join(' | ')} |`).join('\n');
   const date = new Date().toISOString().slice(0, 10);
   const missed = misses.length
