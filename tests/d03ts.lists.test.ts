@@ -282,6 +282,26 @@ describe('who sees a list', () => {
   });
 });
 
+describe('rows sharing an STT', () => {
+  it('2,000 rows all STT 1: answered, each row with its own DUPLICATE_STT and nothing of the others', async () => {
+    // Rows of an STT and a name only, to stay under the test's body limit: each misses the same five fields and a number.
+    const rows = Array.from({ length: 2000 }, () => ({ stt: 1, hoTen: 'An' }) as D03Row);
+    const response = await upload(jsonList(rows), 'application/json');
+    expect(response.statusCode, response.body).toBe(202);
+    expect(response.json()).toMatchObject({ rows: 2000, valid: 0, invalid: 2000 });
+    const problemCodes: string[][] = [];
+    let cursor: string | null = null;
+    do {
+      const page: { items: Array<{ problems: Array<{ code: string }> }>; nextCursor: string | null } = (await call('school', { method: 'GET', url: `/ts/v1/danh-sach/${response.json().listId}?limit=1000${cursor === null ? '' : `&cursor=${cursor}`}` })).json();
+      problemCodes.push(...page.items.map((item) => item.problems.map((problem) => problem.code)));
+      cursor = page.nextCursor;
+    } while (cursor !== null && problemCodes.length < 2000);
+    expect(problemCodes).toHaveLength(2000);
+    const ownCodes = ['REQUIRED', 'REQUIRED', 'REQUIRED', 'REQUIRED', 'REQUIRED', 'REQUIRED', 'DUPLICATE_STT'];
+    expect(problemCodes.filter((codes) => JSON.stringify(codes) !== JSON.stringify(ownCodes))).toEqual([]);
+  });
+});
+
 describe('another list of the period', () => {
   it('a person already on another school\'s list of the period is ALREADY_LISTED; in another period, not', async () => {
     const person = pupil({ stt: 1 });

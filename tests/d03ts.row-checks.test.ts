@@ -49,7 +49,7 @@ const problemsOf = (rows: D03Row[], ctx = context()) => checkList(rows, ctx).pro
 describe('a valid row', () => {
   it('is valid, with no problem and no warning, its text as stored', () => {
     const result = checkList([pupil()], context());
-    expect(result).toEqual({ valid: [pupil()], invalid: [], problems: [], warnings: [] });
+    expect(result).toEqual({ valid: [pupil()], invalid: [], problems: [], warnings: [], problemsOf: [[]], warningsOf: [[]] });
   });
 
   it('takes sex as Nam/Nữ in any case or 1/2, and a name in NFD or with stray spaces as the same name in NFC', () => {
@@ -178,6 +178,20 @@ describe('the same person twice in one list', () => {
     expect(first?.message).toBe('the same person is also on row 2, 3, 4, 5, 6, 7, 8, 9, 10, 11 and 2 more of this list');
   });
 
+  it('flags each of 3,000 rows sharing one number, each message naming ten rows and counting the rest', () => {
+    const rows = Array.from({ length: 3000 }, (_, index) => pupil({ stt: index + 1 }));
+    const duplicates = checkList(rows, context()).problems.filter((problem) => problem.code === 'DUPLICATE_PERSON');
+    expect(duplicates.map((problem) => problem.stt)).toEqual(rows.map((row) => row.stt));
+    expect(duplicates[0]?.message).toBe('the same person is also on row 2, 3, 4, 5, 6, 7, 8, 9, 10, 11 and 2989 more of this list');
+    expect(duplicates[2999]?.message).toBe('the same person is also on row 1, 2, 3, 4, 5, 6, 7, 8, 9, 10 and 2989 more of this list');
+    expect(Math.max(...duplicates.map((problem) => problem.message.length))).toBeLessThan(120);
+  });
+
+  it('counts a row sharing both numbers once', () => {
+    const rows = Array.from({ length: 12 }, (_, index) => pupil({ stt: index + 1, maSoBhxh: '0815000123' }));
+    expect(checkList(rows, context()).problems[0]?.message).toBe('the same person is also on row 2, 3, 4, 5, 6, 7, 8, 9, 10, 11 and 1 more of this list');
+  });
+
   it('does not match malformed numbers', () => {
     const rows = [pupil({ stt: 1, soDinhDanh: '123' }), pupil({ stt: 2, soDinhDanh: '123' })];
     expect(problemsOf(rows).map(({ code }) => code)).toEqual(['PATTERN', 'PATTERN']);
@@ -190,6 +204,16 @@ describe('the same person twice in one list', () => {
       { stt: 5, path: '/stt', code: 'DUPLICATE_STT' },
     ]);
   });
+
+  it('gives each of 2,000 rows sharing an STT its own problems, by position', () => {
+    const rows = Array.from({ length: 2000 }, (_, index) => pupil({ stt: 1, soDinhDanh: `0082150${String(index).padStart(5, '0')}`, ...(index === 7 && { soThang: 5 }) }));
+    const byPosition = checkList(rows, context()).problemsOf;
+    expect(byPosition).toHaveLength(2000);
+    byPosition.forEach((problems, position) => {
+      expect(problems.map(({ code }) => code)).toEqual(position === 7 ? ['PAID_MONTHS_INVALID', 'DUPLICATE_STT'] : ['DUPLICATE_STT']);
+    });
+  });
+
 });
 
 describe('the same person on another list of the period', () => {

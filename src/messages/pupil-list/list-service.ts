@@ -119,10 +119,22 @@ function alreadyListedIn(listed: Set<string>) {
     (person.soDinhDanh !== undefined && listed.has(`d:${person.soDinhDanh}`)) || (person.maSoBhxh !== undefined && listed.has(`b:${person.maSoBhxh}`));
 }
 
-function groupByStt(problems: readonly RowProblem[]): Map<number, RowProblem[]> {
-  const byStt = new Map<number, RowProblem[]>();
-  for (const problem of problems) byStt.set(problem.stt, [...(byStt.get(problem.stt) ?? []), problem]);
-  return byStt;
+/**
+ * The reader's problems by row position. The reader names a problem by STT alone, so one goes to the
+ * first row with that STT: the row a correction by STT reaches. Rows sharing an STT are invalid for it
+ * anyway, and giving each of them the others' problems would grow with the square of their number.
+ */
+function readProblemsByPosition(rows: readonly D03Row[], problems: readonly RowProblem[]): RowProblem[][] {
+  const firstWithStt = new Map<number, number>();
+  rows.forEach((row, position) => {
+    if (!firstWithStt.has(row.stt)) firstWithStt.set(row.stt, position);
+  });
+  const byPosition: RowProblem[][] = rows.map(() => []);
+  for (const problem of problems) {
+    const position = firstWithStt.get(problem.stt);
+    if (position !== undefined) byPosition[position]?.push(problem);
+  }
+  return byPosition;
 }
 
 /** The card period of a row that passed its checks (which already made sure there is one). */
@@ -134,30 +146,25 @@ function cardOf(row: D03Row): { cardFrom: string | null; cardTo: string | null }
   return outcome.ok ? { cardFrom: toIsoDate(outcome.card.from), cardTo: toIsoDate(outcome.card.to) } : { cardFrom: null, cardTo: null };
 }
 
-/**
- * Checks the whole list and gives each row its outcome. Problems are matched to rows by STT: two rows
- * sharing an STT are both invalid (DUPLICATE_STT) and each is shown the other's problems too.
- */
+/** Checks the whole list and gives each row its outcome: its own problems, by position, not by STT (which rows may share). */
 function evaluate(rows: readonly D03Row[], readProblemsOf: readonly RowProblem[][], kyKeKhai: string, today: ReturnType<typeof todayInVietnam>,
   catalogues: PupilListsDeps['catalogues'], listed: Set<string>): RowToStore[] {
   const check = checkList(rows, { kyKeKhai, today, catalogues, alreadyListed: alreadyListedIn(listed) });
-  const problemsByStt = groupByStt(check.problems);
-  const warningsByStt = groupByStt(check.warnings);
   return rows.map((raw, position): RowToStore => {
     const row = normaliseRow(raw);
     const readProblems = readProblemsOf[position] ?? [];
-    const problems = [...readProblems, ...(problemsByStt.get(row.stt) ?? [])];
+    const problems = [...readProblems, ...(check.problemsOf[position] ?? [])];
     const status: RowStatus = problems.length > 0 ? 'invalid' : 'queued';
     const key = personKeyOf(row);
     return {
-      position, status, row, readProblems, problems, warnings: warningsByStt.get(row.stt) ?? [],
+      position, status, row, readProblems, problems, warnings: check.warningsOf[position] ?? [],
       ...(status === 'queued' ? cardOf(row) : { cardFrom: null, cardTo: null }),
       soDinhDanh: key?.soDinhDanh ?? null, maSoBhxh: key?.maSoBhxh ?? null,
     };
   });
 }
 
-/** Every problem (or warning) of the rows in row order, once: rows sharing an STT share their check's problems. */
+/** Every problem (or warning) of the rows in row order, once: rows sharing an STT each have the same DUPLICATE_STT. */
 function allOf(rows: readonly RowToStore[], of: 'problems' | 'warnings'): RowProblem[] {
   const seen = new Set<string>();
   return rows.flatMap((row) => row[of]).filter((problem) => {
@@ -186,8 +193,15 @@ function carryOver(rows: readonly RowToStore[], earlier: readonly StoredRow[]): 
   const byBhxhNumber = new Map(earlier.flatMap((row) => (row.row.maSoBhxh ? [[row.row.maSoBhxh, row] as const] : [])));
   const take = (row: StoredRow | undefined) => (row && unmatched.delete(row) ? row : undefined);
   const matches = rows.map((row) => take(row.soDinhDanh ? byPersonalNumber.get(row.soDinhDanh) : undefined) ?? take(row.maSoBhxh ? byBhxhNumber.get(row.maSoBhxh) : undefined));
+  // The earlier rows left, by STT, last first: pop() hands them out in file order, each once.
+  const leftByStt = new Map<number, StoredRow[]>();
+  for (const row of [...unmatched].reverse()) {
+    const sharing = leftByStt.get(row.stt);
+    if (sharing) sharing.push(row);
+    else leftByStt.set(row.stt, [row]);
+  }
   rows.forEach((row, index) => {
-    if (!matches[index]) matches[index] = take([...unmatched].find((old) => old.stt === row.row.stt));
+    if (!matches[index]) matches[index] = take(leftByStt.get(row.row.stt)?.pop());
   });
   let unchanged = 0;
   const carried = rows.map((row, index) => {
@@ -244,8 +258,7 @@ export class PupilLists {
     ];
     if (mismatches.length > 0) throw new GatewayError('VALIDATION_FAILED', 'The list is not for this school or period', mismatches);
 
-    const readProblemsByStt = groupByStt(read.problems);
-    const readProblemsOf = read.rows.map((row) => readProblemsByStt.get(row.stt) ?? []);
+    const readProblemsOf = readProblemsByPosition(read.rows, read.problems);
     const today = this.today();
 
     // One period at a time: a person cannot slip onto two lists of the period by arriving at once.

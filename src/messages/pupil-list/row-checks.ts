@@ -45,6 +45,12 @@ export interface ListCheck {
   problems: RowProblem[];
   /** What the school should fix but BHXH still accepts; never makes a row invalid. */
   warnings: RowProblem[];
+  /**
+   * Each row's own problems and warnings by its position in `rows`: rows may share an STT, so the STT
+   * cannot tell whose a problem is.
+   */
+  problemsOf: RowProblem[][];
+  warningsOf: RowProblem[][];
 }
 
 /**
@@ -237,10 +243,9 @@ function checkOwnFields(row: D03Row, context: PreparedContext, problems: RowProb
   }
 }
 
-/** "3, 7, 12", or past MAX_NAMED_ROWS rows "2, 3, …, 11 and 2 more". */
-function rowNumbers(stts: number[]): string {
-  const named = stts.slice(0, MAX_NAMED_ROWS).join(', ');
-  return stts.length > MAX_NAMED_ROWS ? `${named} and ${stts.length - MAX_NAMED_ROWS} more` : named;
+/** "3, 7, 12", or past MAX_NAMED_ROWS rows "2, 3, …, 11 and 2 more": `count` is how many rows there are in all. */
+function rowNumbers(named: number[], count: number): string {
+  return count > named.length ? `${named.join(', ')} and ${count - named.length} more` : named.join(', ');
 }
 
 /** Indexes of rows by a key, keeping only keys more than one row shares. */
@@ -265,13 +270,19 @@ export function checkList(rows: readonly D03Row[], context: ListContext): ListCh
   const prepared = prepare(context);
   const normalised = rows.map(normaliseRow);
   const problemsOf: RowProblem[][] = normalised.map(() => []);
-  const warnings: RowProblem[] = [];
-  normalised.forEach((row, index) => checkOwnFields(row, prepared, problemsOf[index] as RowProblem[], warnings));
+  const warningsOf: RowProblem[][] = normalised.map(() => []);
+  normalised.forEach((row, index) => checkOwnFields(row, prepared, problemsOf[index] as RowProblem[], warningsOf[index] as RowProblem[]));
 
   const personKeys = normalised.map(personKeyOf);
   const samePersonalNumber = sharedKeys(personKeys.map((key) => key?.soDinhDanh));
   const sameBhxhNumber = sharedKeys(personKeys.map((key) => key?.maSoBhxh));
   const sameStt = sharedKeys(normalised.map((row) => String(row.stt)));
+  const bothNumbers = new Map<string, number>();
+  for (const key of personKeys) {
+    if (key?.soDinhDanh === undefined || key.maSoBhxh === undefined) continue;
+    const pair = `${key.soDinhDanh}|${key.maSoBhxh}`;
+    bothNumbers.set(pair, (bothNumbers.get(pair) ?? 0) + 1);
+  }
 
   normalised.forEach((row, index) => {
     const problems = problemsOf[index] as RowProblem[];
@@ -279,11 +290,8 @@ export function checkList(rows: readonly D03Row[], context: ListContext): ListCh
     const byPersonalNumber = key?.soDinhDanh !== undefined ? samePersonalNumber.get(key.soDinhDanh) : undefined;
     const byBhxhNumber = key?.maSoBhxh !== undefined ? sameBhxhNumber.get(key.maSoBhxh) : undefined;
     if (byPersonalNumber || byBhxhNumber) {
-      const others = new Set([...(byPersonalNumber ?? []), ...(byBhxhNumber ?? [])]);
-      others.delete(index);
-      const stts = [...others].sort((a, b) => a - b).map((other) => (normalised[other] as D03Row).stt);
       const path = byPersonalNumber ? '/soDinhDanh' : '/maSoBhxh';
-      problems.push({ stt: row.stt, path, code: 'DUPLICATE_PERSON', message: `the same person is also on row ${rowNumbers(stts)} of this list` });
+      problems.push({ stt: row.stt, path, code: 'DUPLICATE_PERSON', message: `the same person is also on row ${otherRows(index, byPersonalNumber, byBhxhNumber)} of this list` });
     }
     if (sameStt.has(String(row.stt))) {
       problems.push({ stt: row.stt, path: '/stt', code: 'DUPLICATE_STT', message: 'another row of this list has the same STT' });
@@ -298,9 +306,10 @@ export function checkList(rows: readonly D03Row[], context: ListContext): ListCh
     }
   });
 
-  const result: ListCheck = { valid: [], invalid: [], problems: [], warnings };
+  const result: ListCheck = { valid: [], invalid: [], problems: [], warnings: [], problemsOf, warningsOf };
   normalised.forEach((row, index) => {
     const problems = problemsOf[index] as RowProblem[];
+    result.warnings.push(...(warningsOf[index] as RowProblem[]));
     if (problems.length === 0) result.valid.push(row);
     else {
       result.invalid.push(row);
@@ -308,4 +317,22 @@ export function checkList(rows: readonly D03Row[], context: ListContext): ListCh
     }
   });
   return result;
+
+  /**
+   * The other rows the same person is on, as a message names them. Thousands of rows may share a number
+   * (a placeholder such as 000000000000): only the first MAX_NAMED_ROWS + 1 indexes of each group are
+   * looked at, so each row's message costs the same however large its group.
+   */
+  function otherRows(index: number, byPersonalNumber: number[] | undefined, byBhxhNumber: number[] | undefined): string {
+    const others = new Set<number>();
+    for (const group of [byPersonalNumber, byBhxhNumber]) {
+      for (const other of (group ?? []).slice(0, MAX_NAMED_ROWS + 1)) if (other !== index) others.add(other);
+    }
+    // Rows sharing both numbers are in both groups: counted once.
+    const key = personKeys[index];
+    const inBoth = byPersonalNumber && byBhxhNumber ? (bothNumbers.get(`${key?.soDinhDanh}|${key?.maSoBhxh}`) ?? 0) : 0;
+    const count = (byPersonalNumber?.length ?? 0) + (byBhxhNumber?.length ?? 0) - inBoth - 1;
+    const named = [...others].sort((a, b) => a - b).slice(0, MAX_NAMED_ROWS).map((other) => (normalised[other] as D03Row).stt);
+    return rowNumbers(named, count);
+  }
 }
