@@ -17,11 +17,15 @@ import { countRows, startTestGateway, type ClientName, type TestGateway } from '
 
 const SCHOOL_KEY = 'key-school-ha-giang-0123456789';
 const OTHER_SCHOOL_KEY = 'key-school-other-0123456789abc';
+const AUDITING_SCHOOL_KEY = 'key-school-auditing-0123456789';
 const schools = [
   { id: 'thpt-ha-giang', keySha256: sha256OfKey(SCHOOL_KEY), roles: ['school' as const], units: ['08'], maDonVi: 'TZ0801A' },
   { id: 'thcs-other', keySha256: sha256OfKey(OTHER_SCHOOL_KEY), roles: ['school' as const], units: ['08'], maDonVi: 'TZ0802B' },
+  // A school that also audits its province: it reads the province's lists but changes only its own.
+  { id: 'thcs-auditing', keySha256: sha256OfKey(AUDITING_SCHOOL_KEY), roles: ['school' as const, 'auditor' as const], units: ['08'], maDonVi: 'TZ0803C' },
 ];
-type Caller = ClientName | 'school' | 'otherSchool';
+const SCHOOL_KEYS = { school: SCHOOL_KEY, otherSchool: OTHER_SCHOOL_KEY, auditingSchool: AUDITING_SCHOOL_KEY };
+type Caller = ClientName | keyof typeof SCHOOL_KEYS;
 
 let gateway: TestGateway;
 beforeAll(async () => {
@@ -38,11 +42,11 @@ afterAll(async () => {
 });
 
 function call(as: Caller, options: Parameters<TestGateway['request']>[1]) {
-  if (as === 'school' || as === 'otherSchool') {
-    const key = as === 'school' ? SCHOOL_KEY : OTHER_SCHOOL_KEY;
+  if (as !== null && as in SCHOOL_KEYS) {
+    const key = SCHOOL_KEYS[as as keyof typeof SCHOOL_KEYS];
     return gateway.app.inject({ ...options, headers: { ...(options.headers as Record<string, string>), authorization: `Bearer ${key}` } });
   }
-  return gateway.request(as, options);
+  return gateway.request(as as ClientName, options);
 }
 
 let keyCounter = 0;
@@ -271,6 +275,23 @@ describe('who sees a list', () => {
     expect((await upload(jsonList([pupil()]), 'application/json', { as: 'operator' })).statusCode).toBe(403);
   });
 
+  it('a school that also audits the province reads it but may not correct, send or replace it: 403, 403, 400', async () => {
+    expect((await call('auditingSchool', { method: 'GET', url: `/ts/v1/danh-sach/${listId}` })).statusCode).toBe(200);
+    const before = await stored();
+    const correction = await call('auditingSchool', { method: 'PATCH', url: `/ts/v1/danh-sach/${listId}/rows/2`, payload: { ngaySinh: '15/03/2010' } });
+    expect(correction.statusCode).toBe(403);
+    expect(correction.json().error.code).toBe('FORBIDDEN');
+    expect((await call('auditingSchool', { method: 'POST', url: `/ts/v1/danh-sach/${listId}/send`, payload: { validOnly: true } })).statusCode).toBe(403);
+    const replacing = await call('auditingSchool', {
+      method: 'POST', url: `/ts/v1/danh-sach?kyKeKhai=10/2026&replaces=${listId}`,
+      headers: { 'content-type': 'application/json', 'idempotency-key': freshKey() }, payload: jsonList([pupil()]),
+    });
+    expect(replacing.statusCode).toBe(400);
+    expect(replacing.json().error.details).toEqual([expect.objectContaining({ path: '/querystring/replaces', code: 'UNKNOWN_LIST' })]);
+    expect(await stored()).toEqual(before);
+    expect((await call('school', { method: 'GET', url: `/ts/v1/danh-sach/${listId}` })).json()).toMatchObject({ status: 'checked', invalid: 1 });
+  });
+
   it('pages its rows with limit and cursor', async () => {
     const first = (await call('school', { method: 'GET', url: `/ts/v1/danh-sach/${listId}?limit=1` })).json();
     expect(first.items.map((item: { stt: number }) => item.stt)).toEqual([1]);
@@ -378,6 +399,14 @@ describe('correcting and sending', () => {
     expect(unknownField.statusCode).toBe(400);
     const noStt = await call('school', { method: 'PATCH', url: `/ts/v1/danh-sach/${listId}/rows/1`, payload: { stt: null } });
     expect(noStt.statusCode).toBe(400);
+    const auditBeforeRefusals = await countRows(gateway.db, 'audit_events');
+    // A lone surrogate passes the schema's patterns (a NUL does not) and PostgreSQL's JSONB refuses it.
+    for (const [field, text] of [['diaChi', 'Hà Giang \ud800'], ['hoTen', 'An\udc00']]) {
+      const unstorable = await call('school', { method: 'PATCH', url: `/ts/v1/danh-sach/${listId}/rows/1`, payload: { lop: '10', [field as string]: text } });
+      expect(unstorable.statusCode, unstorable.body).toBe(400);
+      expect(unstorable.json().error).toMatchObject({ code: 'VALIDATION_FAILED', details: [{ path: `/${field}`, code: 'INVALID_TEXT' }] });
+    }
+    expect(await countRows(gateway.db, 'audit_events')).toBe(auditBeforeRefusals);
   });
 
   it('send: refused with invalid rows unless validOnly; then queued, invalid rows kept for correction, valid rows no longer changed', async () => {

@@ -17,6 +17,7 @@ import { todayInVietnam, toIsoDate } from '../../domain/calendar-date.js';
 import { canonicalJson } from '../../domain/canonical-json.js';
 import { newId } from '../../domain/ids.js';
 import { GatewayError } from '../../errors.js';
+import { isStorableText } from '../../intake/validator.js';
 import { appendAuditEventInTx } from '../../store/audit-log.js';
 import type { Database, Queryable } from '../../store/database.js';
 import type { D03Row, RowProblem } from './d03-row.js';
@@ -103,7 +104,29 @@ function maySee(client: ApiClient, list: StoredList): boolean {
   return readsProvince && (client.units.includes('*') || client.units.includes(list.maTinh));
 }
 
+/**
+ * Only the school that sent a list changes it (corrects, sends, replaces it): reading a province's lists,
+ * as an operator or auditor does, is not enough, even for a client that is also a school.
+ */
+function mayChange(client: ApiClient, list: StoredList): boolean {
+  return client.roles.includes('school') && client.maDonVi === list.maDonVi && client.units.includes(list.maTinh);
+}
+
 const notFound = () => new GatewayError('NOT_FOUND', 'No such list');
+
+/** A list the client does not see is unknown to it (404); one it reads but may not change is 403. */
+function refuseChange(client: ApiClient, list: StoredList | null): asserts list is StoredList {
+  if (!list || !maySee(client, list)) throw notFound();
+  if (!mayChange(client, list)) throw new GatewayError('FORBIDDEN', 'Only the school that sent this list changes it');
+}
+
+/** The door's schema types a correction's fields but not their characters: text PostgreSQL cannot store is a 400, not a 500. */
+function refuseUnstorableText(fields: Partial<D03Row>): void {
+  const details = Object.entries(fields)
+    .filter(([, value]) => typeof value === 'string' && !isStorableText(value))
+    .map(([field]) => ({ path: `/${field}`, code: 'INVALID_TEXT', message: 'contains a NUL or an unpaired surrogate' }));
+  if (details.length > 0) throw new GatewayError('VALIDATION_FAILED', 'The correction holds text that is not valid Unicode', details);
+}
 
 /** A replaced list is history: it is read, never changed, sent or replaced again. */
 function refuseReplaced(list: StoredList): void {
@@ -236,7 +259,7 @@ export class PupilLists {
     if (upload.replaces !== undefined) {
       // The list is named in the query, not the path: one the school cannot see is a wrong value, not a missing resource.
       const earlier = await findList(this.deps.db, upload.replaces);
-      if (!earlier || !maySee(client, earlier)) {
+      if (!earlier || !mayChange(client, earlier)) {
         throw new GatewayError('VALIDATION_FAILED', 'The list to replace is not one of this school\'s', [
           { path: '/querystring/replaces', code: 'UNKNOWN_LIST', message: 'name a list this school sent' },
         ]);
@@ -361,12 +384,13 @@ export class PupilLists {
    */
   async correctRow(client: ApiClient, listId: string, stt: number, fields: Partial<D03Row>): Promise<ListRowView & { list: ListAnswerSummary }> {
     schoolOf(client);
+    refuseUnstorableText(fields);
     const today = this.today();
     const { kyKeKhai } = await this.visibleList(client, listId);
     // The period's lock, as an upload takes it: a person corrected in cannot slip onto another list meanwhile.
     return this.deps.db.transaction(async (tx) => {
       const list = await lockList(tx, listId);
-      if (!list || !maySee(client, list)) throw notFound();
+      refuseChange(client, list);
       refuseReplaced(list);
       const rows = await allRows(tx, listId);
       const target = rows.find((row) => row.stt === stt);
@@ -414,7 +438,7 @@ export class PupilLists {
     schoolOf(client);
     return this.deps.db.transaction(async (tx) => {
       const list = await lockList(tx, listId);
-      if (!list || !maySee(client, list)) throw notFound();
+      refuseChange(client, list);
       refuseReplaced(list);
       const summary = { listId, status: 'queued' as const, rows: list.rowCount, valid: list.validCount, invalid: list.invalidCount };
       if (list.status === 'queued') return summary;
