@@ -25,7 +25,7 @@ import {
   allRows, findList, findListByIdempotencyKey, insertListInTx, listedPersonKeys, listRowsPage, lockList, markReplacedInTx, updateListInTx,
   updateRowsInTx, type ListStatus, type RowStatus, type RowToStore, type StoredList, type StoredRow,
 } from './list-store.js';
-import { checkList, normaliseRow, parseRowDate, personKeyOf, personKeysOf, type PersonKey } from './row-checks.js';
+import { alreadyListedProblem, checkList, normaliseRow, parseRowDate, personKeyOf, personKeysOf, type PersonKey } from './row-checks.js';
 import { noteFor } from './row-notes.js';
 
 export interface PupilListsDeps {
@@ -137,9 +137,17 @@ function refuseReplaced(list: StoredList): void {
   }
 }
 
-function alreadyListedIn(listed: Set<string>) {
-  return (person: PersonKey) =>
-    (person.soDinhDanh !== undefined && listed.has(`d:${person.soDinhDanh}`)) || (person.maSoBhxh !== undefined && listed.has(`b:${person.maSoBhxh}`));
+/**
+ * The rows whose person the store found on another list of the period, made invalid for it. Run after
+ * `evaluate`, under the period's lock: only this part of the checks depends on other lists.
+ */
+function flagAlreadyListed(rows: readonly RowToStore[], listed: Set<string>, kyKeKhai: string): RowToStore[] {
+  return rows.map((row) => {
+    const onAnotherList = (row.soDinhDanh !== null && listed.has(`d:${row.soDinhDanh}`)) || (row.maSoBhxh !== null && listed.has(`b:${row.maSoBhxh}`));
+    if (!onAnotherList) return row;
+    const key: PersonKey = row.soDinhDanh !== null ? { soDinhDanh: row.soDinhDanh } : { maSoBhxh: row.maSoBhxh as string };
+    return { ...row, status: 'invalid', problems: [...row.problems, alreadyListedProblem(row.row.stt, key, kyKeKhai)], cardFrom: null, cardTo: null };
+  });
 }
 
 /**
@@ -169,10 +177,13 @@ function cardOf(row: D03Row): { cardFrom: string | null; cardTo: string | null }
   return outcome.ok ? { cardFrom: toIsoDate(outcome.card.from), cardTo: toIsoDate(outcome.card.to) } : { cardFrom: null, cardTo: null };
 }
 
-/** Checks the whole list and gives each row its outcome: its own problems, by position, not by STT (which rows may share). */
+/**
+ * Checks the whole list but for other lists of the period (`flagAlreadyListed`) and gives each row its
+ * outcome: its own problems, by position, not by STT (which rows may share).
+ */
 function evaluate(rows: readonly D03Row[], readProblemsOf: readonly RowProblem[][], kyKeKhai: string, today: ReturnType<typeof todayInVietnam>,
-  catalogues: PupilListsDeps['catalogues'], listed: Set<string>): RowToStore[] {
-  const check = checkList(rows, { kyKeKhai, today, catalogues, alreadyListed: alreadyListedIn(listed) });
+  catalogues: PupilListsDeps['catalogues']): RowToStore[] {
+  const check = checkList(rows, { kyKeKhai, today, catalogues });
   return rows.map((raw, position): RowToStore => {
     const row = normaliseRow(raw);
     const readProblems = readProblemsOf[position] ?? [];
@@ -281,8 +292,12 @@ export class PupilLists {
     ];
     if (mismatches.length > 0) throw new GatewayError('VALIDATION_FAILED', 'The list is not for this school or period', mismatches);
 
-    const readProblemsOf = readProblemsByPosition(read.rows, read.problems);
-    const today = this.today();
+    // Checking up to 50,000 rows is done before the transaction, holding no connection and no lock. Only
+    // the look-up of other lists, the rows it flags and the insert wait for the period's lock, so uploads
+    // of one period check their rows side by side and queue only to store them. The cost: a list that
+    // turns out to be a twin of one stored meanwhile (same key) was checked for nothing.
+    const checked = evaluate(read.rows, readProblemsByPosition(read.rows, read.problems), upload.kyKeKhai, this.today(), this.deps.catalogues);
+    const personKeys = personKeysOf(read.rows);
 
     // One period at a time: a person cannot slip onto two lists of the period by arriving at once.
     return this.deps.db.transaction(async (tx) => {
@@ -290,8 +305,8 @@ export class PupilLists {
       if (twin) return twin;
       const earlier = upload.replaces === undefined ? null : await lockList(tx, upload.replaces);
       if (earlier) refuseReplaced(earlier);
-      const listed = await listedPersonKeys(tx, upload.kyKeKhai, personKeysOf(read.rows), earlier?.listId);
-      let rows = evaluate(read.rows, readProblemsOf, upload.kyKeKhai, today, this.deps.catalogues, listed);
+      const listed = await listedPersonKeys(tx, upload.kyKeKhai, personKeys, earlier?.listId);
+      let rows = flagAlreadyListed(checked, listed, upload.kyKeKhai);
       let unchanged: number | undefined;
       if (earlier) ({ rows, unchanged } = carryOver(rows, await allRows(tx, earlier.listId)));
       const valid = countValid(rows);
@@ -406,7 +421,7 @@ export class PupilLists {
       // A corrected row's values are the school's now: what the reader could not take of them is gone.
       const readProblemsOf = rows.map((row) => (row === target ? [] : row.readProblems));
       const listed = await listedPersonKeys(tx, list.kyKeKhai, personKeysOf(rowsNow), listId);
-      const rechecked = evaluate(rowsNow, readProblemsOf, list.kyKeKhai, today, this.deps.catalogues, listed);
+      const rechecked = flagAlreadyListed(evaluate(rowsNow, readProblemsOf, list.kyKeKhai, today, this.deps.catalogues), listed, list.kyKeKhai);
 
       // In a sent list, a valid row stays as it was sent; only invalid rows may change outcome.
       const changed = rechecked.filter((row, index) => {

@@ -248,6 +248,19 @@ function rowNumbers(named: number[], count: number): string {
   return count > named.length ? `${named.join(', ')} and ${count - named.length} more` : named.join(', ');
 }
 
+/**
+ * A person already on another list of the period. Always a row's last problem: the list service adds it
+ * after the rest of the checks, once it has asked the store under the period's lock.
+ */
+export function alreadyListedProblem(stt: number, key: PersonKey, kyKeKhai: string): RowProblem {
+  return {
+    stt,
+    path: key.soDinhDanh !== undefined ? '/soDinhDanh' : '/maSoBhxh',
+    code: 'ALREADY_LISTED',
+    message: `this person is already on another list of the period ${kyKeKhai}`,
+  };
+}
+
 /** Indexes of rows by a key, keeping only keys more than one row shares. */
 function sharedKeys(keys: Array<string | undefined>): Map<string, number[]> {
   const byKey = new Map<string, number[]>();
@@ -296,14 +309,7 @@ export function checkList(rows: readonly D03Row[], context: ListContext): ListCh
     if (sameStt.has(String(row.stt))) {
       problems.push({ stt: row.stt, path: '/stt', code: 'DUPLICATE_STT', message: 'another row of this list has the same STT' });
     }
-    if (key && context.alreadyListed?.(key)) {
-      problems.push({
-        stt: row.stt,
-        path: key.soDinhDanh !== undefined ? '/soDinhDanh' : '/maSoBhxh',
-        code: 'ALREADY_LISTED',
-        message: `this person is already on another list of the period ${prepared.period}`,
-      });
-    }
+    if (key && context.alreadyListed?.(key)) problems.push(alreadyListedProblem(row.stt, key, prepared.period));
   });
 
   const result: ListCheck = { valid: [], invalid: [], problems: [], warnings: [], problemsOf, warningsOf };
