@@ -251,6 +251,9 @@ function carryOver(rows: readonly RowToStore[], earlier: readonly StoredRow[]): 
   return { rows: carried, unchanged };
 }
 
+/** How many different notes the rows sharing an STT show together in the file. */
+const MAX_NOTES_PER_STT = 3;
+
 const countValid = (rows: readonly { status: RowStatus }[]) => rows.filter((row) => row.status === 'queued').length;
 
 export class PupilLists {
@@ -376,13 +379,16 @@ export class PupilLists {
   async file(client: ApiClient, listId: string, type: ListFileType): Promise<Buffer> {
     const list = await this.visibleList(client, listId);
     const rows = await allRows(this.deps.db, listId);
-    // Notes are matched to rows by STT; with duplicate STTs both rows are invalid for it and say so.
-    const notes = new Map<number, string>();
+    // The writers match notes to rows by STT. Rows sharing one are all invalid for it; they show the
+    // distinct notes of the first few of them, so thousands of rows sharing an STT do not each carry all.
+    const notesByStt = new Map<number, string[]>();
     for (const row of rows) {
       const note = noteFor(row);
-      const earlier = notes.get(row.stt);
-      notes.set(row.stt, earlier === undefined || earlier === note ? note : `${earlier} ${note}`);
+      const sharing = notesByStt.get(row.stt);
+      if (!sharing) notesByStt.set(row.stt, [note]);
+      else if (sharing.length < MAX_NOTES_PER_STT && !sharing.includes(note)) sharing.push(note);
     }
+    const notes = new Map([...notesByStt].map(([stt, sharing]) => [stt, sharing.join(' ')]));
     const annotated = {
       header: { tenDonVi: list.tenDonVi ?? undefined, maDonVi: list.maDonVi, kyKeKhai: list.kyKeKhai },
       rows: rows.map((row) => row.row),
