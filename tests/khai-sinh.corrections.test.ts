@@ -1,6 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { KhaiSinh } from '../src/domain/documents.js';
 import { changeTransferInTx, lockTransferInTx, type TransferStatus } from '../src/store/transfers.js';
+import type { HoSoMotCua } from '../src/messages/dossier/merge.js';
+import { attachment, hoSoMotCua } from './support/death-fixtures.js';
 import { khaiSinh, personalNumber, toXml } from './support/fixtures.js';
 import { countRows, startTestGateway, type ClientName, type TestGateway } from './support/gateway.js';
 
@@ -503,5 +505,59 @@ describe('concurrent corrections', () => {
     expect(applied).toHaveLength(responses.filter((response) => response.statusCode === 200).length);
     const verify = await gateway.request('auditor', { method: 'GET', url: '/audit/v1/verify' });
     expect(verify.json()).toMatchObject({ ok: true });
+  });
+});
+
+describe('a birth that holds more than 20 files, kept before BHXH\'s limit was enforced', () => {
+  /** Test setup only: files kept for the birth as a gateway before that limit could have kept them, in order; file i holds the text `${transferId}${i}`. */
+  async function keepFilesAsBefore(transferId: string, count: number): Promise<string[]> {
+    const { rows } = await gateway.db.query<{ sha256: string }>(
+      `INSERT INTO attachments (transfer_id, sha256, loai, ten, file_name, size_bytes, content, created_at)
+       SELECT $1, encode(sha256(convert_to($1 || i, 'UTF8')), 'hex'), 'GKS', 'Giấy tờ ' || i, 'tep-' || i || '.pdf',
+              octet_length($1 || i), convert_to($1 || i, 'UTF8'),
+              now() - interval '1 hour' + i * interval '1 second'
+         FROM generate_series(1, $2::int) AS i
+       RETURNING sha256`,
+      [transferId, count],
+    );
+    return rows.map((row) => row.sha256);
+  }
+  const dossierFor = (doc: KhaiSinh, files: Array<{ file: NonNullable<HoSoMotCua['fileDinhKem']>[number] }>) =>
+    gateway.request('registry08b', {
+      method: 'POST', url: '/ngsp/v1/mot-cua',
+      payload: hoSoMotCua({ hoTich: { soDinhDanh: doc.hoTich.soDinhDanh }, fileDinhKem: files.map((f) => f.file) }) as unknown as object,
+    });
+
+  it('a correction is taken: the card dossier cites the 20 kept first, the event says how many are not cited', async () => {
+    const doc = khaiSinh({ bhyt: null });
+    const { transferId, status } = await push(doc);
+    expect(status).toBe('received');
+    const kept = await keepFilesAsBefore(transferId, 22);
+
+    const response = await patch(transferId, { bhyt: completeBhyt });
+    expect(response.statusCode, response.body).toBe(200);
+    const corrected = await read(transferId);
+    expect(corrected.status).toBe('queued');
+    expect(corrected.bhxhDocument.TEP_DINH_KEM.map((ref: { SHA256: string }) => ref.SHA256)).toEqual(kept.slice(0, 20));
+    expect(corrected.history.at(-1)).toMatchObject({ action: 'khai-sinh.corrected', details: { filesNotCited: 2 } });
+  });
+
+  it('a dossier that brings no file the birth lacks is taken; one that adds a file is refused at /fileDinhKem, nothing written', async () => {
+    const doc = khaiSinh({ bhyt: null });
+    const { transferId } = await push(doc);
+    await keepFilesAsBefore(transferId, 21);
+
+    const before = await auditCount();
+    const adding = await dossierFor(doc, [attachment()]);
+    expect(adding.statusCode, adding.body).toBe(400);
+    expect(adding.json().error).toMatchObject({
+      code: 'VALIDATION_FAILED', details: [{ path: '/fileDinhKem', code: 'MAXITEMS', message: expect.stringContaining('already carries 21') }],
+    });
+    expect(await auditCount()).toBe(before);
+
+    // Its content is one of the files the birth keeps (setup: the transfer id and the file's number).
+    const repeated = await dossierFor(doc, [attachment(`${transferId}3`)]);
+    expect(repeated.statusCode, repeated.body).toBe(202);
+    expect(repeated.json()).toMatchObject({ transferId, status: 'received' });
   });
 });

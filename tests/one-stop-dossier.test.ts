@@ -732,22 +732,43 @@ describe('(k) BHXH cites at most 20 attachments per birth', () => {
     expect(soap.body).toContain('/fileDinhKem');
   });
 
-  it('two waiting dossiers only a birth can tell belong together: the birth that would bring them past 20 is refused, not failed', async () => {
-    const code = maHoSo();
-    const birth = birthWaitingForAddress({ maHoSoMCDT: code });
-    // One found by its code alone, the other by the child's number under another code.
-    const byCode = await postDossier(hoSoMotCua({ maHoSo: code, fileDinhKem: files(12).map((f) => f.file) }));
-    const byChild = await postDossier(hoSoMotCua({ hoTich: { soDinhDanh: birth.hoTich.soDinhDanh }, fileDinhKem: files(12).map((f) => f.file) }));
-    expect([byCode.statusCode, byChild.statusCode]).toEqual([202, 202]);
+  it('two waiting dossiers only a birth can tell belong together: the birth takes the older one\'s files that fit, the other keeps waiting, listed on both', async () => {
+    const child = birthWaitingForAddress().hoTich.soDinhDanh;
+    const laterCode = maHoSo();
+    // D1 waits for the child under its own code; D2, under the code the birth will name, knows no child.
+    const olderFiles = files(12);
+    const older = await postDossier(hoSoMotCua({ maHoSo: maHoSo(), hoTich: { soDinhDanh: child, nycEmail: 'd1@example.vn' }, fileDinhKem: olderFiles.map((f) => f.file) }));
+    const later = await postDossier(hoSoMotCua({ maHoSo: laterCode, hoTich: { nycSoGiayToTuyThan: '008090001234' }, fileDinhKem: files(12).map((f) => f.file) }));
+    expect([older.statusCode, later.statusCode], later.body).toEqual([202, 202]);
+    const [olderId, laterId] = [older.json().transferId, later.json().transferId];
 
-    const before = await storedCounts();
-    const refused = await postBirth(birth);
-    expect(refused.statusCode, refused.body).toBe(400);
-    expect(refused.json().error).toMatchObject({ code: 'VALIDATION_FAILED', details: [{ path: '/maHoSoMCDT', code: 'MAXITEMS' }] });
-    expect(refused.json().error.details[0].message).toContain('24');
-    expect(await storedCounts()).toEqual(before);
-    expect((await read(byCode.json().transferId)).status).toBe('received');
-    expect((await read(byChild.json().transferId)).status).toBe('received');
+    const birth = birthWaitingForAddress({ maHoSoMCDT: laterCode, hoTich: { soDinhDanh: child } });
+    const accepted = await postBirth(birth);
+    expect(accepted.statusCode, accepted.body).toBe(202);
+    const birthId = accepted.json().transferId;
+    const stored = await read(birthId);
+    expect(stored.status).toBe('queued');
+    expect(stored.maHoSo).toBe(laterCode);
+    expect(stored.document.hoTich.nycEmail).toBe('d1@example.vn');
+    expect(stored.document.hoTich.nycSoGiayToTuyThan).toBeUndefined();
+    expect(stored.bhxhDocument.TEP_DINH_KEM.map((ref: { SHA256: string }) => ref.SHA256).sort()).toEqual(olderFiles.map((f) => f.sha256).sort());
+    expect(await kept(birthId)).toEqual(olderFiles.map((f) => f.sha256).sort());
+    expect(stored.history[0]).toMatchObject({
+      action: 'khai-sinh.accepted', details: { dossiers: [olderId], dossiersWaiting: [laterId] },
+    });
+
+    expect((await read(olderId)).status).toBe('merged');
+    const waiting = await read(laterId);
+    expect(waiting.status).toBe('received');
+    expect(await kept(laterId)).toHaveLength(12);
+    expect(waiting.history.at(-1)).toMatchObject({
+      action: 'mot-cua.too-many-files', fromStatus: 'received', toStatus: 'received', details: { birth: birthId, files: 24 },
+    });
+
+    // The same birth again is answered as before, never refused for its dossiers' files.
+    const again = await postBirth(birth);
+    expect(again.statusCode, again.body).toBe(200);
+    expect(again.json().transferId).toBe(birthId);
   });
 });
 

@@ -56,7 +56,7 @@ export class BirthCorrections {
     }
     birthRules(this.deps.catalogues, todayInVietnam(this.deps.now?.() ?? new Date()))(merged);
     if (await isRegisteredDeadInTx(tx, merged.hoTich.soDinhDanh)) throw birthOfDeceased();
-    const { missing, status, bhxhDocument } = cardState(merged, transferId, await attachmentReferences(tx, transferId), current.status);
+    const { missing, status, bhxhDocument, filesNotCited } = cardState(merged, transferId, await attachmentReferences(tx, transferId), current.status);
     const corrected = await changeTransferInTx(
       tx,
       current,
@@ -73,7 +73,7 @@ export class BirthCorrections {
         actor: client.id,
         action: 'khai-sinh.corrected',
         payload: merged,
-        details: { fields: correctedFields(correction), ...(missing.length ? { missing } : {}) },
+        details: { fields: correctedFields(correction), ...(missing.length ? { missing } : {}), ...(filesNotCited ? { filesNotCited } : {}) },
       },
     ).catch((error: unknown) => {
       throw asBirthAlreadyHeld(error);

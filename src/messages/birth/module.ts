@@ -3,13 +3,14 @@ import type { CalendarDate } from '../../domain/calendar-date.js';
 import type { KhaiSinh } from '../../domain/documents.js';
 import { CORRECTABLE_STATUSES } from '../../domain/transfer-status.js';
 import { newId } from '../../domain/ids.js';
+import { CAP_THE_TE_MAX_ATTACHMENTS } from '../../intake/bhxh-documents.js';
 import { validateDocument } from '../../intake/validator.js';
-import { attachmentReferences } from '../../store/attachments.js';
+import { attachmentReferences, type StoredAttachmentReference } from '../../store/attachments.js';
 import type { Queryable } from '../../store/database.js';
 import type { IntakeAnswer } from '../../store/inbound-messages.js';
 import { changeTransferInTx, insertTransferInTx, moveTransfersInTx, type Transfer } from '../../store/transfers.js';
 import { supplyBirthFromDossier, type ReadDossier } from '../dossier/merge.js';
-import { absorbDossiersInTx, linkDossierInTx, lockWaitingDossiersInTx } from '../dossier/waiting.js';
+import { absorbDossiersInTx, keepWaitingForFilesInTx, linkDossierInTx, lockWaitingDossiersInTx, type WaitingDossier } from '../dossier/waiting.js';
 import type { Arrival, DispatchFacts, MessageModule, ModuleDependencies } from '../message-module.js';
 import { birthLocks, cardState } from './card.js';
 import { BirthWriter } from './group-commit.js';
@@ -87,15 +88,13 @@ async function storeBirthAloneInTx(tx: Queryable, doc: KhaiSinh, arrival: Arriva
   const decision = birthDecision(standing);
   if (decision instanceof Error) throw decision;
   const transferId = newId();
-  const dossiers = await lockWaitingDossiersInTx(tx, standing.dossierIds);
+  const { absorbed: dossiers, leftWaiting, attachments } = await dossiersThatFitInTx(tx, await lockWaitingDossiersInTx(tx, standing.dossierIds));
   let birth = doc;
   const supplied: string[] = [];
-  const attachments = [];
   for (const dossier of dossiers) {
     const merge = supplyBirthFromDossier(birth, dossier.read);
     birth = merge.merged;
     supplied.push(...merge.supplied);
-    attachments.push(...(await attachmentReferences(tx, dossier.transfer.id)));
   }
   if (dossiers.length > 0) {
     birth = validateDocument<KhaiSinh>('KhaiSinh', birth);
@@ -116,13 +115,39 @@ async function storeBirthAloneInTx(tx: Queryable, doc: KhaiSinh, arrival: Arriva
       details: {
         door: arrival.door, ...(state.missing.length ? { missing: state.missing } : {}),
         ...(dossiers.length ? { dossiers: dossiers.map((dossier) => dossier.transfer.id), supplied } : {}),
+        ...(leftWaiting.length ? { dossiersWaiting: leftWaiting.map(({ dossier }) => dossier.transfer.id) } : {}),
       },
     },
   ).catch((error: unknown) => {
     throw asBirthAlreadyHeld(error);
   });
   await absorbDossiersInTx(tx, dossiers, transferId, arrival.client.id);
+  await keepWaitingForFilesInTx(tx, leftWaiting, transferId, arrival.client.id);
   return answer;
+}
+
+/**
+ * The waiting dossiers a birth absorbs: oldest first, each whose files still fit within what BHXH
+ * cites (a file the birth already has counting once). The others keep waiting rather than the birth
+ * being refused: the registry could not send the birth otherwise but by dropping its dossier code.
+ */
+async function dossiersThatFitInTx(tx: Queryable, waiting: WaitingDossier[]) {
+  const absorbed: WaitingDossier[] = [];
+  const leftWaiting: Array<{ dossier: WaitingDossier; files: number }> = [];
+  const attachments: StoredAttachmentReference[] = [];
+  const held = new Set<string>();
+  for (const dossier of waiting) {
+    const files = await attachmentReferences(tx, dossier.transfer.id);
+    const together = new Set([...held, ...files.map((file) => file.SHA256)]).size;
+    if (together > CAP_THE_TE_MAX_ATTACHMENTS) {
+      leftWaiting.push({ dossier, files: together });
+      continue;
+    }
+    absorbed.push(dossier);
+    attachments.push(...files);
+    for (const file of files) held.add(file.SHA256);
+  }
+  return { absorbed, leftWaiting, attachments };
 }
 
 /**
@@ -140,6 +165,6 @@ export async function applyDossierToBirthInTx(tx: Queryable, target: Transfer, r
     tx,
     target,
     { status: state.status, document: { ...birth }, missing: state.missing, bhxhDocument: state.bhxhDocument, maHoSo: birth.maHoSoMCDT },
-    { actor, action: 'mot-cua.applied', payload: birth, details: { maHoSo: read.maHoSo, supplied } },
+    { actor, action: 'mot-cua.applied', payload: birth, details: { maHoSo: read.maHoSo, supplied, ...(state.filesNotCited ? { filesNotCited: state.filesNotCited } : {}) } },
   );
 }

@@ -82,11 +82,13 @@ async function matchingTransfer(tx: Queryable, type: 'KHAI_SINH' | 'KHAI_TU', ma
 /**
  * Refused before anything is written: files that would take the birth past what BHXH cites, counted
  * with those the birth keeps already, or, while it has not arrived, those of the dossiers waiting
- * for it. A file it has already counts once.
+ * for it. A file it has already counts once, so a dossier adding none is never refused, even for a
+ * birth kept with more before the limit was enforced.
  */
 async function checkBirthAttachmentsInTx(tx: Queryable, birth: Transfer | null, read: ReadDossier, files: NewAttachment[]): Promise<void> {
   const holders = birth ? [birth.id] : await waitingBirthDossierIdsInTx(tx, read.maHoSo, read.soDinhDanh, read.maTinh);
   const { kept, together } = await countAttachmentsInTx(tx, holders, files.map((file) => file.sha256));
+  if (together === kept) return;
   checkAttachmentsPerBirth(together, '/fileDinhKem', () => `${birth ? 'the birth already carries' : 'the dossiers waiting for this birth already carry'} ${kept} attachments and this dossier adds ${together - kept}`);
 }
 

@@ -1,3 +1,4 @@
+import { CAP_THE_TE_MAX_ATTACHMENTS } from '../../intake/bhxh-documents.js';
 import { moveAttachmentsInTx } from '../../store/attachments.js';
 import type { Queryable } from '../../store/database.js';
 import { changeTransferInTx, lockTransferInTx, type Transfer } from '../../store/transfers.js';
@@ -55,6 +56,21 @@ export async function absorbDossiersInTx(tx: Queryable, dossiers: WaitingDossier
   for (const { transfer } of dossiers) {
     await moveAttachmentsInTx(tx, transfer.id, intoTransferId);
     await changeTransferInTx(tx, transfer, { status: 'merged' }, { actor, action: 'mot-cua.merged', details: { into: intoTransferId } });
+  }
+}
+
+/**
+ * Dossiers a birth could not absorb without citing more files than BHXH takes stay `received`,
+ * linked to it by code or child; the event on each names the birth and how many files they would
+ * have come to, and the birth's own event lists them, so the registry and operators see both sides.
+ */
+export async function keepWaitingForFilesInTx(
+  tx: Queryable, left: Array<{ dossier: WaitingDossier; files: number }>, birthId: string, actor: string,
+): Promise<void> {
+  for (const { dossier, files } of left) {
+    await changeTransferInTx(tx, dossier.transfer, { status: 'received' }, {
+      actor, action: 'mot-cua.too-many-files', details: { birth: birthId, files, limit: CAP_THE_TE_MAX_ATTACHMENTS },
+    });
   }
 }
 
