@@ -6,7 +6,7 @@
  * was wrong with a stable code.
  */
 import sjson from 'secure-json-parse';
-import { clip, decodeUtf8, DEFAULT_MAX_DEPTH, errorMessage, malformed, stripBom, type BodyLimits } from '../src/codec/body-text.js';
+import { clip, decodeUtf8, DEFAULT_MAX_DEPTH, errorMessage, jsonNestsDeeperThan, malformed, stripBom, type BodyLimits } from '../src/codec/body-text.js';
 
 // ---------------------------------------------------------------------------------------------
 // JSON
@@ -19,7 +19,8 @@ export function readJson(body: Buffer, limits: BodyLimits = {}): unknown {
 /** Same as {@link readJson} for text that is already decoded. */
 function readJsonText(text: string, limits: BodyLimits = {}): unknown {
   text = stripBom(text);
-  checkJsonDepth(text, limits.maxDepth ?? DEFAULT_MAX_DEPTH);
+  const maxDepth = limits.maxDepth ?? DEFAULT_MAX_DEPTH;
+  if (jsonNestsDeeperThan(text, maxDepth)) throw malformed('TOO_DEEP', `The body nests arrays/objects deeper than ${maxDepth} levels`);
   try {
     return sjson.parse(text, null, { protoAction: 'error', constructorAction: 'error' });
   } catch (err) {
@@ -37,27 +38,3 @@ function readJsonText(text: string, limits: BodyLimits = {}): unknown {
   }
 }
 
-/**
- * Bracket depth is the nesting depth for any JSON that parses, so counting brackets outside
- * strings bounds the parser's work before it starts, in one loop with no recursion and no stack.
- * Broken JSON is left for the parser to describe.
- */
-function checkJsonDepth(text: string, maxDepth: number): void {
-  let depth = 0;
-  let inString = false;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (inString) {
-      if (c === 0x5c /* \ */) i++;
-      else if (c === 0x22 /* " */) inString = false;
-    } else if (c === 0x22) {
-      inString = true;
-    } else if (c === 0x5b /* [ */ || c === 0x7b /* { */) {
-      if (++depth > maxDepth) {
-        throw malformed('TOO_DEEP', `The body nests arrays/objects deeper than ${maxDepth} levels`);
-      }
-    } else if (c === 0x5d /* ] */ || c === 0x7d /* } */) {
-      depth--;
-    }
-  }
-}

@@ -33,6 +33,35 @@ export function malformed(code: BodyErrorCode, message: string): GatewayError {
   return new GatewayError('MALFORMED_BODY', undefined, [{ path: '', code, message }]);
 }
 
+/**
+ * Whether JSON text nests arrays/objects deeper than `maxDepth`. Bracket depth outside strings is the
+ * nesting depth of any JSON that parses, so this bounds the parser's work before it starts, in one
+ * loop with no recursion; broken JSON is left for the parser to describe.
+ */
+export function jsonNestsDeeperThan(text: string, maxDepth: number): boolean {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c /* \ */) i++;
+      else if (c === 0x22 /* " */) inString = false;
+    } else if (c === 0x22) {
+      inString = true;
+    } else if (c === 0x5b /* [ */ || c === 0x7b /* { */) {
+      if (++depth > maxDepth) return true;
+    } else if (c === 0x5d /* ] */ || c === 0x7d /* } */) {
+      depth--;
+    }
+  }
+  return false;
+}
+
+/** Text PostgreSQL can store and a person could have typed: no NUL, no lone UTF-16 surrogate. */
+export function isStorableText(text: string): boolean {
+  return text.isWellFormed() && !text.includes('\u0000');
+}
+
 // Error texts from parsers may quote the hostile input; keep what we echo back short.
 export function clip(text: string, max = 200): string {
   return text.length > max ? `${text.slice(0, max)}…` : text;

@@ -2,7 +2,7 @@ import type { ValidateFunction } from 'ajv';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import { GatewayError } from '../errors.js';
 import { readSchema } from '../package-files.js';
-import { isStorableText } from '../intake/validator.js';
+import { isStorableText } from '../codec/body-text.js';
 import {
   batchMembersInTx,
   findBatch,

@@ -4,6 +4,7 @@ import addFormats from 'ajv-formats';
 import { parseCalendarDate } from '../domain/calendar-date.js';
 import { GatewayError, type ErrorDetail } from '../errors.js';
 import { readSchema } from '../package-files.js';
+import { isStorableText } from '../codec/body-text.js';
 
 const loadSchema = (file: string) => readSchema(file);
 
@@ -75,10 +76,6 @@ export function normaliseText(text: string): string {
   return UNTIDY_SPACE.test(trimmed) ? trimmed.replace(/\s+/gu, ' ') : trimmed;
 }
 
-/** Text PostgreSQL can store and a person could have typed: no NUL, no lone UTF-16 surrogate. */
-export function isStorableText(text: string): boolean {
-  return text.isWellFormed() && !text.includes('\u0000');
-}
 
 /** Thrown from deep inside a document; each level it passes adds its key, so a path is built only for an error. */
 class UnstorableText {

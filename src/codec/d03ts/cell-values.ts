@@ -7,6 +7,7 @@
  */
 import { readSchema } from '../../package-files.js';
 import type { D03Field, D03ListHeader } from './d03-row.js';
+import { isStorableText } from '../body-text.js';
 
 /** A cell as the readers hand it over: text, a number, a date, or a fault of the cell itself. */
 export type CellScalar = string | number | Date | CellFault | undefined;
@@ -84,10 +85,6 @@ function codePointsOver(text: string, max: number): boolean {
   return false;
 }
 
-/** Text PostgreSQL can store: no NUL, no lone UTF-16 surrogate (the intake validator's rule, which a codec may not import). */
-function isStorableText(text: string): boolean {
-  return text.isWellFormed() && !text.includes('\u0000');
-}
 
 /** A header fact as stated (trimmed), or undefined when it is too long or cannot be stored: it is then as if not stated. */
 export function factValue(fact: keyof D03ListHeader, text: string): string | undefined {

@@ -5,7 +5,7 @@
  * form does not have, or a value of the wrong kind, is a problem for its row.
  */
 import sjson from 'secure-json-parse';
-import { clip, decodeUtf8 } from '../body-text.js';
+import { clip, decodeUtf8, jsonNestsDeeperThan } from '../body-text.js';
 import { factValue, fieldValue, sttOf } from './cell-values.js';
 import type { D03Field, D03ListHeader, D03Row, RowProblem } from './d03-row.js';
 import { refuseFile, tooManyRows, type D03ListLimits, type D03ListRead } from './list-file.js';
@@ -20,7 +20,7 @@ const MAX_DEPTH = 8;
 
 export function readD03Json(body: Buffer, limits: D03ListLimits): D03ListRead {
   const text = decodeUtf8(body);
-  if (nestingDepth(text) > MAX_DEPTH) throw refuseFile('FILE_UNREADABLE', `The JSON nests deeper than ${MAX_DEPTH} levels; a list is {"kyKeKhai", "rows": [...]}`);
+  if (jsonNestsDeeperThan(text, MAX_DEPTH)) throw refuseFile('FILE_UNREADABLE', `The JSON nests deeper than ${MAX_DEPTH} levels; a list is {"kyKeKhai", "rows": [...]}`);
   let parsed: unknown;
   try {
     parsed = sjson.parse(text, null, { protoAction: 'error', constructorAction: 'error' });
@@ -81,27 +81,6 @@ function rowOf(item: unknown, position: number, problems: RowProblem[]): D03Row 
   return row;
 }
 
-/** Bracket depth outside strings, which for any JSON that parses is its nesting depth. */
-function nestingDepth(text: string): number {
-  let depth = 0;
-  let deepest = 0;
-  let inString = false;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (inString) {
-      if (c === 0x5c /* \ */) i++;
-      else if (c === 0x22 /* " */) inString = false;
-    } else if (c === 0x22) {
-      inString = true;
-    } else if (c === 0x5b /* [ */ || c === 0x7b /* { */) {
-      deepest = Math.max(deepest, ++depth);
-      if (deepest > MAX_DEPTH) return deepest;
-    } else if (c === 0x5d /* ] */ || c === 0x7d /* } */) {
-      depth--;
-    }
-  }
-  return deepest;
-}
 
 function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);

@@ -17,7 +17,7 @@ import { todayInVietnam, toIsoDate } from '../../domain/calendar-date.js';
 import { canonicalJson } from '../../domain/canonical-json.js';
 import { newId } from '../../domain/ids.js';
 import { GatewayError } from '../../errors.js';
-import { isStorableText } from '../../intake/validator.js';
+import { isStorableText } from '../../codec/body-text.js';
 import { appendAuditEventInTx } from '../../store/audit-log.js';
 import type { Database, Queryable } from '../../store/database.js';
 import type { D03Row, RowProblem } from './d03-row.js';
