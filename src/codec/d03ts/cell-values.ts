@@ -6,7 +6,7 @@
  * not kept. Text is otherwise left as the school wrote it (trimmed), for the row checks to judge.
  */
 import { readSchema } from '../../package-files.js';
-import type { D03Field, D03ListHeader } from './d03-row.js';
+import type { D03Field, D03ListHeader, D03Row, RowProblem } from './d03-row.js';
 import { isStorableText } from '../body-text.js';
 
 /** A cell as the readers hand it over: text, a number, a date, or a fault of the cell itself. */
@@ -95,6 +95,14 @@ export function factValue(fact: keyof D03ListHeader, text: string): string | und
 
 function isFault(v: CellScalar): v is CellFault {
   return typeof v === 'object' && !(v instanceof Date);
+}
+
+/** Sets the field of the row from a cell, or records why it cannot be taken; an empty cell sets nothing. */
+export function takeField(row: D03Row, problems: RowProblem[], field: D03Field, cell: CellScalar, date1904: boolean): void {
+  const read = fieldValue(field, cell, date1904);
+  if (read === undefined) return;
+  if ('problem' in read) problems.push({ stt: row.stt, path: `/${field}`, ...read.problem });
+  else (row as unknown as Record<string, unknown>)[field] = read.value;
 }
 
 /** The value a field takes from a cell; undefined for an empty cell. */

@@ -6,7 +6,7 @@
  */
 import sjson from 'secure-json-parse';
 import { clip, decodeUtf8, jsonNestsDeeperThan } from '../body-text.js';
-import { factValue, fieldValue, sttOf } from './cell-values.js';
+import { factValue, takeField, sttOf } from './cell-values.js';
 import type { D03Field, D03ListHeader, D03Row, RowProblem } from './d03-row.js';
 import { refuseFile, tooManyRows, type D03ListLimits, type D03ListRead } from './list-file.js';
 
@@ -73,10 +73,7 @@ function rowOf(item: unknown, position: number, problems: RowProblem[]): D03Row 
       problems.push({ stt: row.stt, path: `/${field}`, code: 'TYPE', message: DAY_FIELDS.has(field) ? 'must be text' : 'must be text or a number' });
       continue;
     }
-    const read = fieldValue(field, value, false);
-    if (read === undefined) continue;
-    if ('problem' in read) problems.push({ stt: row.stt, path: `/${field}`, ...read.problem });
-    else (row as unknown as Record<string, unknown>)[field] = read.value;
+    takeField(row, problems, field, value, false);
   }
   return row;
 }

@@ -7,7 +7,7 @@
  * ("Cộng tăng", "Cộng giảm") and the signatures.
  */
 import { D03_COLUMNS, type D03ListHeader, type D03Row, type RowProblem } from './d03-row.js';
-import { factValue, fieldValue, sttOf, type CellScalar } from './cell-values.js';
+import { factValue, takeField, sttOf, type CellScalar } from './cell-values.js';
 import { refuseFile, refuseMissingColumns, tooManyRows, type D03ListLimits } from './list-file.js';
 
 /**
@@ -164,10 +164,7 @@ export class ListTable {
     const columns = this.columns ?? [];
     columns.forEach((field, i) => {
       if (field === undefined || field === 'stt') return;
-      const read = fieldValue(field, cells[i], this.date1904);
-      if (read === undefined) return;
-      if ('problem' in read) this.problems.push({ stt, path: `/${field}`, ...read.problem });
-      else (row as unknown as Record<string, unknown>)[field] = read.value;
+      takeField(row, this.problems, field, cells[i], this.date1904);
     });
     return row;
   }

@@ -7,7 +7,7 @@
  * without regard to case, as the software has written `MasoBHXH` and `MaSoBHXH`.
  */
 import { readXml, type XmlDocument } from '../xml-document.js';
-import { factValue, fieldValue, sttOf } from './cell-values.js';
+import { factValue, takeField, sttOf } from './cell-values.js';
 import type { D03Field, D03ListHeader, D03Row, RowProblem } from './d03-row.js';
 import { refuseFile, tooManyRows, type D03ListLimits, type D03ListRead } from './list-file.js';
 
@@ -99,10 +99,7 @@ function personOf(element: unknown, position: number, problems: RowProblem[]): D
       problems.push({ stt: row.stt, path: `/${field}`, code: 'TYPE', message: 'the element holds elements, or appears twice, where one value belongs' });
       continue;
     }
-    const read = fieldValue(field, value, false);
-    if (read === undefined) continue;
-    if ('problem' in read) problems.push({ stt: row.stt, path: `/${field}`, ...read.problem });
-    else (row as unknown as Record<string, unknown>)[field] = read.value;
+    takeField(row, problems, field, value, false);
   }
   return row;
 }
