@@ -219,24 +219,10 @@ export interface CallbackListQuery {
   limit: number;
 }
 
-export interface CallbackView {
-  eventId: string;
-  clientId: string;
-  transferId: string;
-  status: string;
-  at: string;
-  attempts: number;
-  lastError: string | null;
-  lastAttemptAt: string | null;
-  nextAttemptAt: string;
-  inFlight: boolean;
-}
+/** An outbox entry as operators see it: its event id is the callback's `eventId`, as the receiver saw it. */
+export type CallbackView = Omit<OutboxEntry, 'auditSeq'> & { eventId: string };
 
-const view = (entry: OutboxEntry): CallbackView => ({
-  eventId: String(entry.auditSeq), clientId: entry.clientId, transferId: entry.transferId, status: entry.status, at: entry.at,
-  attempts: entry.attempts, lastError: entry.lastError, lastAttemptAt: entry.lastAttemptAt, nextAttemptAt: entry.nextAttemptAt,
-  inFlight: entry.inFlight,
-});
+const view = ({ auditSeq, ...entry }: OutboxEntry): CallbackView => ({ eventId: String(auditSeq), ...entry });
 
 /** Operators watch callbacks that do not get through and send them again now (docs/API.md, "Callbacks"). */
 export class CallbackOperations {

@@ -131,18 +131,8 @@ export interface NewList {
   invalidCount: number;
 }
 
-export interface RowToStore {
-  position: number;
-  status: RowStatus;
-  row: D03Row;
-  readProblems: RowProblem[];
-  problems: RowProblem[];
-  warnings: RowProblem[];
-  cardFrom: string | null;
-  cardTo: string | null;
-  soDinhDanh: string | null;
-  maSoBhxh: string | null;
-}
+/** A row as written: its STT is the row's own, and its person keys are kept for the cross-list check. */
+export type RowToStore = Omit<StoredRow, 'stt'> & { soDinhDanh: string | null; maSoBhxh: string | null };
 
 function rowsJson(kyKeKhai: string, rows: readonly RowToStore[]): string {
   return JSON.stringify(rows.map((row) => ({
