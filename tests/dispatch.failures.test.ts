@@ -1,8 +1,8 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { BhxhSimulator, issueCard, type Behaviour, type Delivery } from '../src/dev/bhxh-simulator.js';
+import { issueCard, type Behaviour, type Delivery } from '../src/dev/bhxh-simulator.js';
 import { khaiSinh, khaiSinhHaNoi } from './support/fixtures.js';
-import { DispatchRuns } from './support/dispatch-runs.js';
-import { startTestGateway, type ClientName, type TestGateway } from './support/gateway.js';
+import { startDispatchHarness, type DispatchHarness } from './support/dispatch-harness.js';
+import type { ClientName } from './support/gateway.js';
 
 /**
  * Delivery failures (docs/API.md, "Push" and "Operators"): transient failures retried with backoff,
@@ -11,53 +11,22 @@ import { startTestGateway, type ClientName, type TestGateway } from './support/g
  * and queues start clean.
  */
 
-interface Harness {
-  simulator: BhxhSimulator;
-  gateway: TestGateway;
-  runs: DispatchRuns;
-}
-
-let h: Harness | undefined;
+let h: DispatchHarness | undefined;
 
 const WAIT = { timeout: 15_000, interval: 50 };
 
-async function start(env: Record<string, string> = {}, ...script: Behaviour[]): Promise<Harness> {
-  const simulator = new BhxhSimulator();
-  await simulator.start();
-  if (script.length > 0) simulator.setScript(...script);
-  const gateway = await startTestGateway({
-    startDispatcher: true,
-    env: {
-      BHXH_PUSH_URL: simulator.url,
-      // Only explicit runs (the scheduler's first run fires at start, before anything is queued).
-      DISPATCH_INTERVAL_MS: '3600000',
-      RETRY_BASE_DELAY_MS: '20',
-      BHXH_TIMEOUT_MS: '300',
-      BREAKER_RESET_MS: '500',
-      // High unless a test is about the breaker, so retries are not also delayed by it.
-      BREAKER_VOLUME_THRESHOLD: '50',
-      DISPATCH_BATCH_SIZE: '10',
-      ...env,
-    },
-  });
-  h = { simulator, gateway, runs: DispatchRuns.watch(gateway) };
-  await h.runs.firstRunDone();
+async function start(env: Record<string, string> = {}, ...script: Behaviour[]): Promise<DispatchHarness> {
+  h = await startDispatchHarness({ env: { BHXH_TIMEOUT_MS: '300', BREAKER_RESET_MS: '500', DISPATCH_BATCH_SIZE: '10', ...env }, script });
   return h;
 }
 
 afterEach(async () => {
   const current = h;
   h = undefined;
-  if (!current) return;
-  try {
-    await current.runs.close();
-    await current.gateway.close();
-  } finally {
-    await current.simulator.close();
-  }
+  await current?.close();
 });
 
-const harness = (): Harness => {
+const harness = (): DispatchHarness => {
   if (!h) throw new Error('no gateway started');
   return h;
 };

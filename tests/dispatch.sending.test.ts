@@ -1,8 +1,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { BhxhSimulator, issueCard, type Behaviour } from '../src/dev/bhxh-simulator.js';
+import { issueCard } from '../src/dev/bhxh-simulator.js';
+import { startDispatchHarness, type DispatchHarness, type DispatchHarnessOptions } from './support/dispatch-harness.js';
 import { khaiSinh, khaiSinhHaNoi } from './support/fixtures.js';
-import { DispatchRuns } from './support/dispatch-runs.js';
-import { startTestGateway, type TestGateway } from './support/gateway.js';
 
 /**
  * "Đã gửi" means BHXH acknowledged it (docs/API.md, "Statuses" and "Push"): a pushed record is
@@ -10,48 +9,24 @@ import { startTestGateway, type TestGateway } from './support/gateway.js';
  * batch that never reached BHXH goes back to `queued`; a pause holds batches already claimed.
  */
 
-interface Harness {
-  simulator: BhxhSimulator;
-  gateway: TestGateway;
-  runs: DispatchRuns;
-}
-
-let h: Harness | undefined;
+let h: DispatchHarness | undefined;
 const WAIT = { timeout: 15_000, interval: 50 };
 
-async function start(options: { env?: Record<string, string>; script?: Behaviour[]; bhxhDown?: boolean } = {}): Promise<Harness> {
-  const simulator = new BhxhSimulator();
-  await simulator.start();
-  if (options.script) simulator.setScript(...options.script);
-  const url = simulator.url;
-  // BHXH down: the port is closed, so every connection is refused; started again on it later.
-  if (options.bhxhDown) await simulator.close();
-  const gateway = await startTestGateway({
-    startDispatcher: true,
-    env: {
-      BHXH_PUSH_URL: url, DISPATCH_INTERVAL_MS: '3600000', RETRY_BASE_DELAY_MS: '20', BHXH_TIMEOUT_MS: '2000',
-      BREAKER_VOLUME_THRESHOLD: '50', DISPATCH_BATCH_SIZE: '2', DELIVERY_CONCURRENCY: '2', MAINTENANCE_INTERVAL_MS: '200',
-      ...options.env,
-    },
+async function start(options: DispatchHarnessOptions = {}): Promise<DispatchHarness> {
+  h = await startDispatchHarness({
+    ...options,
+    env: { BHXH_TIMEOUT_MS: '2000', DISPATCH_BATCH_SIZE: '2', DELIVERY_CONCURRENCY: '2', MAINTENANCE_INTERVAL_MS: '200', ...options.env },
   });
-  h = { simulator, gateway, runs: DispatchRuns.watch(gateway) };
-  await h.runs.firstRunDone();
   return h;
 }
 
 afterEach(async () => {
   const current = h;
   h = undefined;
-  if (!current) return;
-  try {
-    await current.runs.close();
-    await current.gateway.close();
-  } finally {
-    await current.simulator.close();
-  }
+  await current?.close();
 });
 
-const harness = (): Harness => {
+const harness = (): DispatchHarness => {
   if (!h) throw new Error('no gateway started');
   return h;
 };
