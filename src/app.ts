@@ -100,6 +100,12 @@ export async function buildApp(deps: GatewayDependencies): Promise<FastifyInstan
     baseDelayMs: config.retryBaseDelayMs, concurrency: config.callbackConcurrency, intervalMs: config.maintenanceIntervalMs,
   });
   await callbacks.subscribe();
+  // A rotated clients file may add, change or withdraw a callback address: delivery follows it.
+  deps.clients.onReload(() => {
+    void callbacks.follow(deps.clients.withCallbacks(), deps.clients.ids()).catch((error: Error) => {
+      deps.logger.warn({ error: error.message }, 'callbacks: subscriptions not updated after the clients file changed');
+    });
+  });
   app.addHook('onClose', () => callbacks.close());
 
   // Operator and BHXH bodies are JSON only; the registry doors register their own readers.

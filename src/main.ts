@@ -34,12 +34,15 @@ async function main() {
 
   const catalogues = Catalogues.fromFiles({ units: config.unitsFile, facilities: config.facilitiesFile, holidays: config.holidaysFile });
   catalogues.watch(logger);
+  // Keys are rotated by editing the clients file: no restart, and a broken file keeps the keys in use.
+  clients.watch(logger);
   process.on('SIGHUP', () => {
     try {
       logger.info(catalogues.reload(), 'catalogues reloaded (SIGHUP)');
     } catch (error) {
       logger.error({ err: error }, 'catalogue reload failed: keeping the lists in use');
     }
+    if (config.clientsFile) clients.reloadAndLog(logger, 'SIGHUP');
   });
   const simulator = config.bhxhSimulator ? new BhxhSimulator({ keepHistory: false }) : undefined;
   const bhxhPushUrl = simulator ? await simulator.start() : config.bhxhPushUrl;
@@ -59,6 +62,7 @@ async function main() {
     stopping ??= (async () => {
       logger.info({ signal }, 'stopping');
       catalogues.close();
+      clients.close();
       await app.close().catch((error) => logger.error({ err: error }, 'closing HTTP failed'));
       redis.disconnect();
       await db.close().catch((error) => logger.error({ err: error }, 'closing the database failed'));

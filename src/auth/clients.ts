@@ -1,6 +1,8 @@
 import { hash, randomBytes, timingSafeEqual } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readFileSync, watch, type FSWatcher } from 'node:fs';
+import { basename, dirname } from 'node:path';
 import { Ajv } from 'ajv';
+import type { Logger } from 'pino';
 
 export const ROLES = ['registry', 'bhxh', 'operator', 'auditor', 'school'] as const;
 export type Role = (typeof ROLES)[number];
@@ -56,29 +58,58 @@ const validateClientsFile = new Ajv({ allErrors: true }).compile(clientsFileSche
 
 export const sha256OfKey = (key: string) => hash('sha256', key, 'hex');
 
+type ClientEntry = { client: ApiClient; digest: Buffer };
+
+function entriesOf(stored: StoredClient[]): ClientEntry[] {
+  const ids = new Set<string>();
+  return stored.map(({ keySha256, ...client }) => {
+    if (ids.has(client.id)) throw new Error(`client id "${client.id}" appears twice`);
+    ids.add(client.id);
+    return { client, digest: Buffer.from(keySha256, 'hex') };
+  });
+}
+
+function readClientsFile(path: string): ClientEntry[] {
+  let data: unknown;
+  try {
+    data = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (error) {
+    // V8 quotes the text around a syntax error, which here may be a callback secret: say only where.
+    const at = /position (\d+)/.exec((error as Error).message)?.[1];
+    if (error instanceof SyntaxError) throw new Error(`clients file ${path}: not valid JSON${at ? ` (at character ${at})` : ''}`);
+    throw new Error(`clients file ${path}: cannot be read (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
+  }
+  if (!validateClientsFile(data)) {
+    const first = validateClientsFile.errors?.[0];
+    throw new Error(`clients file ${path}: ${first?.instancePath || '/'} ${first?.message ?? 'is invalid'}`);
+  }
+  return entriesOf(data as StoredClient[]);
+}
+
 /**
  * The API clients. Only SHA-256 digests of keys are held; a presented key is hashed and compared
  * with every client's digest in constant time, so neither the match nor its position leaks timing.
+ *
+ * Loaded from a file, it follows the file: `reload()` reads it again and swaps the clients in only if
+ * the whole file is valid, so keys are added and withdrawn without a restart and a half-written file
+ * never locks everyone out. It runs when the file changes and on SIGHUP, as the catalogues do. Code
+ * that holds on to a client (a console session, callback delivery) asks again with `authenticate` or
+ * `byId`, or listens with `onReload`.
  */
 export class ClientRegistry {
-  private readonly clients: Array<{ client: ApiClient; digest: Buffer }>;
+  private clients: ClientEntry[];
+  private readonly listeners: Array<() => void> = [];
+  private watcher: FSWatcher | undefined;
+  private pending: NodeJS.Timeout | undefined;
 
-  constructor(stored: StoredClient[]) {
-    const ids = new Set<string>();
-    this.clients = stored.map(({ keySha256, ...client }) => {
-      if (ids.has(client.id)) throw new Error(`client id "${client.id}" appears twice`);
-      ids.add(client.id);
-      return { client, digest: Buffer.from(keySha256, 'hex') };
-    });
+  constructor(stored: StoredClient[], private readonly file?: string) {
+    this.clients = entriesOf(stored);
   }
 
   static fromFile(path: string): ClientRegistry {
-    const data: unknown = JSON.parse(readFileSync(path, 'utf8'));
-    if (!validateClientsFile(data)) {
-      const first = validateClientsFile.errors?.[0];
-      throw new Error(`clients file ${path}: ${first?.instancePath || '/'} ${first?.message ?? 'is invalid'}`);
-    }
-    return new ClientRegistry(data as StoredClient[]);
+    const registry = new ClientRegistry([], path);
+    registry.clients = readClientsFile(path);
+    return registry;
   }
 
   /** Dev mode: one fresh key per role, all provinces. Returns the keys so start-up can print them. */
@@ -94,6 +125,49 @@ export class ClientRegistry {
     return { registry, keys };
   }
 
+  /** Reads the file again; throws (keeping the clients in use) when it is not valid. */
+  reload(): { clients: number } {
+    if (!this.file) throw new Error('these clients were not loaded from a file');
+    this.clients = readClientsFile(this.file);
+    for (const listener of this.listeners) listener();
+    return { clients: this.clients.length };
+  }
+
+  /** Like `reload`, but logs the outcome: for the file watcher and SIGHUP. Never logs key digests. */
+  reloadAndLog(logger: Logger, cause: string): void {
+    try {
+      logger.info({ ...this.reload(), cause }, 'clients file reloaded');
+    } catch (error) {
+      logger.error({ error: (error as Error).message, cause }, 'clients file is not valid: keeping the clients in use');
+    }
+  }
+
+  /** Called after every successful reload. */
+  onReload(listener: () => void): void {
+    this.listeners.push(listener);
+  }
+
+  /** Reloads shortly after the file changes (editors write in several steps). */
+  watch(logger: Logger): void {
+    if (!this.file || this.watcher) return;
+    const file = this.file;
+    // The folder, not the file: a rotation may replace the file by renaming a new one over it.
+    this.watcher = watch(dirname(file), (_event, changed) => {
+      if (changed !== null && changed !== basename(file)) return;
+      clearTimeout(this.pending);
+      this.pending = setTimeout(() => this.reloadAndLog(logger, 'file changed'), 200);
+      this.pending.unref();
+    });
+    this.watcher.unref();
+  }
+
+  close(): void {
+    clearTimeout(this.pending);
+    this.watcher?.close();
+    this.watcher = undefined;
+  }
+
+  /** The client this key belongs to now, or null: a key withdrawn from the file is refused at once. */
   authenticate(presentedKey: string): ApiClient | null {
     const digest = hash('sha256', presentedKey, 'buffer');
     let found: ApiClient | null = null;
@@ -101,6 +175,11 @@ export class ClientRegistry {
       if (timingSafeEqual(entry.digest, digest)) found = entry.client;
     }
     return found;
+  }
+
+  /** The client of this id as the file says now, or null when it was removed. */
+  byId(id: string): ApiClient | null {
+    return this.clients.find((entry) => entry.client.id === id)?.client ?? null;
   }
 
   ids(): string[] {

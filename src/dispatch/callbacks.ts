@@ -73,7 +73,9 @@ export interface CallbackDeliveryDependencies {
  * the client's later callbacks wait behind it. Several processes share the work through the leases.
  */
 export class CallbackDelivery {
-  private readonly clients: Map<string, ApiClient>;
+  private clients: Map<string, ApiClient>;
+  private knownClientIds: string[];
+  private started = false;
   /** Clients this process is posting to now. */
   private readonly serving = new Map<string, Promise<void>>();
   /** Names this process's leases, unique per start. */
@@ -86,6 +88,7 @@ export class CallbackDelivery {
 
   constructor(private readonly deps: CallbackDeliveryDependencies) {
     this.clients = new Map(deps.clients.map((client) => [client.id, client]));
+    this.knownClientIds = deps.knownClientIds;
   }
 
   private get leaseMs(): number {
@@ -94,11 +97,23 @@ export class CallbackDelivery {
 
   /** At start: the database's subscriptions follow what this process's clients file says of its clients. */
   async subscribe(): Promise<void> {
-    const dropped = await syncSubscriptions(this.deps.db, [...this.clients.keys()], this.deps.knownClientIds);
+    const dropped = await syncSubscriptions(this.deps.db, [...this.clients.keys()], this.knownClientIds);
     if (dropped > 0) this.deps.logger.warn({ dropped }, 'callbacks of clients that no longer have a callback address dropped');
   }
 
+  /**
+   * After the clients file changed: posts go to each client's address and secret as the file says now
+   * (a turn under way finishes with the old ones), and subscriptions follow as they do at start.
+   */
+  async follow(clients: ApiClient[], knownClientIds: string[]): Promise<void> {
+    this.clients = new Map(clients.map((client) => [client.id, client]));
+    this.knownClientIds = knownClientIds;
+    await this.subscribe();
+    if (this.started) this.start();
+  }
+
   start(): void {
+    this.started = true;
     if (this.clients.size === 0 || this.timer) return;
     this.timer = setInterval(() => void this.deliverDue(), this.deps.intervalMs);
     void this.deliverDue();
@@ -133,7 +148,9 @@ export class CallbackDelivery {
         this.crowded = true;
         return;
       }
-      const turn = this.serve(this.clients.get(clientId) as ApiClient).finally(() => {
+      const client = this.clients.get(clientId);
+      if (!client) continue;
+      const turn = this.serve(client).finally(() => {
         this.serving.delete(clientId);
         if (this.crowded) void this.deliverDue();
       });

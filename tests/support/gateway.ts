@@ -71,6 +71,8 @@ export interface TestGatewayOptions {
   /** Start the dispatcher's schedulers and workers, on a queue prefix of this test's own. */
   startDispatcher?: boolean;
   clients?: Array<{ id: string; keySha256: string; roles: Role[]; units: string[]; callbackUrl?: string; callbackSecret?: string }>;
+  /** Instead of the test clients: these (a registry read from a file, to test reloading it). */
+  clientRegistry?: ClientRegistry;
 }
 
 /** A gateway on the real PostgreSQL (its own schema) and Redis, with known keys. */
@@ -91,7 +93,7 @@ export async function startTestGateway(options: TestGatewayOptions = {}): Promis
   const keys = Object.fromEntries(
     Object.keys(TEST_CLIENTS).map((name) => [name, `key-${name}-${randomBytes(8).toString('hex')}`]),
   ) as Record<ClientName, string>;
-  const clients = new ClientRegistry(
+  const clients = options.clientRegistry ?? new ClientRegistry(
     (Object.entries(TEST_CLIENTS) as Array<[ClientName, Omit<TestClient, 'key'>]>).map(([name, client]) => ({
       ...client,
       keySha256: sha256OfKey(keys[name]),

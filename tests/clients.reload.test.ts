@@ -1,0 +1,153 @@
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import type { Logger } from 'pino';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { ClientRegistry, sha256OfKey } from '../src/auth/clients.js';
+import { TEST_DATABASE_URL, TEST_REDIS_URL, startTestGateway, uniqueSchema, type TestGateway } from './support/gateway.js';
+
+const OLD_KEY = 'rotation-old-key-0123456789';
+const NEW_KEY = 'rotation-new-key-9876543210';
+const SECRET = 'callback-secret-that-must-not-be-logged';
+
+const operatorWith = (key: string) => ({ id: 'ops-rotating', keySha256: sha256OfKey(key), roles: ['operator'], units: ['*'] });
+
+let dir: string;
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), 'lienthong-clients-'));
+});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+/** Writes the file as a rotation would: a new file renamed over the old one. */
+function writeClients(file: string, content: string) {
+  writeFileSync(`${file}.new`, content);
+  renameSync(`${file}.new`, file);
+}
+
+function nextLogLine(gateway: TestGateway, pattern: RegExp): Promise<string> {
+  const seen = gateway.logLines.length;
+  return new Promise((resolve) => {
+    const look = setInterval(() => {
+      const line = gateway.logLines.slice(seen).find((candidate) => pattern.test(candidate));
+      if (line) {
+        clearInterval(look);
+        resolve(line);
+      }
+    }, 20);
+  });
+}
+
+describe('the clients file is followed without a restart', () => {
+  let gateway: TestGateway;
+  let registry: ClientRegistry;
+  let file: string;
+  beforeAll(async () => {
+    file = join(dir, 'clients.json');
+    writeClients(file, JSON.stringify([operatorWith(OLD_KEY)]));
+    registry = ClientRegistry.fromFile(file);
+    gateway = await startTestGateway({ clientRegistry: registry });
+    registry.watch(gateway.app.log as unknown as Logger);
+  });
+  afterAll(async () => {
+    registry?.close();
+    await gateway?.close();
+  });
+
+  const dispatchStateAs = (key: string) =>
+    gateway.request(null, { method: 'GET', url: '/ops/v1/dispatch', headers: { authorization: `Bearer ${key}` } });
+
+  it('a new key works and the withdrawn one is refused once the file changes', async () => {
+    expect((await dispatchStateAs(OLD_KEY)).statusCode).toBe(200);
+    expect((await dispatchStateAs(NEW_KEY)).statusCode).toBe(401);
+    const reloaded = new Promise<void>((resolve) => registry.onReload(resolve));
+    writeClients(file, JSON.stringify([operatorWith(NEW_KEY)]));
+    await reloaded;
+    expect((await dispatchStateAs(NEW_KEY)).statusCode).toBe(200);
+    expect((await dispatchStateAs(OLD_KEY)).statusCode).toBe(401);
+    expect(registry.authenticate(NEW_KEY)?.id).toBe('ops-rotating');
+    expect(registry.authenticate(OLD_KEY)).toBeNull();
+  });
+
+  it('a client withdrawn from the file is no longer found by its id', async () => {
+    const reloaded = new Promise<void>((resolve) => registry.onReload(resolve));
+    writeClients(file, JSON.stringify([{ ...operatorWith(NEW_KEY), id: 'ops-renamed' }]));
+    await reloaded;
+    expect(registry.byId('ops-rotating')).toBeNull();
+    expect(registry.byId('ops-renamed')).toMatchObject({ roles: ['operator'] });
+  });
+
+  it.each([
+    ['not JSON', `[{"id":"ops-x","keySha256":"${sha256OfKey(OLD_KEY)}","callbackSecret":"${SECRET}" oops`],
+    ['a client the schema refuses', JSON.stringify([{ ...operatorWith(OLD_KEY), roles: ['superuser'], callbackSecret: SECRET }])],
+    ['the same id twice', JSON.stringify([operatorWith(OLD_KEY), operatorWith(OLD_KEY)])],
+  ])('a file that is %s keeps the clients in use and logs no key material', async (_name, content) => {
+    const before = registry.ids();
+    const refused = nextLogLine(gateway, /clients file is not valid/);
+    writeClients(file, content);
+    const line = await refused;
+    expect(line).not.toContain(SECRET);
+    expect(line).not.toContain(sha256OfKey(OLD_KEY));
+    expect(registry.ids()).toEqual(before);
+    expect((await dispatchStateAs(NEW_KEY)).statusCode).toBe(200);
+    expect((await dispatchStateAs(OLD_KEY)).statusCode).toBe(401);
+  });
+});
+
+describe('SIGHUP re-reads the clients file of a running gateway', () => {
+  let child: ChildProcessWithoutNullStreams | undefined;
+  let observer: TestGateway | undefined;
+  afterEach(async () => {
+    if (child && child.exitCode === null) {
+      const exited = new Promise((resolve) => child?.once('exit', resolve));
+      child.kill('SIGTERM');
+      await exited;
+    }
+    await observer?.close();
+  });
+
+  it('takes the new key at SIGHUP', async () => {
+    const schema = uniqueSchema();
+    // Owns the schema (created, migrated, dropped at the end); the process below shares it.
+    observer = await startTestGateway({ schema });
+    const file = join(dir, 'sighup-clients.json');
+    writeClients(file, JSON.stringify([operatorWith(OLD_KEY)]));
+    const inherited = Object.fromEntries(
+      Object.entries(process.env).filter(([name]) => !/^(DATABASE_|REDIS_URL|QUEUE_PREFIX|BHXH_|CLIENTS_FILE|PORT$|DISPATCH_)/.test(name)),
+    );
+    child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+      env: {
+        ...inherited, DATABASE_URL: TEST_DATABASE_URL, DATABASE_SCHEMA: schema, REDIS_URL: TEST_REDIS_URL,
+        QUEUE_PREFIX: observer.config.queuePrefix, CLIENTS_FILE: file, DATA_DIR: dir, PORT: '0', DISPATCH_INTERVAL_MS: '3600000',
+      },
+      stdio: 'pipe',
+    });
+    const lines: string[] = [];
+    const waiters: Array<{ pattern: RegExp; resolve: (line: string) => void }> = [];
+    const started = child;
+    createInterface({ input: started.stdout }).on('line', (line) => {
+      lines.push(line);
+      for (const waiter of waiters.filter((candidate) => candidate.pattern.test(line))) {
+        waiters.splice(waiters.indexOf(waiter), 1);
+        waiter.resolve(line);
+      }
+    });
+    const lineMatching = (pattern: RegExp) => new Promise<string>((resolve, reject) => {
+      const earlier = lines.find((line) => pattern.test(line));
+      if (earlier) return resolve(earlier);
+      waiters.push({ pattern, resolve });
+      started.once('exit', (code) => reject(new Error(`gateway exited (${code}):\n${lines.join('\n')}`)));
+    });
+    const url = /Server listening at (http:\/\/[0-9.]+:\d+)/.exec(await lineMatching(/Server listening at/))?.[1];
+    const statusAs = async (key: string) => (await fetch(`${url}/ops/v1/dispatch`, { headers: { authorization: `Bearer ${key}` } })).status;
+    expect(await statusAs(OLD_KEY)).toBe(200);
+
+    writeClients(file, JSON.stringify([operatorWith(NEW_KEY)]));
+    const reloadedAtSighup = lineMatching(/"cause":"SIGHUP".*clients file reloaded/);
+    started.kill('SIGHUP');
+    await reloadedAtSighup;
+    expect(await statusAs(NEW_KEY)).toBe(200);
+    expect(await statusAs(OLD_KEY)).toBe(401);
+  });
+});
