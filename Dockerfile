@@ -20,6 +20,8 @@ ENV NODE_ENV=production HOST=0.0.0.0 PORT=8080 DATA_DIR=/data
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 COPY --from=build /app/dist ./dist
+# `npx lienthong …` inside the container: the launcher runs the compiled CLI (no tsx here).
+COPY bin ./bin
 # Read at run time: message schemas, migrations, unit and facility lists, the examples `npm run demo` sends.
 COPY schemas ./schemas
 COPY src/store/migrations ./src/store/migrations

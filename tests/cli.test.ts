@@ -1,0 +1,169 @@
+import { execFile } from 'node:child_process';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { khaiSinh } from './support/fixtures.js';
+import { startDispatchHarness, type DispatchHarness } from './support/dispatch-harness.js';
+
+/**
+ * `npx lienthong …` (docs/API.md, "Command line") as an operator runs it: the bin launcher spawned as
+ * its own process against a listening test gateway whose BHXH refuses every batch, so there are
+ * failed transfers to list and replay.
+ */
+
+let h: DispatchHarness;
+let url: string;
+let failed: string[];
+const WAIT = { timeout: 15_000, interval: 50 };
+
+interface Run { code: number; stdout: string; stderr: string }
+
+function lienthong(args: string[], env: Record<string, string> = {}): Promise<Run> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, ['bin/lienthong.js', ...args], {
+      env: { PATH: process.env.PATH, LIENTHONG_URL: url, LIENTHONG_KEY: h.gateway.keys.operator, ...env },
+    }, (error, stdout, stderr) => {
+      resolve({ code: error ? Number(error.code) : 0, stdout, stderr });
+    });
+  });
+}
+
+async function statusOf(id: string): Promise<string> {
+  return (await h.gateway.request('operator', { method: 'GET', url: `/ngsp/v1/transfers/${id}` })).json().status;
+}
+
+beforeAll(async () => {
+  h = await startDispatchHarness({ script: [{ kind: 'status', status: 400 }] });
+  await h.gateway.app.listen({ port: 0, host: '127.0.0.1' });
+  url = `http://127.0.0.1:${(h.gateway.app.server.address() as AddressInfo).port}`;
+  failed = [];
+  for (let i = 0; i < 3; i++) {
+    const response = await h.gateway.request('registry08', { method: 'POST', url: '/ngsp/v1/khai-sinh', payload: khaiSinh() });
+    expect(response.statusCode, response.body).toBe(202);
+    failed.push(response.json().transferId);
+  }
+  await h.runs.run();
+  await vi.waitFor(async () => expect(await Promise.all(failed.map(statusOf))).toEqual(['failed', 'failed', 'failed']), WAIT);
+});
+afterAll(async () => {
+  await h?.close();
+});
+
+describe('usage', () => {
+  it('--help prints the commands and exits 0', async () => {
+    const run = await lienthong(['--help']);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toMatch(/verify-audit/);
+  });
+
+  it.each([
+    ['an unknown command', ['frobnicate']],
+    ['an unknown option', ['status', '--frob']],
+    ['a replay without a reason', ['replay', 'some-id']],
+    ['a pause without a province', ['pause']],
+    ['a province that is not one', ['pause', 'Hà Nội']],
+  ])('%s exits 2', async (_name, args) => {
+    const run = await lienthong(args);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toMatch(/^lienthong: /);
+  });
+
+  it('without a key exits 2 and says where to put one', async () => {
+    const run = await lienthong(['status'], { LIENTHONG_KEY: '' });
+    expect(run.code).toBe(2);
+    expect(run.stderr).toMatch(/LIENTHONG_KEY/);
+  });
+});
+
+describe('the gateway refuses', () => {
+  it('a wrong key: exit 1 with the error code', async () => {
+    const run = await lienthong(['status', '--key', 'not-a-key']);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(/UNAUTHORIZED/);
+  });
+
+  it('a key of another role: exit 1, FORBIDDEN', async () => {
+    const run = await lienthong(['backlog'], { LIENTHONG_KEY: h.gateway.keys.registry08 });
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(/FORBIDDEN/);
+  });
+
+  it('a transfer that is not there: exit 1, NOT_FOUND; --json prints the error body', async () => {
+    const run = await lienthong(['replay', 'no-such-transfer', '--reason', 'checking', '--json']);
+    expect(run.code).toBe(1);
+    expect(JSON.parse(run.stdout).error.code).toBe('NOT_FOUND');
+  });
+
+  it('a gateway that is not there: exit 1', async () => {
+    const run = await lienthong(['status', '--url', 'http://127.0.0.1:1']);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(/UNREACHABLE/);
+  });
+});
+
+describe('commands', () => {
+  it('transfers --status failed lists them; --json gives the page', async () => {
+    const run = await lienthong(['transfers', '--status', 'failed']);
+    expect(run.code).toBe(0);
+    for (const id of failed) expect(run.stdout).toContain(id);
+    const json = await lienthong(['transfers', '--status', 'failed', '--json']);
+    expect(JSON.parse(json.stdout).items.map((item: { transferId: string }) => item.transferId).sort()).toEqual([...failed].sort());
+  });
+
+  it('status shows the dispatch state', async () => {
+    const run = await lienthong(['status']);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toMatch(/breaker\s+closed/);
+    expect(run.stdout).toMatch(/failed 3/);
+  });
+
+  it('backlog shows province 08', async () => {
+    const run = await lienthong(['backlog', '--json']);
+    expect(run.code).toBe(0);
+    expect(JSON.parse(run.stdout).provinces.map((row: { maTinh: string }) => row.maTinh)).toContain('08');
+  });
+
+  it('verify-audit says the chain holds', async () => {
+    const run = await lienthong(['verify-audit']);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toMatch(/audit chain holds/);
+  });
+
+  it('pause 08 holds it and resume releases it', async () => {
+    const paused = await lienthong(['pause', '08']);
+    expect(paused.code).toBe(0);
+    expect(paused.stdout).toMatch(/held: 08/);
+    expect((await h.gateway.request('operator', { method: 'GET', url: '/ops/v1/dispatch' })).json().paused).toEqual(['08']);
+    const resumed = await lienthong(['resume', '08']);
+    expect(resumed.code).toBe(0);
+    expect(resumed.stdout).toMatch(/held: none/);
+  });
+
+  it('run queues a dispatch run', async () => {
+    const run = await lienthong(['run', '--json']);
+    expect(run.code).toBe(0);
+    expect(JSON.parse(run.stdout).jobId).toEqual(expect.any(String));
+  });
+
+  it('replay of one transfer queues it, with the reason audited', async () => {
+    const [first] = failed as [string];
+    const run = await lienthong(['replay', first, '--reason', 'BHXH fixed their schema']);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toContain(`${first}: queued`);
+    const history = (await h.gateway.request('operator', { method: 'GET', url: `/ngsp/v1/transfers/${first}` })).json().history;
+    expect(history.at(-1)).toMatchObject({ toStatus: 'queued', details: expect.objectContaining({ reason: 'BHXH fixed their schema' }) });
+  });
+
+  it('bulk replay: a dry run changes nothing, a real one is followed until done', async () => {
+    const rest = failed.slice(1);
+    const dry = await lienthong(['replay', '--status', 'failed', '--unit', '08', '--reason', 'after the fix', '--dry-run']);
+    expect(dry.code).toBe(0);
+    expect(dry.stdout).toMatch(/^2 transfer\(s\) would be replayed/);
+    expect(await Promise.all(rest.map(statusOf))).toEqual(['failed', 'failed']);
+
+    const real = await lienthong(['replay', '--status', 'failed', '--unit', '08', '--reason', 'after the fix', '--poll-ms', '50']);
+    expect(real.code, real.stderr).toBe(0);
+    expect(real.stdout).toMatch(/2 transfer\(s\) to replay/);
+    expect(real.stdout.trim().split('\n').at(-1)).toBe('done: 2 of 2 replayed, 0 skipped');
+    expect(await Promise.all(rest.map(statusOf))).toEqual(['queued', 'queued']);
+  });
+});
