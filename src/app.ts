@@ -11,6 +11,7 @@ import { BhxhPushClient } from '../adapters/bhxh-push-client.js';
 import { readJsonOrNothing } from '../adapters/content-types.js';
 import { opsApiPlugin } from '../adapters/ops-api.js';
 import { opsCallbacksPlugin } from '../adapters/ops-callbacks.js';
+import { opsDossiersPlugin } from '../adapters/ops-dossiers.js';
 import { tsListsPlugin } from '../adapters/ts-lists.js';
 import { AuditLog } from './audit/audit-log.js';
 import { CallbackDelivery, CallbackOperations } from './dispatch/callbacks.js';
@@ -25,6 +26,7 @@ import { authPlugin } from './http/auth-plugin.js';
 import { errorHandlerPlugin } from './http/error-handler.js';
 import { IntakeService } from './intake/intake-service.js';
 import { BirthCorrections } from './messages/birth/corrections.js';
+import { StaleDossiers } from './messages/dossier/stale.js';
 import { PupilLists } from './messages/pupil-list/list-service.js';
 import { createMetrics, type GatewayMetrics } from './metrics.js';
 import { Readiness } from './readiness.js';
@@ -75,11 +77,16 @@ export async function buildApp(deps: GatewayDependencies): Promise<FastifyInstan
   const reads = new TransferReads(db);
   // The two refer to each other: a bulk replay is queued by the dispatcher and run by the replays.
   const replays: Replays = new Replays({ db, enqueue: (jobId) => dispatcher.enqueueReplay(jobId) });
+  const staleDossiers = new StaleDossiers({ db, catalogues: deps.catalogues, now, retentionDays: config.dossierAttachmentRetentionDays });
   const dispatcher: Dispatcher = new Dispatcher({
     config, db, redisUrl: deps.redisUrl, clients: deps.clients, logger: deps.logger, metrics,
     bhxh: config.bhxhPushUrl
       ? new BhxhPushClient({ baseUrl: config.bhxhPushUrl, token: config.bhxhPushToken, timeoutMs: config.bhxhTimeoutMs })
       : undefined,
+    maintenanceTasks: [async () => {
+      const purged = await staleDossiers.purgeIfDue();
+      if (purged?.dossiers) deps.logger.info(purged, 'files of stale one-stop dossiers purged after the retention period');
+    }],
     replayProcessor: async (job) => {
       try {
         await replays.processBulk(job.data.replayJobId);
@@ -138,6 +145,7 @@ export async function buildApp(deps: GatewayDependencies): Promise<FastifyInstan
     reads, dispatcher, holds: new DispatchHolds(db), replays, catalogues: deps.catalogues, intervalMs: config.dispatchIntervalMs, now,
   });
   await app.register(opsCallbacksPlugin, { callbacks: new CallbackOperations(db) });
+  await app.register(opsDossiersPlugin, { dossiers: staleDossiers, reads, staleAfterDays: config.staleDossierDays });
   await app.register(tsListsPlugin, { lists: new PupilLists({ db, catalogues: deps.catalogues, now }), bodyLimit: config.motCuaBodyLimit });
   const pull = new PullBatches({
     db, metrics, maxBatchSize: config.dispatchBatchSize, countResults: (applied) => dispatcher.countResults(applied),

@@ -48,6 +48,13 @@ export interface GatewayConfig {
   metricsRefreshMs: number;
   bodyLimit: number;
   motCuaBodyLimit: number;
+  /** A one-stop dossier still waiting this many days is listed as stale, unless an operator asks otherwise. */
+  staleDossierDays: number;
+  /**
+   * A dossier no record absorbed (waiting or closed) loses its files' bytes this many days after it
+   * arrived; what they were (name, size, hash) is kept.
+   */
+  dossierAttachmentRetentionDays: number;
   logLevel: string;
 }
 
@@ -118,6 +125,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): GatewayConfig 
     metricsRefreshMs: integer(env, 'METRICS_REFRESH_MS', 15_000, 100),
     bodyLimit: integer(env, 'BODY_LIMIT', 1024 * 1024, 1024),
     motCuaBodyLimit: integer(env, 'MOTCUA_BODY_LIMIT', 20 * 1024 * 1024, 1024),
+    staleDossierDays: integer(env, 'STALE_DOSSIER_DAYS', 30, 1),
+    dossierAttachmentRetentionDays: integer(env, 'DOSSIER_ATTACHMENT_RETENTION_DAYS', 180, 1),
     logLevel: optional(env, 'LOG_LEVEL') ?? 'info',
   };
 }

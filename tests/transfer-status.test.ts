@@ -63,6 +63,7 @@ describe('the status table', () => {
     expect(Object.fromEntries(TRANSFER_STATUSES.map((status) => [status, TRANSFER_STATES[status].vietnamese]))).toEqual({
       received: 'chưa gửi', queued: 'chờ gửi', sending: 'đang gửi', sent: 'đã gửi', issued: 'đã cấp thẻ', processed: 'đã báo giảm',
       returned: 'bị trả về', failed: 'gửi không thành công', deceased: 'không gửi, đã khai tử', merged: 'đã gộp',
+      closed: 'đã đóng',
     });
   });
 
@@ -72,7 +73,7 @@ describe('the status table', () => {
     expect(CARD_NOT_YET_SENT).toEqual(['received', 'queued', 'returned', 'failed']);
     expect(REPLAYABLE_STATUSES).toEqual(['returned', 'failed']);
     expect(RESENDABLE_STATUSES).toEqual(['returned']);
-    expect(FINAL_STATUSES).toEqual(['issued', 'processed', 'deceased', 'merged']);
+    expect(FINAL_STATUSES).toEqual(['issued', 'processed', 'deceased', 'merged', 'closed']);
   });
 
   it('has no way back from a card issued, a removal processed, a failure to an issue, or out of merged', () => {

@@ -246,11 +246,14 @@ const COMMANDS: Record<string, Command> = {
   async 'stale-dossiers'(gateway, values) {
     const page = await gateway.call('GET', `/ops/v1/dossiers/stale${query({ olderThanDays: values['older-than-days'] })}`);
     const rows = (page.items as Json[]).map((item) => [
-      item.transferId, item.maTinh, item.maHoSo ?? '-', item.createdAt, String(item.attachments.length), item.attachmentsPurgedAt ? 'purged' : '',
+      item.transferId, item.module, item.maTinh, item.maHoSo ?? '-', item.createdAt,
+      `${(item.files as Json[]).length}${(item.files as Json[]).some((file) => file.purgedAt) ? ' (purged)' : ''}`,
     ]);
     return {
       json: page,
-      text: rows.length ? table(['transferId', 'maTinh', 'maHoSo', 'received', 'attachments', ''], rows) : 'no stale dossiers',
+      text: rows.length
+        ? table(['transferId', 'module', 'maTinh', 'maHoSo', 'received', 'files'], rows)
+        : `no dossier waiting more than ${page.olderThanDays} days`,
     };
   },
 };

@@ -37,6 +37,8 @@ export interface DispatcherDependencies {
   metrics: GatewayMetrics;
   /** BHXH's receiving service; without it nothing is pushed and BHXH leases batches itself. */
   bhxh?: BhxhPort;
+  /** More periodic work for the maintenance tick, one process at a time (the dossier retention sweep). */
+  maintenanceTasks?: Array<() => Promise<void>>;
   /** Extra job handlers sharing the dispatcher's Redis (bulk replays). */
   replayProcessor?: (job: Job<{ replayJobId: string }>) => Promise<unknown>;
   /** How often a started dispatcher checks that Redis still holds its job schedulers. */
@@ -620,6 +622,7 @@ export class Dispatcher {
     await this.requeueFromDatabase();
     const expired = await this.deps.db.transaction((tx) => expireLeasesInTx(tx, ACTOR));
     if (expired.records > 0) this.deps.logger.info(expired, 'pull leases expired: records back to queued');
+    for (const task of this.deps.maintenanceTasks ?? []) await task();
   }
 
   /** Idempotent; closes every worker and queue even if one fails, then the connection it opened. */

@@ -13,11 +13,12 @@
  * - `resend`: the registry or an operator sends a returned record again;
  * - `replay`: an operator replays it;
  * - `death`: a death is registered for the card's person, at intake or at the last gate before a batch;
- * - `merge`: the record a waiting one-stop dossier belongs to arrives.
+ * - `merge`: the record a waiting one-stop dossier belongs to arrives, or an operator links it to its birth;
+ * - `close`: an operator closes a one-stop dossier that will never find its record, with a reason.
  */
 export type Cause =
   | 'correction' | 'dossier' | 'claim' | 'acknowledged' | 'released' | 'result' | 'undelivered' | 'lease-expired'
-  | 'resend' | 'replay' | 'death' | 'merge';
+  | 'resend' | 'replay' | 'death' | 'merge' | 'close';
 
 interface State<S extends string> {
   /** What officers call it (docs/API.md, "Statuses"). */
@@ -42,7 +43,7 @@ export const TRANSFER_STATES = stateTable({
   received: {
     vietnamese: 'chưa gửi',
     initial: true,
-    to: { received: ['correction', 'dossier'], queued: ['correction', 'dossier'], deceased: ['death'], merged: ['merge'] },
+    to: { received: ['correction', 'dossier'], queued: ['correction', 'dossier'], deceased: ['death'], merged: ['merge'], closed: ['close'] },
   },
   queued: {
     vietnamese: 'chờ gửi',
@@ -71,6 +72,7 @@ export const TRANSFER_STATES = stateTable({
   },
   deceased: { vietnamese: 'không gửi, đã khai tử', to: { deceased: ['dossier'] } },
   merged: { vietnamese: 'đã gộp', to: {} },
+  closed: { vietnamese: 'đã đóng', to: {} },
 });
 
 export type TransferStatus = keyof typeof TRANSFER_STATES;

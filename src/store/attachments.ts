@@ -50,6 +50,55 @@ export async function moveAttachmentsInTx(tx: Queryable, fromTransferId: string,
   );
 }
 
+/** What the gateway keeps of a file, without its bytes: what a record says was there once they are purged. */
+export interface KeptFile {
+  loai: string;
+  ten: string;
+  fileName: string;
+  sizeBytes: number;
+  sha256: string;
+  /** When the retention period took its bytes; null while they are kept. */
+  purgedAt: string | null;
+}
+
+interface KeptFileRow {
+  transfer_id: string;
+  loai: string;
+  ten: string;
+  file_name: string;
+  size_bytes: number;
+  sha256: string;
+  purged_at: Date | string | null;
+}
+
+const keptFile = (row: KeptFileRow): KeptFile => ({
+  loai: row.loai, ten: row.ten, fileName: row.file_name, sizeBytes: row.size_bytes, sha256: row.sha256,
+  purgedAt: row.purged_at === null ? null : new Date(row.purged_at).toISOString(),
+});
+
+/** These transfers' files, each transfer's in the order they were kept. */
+export async function keptFilesOf(db: Queryable, transferIds: string[]): Promise<Map<string, KeptFile[]>> {
+  const { rows } = await db.query<KeptFileRow>(
+    `SELECT transfer_id, loai, ten, file_name, size_bytes, sha256, purged_at FROM attachments
+      WHERE transfer_id = ANY($1::text[]) ORDER BY transfer_id, created_at, sha256`,
+    [transferIds],
+  );
+  const files = new Map<string, KeptFile[]>();
+  for (const row of rows) files.set(row.transfer_id, [...(files.get(row.transfer_id) ?? []), keptFile(row)]);
+  return files;
+}
+
+/** Drops the bytes of the transfer's files still kept, keeping the rest of each row; answers those it purged. */
+export async function purgeAttachmentsInTx(tx: Queryable, transferId: string): Promise<KeptFile[]> {
+  const { rows } = await tx.query<KeptFileRow>(
+    `UPDATE attachments SET content = NULL, purged_at = now()
+      WHERE transfer_id = $1 AND purged_at IS NULL
+      RETURNING transfer_id, loai, ten, file_name, size_bytes, sha256, purged_at`,
+    [transferId],
+  );
+  return rows.map(keptFile).sort((a, b) => a.sha256.localeCompare(b.sha256));
+}
+
 /** A kept file as a BHXH document cites it: by its hash, under BHXH's field names. */
 export interface StoredAttachmentReference {
   LOAI: string;

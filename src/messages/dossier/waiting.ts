@@ -51,11 +51,16 @@ export async function waitingDeathDossiersInTx(tx: Queryable, maHoSo: string | u
   return lockWaitingDossiersInTx(tx, rows.map((row) => row.id));
 }
 
-/** Dossiers that waited for this record now belong to it: their files move, and they end `merged`. */
-export async function absorbDossiersInTx(tx: Queryable, dossiers: WaitingDossier[], intoTransferId: string, actor: string): Promise<void> {
+/**
+ * Dossiers that waited for this record now belong to it: their files move, and they end `merged`.
+ * An operator's link says why in `details`.
+ */
+export async function absorbDossiersInTx(
+  tx: Queryable, dossiers: WaitingDossier[], intoTransferId: string, actor: string, details: Record<string, unknown> = {},
+): Promise<void> {
   for (const { transfer } of dossiers) {
     await moveAttachmentsInTx(tx, transfer.id, intoTransferId);
-    await changeTransferInTx(tx, transfer, { status: 'merged' }, { actor, action: 'mot-cua.merged', details: { into: intoTransferId } });
+    await changeTransferInTx(tx, transfer, { status: 'merged' }, { actor, action: 'mot-cua.merged', details: { into: intoTransferId, ...details } });
   }
 }
 
