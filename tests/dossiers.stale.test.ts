@@ -222,3 +222,19 @@ describe('purging after the retention period', () => {
     expect(verdict.json().ok).toBe(true);
   });
 });
+
+describe('the maintenance tick', () => {
+  it('runs the retention sweep with the gateway\'s clock', async () => {
+    const file = attachment();
+    const id = await postDossier({ fileDinhKem: [file.file] });
+    clock = daysFromNow(91);
+    try {
+      await gateway.app.dispatcher.maintain();
+    } finally {
+      clock = TEST_NOW;
+    }
+    const { rows } = await gateway.db.query<{ content: Buffer | null }>('SELECT content FROM attachments WHERE sha256 = $1', [file.sha256]);
+    expect(rows).toEqual([{ content: null }]);
+    expect((await eventsOf(id)).at(-1)).toMatchObject({ action: 'mot-cua.attachments-purged' });
+  });
+});
