@@ -2,10 +2,14 @@ import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { once } from 'node:events';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { createInterface } from 'node:readline';
 import type { Logger } from 'pino';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { ClientRegistry, sha256OfKey } from '../src/auth/clients.js';
+import { khaiSinh } from './support/fixtures.js';
 import { TEST_DATABASE_URL, TEST_REDIS_URL, startTestGateway, uniqueSchema, type TestGateway } from './support/gateway.js';
 
 const OLD_KEY = 'rotation-old-key-0123456789';
@@ -149,5 +153,73 @@ describe('SIGHUP re-reads the clients file of a running gateway', () => {
     await reloadedAtSighup;
     expect(await statusAs(NEW_KEY)).toBe(200);
     expect(await statusAs(OLD_KEY)).toBe(401);
+  });
+});
+
+/** A registry's callback endpoint on loopback: records the transfer ids it is told about. */
+async function receiver(): Promise<{ url: string; transferIds: string[]; server: Server }> {
+  const transferIds: string[] = [];
+  const server = createServer((request, response) => {
+    const chunks: Buffer[] = [];
+    request.on('data', (chunk: Buffer) => chunks.push(chunk));
+    request.on('end', () => {
+      transferIds.push(JSON.parse(Buffer.concat(chunks).toString('utf8')).transferId);
+      response.writeHead(200).end('ok');
+    });
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hooks`, transferIds, server };
+}
+
+describe('callback delivery follows the clients file', () => {
+  it('posts to the address the file gives now, and stops when the address is removed', async () => {
+    const REGISTRY_KEY = 'rotation-registry-key-0123456789';
+    const first = await receiver();
+    const second = await receiver();
+    const file = join(dir, 'callback-clients.json');
+    const registryWith = (callbackUrl?: string) => ({
+      id: 'hotich-08-rotating', keySha256: sha256OfKey(REGISTRY_KEY), roles: ['registry'], units: ['08'],
+      ...(callbackUrl ? { callbackUrl, callbackSecret: SECRET } : {}),
+    });
+    writeClients(file, JSON.stringify([registryWith(first.url)]));
+    const registry = ClientRegistry.fromFile(file);
+    const gateway = await startTestGateway({ clientRegistry: registry, startDispatcher: true, env: { MAINTENANCE_INTERVAL_MS: '50' } });
+    const WAIT = { timeout: 15_000, interval: 50 };
+    const push = async () => {
+      const response = await gateway.request(null, {
+        method: 'POST', url: '/ngsp/v1/khai-sinh', headers: { authorization: `Bearer ${REGISTRY_KEY}` }, payload: khaiSinh() as object,
+      });
+      expect(response.statusCode, response.body).toBe(202);
+      return response.json().transferId as string;
+    };
+    const reload = (content: unknown[]) => {
+      const reloaded = new Promise<void>((resolve) => registry.onReload(resolve));
+      writeClients(file, JSON.stringify(content));
+      registry.reload();
+      return reloaded;
+    };
+    try {
+      const before = await push();
+      await vi.waitFor(() => expect(first.transferIds).toContain(before), WAIT);
+
+      await reload([registryWith(second.url)]);
+      const after = await push();
+      await vi.waitFor(() => expect(second.transferIds).toContain(after), WAIT);
+      expect(first.transferIds).not.toContain(after);
+
+      await reload([registryWith()]);
+      await vi.waitFor(async () => {
+        const { rows } = await gateway.db.query('SELECT 1 FROM callback_subscriptions WHERE client_id = $1', ['hotich-08-rotating']);
+        expect(rows).toEqual([]);
+      }, WAIT);
+      await push();
+      const { rows } = await gateway.db.query('SELECT 1 FROM callback_outbox WHERE client_id = $1', ['hotich-08-rotating']);
+      expect(rows).toEqual([]);
+    } finally {
+      await gateway.close();
+      first.server.close();
+      second.server.close();
+    }
   });
 });

@@ -159,9 +159,11 @@ export class StaleDossiers {
         for (const row of rows) {
           const purged = await purgeAttachmentsInTx(tx, row.id);
           files += purged.length;
+          // File names may name people, and the log is forever: the event cites each file by its
+          // document type, size and hash; the name stays on the file's row.
           appendAuditEventInTx(tx, {
             actor: PURGE_ACTOR, action: 'mot-cua.attachments-purged', transferId: row.id, fromStatus: null, toStatus: null,
-            details: { retentionDays: this.deps.retentionDays, files: purged.map(({ fileName, sizeBytes, sha256 }) => ({ fileName, sizeBytes, sha256 })) },
+            details: { retentionDays: this.deps.retentionDays, files: purged.map(({ loai, sizeBytes, sha256 }) => ({ loai, sizeBytes, sha256 })) },
           });
         }
         return { dossiers: rows.length, files };
