@@ -72,6 +72,10 @@ describe('the clients file is followed without a restart', () => {
     expect((await dispatchStateAs(OLD_KEY)).statusCode).toBe(401);
     expect(registry.authenticate(NEW_KEY)?.id).toBe('ops-rotating');
     expect(registry.authenticate(OLD_KEY)).toBeNull();
+    // A console session signed in with the old key ends; one signed in with the new key goes on.
+    expect(registry.stillHolding('ops-rotating', sha256OfKey(OLD_KEY))).toBeNull();
+    expect(registry.stillHolding('ops-rotating', sha256OfKey(NEW_KEY))).toMatchObject({ roles: ['operator'] });
+    expect(registry.stillHolding('ops-rotating', 'not hex')).toBeNull();
   });
 
   it('a client withdrawn from the file is no longer found by its id', async () => {

@@ -177,6 +177,17 @@ export class ClientRegistry {
     return found;
   }
 
+  /**
+   * For a session that kept only the digest of the key it signed in with: the client as the file
+   * says now, or null once that key is no longer this client's (removed, rotated, or the client gone).
+   */
+  stillHolding(clientId: string, keySha256: string): ApiClient | null {
+    const entry = this.clients.find((candidate) => candidate.client.id === clientId);
+    const digest = Buffer.from(keySha256, 'hex');
+    if (!entry || digest.length !== entry.digest.length || !timingSafeEqual(entry.digest, digest)) return null;
+    return entry.client;
+  }
+
   /** The client of this id as the file says now, or null when it was removed. */
   byId(id: string): ApiClient | null {
     return this.clients.find((entry) => entry.client.id === id)?.client ?? null;
