@@ -1,6 +1,7 @@
 import { execFile } from 'node:child_process';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { hoSoMotCua } from './support/death-fixtures.js';
 import { khaiSinh } from './support/fixtures.js';
 import { startDispatchHarness, type DispatchHarness } from './support/dispatch-harness.js';
 
@@ -165,5 +166,43 @@ describe('commands', () => {
     expect(real.stdout).toMatch(/2 transfer\(s\) to replay/);
     expect(real.stdout.trim().split('\n').at(-1)).toBe('done: 2 of 2 replayed, 0 skipped');
     expect(await Promise.all(rest.map(statusOf))).toEqual(['queued', 'queued']);
+  });
+
+  describe('one-stop dossiers', () => {
+    async function waitingDossier(): Promise<string> {
+      const response = await h.gateway.request('registry08b', { method: 'POST', url: '/ngsp/v1/mot-cua', payload: hoSoMotCua() as object });
+      expect(response.statusCode, response.body).toBe(202);
+      const id = response.json().transferId;
+      // Arrived long before the test clock's today, so it counts as stale.
+      await h.gateway.db.query("UPDATE transfers SET created_at = '2025-01-02T03:00:00Z' WHERE id = $1", [id]);
+      return id;
+    }
+
+    it('stale-dossiers lists one waiting long; close-dossier closes it', async () => {
+      const id = await waitingDossier();
+      const listed = await lienthong(['stale-dossiers']);
+      expect(listed.code, listed.stderr).toBe(0);
+      expect(listed.stdout).toContain(id);
+      const closed = await lienthong(['close-dossier', id, '--reason', 'the birth was registered abroad']);
+      expect(closed.code, closed.stderr).toBe(0);
+      expect(closed.stdout.trim()).toBe(`${id}: closed`);
+      expect((await lienthong(['stale-dossiers'])).stdout).not.toContain(id);
+      const again = await lienthong(['close-dossier', id, '--reason', 'twice']);
+      expect(again.code).toBe(1);
+      expect(again.stderr).toMatch(/INVALID_STATE/);
+    });
+
+    it('link-dossier merges one into a birth', async () => {
+      const id = await waitingDossier();
+      const birth = await h.gateway.request('registry08', { method: 'POST', url: '/ngsp/v1/khai-sinh', payload: khaiSinh() });
+      expect(birth.statusCode, birth.body).toBe(202);
+      const birthId = birth.json().transferId;
+      expect((await lienthong(['link-dossier', id, '--reason', 'same child'])).code).toBe(2);
+      const linked = await lienthong(['link-dossier', id, '--birth', birthId, '--reason', 'same child, checked with the family']);
+      expect(linked.code, linked.stderr).toBe(0);
+      expect(linked.stdout).toContain(`${id} merged into ${birthId}`);
+      const { rows } = await h.gateway.db.query<{ status: string }>('SELECT status FROM transfers WHERE id = $1', [id]);
+      expect(rows[0]?.status).toBe('merged');
+    });
   });
 });

@@ -23,6 +23,9 @@ Commands:
   transfers [--status S] [--unit 08] [--type TYPE] [--from ISO] [--to ISO]
             [--limit N] [--cursor C]      list transfers
   stale-dossiers [--older-than-days N]    one-stop dossiers still waiting for their birth
+  link-dossier <dossierId> --birth <transferId> --reason TEXT
+                                          merge a waiting dossier into its birth
+  close-dossier <dossierId> --reason TEXT close a dossier whose record will never come
 
 Options:
   --url URL    the gateway (default: $LIENTHONG_URL, else http://127.0.0.1:8080)
@@ -49,6 +52,7 @@ const OPTIONS = {
   limit: { type: 'string' },
   cursor: { type: 'string' },
   'older-than-days': { type: 'string' },
+  birth: { type: 'string' },
   'poll-ms': { type: 'string' },
 } satisfies ParseArgsConfig['options'];
 
@@ -118,9 +122,15 @@ const province = (value: string | undefined, what: string): string => {
   return value;
 };
 
-function requireReason(values: Values): string {
-  if (!values.reason) throw new UsageError('replay needs --reason "why" (it is recorded in the audit log)');
+function requireReason(values: Values, command = 'replay'): string {
+  if (!values.reason) throw new UsageError(`${command} needs --reason "why" (it is recorded in the audit log)`);
   return values.reason;
+}
+
+function oneId(positionals: string[], command: string): string {
+  const [id, extra] = positionals;
+  if (!id || extra !== undefined) throw new UsageError(`${command} takes one dossier's transfer id`);
+  return id;
 }
 
 /** Aligned `name  value` lines. */
@@ -255,6 +265,21 @@ const COMMANDS: Record<string, Command> = {
         ? table(['transferId', 'module', 'maTinh', 'maHoSo', 'received', 'files'], rows)
         : `no dossier waiting more than ${page.olderThanDays} days`,
     };
+  },
+
+  async 'link-dossier'(gateway, values, positionals) {
+    const dossierId = oneId(positionals, 'link-dossier');
+    if (!values.birth) throw new UsageError('link-dossier needs --birth <the birth\'s transfer id>');
+    const reason = requireReason(values, 'link-dossier');
+    const birth = await gateway.call('POST', `/ops/v1/dossiers/${encodeURIComponent(dossierId)}/link`, { birthTransferId: values.birth, reason });
+    return { json: birth, text: `${dossierId} merged into ${birth.transferId}, now ${birth.status}` };
+  },
+
+  async 'close-dossier'(gateway, values, positionals) {
+    const dossierId = oneId(positionals, 'close-dossier');
+    const reason = requireReason(values, 'close-dossier');
+    const dossier = await gateway.call('POST', `/ops/v1/dossiers/${encodeURIComponent(dossierId)}/close`, { reason });
+    return { json: dossier, text: `${dossier.transferId}: ${dossier.status}` };
   },
 };
 
