@@ -31,6 +31,7 @@ Options:
   --url URL    the gateway (default: $LIENTHONG_URL, else http://127.0.0.1:8080)
   --key KEY    an operator's API key (default: $LIENTHONG_KEY)
   --json       print the gateway's JSON answer instead of text
+  --poll-ms N  how often a followed replay job is asked about, in ms (default 1000)
   -h, --help   this help
 `;
 
@@ -164,6 +165,8 @@ const COMMANDS: Record<string, Command> = {
       return { json: transfer, text: `${transfer.transferId}: ${transfer.status}` };
     }
     if (!values.status) throw new UsageError('replay needs a transfer id, or --status failed|returned to replay by filter');
+    const pollMs = Number(values['poll-ms'] ?? 1000);
+    if (!Number.isSafeInteger(pollMs) || pollMs < 1) throw new UsageError('--poll-ms: a whole number of milliseconds, at least 1');
     const filter = {
       status: values.status,
       ...(values.unit ? { unit: province(values.unit, '--unit') } : {}),
@@ -180,7 +183,6 @@ const COMMANDS: Record<string, Command> = {
     const started = await gateway.call('POST', '/ops/v1/replay', { ...filter, reason });
     if (values['no-follow']) return { json: started, text: `job ${started.jobId}: ${started.matched} transfer(s) to replay` };
     if (!values.json) io.out(`job ${started.jobId}: ${started.matched} transfer(s) to replay`);
-    const pollMs = Number(values['poll-ms'] ?? 1000);
     let shown = '';
     for (;;) {
       const job = await gateway.call('GET', `/ops/v1/replay/${encodeURIComponent(started.jobId)}`);
