@@ -7,6 +7,7 @@ import { healthPlugin } from '../adapters/health.js';
 import { ngspRestPlugin } from '../adapters/ngsp-rest.js';
 import { ngspSoapPlugin } from '../adapters/ngsp-soap.js';
 import { bhxhPullPlugin } from '../adapters/bhxh-pull.js';
+import { consolePlugin } from '../adapters/console/console-plugin.js';
 import { BhxhPushClient } from '../adapters/bhxh-push-client.js';
 import { readJsonOrNothing } from '../adapters/content-types.js';
 import { opsApiPlugin } from '../adapters/ops-api.js';
@@ -14,6 +15,8 @@ import { opsCallbacksPlugin } from '../adapters/ops-callbacks.js';
 import { opsDossiersPlugin } from '../adapters/ops-dossiers.js';
 import { tsListsPlugin } from '../adapters/ts-lists.js';
 import { AuditLog } from './audit/audit-log.js';
+import { ConsoleSessions } from './auth/console-sessions.js';
+import { BatchOverview } from './dispatch/batch-overview.js';
 import { CallbackDelivery, CallbackOperations } from './dispatch/callbacks.js';
 import { DispatchHolds } from './dispatch/dispatch-holds.js';
 import { Dispatcher } from './dispatch/dispatcher.js';
@@ -69,6 +72,8 @@ export async function buildApp(deps: GatewayDependencies): Promise<FastifyInstan
     // Unknown fields are an error the sender should hear about, not something to drop silently.
     ajv: { customOptions: { removeAdditional: false, allErrors: true } },
     return503OnClosing: true,
+    // Behind a TLS-terminating proxy: X-Forwarded-Proto says https, and the console's cookie is Secure.
+    trustProxy: config.trustProxy,
   });
   const now = deps.now ?? (() => new Date());
   const metrics = createMetrics(db);
@@ -140,11 +145,19 @@ export async function buildApp(deps: GatewayDependencies): Promise<FastifyInstan
     reads, intake, birthCorrections, resends: new Resends(db), bodyLimit: config.bodyLimit, attachmentBodyLimit: config.motCuaBodyLimit,
   });
   await app.register(ngspSoapPlugin, { intake, bodyLimit: config.bodyLimit, attachmentBodyLimit: config.motCuaBodyLimit });
-  await app.register(auditApiPlugin, { auditLog: new AuditLog(db) });
+  const auditLog = new AuditLog(db);
+  const holds = new DispatchHolds(db);
+  const callbackOperations = new CallbackOperations(db);
+  await app.register(auditApiPlugin, { auditLog });
   await app.register(opsApiPlugin, {
-    reads, dispatcher, holds: new DispatchHolds(db), replays, catalogues: deps.catalogues, intervalMs: config.dispatchIntervalMs, now,
+    reads, dispatcher, holds, replays, catalogues: deps.catalogues, intervalMs: config.dispatchIntervalMs, now,
   });
-  await app.register(opsCallbacksPlugin, { callbacks: new CallbackOperations(db) });
+  await app.register(opsCallbacksPlugin, { callbacks: callbackOperations });
+  await app.register(consolePlugin, {
+    sessions: new ConsoleSessions({ db, clients: deps.clients, lifetimeMs: config.consoleSessionMs }),
+    reads, auditLog, replays, holds, dispatcher, batches: new BatchOverview(db), callbacks: callbackOperations,
+    catalogues: deps.catalogues, now,
+  });
   await app.register(opsDossiersPlugin, { dossiers: staleDossiers, reads, staleAfterDays: config.staleDossierDays });
   await app.register(tsListsPlugin, { lists: new PupilLists({ db, catalogues: deps.catalogues, now }), bodyLimit: config.motCuaBodyLimit });
   const pull = new PullBatches({

@@ -56,6 +56,10 @@ export interface GatewayConfig {
    */
   dossierAttachmentRetentionDays: number;
   logLevel: string;
+  /** Believe X-Forwarded-Proto and -For from the proxy in front (TLS ends there). */
+  trustProxy: boolean;
+  /** How long a console sign-in lasts at most. */
+  consoleSessionMs: number;
 }
 
 export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
@@ -128,5 +132,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): GatewayConfig 
     staleDossierDays: integer(env, 'STALE_DOSSIER_DAYS', 30, 1),
     dossierAttachmentRetentionDays: integer(env, 'DOSSIER_ATTACHMENT_RETENTION_DAYS', 180, 1),
     logLevel: optional(env, 'LOG_LEVEL') ?? 'info',
+    trustProxy: onOff(env, 'TRUST_PROXY') ?? false,
+    // A working day: an operator signs in once in the morning.
+    consoleSessionMs: integer(env, 'CONSOLE_SESSION_HOURS', 10, 1) * 3600_000,
   };
 }

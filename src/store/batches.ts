@@ -231,6 +231,17 @@ export async function markPushStarted(db: Queryable, batchId: string): Promise<v
   await db.query('UPDATE batches SET push_started_at = COALESCE(push_started_at, now()) WHERE id = $1', [batchId]);
 }
 
+/** The latest batches, newest first, of the given provinces (undefined: all). */
+export async function listRecentBatches(db: Queryable, query: { provinces?: string[]; status?: BatchStatus; limit: number }): Promise<Batch[]> {
+  const { rows } = await db.query<BatchRow>(
+    `SELECT * FROM batches
+      WHERE ($1::text[] IS NULL OR ma_tinh = ANY($1)) AND ($2::text IS NULL OR status = $2)
+      ORDER BY created_at DESC, id DESC LIMIT $3`,
+    [query.provinces ?? null, query.status ?? null, query.limit],
+  );
+  return rows.map(fromRow);
+}
+
 export async function listBatchIds(db: Queryable, status: BatchStatus, mode: BatchMode): Promise<string[]> {
   const { rows } = await db.query<{ id: string }>('SELECT id FROM batches WHERE status = $1 AND mode = $2 ORDER BY id', [status, mode]);
   return rows.map((row) => row.id);

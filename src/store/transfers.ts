@@ -193,6 +193,8 @@ export interface TransferFilter {
   clientId?: string;
   createdFrom?: string;
   createdTo?: string;
+  /** One of BHXH's error codes (MA_LOI) on a returned transfer. */
+  bhxhErrorCode?: string;
 }
 
 export interface TransferPage {
@@ -293,7 +295,8 @@ export async function listTransfers(
         AND ($4::text IS NULL OR type = $4)
         AND ($5::text IS NULL OR client_id = $5)
         AND ($6::timestamptz IS NULL OR created_at >= $6)
-        AND ($7::timestamptz IS NULL OR created_at < $7)`;
+        AND ($7::timestamptz IS NULL OR created_at < $7)
+        AND ($13::text IS NULL OR bhxh_errors @> jsonb_build_array(jsonb_build_object('MA_LOI', $13::text)))`;
   const columns = 'transfers.*, change_xid::text AS change_position, pg_current_snapshot()::text AS listed_in';
   const { rows } = await db.query<TransferRow & { change_position: string; listed_in: string; later: boolean }>(
     `SELECT * FROM (
@@ -321,6 +324,7 @@ export async function listTransfers(
       filter.status ?? null, filter.maTinh ?? null, filter.provinces ?? null, filter.type ?? null,
       filter.clientId ?? null, filter.createdFrom ?? null, filter.createdTo ?? null, page.limit,
       cursor?.seen ?? null, cursor?.window ?? null, cursor?.afterXid ?? null, cursor?.afterId ?? null,
+      filter.bhxhErrorCode ?? null,
     ],
     // Planned with the cursor in hand: without one, half the statement is false and drops out.
     { prepared: false },

@@ -98,3 +98,54 @@ export async function backlogReport(db: Queryable, calendar: WorkingCalendar, no
   }
   return { deadline: vietnamTimestamp(cutoff), provinces: [...byProvince.values()] };
 }
+
+export interface BacklogDay {
+  /** The Vietnamese calendar day (YYYY-MM-DD), counted at its end (or now, for today). */
+  day: string;
+  waiting: number;
+  pastDeadline: number;
+}
+
+const VIETNAM_OFFSET_MS = 7 * 3600_000;
+const DAY_MS = 24 * 3600_000;
+
+/**
+ * Per province, how many records were waiting (not final) at the end of each of the last `days`
+ * days, and how many of those were past the deadline then. Computed from the transfers and the
+ * audit log (when each reached a final status), so it needs no sampling job and has history from
+ * the first day; one statement, scanning the records registered before now once per day shown.
+ */
+export async function backlogHistory(
+  db: Queryable, calendar: WorkingCalendar, now: Date, days: number, provinces?: string[],
+): Promise<Map<string, BacklogDay[]>> {
+  const todayStart = Math.floor((now.getTime() + VIETNAM_OFFSET_MS) / DAY_MS) * DAY_MS - VIETNAM_OFFSET_MS;
+  const ends = Array.from({ length: days }, (_, index) => {
+    const end = todayStart + (index - days + 2) * DAY_MS;
+    return new Date(Math.min(end, now.getTime()));
+  });
+  const dayOf = (end: Date) => new Date(end.getTime() + VIETNAM_OFFSET_MS - 1).toISOString().slice(0, 10);
+  const { rows } = await db.query<{ position: number; ma_tinh: string; waiting: string | number; late: string | number }>(
+    `WITH days AS (SELECT * FROM unnest($1::timestamptz[], $2::timestamptz[]) WITH ORDINALITY AS d(day_end, cutoff, position)),
+          finals AS (SELECT transfer_id, min(at) AS final_at FROM audit_events
+                      WHERE to_status = ANY($3::text[]) AND transfer_id IS NOT NULL GROUP BY transfer_id)
+     SELECT d.position, t.ma_tinh, count(*) AS waiting, count(*) FILTER (WHERE t.created_at < d.cutoff) AS late
+       FROM days d
+       JOIN transfers t ON t.created_at < d.day_end
+       LEFT JOIN finals f ON f.transfer_id = t.id
+      WHERE (f.final_at IS NULL OR f.final_at >= d.day_end)
+        AND ($4::text[] IS NULL OR t.ma_tinh = ANY($4))
+      GROUP BY d.position, t.ma_tinh`,
+    [ends, ends.map((end) => calendar.overdueIfReceivedBefore(end, BACKLOG_DEADLINE_WORKING_DAYS)), FINAL_STATUSES, provinces ?? null],
+  );
+  const history = new Map<string, BacklogDay[]>();
+  for (const row of rows) {
+    let series = history.get(row.ma_tinh);
+    if (!series) {
+      series = ends.map((end) => ({ day: dayOf(end), waiting: 0, pastDeadline: 0 }));
+      history.set(row.ma_tinh, series);
+    }
+    const point = series[Number(row.position) - 1];
+    if (point) Object.assign(point, { waiting: Number(row.waiting), pastDeadline: Number(row.late) });
+  }
+  return history;
+}

@@ -4,7 +4,7 @@ import { listAuditEvents } from '../store/audit-log.js';
 import { deliveryHistory } from '../store/batches.js';
 import type { Database } from '../store/database.js';
 import { countTransfersByStatus, findTransfer, listTransfers, type Transfer, type TransferFilter, type TransferPage } from '../store/transfers.js';
-import { backlogReport } from './backlog-report.js';
+import { backlogHistory, backlogReport } from './backlog-report.js';
 import { assertMayTouch } from './access.js';
 import { transferDetail } from './transfer-views.js';
 
@@ -36,5 +36,9 @@ export class TransferReads {
 
   backlog(calendar: WorkingCalendar, now: Date, provinces?: string[]) {
     return backlogReport(this.db, calendar, now, provinces);
+  }
+
+  backlogHistory(calendar: WorkingCalendar, now: Date, days: number, provinces?: string[]) {
+    return backlogHistory(this.db, calendar, now, days, provinces);
   }
 }

@@ -1,0 +1,232 @@
+import type { LightMyRequestResponse } from 'fastify';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sha256OfKey, type Role } from '../src/auth/clients.js';
+import { html } from '../adapters/console/html.js';
+import { khaiSinh } from './support/fixtures.js';
+import { startTestGateway, TEST_CLIENTS, type ClientName, type TestGateway } from './support/gateway.js';
+
+/**
+ * The operators' console without a browser (docs/API.md, "Console"): its headers, its cookie, CSRF,
+ * roles, sign-out and the end of a session whose key leaves the clients file. tests/console.browser.test.ts
+ * drives the same pages in Chromium.
+ */
+
+let gateway: TestGateway;
+let second: TestGateway | undefined;
+const TEMP_KEY = 'key-temporary-operator-0123456789';
+const TEMP_CLIENT = { id: 'ops-temp', keySha256: sha256OfKey(TEMP_KEY), roles: ['operator'] as Role[], units: ['*'] };
+
+beforeAll(async () => {
+  gateway = await startTestGateway({ env: { TRUST_PROXY: 'on' }, clients: [TEMP_CLIENT] });
+});
+
+afterAll(async () => {
+  await second?.close();
+  await gateway?.close();
+});
+
+const setCookies = (response: LightMyRequestResponse): string[] => {
+  const header = response.headers['set-cookie'];
+  return header === undefined ? [] : Array.isArray(header) ? header : [header];
+};
+const cookieNamed = (response: LightMyRequestResponse, name: string) => setCookies(response).find((line) => line.startsWith(`${name}=`));
+const valueOf = (line: string | undefined) => line?.split(';')[0] ?? '';
+const csrfIn = (body: string) => /name="_csrf" value="([^"]+)"/.exec(body)?.[1] ?? '';
+const form = (fields: Record<string, string>) => new URLSearchParams(fields).toString();
+const FORM = { 'content-type': 'application/x-www-form-urlencoded' };
+
+interface Signed {
+  cookie: string;
+  csrf: string;
+  get(url: string, on?: TestGateway): Promise<LightMyRequestResponse>;
+  post(url: string, fields: Record<string, string>, csrf?: string | null): Promise<LightMyRequestResponse>;
+}
+
+async function signInWith(key: string, headers: Record<string, string> = {}, on: TestGateway = gateway): Promise<{ response: LightMyRequestResponse; signed?: Signed }> {
+  const signInPage = await on.app.inject({ method: 'GET', url: '/console/login', headers });
+  const signInCookie = valueOf(cookieNamed(signInPage, 'lienthong_console_signin'));
+  const response = await on.app.inject({
+    method: 'POST', url: '/console/login', headers: { ...headers, ...FORM, cookie: signInCookie },
+    payload: form({ _csrf: csrfIn(signInPage.body), key }),
+  });
+  const session = cookieNamed(response, 'lienthong_console');
+  if (!session || response.statusCode !== 303) return { response };
+  const cookie = valueOf(session);
+  const get = (url: string, where: TestGateway = on) => where.app.inject({ method: 'GET', url, headers: { cookie } });
+  const csrf = csrfIn((await get('/console/transfers')).body);
+  return {
+    response,
+    signed: {
+      cookie, csrf, get,
+      post: (url, fields, token = csrf) => on.app.inject({
+        method: 'POST', url, headers: { ...FORM, cookie }, payload: form({ ...fields, ...(token === null ? {} : { _csrf: token }) }),
+      }),
+    },
+  };
+}
+
+async function signIn(name: ClientName): Promise<Signed> {
+  const { response, signed } = await signInWith(gateway.keys[name]);
+  expect(signed, response.body).toBeDefined();
+  return signed as Signed;
+}
+
+async function pushBirth(): Promise<string> {
+  const response = await gateway.request('registry08', { method: 'POST', url: '/ngsp/v1/khai-sinh', payload: khaiSinh() });
+  expect(response.statusCode, response.body).toBe(202);
+  return response.json().transferId;
+}
+
+async function pausedProvinces(): Promise<string[]> {
+  return (await gateway.request('operator', { method: 'GET', url: '/ops/v1/dispatch' })).json().paused;
+}
+
+describe('console pages and cookies', () => {
+  it('every console page carries a strict Content-Security-Policy and refuses framing', async () => {
+    const operator = await signIn('operator');
+    for (const response of [await gateway.app.inject({ method: 'GET', url: '/console/login' }), await operator.get('/console/transfers')]) {
+      expect(response.statusCode).toBe(200);
+      const csp = String(response.headers['content-security-policy']);
+      expect(csp).toContain("default-src 'self'");
+      expect(csp).toContain("frame-ancestors 'none'");
+      expect(csp).toContain("script-src 'none'");
+      expect(response.headers['x-frame-options']).toBe('DENY');
+      expect(response.headers['x-content-type-options']).toBe('nosniff');
+      // Nothing from another origin: no absolute URL in any src or href.
+      expect(response.body).not.toMatch(/(?:src|href)="(?:https?:)?\/\//);
+      expect(response.body).not.toMatch(/<script|style="/);
+    }
+  });
+
+  it('the session cookie is HttpOnly and SameSite=Strict, and Secure when the request came over TLS', async () => {
+    const plain = await signInWith(gateway.keys.operator);
+    const overHttp = cookieNamed(plain.response, 'lienthong_console') as string;
+    expect(overHttp).toMatch(/; HttpOnly/);
+    expect(overHttp).toMatch(/; SameSite=Strict/);
+    expect(overHttp).toMatch(/; Path=\/console\//);
+    expect(overHttp).not.toMatch(/Secure/);
+    const tls = await signInWith(gateway.keys.operator, { 'x-forwarded-proto': 'https' });
+    expect(cookieNamed(tls.response, 'lienthong_console')).toMatch(/; HttpOnly; SameSite=Strict; Secure/);
+  });
+
+  it('refuses a wrong key, a registry key, and a sign-in form without its token', async () => {
+    for (const key of ['not-a-key', gateway.keys.registry08, gateway.keys.bhxh08]) {
+      const { response, signed } = await signInWith(key);
+      expect(signed).toBeUndefined();
+      expect(response.statusCode).toBe(401);
+      expect(response.body).toContain('Khóa truy cập không đúng');
+    }
+    const forged = await gateway.app.inject({ method: 'POST', url: '/console/login', headers: FORM, payload: form({ key: gateway.keys.operator }) });
+    expect(forged.statusCode).toBe(403);
+    expect(cookieNamed(forged, 'lienthong_console')).toBeUndefined();
+  });
+
+  it('a page without a session sends the browser to the sign-in page', async () => {
+    const response = await gateway.app.inject({ method: 'GET', url: '/console/transfers' });
+    expect(response.statusCode).toBe(303);
+    expect(response.headers.location).toBe('/console/login');
+    const forged = await gateway.app.inject({ method: 'GET', url: '/console/transfers', headers: { cookie: 'lienthong_console=made-up' } });
+    expect(forged.headers.location).toBe('/console/login?notice=ended');
+  });
+});
+
+describe('state changes', () => {
+  it('a form without the session\'s CSRF token is refused with 403 and changes nothing', async () => {
+    const operator = await signIn('operator');
+    const other = await signIn('operator');
+    expect(other.csrf).not.toBe(operator.csrf);
+    for (const token of [null, 'guessed', other.csrf]) {
+      const refused = await operator.post('/console/dispatch/pause', { maTinh: '08' }, token);
+      expect(refused.statusCode).toBe(403);
+      expect(refused.body).toContain('Biểu mẫu đã hết hạn hoặc không hợp lệ');
+    }
+    expect(await pausedProvinces()).toEqual([]);
+    const paused = await operator.post('/console/dispatch/pause', { maTinh: '08' });
+    expect(paused.statusCode).toBe(303);
+    expect(await pausedProvinces()).toEqual(['08']);
+    expect((await operator.post('/console/dispatch/resume', { maTinh: '08' })).statusCode).toBe(303);
+    expect(await pausedProvinces()).toEqual([]);
+  });
+
+  it('an auditor reads transfers but cannot replay, pause or open the operators\' pages', async () => {
+    const id = await pushBirth();
+    const auditor = await signIn('auditor');
+    const list = await auditor.get('/console/transfers');
+    expect(list.statusCode).toBe(200);
+    expect(list.body).toContain(id);
+    expect(list.body).not.toContain('Gửi lại hàng loạt');
+    const page = await auditor.get(`/console/transfers/${id}`);
+    expect(page.statusCode).toBe(200);
+    expect(page.body).not.toContain('>Gửi lại<');
+    expect((await auditor.get(`/console/transfers/${id}/replay`)).statusCode).toBe(403);
+    expect((await auditor.post(`/console/transfers/${id}/replay`, { reason: 'an auditor tries' })).statusCode).toBe(403);
+    expect((await auditor.post('/console/dispatch/pause', { maTinh: '08' })).statusCode).toBe(403);
+    for (const url of ['/console/replay', '/console/dispatch', '/console/batches', '/console/callbacks']) expect((await auditor.get(url)).statusCode).toBe(403);
+    const after = (await gateway.request('operator', { method: 'GET', url: `/ngsp/v1/transfers/${id}` })).json();
+    expect(after.status).toBe('queued');
+    expect(after.history.map((event: { action: string }) => event.action)).not.toContain('transfer.replayed');
+    expect(await pausedProvinces()).toEqual([]);
+  });
+
+  it('replaying needs a reason, and a transfer that is not failed or returned is refused with the reason why', async () => {
+    const id = await pushBirth();
+    const operator = await signIn('operator');
+    const noReason = await operator.post(`/console/transfers/${id}/replay`, { reason: ' ' });
+    expect(noReason.statusCode).toBe(400);
+    expect(noReason.body).toContain('Cần ghi lý do');
+    const notFailed = await operator.post(`/console/transfers/${id}/replay`, { reason: 'try it' });
+    expect(notFailed.statusCode).toBe(409);
+    expect(notFailed.body).toContain('queued');
+  });
+});
+
+describe('the end of a session', () => {
+  it('signing out ends the session', async () => {
+    const operator = await signIn('operator');
+    const out = await operator.post('/console/logout', {});
+    expect(out.statusCode).toBe(303);
+    expect(out.headers.location).toBe('/console/login?notice=signedOut');
+    expect(cookieNamed(out, 'lienthong_console')).toMatch(/Max-Age=0/);
+    expect((await operator.get('/console/transfers')).headers.location).toBe('/console/login?notice=ended');
+  });
+
+  it('a session ends on its next request once its key is no longer in the clients file', async () => {
+    const { signed } = await signInWith(TEMP_KEY);
+    const temp = signed as Signed;
+    expect((await temp.get('/console/transfers')).statusCode).toBe(200);
+    const remaining = (Object.entries(TEST_CLIENTS) as Array<[ClientName, (typeof TEST_CLIENTS)[ClientName]]>)
+      .map(([name, client]) => ({ ...client, roles: [...client.roles] as Role[], units: [...client.units], keySha256: sha256OfKey(gateway.keys[name]) }));
+    gateway.clients.replace(remaining);
+    try {
+      const ended = await temp.get('/console/transfers');
+      expect(ended.statusCode).toBe(303);
+      expect(ended.headers.location).toBe('/console/login?notice=ended');
+      // Putting the key back does not bring the ended session back.
+      gateway.clients.replace([...remaining, TEMP_CLIENT]);
+      expect((await temp.get('/console/transfers')).statusCode).toBe(303);
+    } finally {
+      gateway.clients.replace([...remaining, TEMP_CLIENT]);
+    }
+  });
+
+  it('a session is good on every gateway process sharing the database, and signing out on one ends it on all', async () => {
+    second = await startTestGateway({ schema: gateway.schema, keepSchema: true, clients: [TEMP_CLIENT] });
+    const { signed } = await signInWith(TEMP_KEY);
+    const temp = signed as Signed;
+    const onSecond = await temp.get('/console/transfers', second);
+    expect(onSecond.statusCode).toBe(200);
+    const out = await second.app.inject({
+      method: 'POST', url: '/console/logout', headers: { ...FORM, cookie: temp.cookie }, payload: form({ _csrf: csrfIn(onSecond.body) }),
+    });
+    expect(out.statusCode).toBe(303);
+    expect((await temp.get('/console/transfers')).headers.location).toBe('/console/login?notice=ended');
+  });
+});
+
+describe('html', () => {
+  it('escapes every interpolated value, so a name or an error text cannot become markup', () => {
+    const name = '<script>alert("x")</script> & \'';
+    expect(html`<td>${name}</td>`.markup).toBe('<td>&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; &#39;</td>');
+    expect(html`<ul>${[html`<li>${'<b>'}</li>`, false, null]}</ul>`.markup).toBe('<ul><li>&lt;b&gt;</li></ul>');
+  });
+});
