@@ -84,6 +84,10 @@ function signInPage(request: FastifyRequest, reply: FastifyReply, status: number
 async function consoleRoutes(app: FastifyInstance, options: ConsoleOptions) {
   const { sessions } = options;
   app.decorateRequest('consoleSession', null);
+  // Pages for people, not operations of the API: /docs leaves them out.
+  app.addHook('onRoute', (route) => {
+    route.schema = { ...route.schema, hide: true };
+  });
 
   app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: FORM_LIMIT }, (_request, body, done) => {
     done(null, Object.fromEntries(new URLSearchParams(body as string)));

@@ -383,7 +383,7 @@ ${paused.length === 0 ? html`<tr><td colspan="2" class="muted">Không tỉnh nà
     const [report, history] = await Promise.all([reads.backlog(calendar, now, scope), reads.backlogHistory(calendar, now, HISTORY_DAYS, scope)]);
     const waiting = (counts: Record<string, number>) => Object.entries(counts).filter(([status]) => !(FINAL_STATUSES as readonly string[]).includes(status)).reduce((sum, [, count]) => sum + count, 0);
     return send(reply, request, { title: 'Tồn đọng theo tỉnh', section: '/backlog' }, html`
-<p>Quá hạn: nhận trước ${report.deadline} mà chưa xong (5 ngày làm việc).</p>
+<p>Quá hạn: nhận trước ${when(report.deadline)} mà chưa xong (5 ngày làm việc).</p>
 <table><thead><tr><th>Tỉnh</th><th class="num">Đang chờ</th><th class="num">Quá hạn</th><th class="num">Quá hạn, BHXH chưa trả lời</th><th>Cũ nhất</th></tr></thead><tbody>
 ${report.provinces.length === 0 ? html`<tr><td colspan="5" class="muted">Không có hồ sơ.</td></tr>` : report.provinces.map((province) => html`<tr>
   <td>${province.maTinh}</td><td class="num">${waiting(province.counts)}</td><td class="num">${province.pastDeadline}</td>

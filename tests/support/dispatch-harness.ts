@@ -16,6 +16,8 @@ export interface DispatchHarnessOptions {
   script?: Behaviour[];
   /** BHXH down: the simulator's port is closed, so every connection is refused; it can be started again on it. */
   bhxhDown?: boolean;
+  /** The gateway's clock (the support gateway's fixed TEST_NOW otherwise). */
+  now?: () => Date;
 }
 
 export async function startDispatchHarness(options: DispatchHarnessOptions = {}): Promise<DispatchHarness> {
@@ -28,6 +30,7 @@ export async function startDispatchHarness(options: DispatchHarnessOptions = {})
   try {
     gateway = await startTestGateway({
       startDispatcher: true,
+      now: options.now,
       env: {
         BHXH_PUSH_URL: url,
         // Only explicit runs (the scheduler's first run fires at start, before anything is queued).
