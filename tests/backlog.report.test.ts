@@ -1,6 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { newId } from '../src/domain/ids.js';
 import type { TransferStatus } from '../src/domain/transfer-status.js';
+import { holidayCalendarFromFile } from '../src/catalogues/holiday-catalogue.js';
+import { packagePath } from '../src/package-files.js';
+import { appendAuditEventInTx } from '../src/store/audit-log.js';
+import { TransferReads } from '../src/transfers/transfer-reads.js';
 import { personalNumber } from './support/fixtures.js';
 import { startTestGateway, type TestGateway } from './support/gateway.js';
 
@@ -93,5 +97,45 @@ describe('the backlog report counts 5 working days', () => {
     expect(response.json().provinces.map((entry: { maTinh: string }) => entry.maTinh)).toEqual(['01']);
     const everything = (await backlogAt('2026-12-15T10:00:00')).body;
     for (const soDinhDanh of personalNumbers) expect(everything).not.toContain(soDinhDanh);
+  });
+});
+
+describe('the backlog over time (the console\'s chart)', () => {
+  it('counts, at the end of each day, the records registered by then and not yet final, and those of them past the deadline', async () => {
+    const calendar = holidayCalendarFromFile(packagePath('catalogues', 'holidays.json'));
+    const DAY = 24 * 3600_000;
+    const realNow = Date.now();
+    const registered = (daysAgo: number) => new Date(realNow - daysAgo * DAY);
+    const insert = async (created: Date, status: TransferStatus) => {
+      const id = newId();
+      await gateway.db.query(
+        `INSERT INTO transfers (id, type, client_id, message_id, status, ma_tinh, ma_don_vi, so_dinh_danh, document, missing, bhxh_document, created_at)
+         VALUES ($1, 'KHAI_SINH', 'hotich-08', $1, $2, '45', '02215', $3, '{}', '[]', '{}', $4)`,
+        [id, status, personalNumber(), created],
+      );
+      return id;
+    };
+    await insert(registered(10), 'queued');
+    const issuedToday = [await insert(registered(3), 'sent'), await insert(registered(20), 'sent')];
+    // They reach a final status now: waiting every day before today, not at today's end.
+    await gateway.db.transaction(async (tx) => {
+      for (const transferId of issuedToday) appendAuditEventInTx(tx, { actor: 'test', action: 'result.issued', transferId, fromStatus: 'sent', toStatus: 'issued' });
+    });
+    const asOf = new Date(realNow + 1000);
+    const series = (await new TransferReads(gateway.db).backlogHistory(calendar, asOf, 14, ['45'])).get('45');
+    expect(series).toHaveLength(14);
+    const [first, yesterday, today] = [series?.[0], series?.[12], series?.[13]];
+    expect(today).toEqual({ day: expect.any(String), waiting: 1, pastDeadline: Number(registered(10) < calendar.overdueIfReceivedBefore(asOf, 5)) });
+    // 13 days ago only the one registered 20 days ago was there; yesterday all three were.
+    expect(first?.waiting).toBe(1);
+    expect(yesterday?.waiting).toBe(3);
+    const yesterdayEnd = new Date(Date.parse(`${yesterday?.day}T00:00:00+07:00`) + DAY);
+    const cutoff = calendar.overdueIfReceivedBefore(yesterdayEnd, 5);
+    expect(yesterday?.pastDeadline).toBe([registered(10), registered(3), registered(20)].filter((created) => created < cutoff).length);
+    expect(yesterday?.pastDeadline).toBeGreaterThanOrEqual(1);
+    // Days run oldest first, one a day, ending today in Vietnam.
+    const days = (series ?? []).map((point) => point.day);
+    expect(days).toEqual([...days].sort());
+    expect(new Set(days).size).toBe(14);
   });
 });

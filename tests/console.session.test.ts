@@ -2,7 +2,8 @@ import type { LightMyRequestResponse } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sha256OfKey, type Role } from '../src/auth/clients.js';
 import { html } from '../adapters/console/html.js';
-import { khaiSinh } from './support/fixtures.js';
+import { newId } from '../src/domain/ids.js';
+import { khaiSinh, personalNumber } from './support/fixtures.js';
 import { startTestGateway, TEST_CLIENTS, type ClientName, type TestGateway } from './support/gateway.js';
 
 /**
@@ -130,6 +131,62 @@ describe('console pages and cookies', () => {
   });
 });
 
+describe('the transfer list', () => {
+  /** Returned records of province 46, as BHXH's answer leaves them (errors with their MA_LOI). */
+  async function returned(count: number, maLoi: string): Promise<string[]> {
+    const ids: string[] = [];
+    for (let i = 0; i < count; i++) {
+      const id = newId();
+      await gateway.db.query(
+        `INSERT INTO transfers (id, type, client_id, message_id, status, ma_tinh, ma_don_vi, so_dinh_danh, document, missing, bhxh_document, bhxh_errors)
+         VALUES ($1, 'KHAI_SINH', 'hotich-08', $1, 'returned', '46', '02215', $2, '{}', '[]', '{}', $3)`,
+        [id, personalNumber(), JSON.stringify([{ MA_LOI: maLoi, MO_TA: 'Sai <mã> đơn vị' }])],
+      );
+      ids.push(id);
+    }
+    return ids;
+  }
+
+  const idsOn = (body: string) => [...body.matchAll(/href="\/console\/transfers\/([^"?/]+)"/g)].map((match) => match[1]);
+
+  it('filters by BHXH error code and pages on with the filter kept, skipping none', async () => {
+    const withE17 = await returned(51, 'E17');
+    const withE02 = await returned(2, 'E02');
+    const operator = await signIn('operator');
+    const firstPage = await operator.get('/console/transfers?status=returned&unit=46&errorCode=E17');
+    expect(firstPage.statusCode).toBe(200);
+    const first = idsOn(firstPage.body);
+    expect(first).toHaveLength(50);
+    expect(firstPage.body).toContain('bị trả về');
+    // The error's text is shown as text.
+    const next = /href="(\/console\/transfers\?[^"]*cursor=[^"]+)">Trang sau/.exec(firstPage.body)?.[1];
+    expect(next).toBeDefined();
+    const nextUrl = (next as string).replaceAll('&amp;', '&');
+    expect(nextUrl).toContain('errorCode=E17');
+    const second = idsOn((await operator.get(nextUrl)).body);
+    expect([...first, ...second].sort()).toEqual([...withE17].sort());
+    const e02 = idsOn((await operator.get('/console/transfers?errorCode=E02')).body);
+    expect(e02.sort()).toEqual([...withE02].sort());
+    const detail = await operator.get(`/console/transfers/${withE02[0]}`);
+    expect(detail.body).toContain('Sai &lt;mã&gt; đơn vị');
+    expect(detail.body).toContain('>Gửi lại<');
+  });
+
+  it('names a filter it cannot use instead of failing', async () => {
+    const operator = await signIn('operator');
+    const response = await operator.get('/console/transfers?status=lost&unit=8&from=yesterday&cursor=not-a-cursor');
+    expect(response.statusCode).toBe(200);
+    for (const problem of ['Trạng thái không hợp lệ.', 'Mã tỉnh gồm 2 chữ số.', 'Ngày không hợp lệ.', 'Vị trí trang không hợp lệ']) expect(response.body).toContain(problem);
+  });
+
+  it('an operator of one province sees only that province\'s transfers, and is told another\'s does not exist', async () => {
+    const [in46] = await returned(1, 'E03');
+    const scoped = await signIn('operator01');
+    expect(idsOn((await scoped.get('/console/transfers?errorCode=E03')).body)).toEqual([]);
+    expect((await scoped.get(`/console/transfers/${in46}`)).statusCode).toBe(404);
+  });
+});
+
 describe('state changes', () => {
   it('a form without the session\'s CSRF token is refused with 403 and changes nothing', async () => {
     const operator = await signIn('operator');
@@ -151,7 +208,7 @@ describe('state changes', () => {
   it('an auditor reads transfers but cannot replay, pause or open the operators\' pages', async () => {
     const id = await pushBirth();
     const auditor = await signIn('auditor');
-    const list = await auditor.get('/console/transfers');
+    const list = await auditor.get('/console/transfers?unit=08');
     expect(list.statusCode).toBe(200);
     expect(list.body).toContain(id);
     expect(list.body).not.toContain('Gửi lại hàng loạt');
