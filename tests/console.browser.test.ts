@@ -26,6 +26,8 @@ let browser: Browser;
 let base: string;
 let screenshotDir: string;
 const foreignRequests: string[] = [];
+/** What the browser refused under the CSP: a page that tried to load from elsewhere, or inline script or style. */
+const refusedByPolicy: string[] = [];
 
 beforeAll(async () => {
   // BHXH refuses every batch, so what is dispatched ends `failed`: what an operator replays.
@@ -46,6 +48,9 @@ async function newPage(): Promise<Page> {
   const page = await context.newPage();
   page.on('request', (request) => {
     if (new URL(request.url()).origin !== base) foreignRequests.push(request.url());
+  });
+  page.on('console', (message) => {
+    if (/Content Security Policy/i.test(message.text())) refusedByPolicy.push(message.text());
   });
   return page;
 }
@@ -160,5 +165,6 @@ describe('the console in Chromium', () => {
     await page.context().close();
 
     expect(foreignRequests).toEqual([]);
+    expect(refusedByPolicy).toEqual([]);
   });
 });

@@ -152,6 +152,9 @@ async function consoleRoutes(app: FastifyInstance, options: ConsoleOptions) {
     if (!expected || !sameToken(expected, request.body?._csrf)) return signInPage(request, reply, 403, { problem: MESSAGES.badForm });
     const token = typeof request.body.key === 'string' ? await sessions.signIn(request.body.key.trim()) : null;
     if (!token) return signInPage(request, reply, 401, { problem: MESSAGES.badKey });
+    // A session this browser had before ends here rather than linger until it expires.
+    const earlier = readCookie(request, SESSION_COOKIE);
+    if (earlier) await sessions.signOut(earlier);
     return reply
       .header('set-cookie', [cookie(request, SESSION_COOKIE, token), cookie(request, SIGN_IN_COOKIE, '', 0)])
       .redirect(`${CONSOLE_PREFIX}/`, 303);
@@ -163,7 +166,7 @@ async function consoleRoutes(app: FastifyInstance, options: ConsoleOptions) {
     return reply.header('set-cookie', cookie(request, SESSION_COOKIE, '', 0)).redirect(`${CONSOLE_PREFIX}/login?notice=signedOut`, 303);
   });
 
-  await consoleSections(app, options);
+  consoleSections(app, options);
 }
 
 export const consolePlugin = fp(consoleRoutes, { name: 'lienthong-console', fastify: '5.x', encapsulate: true });
