@@ -167,4 +167,15 @@ describe('the console in Chromium', () => {
     expect(foreignRequests).toEqual([]);
     expect(refusedByPolicy).toEqual([]);
   });
+
+  it('the origin guard the test above relies on does catch a page that loads from elsewhere', async () => {
+    const page = await newPage();
+    const before = foreignRequests.length;
+    // Nothing leaves the machine: such a request is aborted once seen.
+    await page.route(/^https?:\/\/(?!127\.0\.0\.1)/, (route) => route.abort());
+    await page.setContent('<img src="http://cdn.invalid/logo.png" alt="">');
+    await expect.poll(() => foreignRequests.length).toBe(before + 1);
+    foreignRequests.splice(before);
+    await page.context().close();
+  });
 });
