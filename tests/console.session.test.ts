@@ -218,7 +218,7 @@ describe('state changes', () => {
     expect((await auditor.get(`/console/transfers/${id}/replay`)).statusCode).toBe(403);
     expect((await auditor.post(`/console/transfers/${id}/replay`, { reason: 'an auditor tries' })).statusCode).toBe(403);
     expect((await auditor.post('/console/dispatch/pause', { maTinh: '08' })).statusCode).toBe(403);
-    for (const url of ['/console/replay', '/console/dispatch', '/console/batches', '/console/callbacks']) expect((await auditor.get(url)).statusCode).toBe(403);
+    for (const url of ['/console/replay', '/console/dispatch', '/console/batches', '/console/callbacks', '/console/backlog']) expect((await auditor.get(url)).statusCode).toBe(403);
     const after = (await gateway.request('operator', { method: 'GET', url: `/ngsp/v1/transfers/${id}` })).json();
     expect(after.status).toBe('queued');
     expect(after.history.map((event: { action: string }) => event.action)).not.toContain('transfer.replayed');

@@ -13,7 +13,7 @@ export const SECTIONS: ReadonlyArray<{ path: string; label: string; roles: reado
   { path: '/replay', label: 'Gửi lại hàng loạt', roles: ['operator'] },
   { path: '/batches', label: 'Lô gửi', roles: ['operator'] },
   { path: '/dispatch', label: 'Điều phối', roles: ['operator'] },
-  { path: '/backlog', label: 'Tồn đọng', roles: ['operator', 'auditor'] },
+  { path: '/backlog', label: 'Tồn đọng', roles: ['operator'] },
   { path: '/callbacks', label: 'Thông báo lỗi', roles: ['operator'] },
   { path: '/audit', label: 'Nhật ký', roles: ['operator', 'auditor'] },
 ];

@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { GatewayError } from '../../src/errors.js';
 import { provinceScope } from '../../src/auth/clients.js';
+import type { BatchStatus } from '../../src/dispatch/batch-overview.js';
 import type { CallbackView } from '../../src/dispatch/callbacks.js';
 import { TRANSFER_STATUSES } from '../../src/domain/transfer-status.js';
 import { OPERATOR, BATCH_STATUS_NAMES, BREAKER_NAMES, type Form, type Query, PROVINCE, noticeOf, send, sessionOf, text } from './forms.js';
@@ -11,10 +12,19 @@ import type { SectionServices } from './sections.js';
 /** What operators steer: batches, dispatch (run, hold, release) and failing callbacks. */
 export function operationPages(app: FastifyInstance, services: SectionServices): void {
   const { reads } = services;
-  app.get(`${CONSOLE_PREFIX}/batches`, { config: OPERATOR }, async (request, reply) => {
-    const list = await services.batches.recent(sessionOf(request).client, { limit: 100 });
+  app.get<{ Querystring: Query }>(`${CONSOLE_PREFIX}/batches`, { config: OPERATOR }, async (request, reply) => {
+    const wanted = text(request.query.status);
+    const status = wanted && wanted in BATCH_STATUS_NAMES ? (wanted as BatchStatus) : undefined;
+    const list = await services.batches.recent(sessionOf(request).client, { status, limit: 100 });
     return send(reply, request, { title: 'Lô gửi BHXH', section: '/batches' }, html`
 <p>Cầu dao (circuit breaker): <strong>${BREAKER_NAMES[services.dispatcher.breakerState]}</strong></p>
+<form class="filters" method="get" action="${CONSOLE_PREFIX}/batches">
+  <label>Trạng thái lô<select name="status"><option value="">Tất cả</option>
+    ${Object.entries(BATCH_STATUS_NAMES).map(([value, label]) => html`<option value="${value}"${value === status ? html` selected` : ''}>${label}</option>`)}
+  </select></label>
+  <button type="submit">Lọc</button>
+</form>
+<p class="muted">100 lô mới nhất.</p>
 <table><thead><tr><th>Lô</th><th>Tỉnh</th><th>Loại</th><th>Cách</th><th>Trạng thái</th><th class="num">Số hồ sơ</th><th class="num">Lần thử</th><th>Lỗi gần nhất</th><th>Lập lúc</th><th>Giao lúc</th></tr></thead><tbody>
 ${list.length === 0 ? html`<tr><td colspan="10" class="muted">Chưa có lô nào.</td></tr>` : list.map((batch) => html`<tr>
   <td class="mono">${batch.id}</td><td>${batch.maTinh}</td><td>${batch.loai}</td><td>${batch.mode}</td><td>${BATCH_STATUS_NAMES[batch.status] ?? batch.status}</td>

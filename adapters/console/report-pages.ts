@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { provinceScope } from '../../src/auth/clients.js';
 import type { BacklogDay } from '../../src/transfers/backlog-report.js';
 import { FINAL_STATUSES } from '../../src/domain/transfer-status.js';
-import { ANYONE, type Query, send, sessionOf, text } from './forms.js';
+import { ANYONE, OPERATOR, type Query, send, sessionOf } from './forms.js';
 import { html, type Html } from './html.js';
 import { CONSOLE_PREFIX, when } from './layout.js';
 import type { SectionServices } from './sections.js';
@@ -32,10 +32,10 @@ export function backlogChart(maTinh: string, series: BacklogDay[]): Html {
 </svg>`;
 }
 
-/** What both roles read: the backlog over time and the audit chain's verification. */
+/** Reports: the backlog over time (operators, as the backlog report) and the audit chain's verification (both roles). */
 export function reportPages(app: FastifyInstance, services: SectionServices): void {
   const { reads } = services;
-  app.get(`${CONSOLE_PREFIX}/backlog`, { config: ANYONE }, async (request, reply) => {
+  app.get(`${CONSOLE_PREFIX}/backlog`, { config: OPERATOR }, async (request, reply) => {
     const scope = provinceScope(sessionOf(request).client);
     const now = services.now();
     const calendar = services.catalogues.holidays;
