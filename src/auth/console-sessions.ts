@@ -16,8 +16,9 @@ const digestOf = (token: string) => hash('sha256', token, 'hex');
 
 /**
  * Console sign-in with an operator's or auditor's API key. The key is checked once and never kept;
- * the session holds its digest, and every request looks the digest up in the clients as they are
- * now, so a key taken out of the clients file ends its sessions on their next request.
+ * the session holds its digest, and every request asks the clients as they are now whether the
+ * client still holds that key, so a key taken out of the clients file (or rotated) ends its sessions
+ * on their next request.
  */
 export class ConsoleSessions {
   constructor(private readonly deps: { db: Database; clients: ClientRegistry; lifetimeMs: number }) {}
@@ -37,8 +38,8 @@ export class ConsoleSessions {
   async resolve(token: string): Promise<ConsoleSession | null> {
     const stored = await findConsoleSession(this.deps.db, digestOf(token));
     if (!stored) return null;
-    const client = this.deps.clients.byKeyDigest(stored.keySha256);
-    if (!client || client.id !== stored.clientId || !client.roles.some((role) => CONSOLE_ROLES.includes(role))) {
+    const client = this.deps.clients.stillHolding(stored.clientId, stored.keySha256);
+    if (!client || !client.roles.some((role) => CONSOLE_ROLES.includes(role))) {
       await deleteConsoleSession(this.deps.db, digestOf(token));
       return null;
     }
