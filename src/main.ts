@@ -73,7 +73,10 @@ async function main() {
   process.once('SIGTERM', () => stop('SIGTERM'));
   process.once('SIGINT', () => stop('SIGINT'));
   await app.listen({ port: config.port, host: config.host });
-  logger.info({ database: db.kind, redis: redisTarget.url, bhxh: simulator ? 'simulator' : bhxhPushUrl ?? 'pull only' }, 'lienthong ready');
+  logger.info({
+    database: db.kind, redis: redisTarget.url, bhxh: simulator ? 'simulator' : bhxhPushUrl ?? 'pull only',
+    console: `http://${config.host}:${config.port}/console/`,
+  }, 'lienthong ready');
 }
 
 main().catch((error: unknown) => {
