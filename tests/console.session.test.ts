@@ -225,6 +225,18 @@ describe('state changes', () => {
     expect(await pausedProvinces()).toEqual([]);
   });
 
+  it('"Gửi ngay" queues a dispatch run, and "Thử lại ngay" makes a client\'s failing callbacks due, audited', async () => {
+    const operator = await signIn('operator');
+    const run = await operator.post('/console/dispatch/run', {});
+    expect(run.statusCode).toBe(303);
+    expect((await operator.get(run.headers.location as string)).body).toContain('Đã yêu cầu một lượt gửi ngay.');
+    const retried = await operator.post('/console/callbacks/retry', { clientId: 'hotich-08' });
+    expect(retried.statusCode).toBe(303);
+    expect((await operator.get(retried.headers.location as string)).body).toContain('Đã cho gửi lại các thông báo lỗi.');
+    const events = (await gateway.request('auditor', { method: 'GET', url: '/audit/v1/events?limit=1000' })).json().events as Array<{ action: string; actor: string; details: Record<string, unknown> }>;
+    expect(events.filter((event) => event.action === 'callbacks.retried').at(-1)).toMatchObject({ actor: 'ops-all', details: { clientId: 'hotich-08', retried: 0 } });
+  });
+
   it('replaying needs a reason, and a transfer that is not failed or returned is refused with the reason why', async () => {
     const id = await pushBirth();
     const operator = await signIn('operator');
