@@ -117,6 +117,10 @@ describe('console pages and cookies', () => {
       expect(response.statusCode).toBe(401);
       expect(response.body).toContain('Khóa truy cập không đúng');
     }
+    // Refusals are logged, the keys tried never.
+    const logged = gateway.logLines.join('');
+    expect(logged).toContain('console sign-in refused');
+    for (const key of ['not-a-key', gateway.keys.registry08, gateway.keys.bhxh08]) expect(logged).not.toContain(key);
     const forged = await gateway.app.inject({ method: 'POST', url: '/console/login', headers: FORM, payload: form({ key: gateway.keys.operator }) });
     expect(forged.statusCode).toBe(403);
     expect(cookieNamed(forged, 'lienthong_console')).toBeUndefined();
@@ -245,7 +249,8 @@ describe('state changes', () => {
     expect(noReason.body).toContain('Cần ghi lý do');
     const notFailed = await operator.post(`/console/transfers/${id}/replay`, { reason: 'try it' });
     expect(notFailed.statusCode).toBe(409);
-    expect(notFailed.body).toContain('queued');
+    expect(notFailed.body).toContain('chỉ gửi lại hồ sơ bị trả về hoặc gửi không thành công');
+    expect(notFailed.body).toContain('chờ gửi');
   });
 });
 

@@ -4,6 +4,7 @@ import fp from 'fastify-plugin';
 import type { Role } from '../../src/auth/clients.js';
 import { sameToken, type ConsoleSession, type ConsoleSessions } from '../../src/auth/console-sessions.js';
 import { toGatewayError } from '../../src/http/error-handler.js';
+import { ANYONE } from './forms.js';
 import { html } from './html.js';
 import { CONSOLE_PREFIX, SECTIONS, mayUse, page } from './layout.js';
 import { consoleSections, type SectionServices } from './sections.js';
@@ -136,7 +137,7 @@ async function consoleRoutes(app: FastifyInstance, options: ConsoleOptions) {
     reply.type('text/css; charset=utf-8').header('cache-control', 'public, max-age=3600').send(CONSOLE_CSS));
 
   app.get(CONSOLE_PREFIX, async (_request, reply) => reply.redirect(`${CONSOLE_PREFIX}/`, 308));
-  app.get(`${CONSOLE_PREFIX}/`, { config: { consoleRoles: ['operator', 'auditor'] } }, async (request, reply) => {
+  app.get(`${CONSOLE_PREFIX}/`, { config: ANYONE }, async (request, reply) => {
     const client = (request.consoleSession as ConsoleSession).client;
     const first = SECTIONS.find((section) => mayUse(client, section.roles));
     return reply.redirect(`${CONSOLE_PREFIX}${first?.path ?? '/transfers'}`, 303);
@@ -151,7 +152,11 @@ async function consoleRoutes(app: FastifyInstance, options: ConsoleOptions) {
     const expected = readCookie(request, SIGN_IN_COOKIE);
     if (!expected || !sameToken(expected, request.body?._csrf)) return signInPage(request, reply, 403, { problem: MESSAGES.badForm });
     const token = typeof request.body.key === 'string' ? await sessions.signIn(request.body.key.trim()) : null;
-    if (!token) return signInPage(request, reply, 401, { problem: MESSAGES.badKey });
+    if (!token) {
+      // Never the key itself: only that a sign-in was refused, and from where.
+      request.log.warn({ ip: request.ip }, 'console sign-in refused');
+      return signInPage(request, reply, 401, { problem: MESSAGES.badKey });
+    }
     // A session this browser had before ends here rather than linger until it expires.
     const earlier = readCookie(request, SESSION_COOKIE);
     if (earlier) await sessions.signOut(earlier);
@@ -160,7 +165,7 @@ async function consoleRoutes(app: FastifyInstance, options: ConsoleOptions) {
       .redirect(`${CONSOLE_PREFIX}/`, 303);
   });
 
-  app.post(`${CONSOLE_PREFIX}/logout`, { config: { consoleRoles: ['operator', 'auditor'] } }, async (request, reply) => {
+  app.post(`${CONSOLE_PREFIX}/logout`, { config: ANYONE }, async (request, reply) => {
     const token = readCookie(request, SESSION_COOKIE);
     if (token) await sessions.signOut(token);
     return reply.header('set-cookie', cookie(request, SESSION_COOKIE, '', 0)).redirect(`${CONSOLE_PREFIX}/login?notice=signedOut`, 303);

@@ -95,13 +95,13 @@ ${transfer.card && html`<h2>Thẻ BHYT</h2>${json(transfer.card)}`}
 </tbody></table>`);
   });
 
-  const replayOnePage = async (request: FastifyRequest<{ Params: { transferId: string } }>, reply: FastifyReply, problem?: string, reason?: string) => {
+  const replayOnePage = async (request: FastifyRequest<{ Params: { transferId: string } }>, reply: FastifyReply, problem?: string, reason?: string, status = 400) => {
     const { client, csrfToken } = sessionOf(request);
     const transfer = await reads.detail(request.params.transferId, client);
     const path = `${CONSOLE_PREFIX}/transfers/${encodeURIComponent(transfer.transferId)}`;
     return send(reply, request, { title: `Gửi lại hồ sơ ${transfer.transferId}`, section: '/transfers' }, html`
 <p>Hồ sơ ${transferLink(transfer.transferId)} đang ${statusBadge(transfer.status)}. Gửi lại sẽ đưa hồ sơ về <strong>${statusName('queued')}</strong>; lý do được ghi vào nhật ký kiểm toán.</p>
-${reasonForm(`${path}/replay`, csrfToken, html``, problem, reason)}`, problem ? 400 : 200);
+${reasonForm(`${path}/replay`, csrfToken, html``, problem, reason)}`, problem ? status : 200);
   };
 
   app.get<{ Params: { transferId: string } }>(`${CONSOLE_PREFIX}/transfers/:transferId/replay`, { config: OPERATOR }, async (request, reply) =>
@@ -110,7 +110,13 @@ ${reasonForm(`${path}/replay`, csrfToken, html``, problem, reason)}`, problem ? 
   app.post<{ Params: { transferId: string }; Body: Form }>(`${CONSOLE_PREFIX}/transfers/:transferId/replay`, { config: OPERATOR }, async (request, reply) => {
     const { reason, problem } = readReason(request.body);
     if (!reason) return replayOnePage(request, reply, problem, request.body.reason);
-    const transfer = await replays.replayOne(request.params.transferId, reason, sessionOf(request).client);
+    const transfer = await replays.replayOne(request.params.transferId, reason, sessionOf(request).client).catch((error: unknown) => {
+      if (error instanceof GatewayError && error.code === 'INVALID_STATE') return null;
+      throw error;
+    });
+    if (!transfer) {
+      return replayOnePage(request, reply, `Không gửi lại được: chỉ gửi lại hồ sơ ${REPLAYABLE_STATUSES.map(statusName).join(' hoặc ')} và đã đủ thông tin.`, reason, 409);
+    }
     return reply.redirect(`${CONSOLE_PREFIX}/transfers/${encodeURIComponent(transfer.id)}?notice=replayed`, 303);
   });
 }
