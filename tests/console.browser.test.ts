@@ -166,7 +166,8 @@ describe('the console in Chromium', () => {
 
     expect(foreignRequests).toEqual([]);
     expect(refusedByPolicy).toEqual([]);
-  });
+    // A browser and a dozen pages: generous for a loaded 2-core CI machine running other files beside it.
+  }, 120_000);
 
   it('the origin guard the test above relies on does catch a page that loads from elsewhere', async () => {
     const page = await newPage();
