@@ -126,6 +126,16 @@ describe('console pages and cookies', () => {
     expect(cookieNamed(forged, 'lienthong_console')).toBeUndefined();
   });
 
+  it('/console opens the first page the role may see', async () => {
+    expect((await gateway.app.inject({ method: 'GET', url: '/console' })).headers.location).toBe('/console/');
+    for (const [name, first] of [['operator', '/console/transfers'], ['auditor', '/console/transfers']] as const) {
+      const signed = await signIn(name);
+      const home = await signed.get('/console/');
+      expect(home.statusCode).toBe(303);
+      expect(home.headers.location).toBe(first);
+    }
+  });
+
   it('a page without a session sends the browser to the sign-in page', async () => {
     const response = await gateway.app.inject({ method: 'GET', url: '/console/transfers' });
     expect(response.statusCode).toBe(303);
@@ -281,6 +291,15 @@ describe('the end of a session', () => {
     } finally {
       gateway.clients.replace([...remaining, TEMP_CLIENT]);
     }
+  });
+
+  it('a session ends when its time is up', async () => {
+    const operator = await signIn('operator');
+    expect((await operator.get('/console/transfers')).statusCode).toBe(200);
+    await gateway.db.query("UPDATE console_sessions SET expires_at = now() - interval '1 second' WHERE csrf_token = $1", [operator.csrf]);
+    expect((await operator.get('/console/transfers')).headers.location).toBe('/console/login?notice=ended');
+    const { rows } = await gateway.db.query<{ count: string }>('SELECT count(*) AS count FROM console_sessions WHERE csrf_token = $1', [operator.csrf]);
+    expect(Number(rows[0]?.count)).toBe(0);
   });
 
   it('a session is good on every gateway process sharing the database, and signing out on one ends it on all', async () => {
