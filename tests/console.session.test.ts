@@ -1,10 +1,13 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { LightMyRequestResponse } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { sha256OfKey, type Role } from '../src/auth/clients.js';
+import { ClientRegistry, sha256OfKey, type Role } from '../src/auth/clients.js';
 import { html } from '../adapters/console/html.js';
 import { newId } from '../src/domain/ids.js';
 import { khaiSinh, personalNumber } from './support/fixtures.js';
-import { startTestGateway, TEST_CLIENTS, type ClientName, type TestGateway } from './support/gateway.js';
+import { startTestGateway, type ClientName, type TestGateway } from './support/gateway.js';
 
 /**
  * The operators' console without a browser (docs/API.md, "Console"): its headers, its cookie, CSRF,
@@ -275,21 +278,29 @@ describe('the end of a session', () => {
   });
 
   it('a session ends on its next request once its key is no longer in the clients file', async () => {
-    const { signed } = await signInWith(TEMP_KEY);
-    const temp = signed as Signed;
-    expect((await temp.get('/console/transfers')).statusCode).toBe(200);
-    const remaining = (Object.entries(TEST_CLIENTS) as Array<[ClientName, (typeof TEST_CLIENTS)[ClientName]]>)
-      .map(([name, client]) => ({ ...client, roles: [...client.roles] as Role[], units: [...client.units], keySha256: sha256OfKey(gateway.keys[name]) }));
-    gateway.clients.replace(remaining);
+    const dir = mkdtempSync(join(tmpdir(), 'console-clients-'));
+    const file = join(dir, 'clients.json');
+    const writeClients = (clients: unknown[]) => writeFileSync(file, JSON.stringify(clients));
+    writeClients([TEMP_CLIENT]);
+    const registry = ClientRegistry.fromFile(file);
+    const own = await startTestGateway({ schema: gateway.schema, keepSchema: true, clientRegistry: registry });
     try {
+      const { signed } = await signInWith(TEMP_KEY, {}, own);
+      const temp = signed as Signed;
+      expect((await temp.get('/console/transfers')).statusCode).toBe(200);
+      // The key is rotated in the file, as an administrator withdraws it; the reload is what SIGHUP or a change of the file runs.
+      writeClients([{ ...TEMP_CLIENT, keySha256: sha256OfKey('the-next-key-0123456789') }]);
+      registry.reload();
       const ended = await temp.get('/console/transfers');
       expect(ended.statusCode).toBe(303);
       expect(ended.headers.location).toBe('/console/login?notice=ended');
       // Putting the key back does not bring the ended session back.
-      gateway.clients.replace([...remaining, TEMP_CLIENT]);
+      writeClients([TEMP_CLIENT]);
+      registry.reload();
       expect((await temp.get('/console/transfers')).statusCode).toBe(303);
     } finally {
-      gateway.clients.replace([...remaining, TEMP_CLIENT]);
+      await own.close();
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 

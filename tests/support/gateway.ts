@@ -50,8 +50,6 @@ export interface TestGateway {
   schema: string;
   config: GatewayConfig;
   keys: Record<ClientName, string>;
-  /** The clients the gateway checks keys against, to take one out as a reload of the clients file would. */
-  clients: ClientRegistry;
   /** Every log line the gateway wrote, for checking what reaches the logs. */
   logLines: string[];
   /** `app.inject` as one of the test clients. */
@@ -118,7 +116,7 @@ export async function startTestGateway(options: TestGatewayOptions = {}): Promis
     now: options.now ?? (() => TEST_NOW),
   });
   return {
-    app, db, schema, config, keys, clients, logLines,
+    app, db, schema, config, keys, logLines,
     request(as, injectOptions) {
       const headers = { ...(injectOptions.headers ?? {}) } as Record<string, string>;
       if (as) headers.authorization = `Bearer ${keys[as]}`;
