@@ -99,7 +99,12 @@ describe('console pages and cookies', () => {
       // Nothing from another origin: no absolute URL in any src or href.
       expect(response.body).not.toMatch(/(?:src|href)="(?:https?:)?\/\//);
       expect(response.body).not.toMatch(/<script|style="/);
+      expect(response.headers['cache-control']).toBe('no-store');
     }
+    const stylesheet = await gateway.app.inject({ method: 'GET', url: '/console/assets/console.css' });
+    expect(stylesheet.headers['content-type']).toMatch(/^text\/css/);
+    expect(stylesheet.headers['cache-control']).toBe('public, max-age=3600');
+    expect(String(stylesheet.headers['content-security-policy'])).toContain("default-src 'self'");
   });
 
   it('the session cookie is HttpOnly and SameSite=Strict, and Secure when the request came over TLS', async () => {

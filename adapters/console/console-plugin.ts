@@ -95,7 +95,8 @@ async function consoleRoutes(app: FastifyInstance, options: ConsoleOptions) {
   });
 
   app.addHook('onSend', async (_request, reply, payload) => {
-    reply.headers(SECURITY_HEADERS);
+    // Pages are never stored (they show personal data); the stylesheet says it may be.
+    reply.headers({ ...SECURITY_HEADERS, ...(reply.hasHeader('cache-control') ? { 'cache-control': reply.getHeader('cache-control') } : {}) });
     return payload;
   });
 
