@@ -51,7 +51,7 @@ export interface CapTheTeContext {
   attachments?: AttachmentReference[];
 }
 
-const DELIVERY_CODE: Record<CardDelivery, 1 | 2> = { tai_tru_so: 1, buu_chinh: 2 };
+export const DELIVERY_CODE: Record<CardDelivery, 1 | 2> = { tai_tru_so: 1, buu_chinh: 2 };
 
 /** Read from BHXH's schema, so the check below cannot drift from the boundary check. */
 const NAME_MAX_LENGTH = readSchema<{ $defs: { name: { maxLength: number } } }>('cap-the-te.schema.json').$defs.name.maxLength;

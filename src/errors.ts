@@ -15,6 +15,7 @@ export const errorCatalogue = {
   DUPLICATE_PERSON: { status: 409, message: 'A birth for this personal number is already held' },
   DUPLICATE_MESSAGE: { status: 409, message: 'This messageId was already used with different content' },
   PERSON_DECEASED: { status: 409, message: 'This person is registered as deceased' },
+  DUPLICATE_REQUEST: { status: 409, message: 'An open request for this person and reason is already held' },
   INVALID_STATE: { status: 409, message: 'The transfer is not in a state that allows this' },
   METHOD_NOT_ALLOWED: { status: 405, message: 'Method not allowed' },
   UNAVAILABLE: { status: 503, message: 'A dependency is unavailable; try again later' },
@@ -107,6 +108,13 @@ export function personDeceased(path: string): GatewayError {
 export function duplicatePerson(record: string, path: string): GatewayError {
   return new GatewayError('DUPLICATE_PERSON', `A ${record} for this personal number is already held`, [
     { path, code: 'DUPLICATE_PERSON', message: `a ${record} for this personal number is already held` },
+  ]);
+}
+
+/** A request of this kind for this person is still open (not yet answered with a card): one at a time. */
+export function duplicateRequest(path: string, openTransferId: string): GatewayError {
+  return new GatewayError('DUPLICATE_REQUEST', 'An open request for this person and reason is already held', [
+    { path, code: 'DUPLICATE_REQUEST', message: `transfer ${openTransferId} asks the same for this person and is not done yet` },
   ]);
 }
 

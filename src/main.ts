@@ -28,7 +28,7 @@ async function main() {
     clients = dev.registry;
     // Dev mode only: keys are fresh each start and grant every province, so printing them is the point.
     process.stdout.write(
-      `lienthong dev mode (no CLIENTS_FILE): one key per role, valid until this process stops\n${ROLES.map((role) => `  ${role.padEnd(9)} Authorization: Bearer ${dev.keys[role]}`).join('\n')}\n`,
+      `lienthong dev mode (no CLIENTS_FILE): one key per role, valid until this process stops\n${ROLES.map((role) => `  ${role.padEnd(10)} Authorization: Bearer ${dev.keys[role]}`).join('\n')}\n`,
     );
   }
 

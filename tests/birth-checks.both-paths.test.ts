@@ -35,7 +35,7 @@ function arrivalOf(doc: KhaiSinh): Arrival {
   const documentJson = canonicalJson(doc);
   const contentSha256 = sha256Hex(documentJson);
   return {
-    client, door: 'rest-json', messageId: doc.messageId, documentJson, contentSha256,
+    client, door: 'rest-json', messageId: doc.messageId, receivedAt: new Date(), documentJson, contentSha256,
     record: (tx, answer) => recordInboundMessageInTx(tx, {
       clientId: client.id, messageId: doc.messageId, messageType: 'KhaiSinh', contentSha256, transferId: answer.transferId, response: answer,
     }),

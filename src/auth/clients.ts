@@ -4,7 +4,11 @@ import { basename, dirname } from 'node:path';
 import { Ajv } from 'ajv';
 import type { Logger } from 'pino';
 
-export const ROLES = ['registry', 'bhxh', 'operator', 'auditor', 'school'] as const;
+/**
+ * `reissue` and `correction` are a BHXH office's least-privilege accounts (docs/DOMAIN.md, "Card
+ * re-issue and change"): each sends and reads only its own kind of card request, in its provinces.
+ */
+export const ROLES = ['registry', 'bhxh', 'operator', 'auditor', 'school', 'reissue', 'correction'] as const;
 export type Role = (typeof ROLES)[number];
 
 export interface ApiClient {

@@ -3,6 +3,7 @@ import { Ajv2020 } from 'ajv/dist/2020.js';
 import { GatewayError } from '../errors.js';
 import { readSchema } from '../package-files.js';
 import { isStorableText } from '../codec/body-text.js';
+import { DISPATCH_FACTS } from '../messages/registry.js';
 import {
   batchMembersInTx,
   findBatch,
@@ -50,9 +51,12 @@ function storable(value: unknown): boolean {
   return true;
 }
 
+/** Whether BHXH's OK for a record of this document issues a card (DispatchFacts.issuesCard). */
+const issuesCard = (loai: Batch['loai']) => DISPATCH_FACTS.some((facts) => facts.loai === loai && facts.issuesCard);
+
 /** Why a well-formed result still cannot be applied to this member, or null if it can. */
 function cardProblem(result: BhxhResult, loai: Batch['loai']): string | null {
-  if (result.KET_QUA !== 'OK' || loai !== 'CAP_THE_TE') return null;
+  if (result.KET_QUA !== 'OK' || !issuesCard(loai)) return null;
   if (!result.MA_SO_BHXH || !result.MA_THE || !result.GT_THE_TU || !result.GT_THE_DEN) {
     return 'an issued card needs MA_SO_BHXH, MA_THE, GT_THE_TU and GT_THE_DEN';
   }
@@ -109,7 +113,7 @@ export async function applyResultsInTx(tx: Queryable, batchId: string, results: 
     }
     seen.add(result.MA_HO_SO);
     if (result.KET_QUA === 'OK') {
-      const toStatus = batch.loai === 'CAP_THE_TE' ? 'issued' : 'processed';
+      const toStatus = issuesCard(batch.loai) ? 'issued' : 'processed';
       if (toStatus === 'issued') outcome.issued += 1;
       else outcome.processed += 1;
       moves.push({

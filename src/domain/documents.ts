@@ -123,3 +123,35 @@ export interface KhaiTu {
   maHoSoMCDT?: string;
   hoTich: KhaiTuHoTich;
 }
+
+/** Why a card is asked for again: lost, damaged, or its information changes (docs/DOMAIN.md, "Card re-issue and change"). */
+export type LyDoCapLai = 'mat' | 'hong' | 'thay_doi_thong_tin';
+
+/** The new values a change asks for; each present field replaces the card's. */
+export interface ThayDoiThongTin {
+  hoTen?: string;
+  ngaySinh?: string;
+  gioiTinh?: GioiTinh;
+  diaChi?: Address;
+  noiDangKyKCB?: string;
+}
+
+/** A request to re-issue or change a BHYT card, received at any BHXH office of the person's province. */
+export interface CapLaiThe {
+  messageId: string;
+  /** The BHXH office that received the request and hands the card over. */
+  maCoQuan: string;
+  maTinh: string;
+  lyDo: LyDoCapLai;
+  nguoi: {
+    soDinhDanh?: string;
+    maSoBhxh?: string;
+    hoTen: string;
+    ngaySinh: string;
+    gioiTinh: GioiTinh;
+  };
+  maThe?: string;
+  thayDoi?: ThayDoiThongTin;
+  hinhThucNhanThe: CardDelivery;
+  diaChiNhanThe?: string;
+}

@@ -7,6 +7,7 @@ const capTheTe = readSchema<{ properties: { TEP_DINH_KEM: { maxItems: number } }
 const validators: Record<string, ValidateFunction> = {
   CapTheTe: ajv.compile(capTheTe),
   BaoGiam: ajv.compile(readSchema('bao-giam.schema.json')),
+  CapLaiThe: ajv.compile(readSchema('bhxh-cap-lai-the.schema.json')),
 };
 
 /** The most files a card dossier may cite (TEP_DINH_KEM), read from BHXH's schema so no other limit can drift from it. */
@@ -16,7 +17,7 @@ export const CAP_THE_TE_MAX_ATTACHMENTS = capTheTe.properties.TEP_DINH_KEM.maxIt
  * The boundary check on what leaves for BHXH: a mapping bug must stop here, loudly, rather than
  * reach BHXH as a malformed card dossier.
  */
-export function assertBhxhDocument<T>(schema: 'CapTheTe' | 'BaoGiam', document: T): T {
+export function assertBhxhDocument<T>(schema: 'CapTheTe' | 'BaoGiam' | 'CapLaiThe', document: T): T {
   const validate = validators[schema] as ValidateFunction;
   if (!validate(document)) {
     const first = validate.errors?.[0];

@@ -4,7 +4,7 @@ import { canonicalJson, sha256Hex } from '../domain/canonical-json.js';
 import { todayInVietnam } from '../domain/calendar-date.js';
 import { GatewayError } from '../errors.js';
 import type { Arrival, Door, PreparedMessage } from '../messages/message-module.js';
-import { messageModules, type MessageType, type PluggedModule } from '../messages/registry.js';
+import { messageModules, sendersOf, type MessageType, type PluggedModule } from '../messages/registry.js';
 import type { Database } from '../store/database.js';
 import {
   findInboundMessage,
@@ -44,8 +44,19 @@ export class IntakeService {
   }
 
   async accept(messageType: MessageType, raw: unknown, client: ApiClient, door: Door): Promise<IntakeResult> {
+    // The REST doors admit only the type's senders already; the SOAP door knows the type only now.
+    if (!sendersOf(messageType).some((role) => client.roles.includes(role))) {
+      throw new GatewayError('FORBIDDEN', `A ${messageType} needs one of the roles: ${sendersOf(messageType).join(', ')}`);
+    }
+    const receivedAt = this.now();
     const { document, prepare } = this.modules[messageType].read(raw);
-    const prepared = prepare(todayInVietnam(this.now()));
+    const prepared = prepare(todayInVietnam(receivedAt));
+    const senders = prepared.senders;
+    if (senders && !senders.roles.some((role) => client.roles.includes(role))) {
+      throw new GatewayError('FORBIDDEN', `Client ${client.id} may not send this kind of ${messageType}`, [
+        { path: senders.path, code: 'FORBIDDEN', message: `this kind needs one of the roles: ${senders.roles.join(', ')}` },
+      ]);
+    }
     if (!actsForProvince(client, prepared.maTinh)) {
       throw new GatewayError('FORBIDDEN', `Client ${client.id} may not send records for province ${prepared.maTinh}`, [
         { path: prepared.provincePath, code: 'FORBIDDEN', message: 'outside this client\'s units' },
@@ -55,7 +66,7 @@ export class IntakeService {
     const documentJson = canonicalJson(document);
     const contentSha256 = sha256Hex(documentJson);
     const arrival: Arrival = {
-      client, door, messageId, documentJson, contentSha256,
+      client, door, messageId, receivedAt, documentJson, contentSha256,
       record: (tx, answer) => recordInboundMessageInTx(tx, {
         clientId: client.id, messageId, messageType, contentSha256, transferId: answer.transferId, response: answer,
       }),

@@ -12,6 +12,7 @@ export const messageSchemas = {
   KhaiSinh: loadSchema('khai-sinh.schema.json'),
   KhaiTu: loadSchema('khai-tu.schema.json'),
   HoSoMotCua: loadSchema('ho-so-mot-cua.schema.json'),
+  CapLaiThe: loadSchema('cap-lai-the.schema.json'),
 } as const;
 
 /**

@@ -1,4 +1,4 @@
-import type { ApiClient } from '../auth/clients.js';
+import type { ApiClient, Role } from '../auth/clients.js';
 import type { Catalogues } from '../catalogues/catalogues.js';
 import type { CalendarDate } from '../domain/calendar-date.js';
 import type { SchemaName } from '../intake/validator.js';
@@ -19,6 +19,8 @@ export interface Arrival {
   client: ApiClient;
   door: Door;
   messageId: string;
+  /** When the door received it: what a deadline counts from. */
+  receivedAt: Date;
   /** The document as canonical JSON: what contentSha256 hashes, the idempotency record's and audit event's payload hash. */
   documentJson: string;
   contentSha256: string;
@@ -38,6 +40,11 @@ export interface PreparedMessage {
   maTinh: string;
   /** Where the document says so, for the FORBIDDEN answer. */
   provincePath: string;
+  /**
+   * Where this document's kind narrows who may send it (a re-issue's reason): the roles that may,
+   * and the field that decides it. Otherwise any role its type admits (MESSAGE_TYPES' senders).
+   */
+  senders?: { roles: readonly Role[]; path: string };
   /** The subjects (persons, dossiers) its store works on: see TransactionOptions.locks. */
   locks: string[];
   /** The rules a schema cannot say; throws the refusal. */

@@ -1,21 +1,26 @@
+import type { ApiClient, Role } from '../auth/clients.js';
 import type { CalendarDate } from '../domain/calendar-date.js';
 import { validateDocument } from '../intake/validator.js';
+import type { ReadableKind } from '../store/transfers.js';
 import { birthDispatch, birthModule } from './birth/module.js';
 import { deathDispatch, deathModule } from './death/module.js';
 import { dossierModule } from './dossier/module.js';
 import type { DispatchFacts, MessageModule, ModuleDependencies, PreparedMessage } from './message-module.js';
+import { REISSUE_READERS, reissueDispatch, reissueModule } from './reissue/module.js';
 
 /**
  * Every message type the registry doors take, by the name a route or SOAP operation gives it (its
  * document's root element): the type its transfers are stored under, and whether it may carry
- * attachments, which earns its doors the larger body limit. A new type is a module of its own, an
- * entry here and a line in messageModules.
+ * attachments, which earns its doors the larger body limit, and the roles that may send it (a
+ * module may narrow them per document: PreparedMessage.senders). A new type is a module of its own,
+ * an entry here and a line in messageModules.
  */
 export const MESSAGE_TYPES = {
-  KhaiSinh: { transferType: 'KHAI_SINH', carriesAttachments: false },
-  KhaiTu: { transferType: 'KHAI_TU', carriesAttachments: false },
-  HoSoMotCua: { transferType: 'HO_SO_MOT_CUA', carriesAttachments: true },
-} as const satisfies Record<string, { transferType: string; carriesAttachments: boolean }>;
+  KhaiSinh: { transferType: 'KHAI_SINH', carriesAttachments: false, senders: ['registry'] },
+  KhaiTu: { transferType: 'KHAI_TU', carriesAttachments: false, senders: ['registry'] },
+  HoSoMotCua: { transferType: 'HO_SO_MOT_CUA', carriesAttachments: true, senders: ['registry'] },
+  CapLaiThe: { transferType: 'CAP_LAI_THE', carriesAttachments: false, senders: ['reissue', 'correction'] },
+} as const satisfies Record<string, { transferType: string; carriesAttachments: boolean; senders: readonly Role[] }>;
 
 export type MessageType = keyof typeof MESSAGE_TYPES;
 
@@ -25,6 +30,14 @@ export type MessageType = keyof typeof MESSAGE_TYPES;
  */
 declare module '../store/transfers.js' {
   interface StoredTransferTypes extends Record<(typeof MESSAGE_TYPES)[MessageType]['transferType'], true> {}
+}
+
+/** Every BHXH document type records leave as, one per type that goes to BHXH (DISPATCH_FACTS). */
+export const BHXH_DOCUMENT_TYPES = ['CAP_THE_TE', 'BAO_GIAM', 'CAP_LAI_THE'] as const;
+
+/** Storage's Loai is made of them, as its TransferType is of the message types. */
+declare module '../store/batches.js' {
+  interface BhxhDocumentTypes extends Record<(typeof BHXH_DOCUMENT_TYPES)[number], true> {}
 }
 
 /** The two sizes a registry door takes a message up to (BODY_LIMIT, MOTCUA_BODY_LIMIT). */
@@ -42,7 +55,30 @@ export function bodyLimitOf(type: MessageType, limits: BodyLimits): number {
  * The types whose records leave for BHXH, each with its dispatch facts; a dossier never does (it
  * completes a birth or links to a death). Every claim, pushed or leased, is given these.
  */
-export const DISPATCH_FACTS: readonly DispatchFacts[] = [birthDispatch, deathDispatch];
+export const DISPATCH_FACTS: readonly DispatchFacts[] = [birthDispatch, deathDispatch, reissueDispatch];
+
+/** The roles that may send this type at all: a door admits these before it reads the body. */
+export function sendersOf(type: MessageType): readonly Role[] {
+  return MESSAGE_TYPES[type].senders;
+}
+
+/** Every role that may send some message type: the SOAP door, which learns the type from the body, admits these. */
+export const SENDER_ROLES: Role[] = [...new Set(Object.values(MESSAGE_TYPES).flatMap(({ senders }) => senders))];
+
+/**
+ * Roles that read only some kinds of transfer, whoever sent them, within their provinces (a BHXH
+ * office's re-issue accounts), and those kinds. Registries read what they sent; operators and
+ * auditors everything of their provinces.
+ */
+const READERS_BY_ROLE: Partial<Record<Role, ReadableKind[]>> = { ...REISSUE_READERS };
+
+/** The kinds of transfer a client reads by its kind-limited roles (none when it has no such role). */
+export function readableKindsOf(client: ApiClient): ReadableKind[] {
+  return client.roles.flatMap((role) => READERS_BY_ROLE[role] ?? []);
+}
+
+/** The roles that read by kind: the transfer reads admit them too. */
+export const KIND_READER_ROLES = Object.keys(READERS_BY_ROLE) as Role[];
 
 /** The types transfers are stored under, one per message type: what a listing may filter by. */
 export const TRANSFER_TYPES = Object.values(MESSAGE_TYPES).map(({ transferType }) => transferType);
@@ -52,6 +88,7 @@ export function messageModules(deps: ModuleDependencies): Record<MessageType, Pl
     KhaiSinh: plug(birthModule(deps)),
     KhaiTu: plug(deathModule(deps)),
     HoSoMotCua: plug(dossierModule(deps)),
+    CapLaiThe: plug(reissueModule(deps)),
   };
 }
 

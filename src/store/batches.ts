@@ -2,7 +2,12 @@ import { newId } from '../domain/ids.js';
 import type { Queryable } from './database.js';
 import { moveTransfersInTx, type StatusMove, type TransferType } from './transfers.js';
 
-export type Loai = 'CAP_THE_TE' | 'BAO_GIAM';
+/**
+ * BHXH's document types, one key each, as TransferType is made: src/messages/registry.ts declares
+ * its list into this interface, so storage names no message type.
+ */
+export interface BhxhDocumentTypes {}
+export type Loai = keyof BhxhDocumentTypes;
 export type BatchMode = 'push' | 'pull';
 /**
  * open: pushed, not yet acknowledged by BHXH (resent as it is); delivered: BHXH has it, results may
@@ -20,6 +25,8 @@ export interface ClaimKind {
   transferType: TransferType;
   /** The BHXH document its records become. */
   loai: Loai;
+  /** BHXH's OK for one of its records issues a card (`issued`, with it), rather than only records it (`processed`). */
+  issuesCard: boolean;
   /**
    * An SQL condition on a queued row of `transfers` of this type that holds it back from a batch
    * for now. Each statement sees its own snapshot, so it is checked in the claim's own SELECT.

@@ -5,6 +5,8 @@ export interface IntakeAnswer {
   transferId: string;
   messageId: string;
   status: string;
+  /** The day it is due (YYYY-MM-DD), where its type has a deadline of its own (a re-issue). */
+  hanTra?: string;
 }
 
 export interface InboundMessage {

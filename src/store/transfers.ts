@@ -33,6 +33,10 @@ export interface Transfer {
   batchId: string | null;
   /** The one-stop-shop dossier code this transfer came with or was matched to. */
   maHoSo: string | null;
+  /** What it asks for, where its type has kinds that different roles may see (a re-issue's lyDo). */
+  reason: string | null;
+  /** The day (YYYY-MM-DD) by whose end it is due, where its type has a deadline of its own. */
+  dueOn: string | null;
   createdAt: string;
   updatedAt: string;
 }
@@ -53,6 +57,8 @@ interface TransferRow {
   card: Record<string, unknown> | null;
   batch_id?: string | null;
   ma_ho_so?: string | null;
+  reason?: string | null;
+  due_on?: Date | string | null;
   created_at: Date | string;
   updated_at: Date | string;
 }
@@ -74,12 +80,23 @@ function fromRow(row: TransferRow): Transfer {
     card: row.card,
     batchId: row.batch_id ?? null,
     maHoSo: row.ma_ho_so ?? null,
+    reason: row.reason ?? null,
+    dueOn: dayOf(row.due_on ?? null),
     createdAt: new Date(row.created_at).toISOString(),
     updatedAt: new Date(row.updated_at).toISOString(),
   };
 }
 
-export type NewTransfer = Omit<Transfer, 'createdAt' | 'updatedAt' | 'bhxhErrors' | 'card' | 'batchId' | 'maHoSo'> & { maHoSo?: string };
+/** A `date` column as YYYY-MM-DD: pg gives a Date at local midnight, PGlite may give the text. */
+function dayOf(value: Date | string | null): string | null {
+  if (value === null) return null;
+  if (typeof value === 'string') return value.slice(0, 10);
+  const pad = (n: number) => String(n).padStart(2, '0');
+  return `${value.getFullYear()}-${pad(value.getMonth() + 1)}-${pad(value.getDate())}`;
+}
+
+export type NewTransfer = Omit<Transfer, 'createdAt' | 'updatedAt' | 'bhxhErrors' | 'card' | 'batchId' | 'maHoSo' | 'reason' | 'dueOn'>
+  & { maHoSo?: string; reason?: string; dueOn?: string };
 
 const UNIQUE_VIOLATION = '23505';
 
@@ -103,13 +120,14 @@ export async function insertTransferInTx(
 ): Promise<Transfer> {
   assertMayMove(transfer.id, null, transfer.status);
   const inserted = await tx.query<TransferRow>(
-    `INSERT INTO transfers (id, type, client_id, message_id, status, ma_tinh, ma_don_vi, so_dinh_danh, document, missing, bhxh_document, ma_ho_so)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb, $10::jsonb, $11::jsonb, $12)
+    `INSERT INTO transfers (id, type, client_id, message_id, status, ma_tinh, ma_don_vi, so_dinh_danh, document, missing, bhxh_document, ma_ho_so, reason, due_on)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb, $10::jsonb, $11::jsonb, $12, $13, $14::date)
      RETURNING *`,
     [
       transfer.id, transfer.type, transfer.clientId, transfer.messageId, transfer.status, transfer.maTinh,
       transfer.maDonVi, transfer.soDinhDanh, JSON.stringify(transfer.document), JSON.stringify(transfer.missing),
       transfer.bhxhDocument === null ? null : JSON.stringify(transfer.bhxhDocument), transfer.maHoSo ?? null,
+      transfer.reason ?? null, transfer.dueOn ?? null,
     ],
   );
   appendAuditEventInTx(tx, { ...event, transferId: transfer.id, fromStatus: null, toStatus: transfer.status });
@@ -191,11 +209,25 @@ export interface TransferFilter {
   provinces?: string[];
   type?: TransferType;
   clientId?: string;
+  /**
+   * Restricts to these kinds of transfer, each a type and the reasons of it that may be read (a
+   * role that sees only some re-issues); undefined means every kind.
+   */
+  kinds?: ReadableKind[];
   createdFrom?: string;
   createdTo?: string;
   /** One of BHXH's error codes (MA_LOI) on a returned transfer. */
   bhxhErrorCode?: string;
 }
+
+/** A type of transfer, and of it only those with one of these reasons. */
+export interface ReadableKind {
+  type: TransferType;
+  reasons: string[];
+}
+
+/** The kinds as the listing's SQL compares them: `type:reason`. */
+const kindKeys = (kinds: ReadableKind[] | undefined) => kinds?.flatMap(({ type, reasons }) => reasons.map((reason) => `${type}:${reason}`)) ?? null;
 
 export interface TransferPage {
   items: Transfer[];
@@ -296,7 +328,8 @@ export async function listTransfers(
         AND ($5::text IS NULL OR client_id = $5)
         AND ($6::timestamptz IS NULL OR created_at >= $6)
         AND ($7::timestamptz IS NULL OR created_at < $7)
-        AND ($13::text IS NULL OR bhxh_errors @> jsonb_build_array(jsonb_build_object('MA_LOI', $13::text)))`;
+        AND ($13::text IS NULL OR bhxh_errors @> jsonb_build_array(jsonb_build_object('MA_LOI', $13::text)))
+        AND ($14::text[] IS NULL OR type || ':' || coalesce(reason, '') = ANY($14))`;
   const columns = 'transfers.*, change_xid::text AS change_position, pg_current_snapshot()::text AS listed_in';
   const { rows } = await db.query<TransferRow & { change_position: string; listed_in: string; later: boolean }>(
     `SELECT * FROM (
@@ -324,7 +357,7 @@ export async function listTransfers(
       filter.status ?? null, filter.maTinh ?? null, filter.provinces ?? null, filter.type ?? null,
       filter.clientId ?? null, filter.createdFrom ?? null, filter.createdTo ?? null, page.limit,
       cursor?.seen ?? null, cursor?.window ?? null, cursor?.afterXid ?? null, cursor?.afterId ?? null,
-      filter.bhxhErrorCode ?? null,
+      filter.bhxhErrorCode ?? null, kindKeys(filter.kinds),
     ],
     // Planned with the cursor in hand: without one, half the statement is false and drops out.
     { prepared: false },

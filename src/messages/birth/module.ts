@@ -62,6 +62,7 @@ export function birthModule(deps: ModuleDependencies): MessageModule<KhaiSinh> {
 export const birthDispatch: DispatchFacts = {
   transferType: 'KHAI_SINH',
   loai: 'CAP_THE_TE',
+  issuesCard: true,
   heldBackWhen: registeredDeathOf('transfers.so_dinh_danh'),
   beforeClaimInTx: retireCardsOfDeceasedInTx,
 };

@@ -17,6 +17,7 @@ import { checkKhaiTu } from './rules.js';
 export const deathDispatch: DispatchFacts = {
   transferType: 'KHAI_TU',
   loai: 'BAO_GIAM',
+  issuesCard: false,
   heldBackWhen: `EXISTS (SELECT 1 FROM transfers card
                           WHERE card.type = 'KHAI_SINH' AND card.so_dinh_danh = transfers.so_dinh_danh
                             AND card.status IN (${WITH_BHXH_STATUSES.map((status) => `'${status}'`).join(', ')}))`,
