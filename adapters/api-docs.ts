@@ -3,7 +3,7 @@ import swaggerUi from '@fastify/swagger-ui';
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import { readSchema } from '../src/package-files.js';
-import { hoSoMotCuaExample, khaiSinhExample, khaiTuExample } from './openapi-examples.js';
+import { capLaiTheExample, hoSoMotCuaExample, khaiSinhExample, khaiTuExample } from './openapi-examples.js';
 import { responseSchemas } from './openapi-shapes.js';
 
 const schema = (file: string) => readSchema<{ $id: string }>(file);
@@ -154,6 +154,8 @@ async function apiDocs(app: FastifyInstance) {
   app.addSchema(schema('bhxh-result.schema.json'));
   app.addSchema(schema('cap-the-te.schema.json'));
   app.addSchema(schema('bao-giam.schema.json'));
+  app.addSchema({ ...schema('cap-lai-the.schema.json'), examples: [capLaiTheExample] });
+  app.addSchema(schema('bhxh-cap-lai-the.schema.json'));
   for (const shape of responseSchemas) app.addSchema(shape);
   await app.register(swagger, {
     openapi: {
@@ -162,6 +164,7 @@ async function apiDocs(app: FastifyInstance) {
       security: [{ bearer: [] }],
       tags: [
         { name: 'registry', description: 'Registry systems push and fix their records' },
+        { name: 'offices', description: 'BHXH offices ask for cards again (re-issue and change accounts)' },
         { name: 'bhxh', description: 'BHXH leases batches and answers them' },
         { name: 'operators', description: 'Watch the flow, replay, pause, report' },
         { name: 'audit', description: 'The append-only audit log' },

@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import type { LeaseRequest, PullBatches } from '../src/dispatch/pull-batches.js';
 import { requireClient } from '../src/http/auth-plugin.js';
+import { BHXH_DOCUMENT_TYPES } from '../src/messages/registry.js';
 import { documentBody } from './api-docs.js';
 import { leaseExample, resultsExample } from './openapi-examples.js';
 import { AUTH_ERRORS, BODY_ERRORS, SERVER_ERRORS, errorResponses } from './openapi-shapes.js';
@@ -38,7 +39,7 @@ async function bhxhPull(app: FastifyInstance, options: BhxhPullOptions) {
         required: ['maTinh', 'loai'],
         properties: {
           maTinh: { type: 'string', pattern: '^[0-9]{2}$' },
-          loai: { type: 'string', enum: ['CAP_THE_TE', 'BAO_GIAM'] },
+          loai: { type: 'string', enum: BHXH_DOCUMENT_TYPES },
           max: { type: 'integer', minimum: 1, default: options.maxBatchSize, description: 'at most this many records; more than the gateway\'s batch size (the default) is served as the batch size' },
           leaseSeconds,
         },

@@ -5,7 +5,9 @@ import { GatewayError, type ErrorCode } from '../src/errors.js';
 import { requireClient } from '../src/http/auth-plugin.js';
 import type { IntakeService } from '../src/intake/intake-service.js';
 import type { BirthCorrection, BirthCorrections } from '../src/messages/birth/corrections.js';
-import { TRANSFER_TYPES, bodyLimitOf, type BodyLimits, type MessageType } from '../src/messages/registry.js';
+import {
+  KIND_READER_ROLES, TRANSFER_TYPES, bodyLimitOf, readableKindsOf, sendersOf, type BodyLimits, type MessageType,
+} from '../src/messages/registry.js';
 import type { Resends } from '../src/transfers/resends.js';
 import type { TransferReads } from '../src/transfers/transfer-reads.js';
 import { transferSummary } from '../src/transfers/transfer-views.js';
@@ -45,7 +47,7 @@ async function ngspRest(app: FastifyInstance, options: NgspRestOptions) {
   // Each route's bodyLimit applies; routes without one take the server's.
   registerDocumentParsers(app);
 
-  const doors: Array<{ path: string; type: MessageType; operationId: string; summary: string; refusals: ErrorCode[] }> = [
+  const doors: Array<{ path: string; type: MessageType; operationId: string; summary: string; refusals: ErrorCode[]; tag?: string }> = [
     {
       path: '/ngsp/v1/khai-sinh', type: 'KhaiSinh', operationId: 'postKhaiSinh',
       summary: 'Push a birth registration (KhaiSinh), as JSON or XML',
@@ -61,16 +63,22 @@ async function ngspRest(app: FastifyInstance, options: NgspRestOptions) {
       summary: 'Push a one-stop-shop dossier (HoSoMotCua); answers with the transfer it completes, or its own that waits',
       refusals: ['DUPLICATE_MESSAGE'],
     },
+    {
+      path: '/ngsp/v1/cap-lai-the', type: 'CapLaiThe', operationId: 'postCapLaiThe',
+      summary: 'Ask for a BHYT card again (CapLaiThe: lost, damaged, or its information changes), as JSON or XML; answers with its due date hanTra',
+      refusals: ['DUPLICATE_MESSAGE', 'DUPLICATE_REQUEST', 'PERSON_DECEASED'],
+      tag: 'offices',
+    },
   ];
   for (const door of doors) {
     app.post(door.path, {
-      config: { roles: ['registry'] },
+      config: { roles: [...sendersOf(door.type)] },
       bodyLimit: bodyLimitOf(door.type, options),
       validatorCompiler: documentedOnly,
       schema: {
         operationId: door.operationId,
         summary: door.summary,
-        tags: ['registry'],
+        tags: [door.tag ?? 'registry'],
         consumes: ['application/json', 'application/xml'],
         body: { $ref: `${door.type}#` },
         response: {
@@ -123,7 +131,7 @@ async function ngspRest(app: FastifyInstance, options: NgspRestOptions) {
   });
 
   app.post<{ Params: { transferId: string } }>('/ngsp/v1/transfers/:transferId/resend', {
-    config: { roles: ['registry', 'operator'] },
+    config: { roles: ['registry', 'operator', ...KIND_READER_ROLES] },
     schema: {
       operationId: 'resendTransfer',
       summary: 'Send a returned transfer again',
@@ -137,7 +145,7 @@ async function ngspRest(app: FastifyInstance, options: NgspRestOptions) {
   });
 
   app.get<{ Params: { transferId: string } }>('/ngsp/v1/transfers/:transferId', {
-    config: { roles: ['registry', 'operator', 'auditor'] },
+    config: { roles: ['registry', 'operator', 'auditor', ...KIND_READER_ROLES] },
     schema: {
       operationId: 'getTransfer',
       summary: 'One transfer: status, BHXH document, errors, card, history',
@@ -148,7 +156,7 @@ async function ngspRest(app: FastifyInstance, options: NgspRestOptions) {
   }, async (request) => options.reads.detail(request.params.transferId, requireClient(request)));
 
   app.get('/ngsp/v1/transfers', {
-    config: { roles: ['registry', 'operator', 'auditor'] },
+    config: { roles: ['registry', 'operator', 'auditor', ...KIND_READER_ROLES] },
     schema: {
       operationId: 'listTransfers',
       summary: 'A page of transfers (e.g. status=returned for the warning list)',
@@ -184,11 +192,16 @@ export const transferQuerySchema = {
   },
 } as const;
 
-/** A registry client sees the transfers it sent; operators and auditors those of their provinces. */
+/**
+ * A registry client sees the transfers it sent; operators and auditors those of their provinces; a
+ * client of kind-limited roles only (a BHXH office's re-issue accounts) those kinds in its provinces.
+ */
 export async function listPage(reads: TransferReads, request: FastifyRequest<{ Querystring: TransferQuery }>, ownOnly: boolean) {
   const client = requireClient(request);
   const query = request.query;
-  const isRegistryOnly = ownOnly && client.roles.includes('registry') && !client.roles.includes('operator') && !client.roles.includes('auditor');
+  const seesProvinces = client.roles.includes('operator') || client.roles.includes('auditor');
+  const isRegistryOnly = ownOnly && client.roles.includes('registry') && !seesProvinces;
+  const kindsOnly = !seesProvinces && !client.roles.includes('registry');
   const page = await reads.list(
     {
       status: query.status,
@@ -196,6 +209,7 @@ export async function listPage(reads: TransferReads, request: FastifyRequest<{ Q
       provinces: provinceScope(client),
       type: query.type,
       clientId: isRegistryOnly ? client.id : undefined,
+      kinds: kindsOnly ? readableKindsOf(client) : undefined,
       createdFrom: query.from,
       createdTo: query.to,
     },

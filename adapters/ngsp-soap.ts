@@ -8,7 +8,7 @@ import { GatewayError } from '../src/errors.js';
 import { toGatewayError } from '../src/http/error-handler.js';
 import { requireClient } from '../src/http/auth-plugin.js';
 import type { IntakeService } from '../src/intake/intake-service.js';
-import { bodyLimitOf, type BodyLimits, type MessageType } from '../src/messages/registry.js';
+import { SENDER_ROLES, bodyLimitOf, type BodyLimits, type MessageType } from '../src/messages/registry.js';
 import { decodeUtf8 } from '../src/codec/body-text.js';
 import { screenXmlText, soapBodyElement } from '../src/codec/xml-document.js';
 import { readBody } from './content-types.js';
@@ -182,7 +182,8 @@ async function ngspSoap(app: FastifyInstance, options: NgspSoapOptions) {
   app.post<{ Body: SoapEnvelope }>(SOAP_PATH, {
     // Authenticated in onRequest, before the body is read: an unknown sender cannot make us parse it.
     config: {
-      roles: ['registry'],
+      // Each operation's own senders are checked once the Body says which it is (IntakeService).
+      roles: SENDER_ROLES,
       // The parser hands the route the envelope already read, so there is no body schema to check it against.
       swaggerTransform: documentBody({
         type: 'string',
@@ -196,10 +197,10 @@ async function ngspSoap(app: FastifyInstance, options: NgspSoapOptions) {
       summary: `SOAP 1.1 operations ${SOAP_OPERATIONS.map(({ name }) => name).join(', ')}`,
       consumes: ['text/xml'],
       response: {
-        200: { description: 'The operation\'s response: transferId, messageId and status, as the REST doors answer', ...xmlText('a SOAP 1.1 envelope') },
+        200: { description: 'The operation\'s response: transferId, messageId and status (and hanTra for GuiCapLaiThe), as the REST doors answer', ...xmlText('a SOAP 1.1 envelope') },
         ...faultResponses(
           ...AUTH_ERRORS, ...BODY_ERRORS, 'NOT_ELIGIBLE_AGE', 'UNIT_NOT_CONFIGURED', 'DUPLICATE_MESSAGE', 'DUPLICATE_PERSON',
-          'PERSON_DECEASED', ...SERVER_ERRORS,
+          'PERSON_DECEASED', 'DUPLICATE_REQUEST', ...SERVER_ERRORS,
         ),
       },
     },

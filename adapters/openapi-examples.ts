@@ -15,6 +15,9 @@ export const khaiSinhExample: unknown = JSON.parse(example('khai-sinh.json'));
 /** A man born in 1950 who died in Tuyên Quang (08). */
 export const khaiTuExample: unknown = JSON.parse(example('khai-tu.json'));
 
+/** A man of Tuyên Quang (08) who lost his card, at a BHXH office of the province. */
+export const capLaiTheExample: unknown = JSON.parse(example('cap-lai-the.json'));
+
 /** A one-stop-shop dossier for a birth: it supplies the BHYT part, the declarant's address and a file. */
 export const hoSoMotCuaExample: unknown = JSON.parse(example('mot-cua.json'));
 

@@ -1,6 +1,6 @@
 import { errorBodySchema, errorCatalogue, type ErrorCode } from '../src/errors.js';
 import { TRANSFER_STATUSES } from '../src/domain/transfer-status.js';
-import { MESSAGE_TYPES, TRANSFER_TYPES } from '../src/messages/registry.js';
+import { BHXH_DOCUMENT_TYPES, MESSAGE_TYPES, TRANSFER_TYPES } from '../src/messages/registry.js';
 import { AWAITING_BHXH_SAMPLE_SIZE } from '../src/transfers/backlog-report.js';
 
 /**
@@ -27,6 +27,7 @@ const intakeAnswer = {
     transferId: { type: 'string' },
     messageId: { type: 'string' },
     status: { type: 'string', enum: TRANSFER_STATUSES, description: 'received or queued; for a dossier, the status of the transfer it completed' },
+    hanTra: { type: 'string', format: 'date', description: 'a card re-issue or change: the day (Vietnam) by whose end the card is due' },
   },
 } as const;
 
@@ -50,7 +51,15 @@ const transferSummaryProperties = {
 
 const transferSummaryRequired = Object.keys(transferSummaryProperties);
 
-const transferSummary = { $id: 'TransferSummary', type: 'object', required: transferSummaryRequired, properties: transferSummaryProperties } as const;
+/** Only where the type has them: a card re-issue's reason and due date. */
+const transferSummaryOptional = {
+  reason: { type: 'string', description: 'a card re-issue or change: its lyDo (mat, hong, thay_doi_thong_tin)' },
+  hanTra: { type: 'string', format: 'date', description: 'a card re-issue or change: the day by whose end it is due' },
+} as const;
+
+const transferSummary = {
+  $id: 'TransferSummary', type: 'object', required: transferSummaryRequired, properties: { ...transferSummaryProperties, ...transferSummaryOptional },
+} as const;
 
 /** One audit event as a transfer's history shows it; the audit API adds the chain fields. */
 const historyEntryProperties = {
@@ -167,12 +176,12 @@ const batch = {
   properties: {
     batchId: { type: 'string', description: 'answer the records at /bhxh/v1/batches/{batchId}/results' },
     maTinh: { type: 'string' },
-    loai: { type: 'string', enum: ['CAP_THE_TE', 'BAO_GIAM'] },
+    loai: { type: 'string', enum: BHXH_DOCUMENT_TYPES },
     leaseExpiresAt: { ...dateTime, description: 'a leased batch: records not answered by then are queued again' },
     records: {
       type: 'array',
-      description: 'CapTheTe documents when loai is CAP_THE_TE, BaoGiam when BAO_GIAM; each MA_HO_SO is the transfer id',
-      items: { anyOf: [{ $ref: 'CapTheTe#' }, { $ref: 'BaoGiam#' }, { type: 'null' }] },
+      description: 'CapTheTe documents when loai is CAP_THE_TE, BaoGiam when BAO_GIAM, CapLaiTheBhxh for a card re-issue; each MA_HO_SO is the transfer id',
+      items: { anyOf: [{ $ref: 'CapTheTe#' }, { $ref: 'BaoGiam#' }, { $ref: 'CapLaiTheBhxh#' }, { type: 'null' }] },
     },
   },
 } as const;
@@ -267,17 +276,18 @@ const backlogReport = {
   type: 'object',
   required: ['deadline', 'provinces'],
   properties: {
-    deadline: { ...dateTime, description: 'records registered before this (Vietnam time) are past the 5-working-day limit' },
+    deadline: { ...dateTime, description: 'records registered before this (Vietnam time) are past the 5-working-day limit; a card re-issue is late once its hanTra has ended' },
     provinces: {
       type: 'array',
       items: {
         type: 'object',
-        required: ['maTinh', 'counts', 'oldestWaiting', 'pastDeadline', 'awaitingBhxhPastDeadline', 'awaitingBhxhOldest'],
+        required: ['maTinh', 'counts', 'oldestWaiting', 'pastDeadline', 'pastDueDate', 'awaitingBhxhPastDeadline', 'awaitingBhxhOldest'],
         properties: {
           maTinh: { type: 'string' },
           counts: countsByStatus,
           oldestWaiting: { ...dateTime, type: ['string', 'null'], description: 'the oldest record not yet in a final status' },
-          pastDeadline: { type: 'integer' },
+          pastDeadline: { type: 'integer', description: 'records not final past their deadline: 5 working days from registration, or a card re-issue\'s own hanTra' },
+          pastDueDate: { type: 'integer', description: 'of pastDeadline, the card re-issues and changes past their hanTra' },
           awaitingBhxhPastDeadline: { type: 'integer', description: 'of pastDeadline, those BHXH holds (sent) and has not answered' },
           awaitingBhxhOldest: {
             type: 'array',

@@ -56,6 +56,7 @@ export const SOAP_OPERATIONS: SoapOperation[] = [
   { name: 'GuiKhaiSinh', input: 'KhaiSinh' },
   { name: 'GuiKhaiTu', input: 'KhaiTu' },
   { name: 'GuiHoSoMotCua', input: 'HoSoMotCua' },
+  { name: 'GuiCapLaiThe', input: 'CapLaiThe' },
 ];
 
 export function buildWsdl(location: string): string {
@@ -72,6 +73,7 @@ ${complexType(schema, '          ')}
             <xsd:element name="transferId" type="xsd:string"/>
             <xsd:element name="messageId" type="xsd:string"/>
             <xsd:element name="status" type="xsd:string"/>
+            <xsd:element name="hanTra" type="xsd:string" minOccurs="0"/>
           </xsd:all>
         </xsd:complexType>
       </xsd:element>`;

@@ -62,6 +62,7 @@ describe('the backlog report counts 5 working days', () => {
       counts: { issued: 1, queued: 1, sent: 3 },
       oldestWaiting: at('2026-02-05T10:00:00').toISOString(),
       pastDeadline: 2,
+      pastDueDate: 0,
       awaitingBhxhPastDeadline: 1,
       awaitingBhxhOldest: [{ transferId: lateAtBhxh, batchId: 'batch-tet-1', receivedAt: at('2026-02-09T14:59:59').toISOString() }],
     });

@@ -1,4 +1,5 @@
 import Fastify, { type FastifyInstance } from 'fastify';
+import type { Loai } from '../store/batches.js';
 
 /** Enough to answer any retry of a batch still being delivered. */
 const RECENT_ANSWERS = 1000;
@@ -6,7 +7,7 @@ const RECENT_ANSWERS = 1000;
 export interface SimulatedBatch {
   batchId: string;
   maTinh: string;
-  loai: 'CAP_THE_TE' | 'BAO_GIAM';
+  loai: Loai;
   records: Array<Record<string, unknown>>;
 }
 
@@ -28,9 +29,21 @@ export interface Delivery {
   answeredWith: number | 'hang';
 }
 
-/** BHXH's answer for a record it accepts: a made-up card for a birth, nothing for a death. */
+/**
+ * BHXH's answer for a record it accepts: a made-up card for a birth, nothing for a death, and for a
+ * card asked for again (it names its due day, HAN_TRA) a new card valid from that day to the year's end.
+ */
 export function issueCard(record: Record<string, unknown>): Record<string, unknown> {
   if (record.NGAY_CHET !== undefined) return { MA_HO_SO: record.MA_HO_SO, KET_QUA: 'OK' };
+  if (typeof record.HAN_TRA === 'string') {
+    const maSoBhxh = typeof record.MA_SO_BHXH === 'string' ? record.MA_SO_BHXH : String(record.SO_DINH_DANH).slice(-10);
+    // The old card's kind and province where it names one; a made-up household card otherwise.
+    const prefix = typeof record.MA_THE === 'string' ? record.MA_THE.slice(0, 5) : 'GD400';
+    return {
+      MA_HO_SO: record.MA_HO_SO, KET_QUA: 'OK', MA_SO_BHXH: maSoBhxh,
+      MA_THE: `${prefix}${maSoBhxh}`, GT_THE_TU: record.HAN_TRA, GT_THE_DEN: `${record.HAN_TRA.slice(0, 4)}1231`,
+    };
+  }
   const maSoBhxh = String(record.SO_DINH_DANH).slice(-10);
   return {
     MA_HO_SO: record.MA_HO_SO, KET_QUA: 'OK', MA_SO_BHXH: maSoBhxh,

@@ -3,18 +3,23 @@ import {
   CORRECTABLE_STATUSES, FINAL_STATUSES, RESENDABLE_STATUSES, TRANSFER_STATES, type TransferStatus,
 } from '../domain/transfer-status.js';
 import { GatewayError } from '../errors.js';
+import { readableKindsOf } from '../messages/registry.js';
 import type { Transfer } from '../store/transfers.js';
 
 /**
- * Who may touch a transfer: the registry client that sent it; operators within their provinces.
- * Others are told it does not exist, so ids of other units' records reveal nothing.
+ * Who may touch a transfer: the registry client that sent it; operators within their provinces; a
+ * kind-limited role (a BHXH office's re-issue accounts) the transfers of its kinds within its
+ * provinces, whichever office of them sent it. Others are told it does not exist, so ids of other
+ * units' records reveal nothing.
  */
 export function assertMayTouch(transfer: Transfer | null, client: ApiClient): Transfer {
+  const ofItsKinds = (seen: Transfer) =>
+    readableKindsOf(client).some((kind) => kind.type === seen.type && seen.reason !== null && kind.reasons.includes(seen.reason));
   const visible =
     transfer !== null &&
     (client.roles.includes('registry') && transfer.clientId === client.id
       ? true
-      : (client.roles.includes('operator') || client.roles.includes('auditor')) && actsForProvince(client, transfer.maTinh));
+      : (client.roles.includes('operator') || client.roles.includes('auditor') || ofItsKinds(transfer)) && actsForProvince(client, transfer.maTinh));
   if (!visible || transfer === null) throw new GatewayError('NOT_FOUND', 'No such transfer');
   return transfer;
 }

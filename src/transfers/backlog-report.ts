@@ -1,3 +1,4 @@
+import { todayInVietnam, toIsoDate } from '../domain/calendar-date.js';
 import { vietnamTimestamp, type WorkingCalendar } from '../domain/working-days.js';
 import { FINAL_STATUSES, statusesMovedBy, type TransferStatus } from '../domain/transfer-status.js';
 import type { Queryable } from '../store/database.js';
@@ -26,6 +27,8 @@ export interface ProvinceBacklog {
   counts: Record<string, number>;
   oldestWaiting: string | null;
   pastDeadline: number;
+  /** Of `pastDeadline`, those late against a due date of their own (a card re-issue's hanTra). */
+  pastDueDate: number;
   /** Of `pastDeadline`, those BHXH holds and has not answered. */
   awaitingBhxhPastDeadline: number;
   /** The oldest of them, oldest first, at most AWAITING_BHXH_SAMPLE_SIZE. */
@@ -33,7 +36,10 @@ export interface ProvinceBacklog {
 }
 
 export interface BacklogReport {
-  /** Records not final that were registered before this instant are past the deadline. */
+  /**
+   * Records not final that were registered before this instant are past the deadline; a record with
+   * a due date of its own (hanTra) is past it once that day has ended.
+   */
   deadline: string;
   provinces: ProvinceBacklog[];
 }
@@ -42,42 +48,47 @@ const toIso = (value: Date | string) => new Date(value).toISOString();
 
 /**
  * Per province: counts by status, the oldest record not yet final, those past the deadline (5 working
- * days from registration, public holidays and the 15:00 cut-off counted, docs/DOMAIN.md "Deadlines")
- * and the overdue ones BHXH has not answered: the backlog Công văn 2118/BHXH-CNTT asks provinces to
- * follow. Two statements whatever the size of the table: the calendar gives the one registration
- * instant before which every record is late, and rows are compared with it.
+ * days from registration, public holidays and the 15:00 cut-off counted, docs/DOMAIN.md "Deadlines";
+ * a card re-issue against its own due date, hanTra) and the overdue ones BHXH has not answered: the
+ * backlog Công văn 2118/BHXH-CNTT asks provinces to follow. Two statements whatever the size of the
+ * table: the calendar gives the one registration instant before which every record is late, and the
+ * day before which every due date has passed, and rows are compared with them.
  */
 export async function backlogReport(db: Queryable, calendar: WorkingCalendar, now: Date, provinces?: string[]): Promise<BacklogReport> {
   const cutoff = calendar.overdueIfReceivedBefore(now, BACKLOG_DEADLINE_WORKING_DAYS);
+  const today = toIsoDate(todayInVietnam(now));
   const scope = provinces ?? null;
+  // $1 the registration cut-off, $2 today in Vietnam, in both statements.
+  const late = 'CASE WHEN due_on IS NULL THEN created_at < $1::timestamptz ELSE due_on < $2::date END';
   const [counts, awaiting] = await Promise.all([
-    db.query<{ ma_tinh: string; status: TransferStatus; count: string | number; oldest: Date | string | null; late: string | number }>(
+    db.query<{ ma_tinh: string; status: TransferStatus; count: string | number; oldest: Date | string | null; late: string | number; past_due: string | number }>(
       `SELECT ma_tinh, status, count(*) AS count,
               min(created_at) AS oldest,
-              count(*) FILTER (WHERE created_at < $1::timestamptz) AS late
+              count(*) FILTER (WHERE ${late}) AS late,
+              count(*) FILTER (WHERE due_on < $2::date) AS past_due
          FROM transfers
-        WHERE ($2::text[] IS NULL OR ma_tinh = ANY($2))
+        WHERE ($3::text[] IS NULL OR ma_tinh = ANY($3))
         GROUP BY ma_tinh, status
         ORDER BY ma_tinh, status`,
-      [cutoff, scope],
+      [cutoff, today, scope],
     ),
     db.query<{ ma_tinh: string; id: string; batch_id: string | null; created_at: Date | string }>(
       `SELECT ma_tinh, id, batch_id, created_at
          FROM (SELECT ma_tinh, id, batch_id, created_at,
                       row_number() OVER (PARTITION BY ma_tinh ORDER BY created_at, id) AS rank
                  FROM transfers
-                WHERE status = ANY($2::text[]) AND created_at < $1::timestamptz
+                WHERE status = ANY($4::text[]) AND ${late}
                   AND ($3::text[] IS NULL OR ma_tinh = ANY($3))) AS overdue
-        WHERE rank <= $4
+        WHERE rank <= $5
         ORDER BY ma_tinh, rank`,
-      [cutoff, AWAITING_BHXH, scope, AWAITING_BHXH_SAMPLE_SIZE],
+      [cutoff, today, scope, AWAITING_BHXH, AWAITING_BHXH_SAMPLE_SIZE],
     ),
   ]);
   const byProvince = new Map<string, ProvinceBacklog>();
   const entryFor = (maTinh: string) => {
     let entry = byProvince.get(maTinh);
     if (!entry) {
-      entry = { maTinh, counts: {}, oldestWaiting: null, pastDeadline: 0, awaitingBhxhPastDeadline: 0, awaitingBhxhOldest: [] };
+      entry = { maTinh, counts: {}, oldestWaiting: null, pastDeadline: 0, pastDueDate: 0, awaitingBhxhPastDeadline: 0, awaitingBhxhOldest: [] };
       byProvince.set(maTinh, entry);
     }
     return entry;
@@ -91,6 +102,7 @@ export async function backlogReport(db: Queryable, calendar: WorkingCalendar, no
       if (entry.oldestWaiting === null || oldest < entry.oldestWaiting) entry.oldestWaiting = oldest;
     }
     entry.pastDeadline += Number(row.late);
+    entry.pastDueDate += Number(row.past_due);
     if (AWAITING_BHXH.includes(row.status)) entry.awaitingBhxhPastDeadline += Number(row.late);
   }
   for (const row of awaiting.rows) {

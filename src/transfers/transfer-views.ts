@@ -14,6 +14,8 @@ export function transferSummary(transfer: Transfer) {
     maHoSo: transfer.maHoSo,
     missing: transfer.missing,
     errors: transfer.status === 'returned' ? transfer.bhxhErrors ?? [] : [],
+    ...(transfer.reason !== null ? { reason: transfer.reason } : {}),
+    ...(transfer.dueOn !== null ? { hanTra: transfer.dueOn } : {}),
     createdAt: transfer.createdAt,
     updatedAt: transfer.updatedAt,
   };

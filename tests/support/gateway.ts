@@ -36,6 +36,11 @@ export const TEST_CLIENTS = {
   operator: { id: 'ops-all', roles: ['operator'], units: ['*'] },
   operator01: { id: 'ops-01', roles: ['operator'], units: ['01'] },
   auditor: { id: 'audit', roles: ['auditor'], units: ['*'] },
+  // A BHXH office's two least-privilege accounts (docs/DOMAIN.md, "Card re-issue and change").
+  reissue08: { id: 'tkcl-08', roles: ['reissue'], units: ['08'] },
+  reissue08b: { id: 'tkcl-08-huyen', roles: ['reissue'], units: ['08'] },
+  correction08: { id: 'tkhctt-08', roles: ['correction'], units: ['08'] },
+  reissue01: { id: 'tkcl-01', roles: ['reissue'], units: ['01'] },
 } satisfies Record<string, Omit<TestClient, 'key'>>;
 
 export type ClientName = keyof typeof TEST_CLIENTS;
