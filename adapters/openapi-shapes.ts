@@ -80,8 +80,9 @@ const transfer = {
   required: [...transferSummaryRequired, 'document', 'bhxhDocument', 'card', 'deliveries', 'history'],
   properties: {
     ...transferSummaryProperties,
+    ...transferSummaryOptional,
     document: { ...freeObject, description: `the document as received and corrected: one of ${Object.keys(MESSAGE_TYPES).join(', ')}` },
-    bhxhDocument: { ...nullableFreeObject, description: 'the CapTheTe or BaoGiam document as it will be (or was) sent' },
+    bhxhDocument: { ...nullableFreeObject, description: 'the CapTheTe, BaoGiam or CapLaiTheBhxh document as it will be (or was) sent' },
     card: {
       type: ['object', 'null'],
       description: 'the card BHXH issued (status issued)',

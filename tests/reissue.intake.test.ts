@@ -1,0 +1,262 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FacilityCatalogue } from '../src/catalogues/facility-catalogue.js';
+import { khaiTu } from './support/death-fixtures.js';
+import { personalNumber, toSoapEnvelope, toXml } from './support/fixtures.js';
+import { countRows, startTestGateway, type ClientName, type TestGateway } from './support/gateway.js';
+import { capLaiThe, maSoBhxh, thayDoiThongTin } from './support/reissue-fixtures.js';
+
+/**
+ * CapLaiThe intake (docs/API.md, "Card re-issue and change"; docs/DOMAIN.md, "Card re-issue and
+ * change"): each door, each rule, the due date in the answer, and nothing stored on a refusal.
+ * TEST_NOW is Thursday 20.03.2025, 10:00 in Vietnam.
+ */
+
+let gateway: TestGateway;
+
+beforeAll(async () => {
+  gateway = await startTestGateway({
+    facilities: FacilityCatalogue.fromData({ facilities: [{ code: '08001', name: 'Bệnh viện Đa khoa tỉnh' }] }),
+  });
+});
+afterAll(async () => {
+  await gateway?.close();
+});
+
+const post = (doc: unknown, as: ClientName = 'reissue08') =>
+  gateway.request(as, { method: 'POST', url: '/ngsp/v1/cap-lai-the', payload: doc as object });
+
+const postXml = (doc: unknown, as: ClientName = 'reissue08') =>
+  gateway.request(as, {
+    method: 'POST', url: '/ngsp/v1/cap-lai-the', headers: { 'content-type': 'application/xml' }, payload: toXml('CapLaiThe', doc),
+  });
+
+const postSoap = (doc: unknown, as: ClientName = 'reissue08') =>
+  gateway.request(as, {
+    method: 'POST', url: '/ngsp/soap',
+    headers: { 'content-type': 'text/xml; charset=utf-8', soapaction: 'urn:lienthong:ngsp:v1#GuiCapLaiThe' },
+    payload: toSoapEnvelope('CapLaiThe', doc),
+  });
+
+const read = async (transferId: string) => {
+  const response = await gateway.request('operator', { method: 'GET', url: `/ngsp/v1/transfers/${transferId}` });
+  expect(response.statusCode).toBe(200);
+  return response.json();
+};
+
+async function storedCounts() {
+  return {
+    transfers: await countRows(gateway.db, 'transfers'),
+    inbound: await countRows(gateway.db, 'inbound_messages'),
+    audit: await countRows(gateway.db, 'audit_events'),
+  };
+}
+
+/** Sends `doc`, expects the refusal, and that nothing was stored. */
+async function expectRefused(doc: unknown, code: string, details: Array<{ path: string; code: string }>, as: ClientName = 'reissue08') {
+  const before = await storedCounts();
+  const response = await post(doc, as);
+  expect(response.json().error?.code, response.body).toBe(code);
+  expect(response.json().error.details).toEqual(details.map((detail) => expect.objectContaining(detail)));
+  expect(await storedCounts()).toEqual(before);
+  return response;
+}
+
+function soapField(body: string, name: string): string | undefined {
+  return new RegExp(`<(?:[\\w.-]+:)?${name}>([^<]*)</(?:[\\w.-]+:)?${name}>`).exec(body)?.[1];
+}
+
+describe('CapLaiThe accepted at each door', () => {
+  it('JSON: a lost card is queued, due the same working day, with its CAP_LAI_THE record and an audit event', async () => {
+    const doc = capLaiThe();
+    const response = await post(doc);
+    expect(response.statusCode, response.body).toBe(202);
+    const answer = response.json();
+    expect(answer).toEqual({ transferId: expect.any(String), messageId: doc.messageId, status: 'queued', hanTra: '2025-03-20' });
+
+    const transfer = await read(answer.transferId);
+    expect(transfer).toMatchObject({
+      type: 'CAP_LAI_THE', status: 'queued', maTinh: '08', maDonVi: '08BHXH071', reason: 'mat', hanTra: '2025-03-20', missing: [], card: null,
+    });
+    expect(transfer.bhxhDocument).toEqual({
+      MA_HO_SO: answer.transferId,
+      SO_DINH_DANH: doc.nguoi.soDinhDanh,
+      MA_SO_BHXH: doc.nguoi.maSoBhxh,
+      MA_THE: doc.maThe,
+      HO_TEN: 'NGUYỄN VĂN BÌNH',
+      NGAY_SINH: '19900512',
+      GIOI_TINH: 1,
+      LY_DO: 1,
+      MA_CO_QUAN_TIEP_NHAN: '08BHXH071',
+      HINH_THUC_NHAN_THE: 1,
+      HAN_TRA: '20250320',
+    });
+    expect(transfer.history).toEqual([
+      expect.objectContaining({ actor: 'tkcl-08', action: 'cap-lai-the.accepted', fromStatus: null, toStatus: 'queued', details: { door: 'rest-json', lyDo: 'mat', hanTra: '2025-03-20' } }),
+    ]);
+  });
+
+  it('the same messageId again is answered as first, nothing stored twice', async () => {
+    const doc = capLaiThe({ lyDo: 'hong' });
+    const first = await post(doc);
+    expect(first.statusCode).toBe(202);
+    const before = await storedCounts();
+    const again = await post(doc);
+    expect(again.statusCode).toBe(200);
+    expect(again.json()).toEqual(first.json());
+    expect(await storedCounts()).toEqual(before);
+  });
+
+  it('XML (root CapLaiThe) is the same document: queued with its due date', async () => {
+    const doc = thayDoiThongTin({ thayDoi: { diaChi: { maTinh: '08', maHuyen: '071', maXa: '02230', dcChiTiet: 'Thôn Đồng Cầu' } } });
+    const response = await postXml(doc, 'correction08');
+    expect(response.statusCode, response.body).toBe(202);
+    expect(response.json()).toMatchObject({ status: 'queued', hanTra: '2025-03-25' });
+    const transfer = await read(response.json().transferId);
+    expect(transfer.bhxhDocument.NOI_DUNG_THAY_DOI).toEqual([
+      { TRUONG: 'MA_TINH', GIA_TRI_MOI: '08' }, { TRUONG: 'MA_HUYEN', GIA_TRI_MOI: '071' },
+      { TRUONG: 'MA_XA', GIA_TRI_MOI: '02230' }, { TRUONG: 'DIA_CHI', GIA_TRI_MOI: 'Thôn Đồng Cầu' },
+    ]);
+    expect(transfer.bhxhDocument).toMatchObject({ LY_DO: 3, HAN_TRA: '20250325' });
+    expect(transfer.history[0].details.door).toBe('rest-xml');
+  });
+
+  it('an XML body under another root is refused', async () => {
+    const response = await gateway.request('reissue08', {
+      method: 'POST', url: '/ngsp/v1/cap-lai-the', headers: { 'content-type': 'application/xml' }, payload: toXml('KhaiSinh', capLaiThe()),
+    });
+    expect(response.statusCode).toBe(400);
+    expect(response.json().error.details[0]).toMatchObject({ code: 'XML_ROOT' });
+  });
+
+  it('SOAP GuiCapLaiThe: queued, the answer carrying hanTra', async () => {
+    const doc = thayDoiThongTin();
+    const response = await postSoap(doc, 'correction08');
+    expect(response.statusCode, response.body).toBe(200);
+    expect(soapField(response.body, 'status')).toBe('queued');
+    expect(soapField(response.body, 'hanTra')).toBe('2025-03-25');
+    const transfer = await read(soapField(response.body, 'transferId') as string);
+    expect(transfer).toMatchObject({ type: 'CAP_LAI_THE', reason: 'thay_doi_thong_tin' });
+    expect(transfer.bhxhDocument.NOI_DUNG_THAY_DOI).toEqual([
+      { TRUONG: 'HO_TEN', GIA_TRI_MOI: 'NGUYỄN VĂN BÌNH AN' }, { TRUONG: 'MA_DKBD', GIA_TRI_MOI: '08001' },
+    ]);
+  });
+
+  it('SOAP refuses a rule as a Fault with the same code', async () => {
+    const response = await postSoap(capLaiThe({ thayDoi: { hoTen: 'Nguyễn Văn Bình An' } }));
+    expect(response.statusCode).toBe(400);
+    expect(response.body).toContain('soap:Client.VALIDATION_FAILED');
+    expect(response.body).toContain('NOT_ALLOWED');
+  });
+
+  it('the WSDL offers GuiCapLaiThe', async () => {
+    const response = await gateway.request(null, { method: 'GET', url: '/ngsp/soap?wsdl' });
+    expect(response.body).toContain('<operation name="GuiCapLaiThe">');
+    expect(response.body).toContain('<xsd:element name="CapLaiThe">');
+  });
+});
+
+describe('CapLaiThe rules', () => {
+  it('a change needs thayDoi', async () => {
+    await expectRefused(capLaiThe({ lyDo: 'thay_doi_thong_tin' }), 'VALIDATION_FAILED', [{ path: '/thayDoi', code: 'REQUIRED' }], 'correction08');
+  });
+
+  it('a lost or damaged card takes no new values', async () => {
+    for (const lyDo of ['mat', 'hong']) {
+      await expectRefused(capLaiThe({ lyDo, thayDoi: { hoTen: 'Nguyễn Văn Bình An' } }), 'VALIDATION_FAILED', [{ path: '/thayDoi', code: 'NOT_ALLOWED' }]);
+    }
+  });
+
+  it('an empty thayDoi is refused by the schema', async () => {
+    await expectRefused(thayDoiThongTin({ thayDoi: {} }), 'VALIDATION_FAILED', [{ path: '/thayDoi', code: 'MINPROPERTIES' }], 'correction08');
+  });
+
+  it('the person needs a personal number or a BHXH number', async () => {
+    await expectRefused(capLaiThe({ nguoi: { soDinhDanh: undefined, maSoBhxh: undefined }, maThe: undefined }), 'VALIDATION_FAILED', [
+      { path: '/nguoi/soDinhDanh', code: 'PERSON_UNIDENTIFIED' },
+    ]);
+  });
+
+  it('a BHXH number alone is enough', async () => {
+    const response = await post(capLaiThe({ nguoi: { soDinhDanh: undefined } }));
+    expect(response.statusCode, response.body).toBe(202);
+    expect((await read(response.json().transferId)).bhxhDocument).not.toHaveProperty('SO_DINH_DANH');
+  });
+
+  it('the personal number must agree with the birth date and sex', async () => {
+    await expectRefused(capLaiThe({ nguoi: { gioiTinh: 2 } }), 'VALIDATION_FAILED', [{ path: '/nguoi/soDinhDanh', code: 'PERSONAL_NUMBER_MISMATCH' }]);
+  });
+
+  it('with the values the card will carry: a change that corrects the sex to what the number says is taken', async () => {
+    const woman = personalNumber('008', 90, 1);
+    const refused = thayDoiThongTin({ nguoi: { soDinhDanh: woman }, thayDoi: { hoTen: 'Nguyễn Thị Bình' } });
+    await expectRefused(refused, 'VALIDATION_FAILED', [{ path: '/nguoi/soDinhDanh', code: 'PERSONAL_NUMBER_MISMATCH' }], 'correction08');
+    const corrected = thayDoiThongTin({ nguoi: { soDinhDanh: woman }, thayDoi: { hoTen: 'Nguyễn Thị Bình', gioiTinh: 2 } });
+    expect((await post(corrected, 'correction08')).statusCode).toBe(202);
+  });
+
+  it('dates are real and not in the future', async () => {
+    await expectRefused(capLaiThe({ nguoi: { ngaySinh: '31.02.1990' } }), 'VALIDATION_FAILED', [{ path: '/nguoi/ngaySinh', code: 'FORMAT' }]);
+    await expectRefused(thayDoiThongTin({ thayDoi: { ngaySinh: '01.01.2026' } }), 'VALIDATION_FAILED', [
+      { path: '/thayDoi/ngaySinh', code: 'DATE_IN_FUTURE' }, { path: '/nguoi/soDinhDanh', code: 'PERSONAL_NUMBER_MISMATCH' },
+    ], 'correction08');
+  });
+
+  it('a new facility must be in the province\'s list', async () => {
+    await expectRefused(thayDoiThongTin({ thayDoi: { noiDangKyKCB: '08999' } }), 'VALIDATION_FAILED', [
+      { path: '/thayDoi/noiDangKyKCB', code: 'FACILITY_UNKNOWN' },
+    ], 'correction08');
+  });
+
+  it('names are stored in NFC whatever form they came in', async () => {
+    const doc = thayDoiThongTin({ thayDoi: { hoTen: 'Nguyễn Văn Bình An'.normalize('NFD') } });
+    const response = await post(doc, 'correction08');
+    expect(response.statusCode, response.body).toBe(202);
+    const transfer = await read(response.json().transferId);
+    expect(transfer.document.thayDoi.hoTen).toBe('Nguyễn Văn Bình An'.normalize('NFC'));
+  });
+
+  it('the old card must be the person\'s: it ends with the BHXH number', async () => {
+    await expectRefused(capLaiThe({ maThe: 'GD4080899999999' }), 'VALIDATION_FAILED', [{ path: '/maThe', code: 'CARD_MISMATCH' }]);
+  });
+
+  it('a card by post needs the address to send it to', async () => {
+    await expectRefused(capLaiThe({ hinhThucNhanThe: 'buu_chinh' }), 'VALIDATION_FAILED', [{ path: '/diaChiNhanThe', code: 'REQUIRED' }]);
+    expect((await post(capLaiThe({ hinhThucNhanThe: 'buu_chinh', diaChiNhanThe: 'Số 5, phường Minh Xuân' }))).statusCode).toBe(202);
+  });
+
+  it('a second open request for the same person and reason is refused, by either number; another reason is not', async () => {
+    const first = capLaiThe();
+    const firstResponse = await post(first);
+    expect(firstResponse.statusCode).toBe(202);
+    const again = await expectRefused({ ...capLaiThe({ nguoi: first.nguoi, maThe: first.maThe }) }, 'DUPLICATE_REQUEST', [
+      { path: '/nguoi/soDinhDanh', code: 'DUPLICATE_REQUEST' },
+    ], 'reissue08b');
+    expect(again.statusCode).toBe(409);
+    expect(again.json().error.details[0].message).toContain(firstResponse.json().transferId);
+    await expectRefused(capLaiThe({ nguoi: { ...first.nguoi, soDinhDanh: undefined }, maThe: first.maThe }), 'DUPLICATE_REQUEST', [
+      { path: '/nguoi/maSoBhxh', code: 'DUPLICATE_REQUEST' },
+    ]);
+    expect((await post(capLaiThe({ lyDo: 'hong', nguoi: first.nguoi, maThe: first.maThe }))).statusCode).toBe(202);
+  });
+
+  it('a request once its card is issued is no longer open: the next one is taken', async () => {
+    const first = capLaiThe();
+    const transferId = (await post(first)).json().transferId;
+    await gateway.db.query(`UPDATE transfers SET status = 'issued' WHERE id = $1`, [transferId]);
+    expect((await post(capLaiThe({ nguoi: first.nguoi, maThe: first.maThe }))).statusCode).toBe(202);
+  });
+
+  it('no card for a person whose death is registered, named by personal number or by BHXH number', async () => {
+    const bhxh = maSoBhxh();
+    const death = khaiTu({ hoTich: { nktMaSoBHXH: bhxh } });
+    expect((await gateway.request('registry08', { method: 'POST', url: '/ngsp/v1/khai-tu', payload: death })).statusCode).toBe(202);
+    const person = { soDinhDanh: death.hoTich.nktSoDDCN, ngaySinh: '12.05.1950', hoTen: 'Đặng Văn Ẩn', gioiTinh: 1 };
+    const byNumber = await expectRefused(capLaiThe({ nguoi: { ...person, maSoBhxh: undefined }, maThe: undefined }), 'PERSON_DECEASED', [
+      { path: '/nguoi/soDinhDanh', code: 'PERSON_DECEASED' },
+    ]);
+    expect(byNumber.statusCode).toBe(409);
+    await expectRefused(capLaiThe({ nguoi: { ...person, soDinhDanh: undefined, maSoBhxh: bhxh }, maThe: undefined }), 'PERSON_DECEASED', [
+      { path: '/nguoi/maSoBhxh', code: 'PERSON_DECEASED' },
+    ]);
+  });
+});
