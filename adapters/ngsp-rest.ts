@@ -5,6 +5,7 @@ import { GatewayError, type ErrorCode } from '../src/errors.js';
 import { requireClient } from '../src/http/auth-plugin.js';
 import type { IntakeService } from '../src/intake/intake-service.js';
 import type { BirthCorrection, BirthCorrections } from '../src/messages/birth/corrections.js';
+import type { ReissueCorrection, ReissueCorrections } from '../src/messages/reissue/corrections.js';
 import {
   KIND_READER_ROLES, TRANSFER_TYPES, bodyLimitOf, readableKindsOf, sendersOf, type BodyLimits, type MessageType,
 } from '../src/messages/registry.js';
@@ -12,13 +13,14 @@ import type { Resends } from '../src/transfers/resends.js';
 import type { TransferReads } from '../src/transfers/transfer-reads.js';
 import { transferSummary } from '../src/transfers/transfer-views.js';
 import { XmlBody, registerDocumentParsers } from './content-types.js';
-import { khaiSinhCorrectionExample } from './openapi-examples.js';
+import { capLaiTheCorrectionExample, khaiSinhCorrectionExample } from './openapi-examples.js';
 import { AUTH_ERRORS, BODY_ERRORS, SERVER_ERRORS, TRANSFER_STATUSES, errorResponses } from './openapi-shapes.js';
 
 export interface NgspRestOptions extends BodyLimits {
   reads: TransferReads;
   intake: IntakeService;
   birthCorrections: BirthCorrections;
+  reissueCorrections: ReissueCorrections;
   resends: Resends;
 }
 
@@ -127,6 +129,42 @@ async function ngspRest(app: FastifyInstance, options: NgspRestOptions) {
     },
   }, async (request) => {
     const transfer = await options.birthCorrections.correct(request.params.transferId, request.body, requireClient(request));
+    return options.reads.detailOf(transfer);
+  });
+
+  app.patch<{ Params: { transferId: string }; Body: ReissueCorrection }>('/ngsp/v1/cap-lai-the/:transferId', {
+    config: { roles: [...sendersOf('CapLaiThe'), 'operator'] },
+    preValidation: async (request) => {
+      if (request.body instanceof XmlBody) request.body = documentOf(request.body, 'CapLaiThe').document as ReissueCorrection;
+    },
+    schema: {
+      operationId: 'patchCapLaiThe',
+      summary: 'Correct a card request not yet sent or returned by BHXH: the person, the old card, the new values, the delivery, the office',
+      description: 'The fields given replace those of the request (nguoi and thayDoi field by field); the result is checked as a whole CapLaiThe is at intake. lyDo and maTinh cannot change. A returned request stays returned until it is resent.',
+      tags: ['offices'],
+      consumes: ['application/json', 'application/xml'],
+      params: transferIdParams,
+      body: {
+        type: 'object',
+        additionalProperties: false,
+        minProperties: 1,
+        properties: {
+          maCoQuan: { type: 'string' },
+          nguoi: { type: 'object', description: 'fields of CapLaiThe.nguoi' },
+          maThe: { type: 'string' },
+          thayDoi: { type: 'object', description: 'fields of CapLaiThe.thayDoi' },
+          hinhThucNhanThe: { type: 'string' },
+          diaChiNhanThe: { type: 'string' },
+        },
+        examples: [capLaiTheCorrectionExample],
+      },
+      response: {
+        200: { $ref: 'Transfer#' },
+        ...errorResponses(...AUTH_ERRORS, ...BODY_ERRORS, 'NOT_FOUND', 'INVALID_STATE', 'PERSON_DECEASED', 'DUPLICATE_REQUEST', ...SERVER_ERRORS),
+      },
+    },
+  }, async (request) => {
+    const transfer = await options.reissueCorrections.correct(request.params.transferId, request.body, requireClient(request));
     return options.reads.detailOf(transfer);
   });
 

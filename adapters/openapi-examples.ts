@@ -29,6 +29,8 @@ export const khaiSinhCorrectionExample = {
   hoTich: { nksHoTen: 'Nguyễn Thị Ánh Dương' },
 };
 
+export const capLaiTheCorrectionExample = { nguoi: { hoTen: 'Nguyễn Văn Bính' }, hinhThucNhanThe: 'buu_chinh', diaChiNhanThe: 'Số 5, phường Minh Xuân' };
+
 export const leaseExample = { maTinh: '08', loai: 'CAP_THE_TE', max: 100, leaseSeconds: 300 };
 
 export const resultsExample = {

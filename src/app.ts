@@ -31,6 +31,7 @@ import { IntakeService } from './intake/intake-service.js';
 import { BirthCorrections } from './messages/birth/corrections.js';
 import { StaleDossiers } from './messages/dossier/stale.js';
 import { PupilLists } from './messages/pupil-list/list-service.js';
+import { ReissueCorrections } from './messages/reissue/corrections.js';
 import { createMetrics, type GatewayMetrics } from './metrics.js';
 import { Readiness } from './readiness.js';
 import type { Database } from './store/database.js';
@@ -142,7 +143,8 @@ export async function buildApp(deps: GatewayDependencies): Promise<FastifyInstan
   await app.register(apiDocsPlugin);
   await app.register(healthPlugin, { readiness: new Readiness({ db, redis: deps.redis }), metrics, metricsToken: config.metricsToken });
   await app.register(ngspRestPlugin, {
-    reads, intake, birthCorrections, resends: new Resends(db), bodyLimit: config.bodyLimit, attachmentBodyLimit: config.motCuaBodyLimit,
+    reads, intake, birthCorrections, reissueCorrections: new ReissueCorrections({ db, catalogues: deps.catalogues, now }),
+    resends: new Resends(db), bodyLimit: config.bodyLimit, attachmentBodyLimit: config.motCuaBodyLimit,
   });
   await app.register(ngspSoapPlugin, { intake, bodyLimit: config.bodyLimit, attachmentBodyLimit: config.motCuaBodyLimit });
   const auditLog = new AuditLog(db);
