@@ -72,7 +72,7 @@ describe('every role × every endpoint', () => {
           ...(method === 'GET' ? {} : { payload: '{}' }),
         });
         // A SOAP refusal is a Fault carrying the same code and message.
-        const json = response.headers['content-type']?.includes('json');
+        const json = String(response.headers['content-type'] ?? '').includes('json');
         outcomes.push({
           operationId, status: response.statusCode,
           code: json ? response.json().error?.code : /<code>([A-Z_]+)<\/code>/.exec(response.body)?.[1],

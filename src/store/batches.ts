@@ -133,16 +133,16 @@ export async function claimIntoBatchesInTx(tx: Queryable, request: ClaimRequest)
   await tx.query('SET LOCAL jit = off');
   for (const kind of kinds) await kind.beforeClaimInTx?.(tx, { actor: request.actor, window: request.limit });
   const types = kinds.map((kind) => kind.transferType);
-  // Each kind's hold, on its own rows: $4 onwards are the kinds' types, in order.
-  const held = kinds
-    .map((kind, index) => (kind.heldBackWhen ? `(type = $${index + 4} AND (${kind.heldBackWhen}))` : null))
-    .filter((condition) => condition !== null);
+  // Each kind's hold, on its own rows: $4 onwards are the types of the kinds that hold records back,
+  // in order (only those: a parameter no condition names would have no type PostgreSQL can tell).
+  const holding = kinds.filter((kind) => kind.heldBackWhen);
+  const held = holding.map((kind, index) => `(type = $${index + 4} AND (${kind.heldBackWhen}))`);
   const claimable = `status = 'queued' AND type = ANY($1::text[])
         AND ($2::text IS NULL OR ma_tinh = $2)
         AND NOT (id = ANY($3::text[]))
         AND NOT EXISTS (SELECT 1 FROM dispatch_pauses p WHERE p.ma_tinh = transfers.ma_tinh OR p.ma_tinh = '*')
         ${held.length > 0 ? `AND NOT (${held.join(' OR ')})` : ''}`;
-  const next = types.length + 4;
+  const next = holding.length + 4;
   const loaiOf = new Map(kinds.map((kind) => [kind.transferType, kind.loai]));
   // Batch by batch, the oldest claimable record names the province and type of the next one, which
   // takes that province's and type's oldest: fair by age, and full even when provinces interleave.
@@ -150,7 +150,7 @@ export async function claimIntoBatchesInTx(tx: Queryable, request: ClaimRequest)
   const taken: string[] = [];
   const maxBatches = request.maxBatches ?? Math.ceil(request.limit / request.batchSize);
   while (planned.length < maxBatches && taken.length < request.limit) {
-    const values = [types, request.maTinh ?? null, taken, ...types];
+    const values = [types, request.maTinh ?? null, taken, ...holding.map((kind) => kind.transferType)];
     const head = (await tx.query<{ ma_tinh: string; type: TransferType }>(
       `SELECT ma_tinh, type FROM transfers WHERE ${claimable} ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED`, values,
     )).rows[0];

@@ -1,0 +1,126 @@
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { issueCard } from '../src/dev/bhxh-simulator.js';
+import { startDispatchHarness, type DispatchHarness } from './support/dispatch-harness.js';
+import { capLaiThe, thayDoiThongTin } from './support/reissue-fixtures.js';
+
+/**
+ * Card requests go to BHXH as CAP_LAI_THE records through the same dispatch as births and deaths
+ * (docs/API.md, "Card re-issue and change"): BHXH's OK issues the new card, its LOI returns the
+ * request, which its office corrects and resends, or an operator replays.
+ */
+
+let h: DispatchHarness | undefined;
+const WAIT = { timeout: 15_000, interval: 50 };
+
+afterEach(async () => {
+  const current = h;
+  h = undefined;
+  await current?.close();
+});
+
+async function start(): Promise<DispatchHarness> {
+  h = await startDispatchHarness({ env: { BHXH_TIMEOUT_MS: '2000' } });
+  return h;
+}
+
+interface TransferView {
+  status: string;
+  card: Record<string, string> | null;
+  errors: Array<{ MA_LOI: string }>;
+  document: { nguoi: { hoTen: string } };
+  bhxhDocument: Record<string, unknown>;
+  history: Array<{ action: string; toStatus: string | null }>;
+}
+
+async function detail(harness: DispatchHarness, id: string): Promise<TransferView> {
+  const response = await harness.gateway.request('operator', { method: 'GET', url: `/ngsp/v1/transfers/${id}` });
+  expect(response.statusCode, response.body).toBe(200);
+  return response.json();
+}
+
+async function waitForStatus(harness: DispatchHarness, id: string, status: string): Promise<TransferView> {
+  let seen: TransferView | undefined;
+  await vi.waitFor(async () => {
+    seen = await detail(harness, id);
+    expect(seen.status).toBe(status);
+  }, WAIT);
+  return seen as TransferView;
+}
+
+describe('CAP_LAI_THE to BHXH', () => {
+  it('answered OK: issued, with the new card; the batch is a CAP_LAI_THE batch of the province', async () => {
+    const harness = await start();
+    const doc = capLaiThe();
+    const response = await harness.gateway.request('reissue08', { method: 'POST', url: '/ngsp/v1/cap-lai-the', payload: doc });
+    expect(response.statusCode, response.body).toBe(202);
+    const { transferId, hanTra } = response.json();
+
+    await harness.runs.run();
+    const issued = await waitForStatus(harness, transferId, 'issued');
+    const delivery = harness.simulator.deliveries[0];
+    expect(delivery?.body).toMatchObject({ loai: 'CAP_LAI_THE', maTinh: '08' });
+    expect(delivery?.body.records).toEqual([expect.objectContaining({ MA_HO_SO: transferId, LY_DO: 1, HAN_TRA: hanTra.replaceAll('-', '') })]);
+    expect(issued.card).toEqual({
+      maSoBHXH: doc.nguoi.maSoBhxh, maThe: doc.maThe, gtTheTu: hanTra.replaceAll('-', ''), gtTheDen: `${hanTra.slice(0, 4)}1231`,
+    });
+  });
+
+  it('answered LOI: returned with BHXH\'s errors; its office corrects it and resends it, and the new answer issues the card', async () => {
+    const harness = await start();
+    const doc = thayDoiThongTin();
+    harness.simulator.setScript(
+      { kind: 'answer', result: (record) => ({ MA_HO_SO: record.MA_HO_SO, KET_QUA: 'LOI', LOI: [{ MA_LOI: 'SAI_HO_TEN', MO_TA: 'Họ tên không khớp' }] }) },
+      { kind: 'answer', result: issueCard },
+    );
+    const response = await harness.gateway.request('correction08', { method: 'POST', url: '/ngsp/v1/cap-lai-the', payload: doc });
+    expect(response.statusCode, response.body).toBe(202);
+    const { transferId } = response.json();
+
+    await harness.runs.run();
+    const returned = await waitForStatus(harness, transferId, 'returned');
+    expect(returned.errors).toEqual([{ MA_LOI: 'SAI_HO_TEN', MO_TA: 'Họ tên không khớp' }]);
+
+    // Another kind of account of the same office may not touch it; its own kind may.
+    const patch = (as: 'reissue08' | 'correction08') => harness.gateway.request(as, {
+      method: 'PATCH', url: `/ngsp/v1/cap-lai-the/${transferId}`, payload: { nguoi: { hoTen: 'Nguyễn Văn Bính' } },
+    });
+    expect((await patch('reissue08')).statusCode).toBe(404);
+    const corrected = await patch('correction08');
+    expect(corrected.statusCode, corrected.body).toBe(200);
+    expect(corrected.json()).toMatchObject({ status: 'returned', document: { nguoi: { hoTen: 'Nguyễn Văn Bính' } }, bhxhDocument: { HO_TEN: 'NGUYỄN VĂN BÍNH' } });
+
+    const resent = await harness.gateway.request('correction08', { method: 'POST', url: `/ngsp/v1/transfers/${transferId}/resend` });
+    expect(resent.statusCode, resent.body).toBe(200);
+    expect(resent.json().status).toBe('queued');
+
+    await harness.runs.run();
+    const issued = await waitForStatus(harness, transferId, 'issued');
+    expect(issued.card?.maThe).toBe(doc.maThe);
+    expect(harness.simulator.deliveries.map((delivery) => delivery.body.records[0]?.HO_TEN)).toEqual(['NGUYỄN VĂN BÌNH', 'NGUYỄN VĂN BÍNH']);
+    expect(issued.history.map((event) => event.action)).toEqual(expect.arrayContaining(['cap-lai-the.accepted', 'cap-lai-the.corrected', 'transfer.resend']));
+  });
+
+  it('a returned request is replayed by an operator, and a correction is refused once it is with BHXH again', async () => {
+    const harness = await start();
+    harness.simulator.setScript(
+      { kind: 'answer', result: (record) => ({ MA_HO_SO: record.MA_HO_SO, KET_QUA: 'LOI', LOI: [{ MA_LOI: 'TAM_DUNG' }] }) },
+      { kind: 'accept' },
+    );
+    const response = await harness.gateway.request('reissue08', { method: 'POST', url: '/ngsp/v1/cap-lai-the', payload: capLaiThe({ lyDo: 'hong' }) });
+    const { transferId } = response.json();
+    await harness.runs.run();
+    await waitForStatus(harness, transferId, 'returned');
+
+    const replayed = await harness.gateway.request('operator', {
+      method: 'POST', url: `/ops/v1/transfers/${transferId}/replay`, payload: { reason: 'BHXH lifted its pause' },
+    });
+    expect(replayed.statusCode, replayed.body).toBe(200);
+    await harness.runs.run();
+    await waitForStatus(harness, transferId, 'sent');
+    const late = await harness.gateway.request('reissue08', {
+      method: 'PATCH', url: `/ngsp/v1/cap-lai-the/${transferId}`, payload: { hinhThucNhanThe: 'buu_chinh', diaChiNhanThe: 'Số 5' },
+    });
+    expect(late.statusCode).toBe(409);
+    expect(late.json().error.code).toBe('INVALID_STATE');
+  });
+});
