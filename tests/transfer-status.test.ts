@@ -192,7 +192,7 @@ describe('final statuses', () => {
     const monthLater = new Date(Date.parse(waiting.createdAt) + 30 * 86_400_000);
     const report = await backlogReport(db, new WorkingCalendar([], []), monthLater, [maTinh]);
     expect(report.provinces).toEqual([{
-      maTinh, counts: { queued: 1, issued: 1, deceased: 1, merged: 1 }, oldestWaiting: waiting.createdAt, pastDeadline: 1,
+      maTinh, counts: { queued: 1, issued: 1, deceased: 1, merged: 1 }, oldestWaiting: waiting.createdAt, pastDeadline: 1, pastDueDate: 0,
       awaitingBhxhPastDeadline: 0, awaitingBhxhOldest: [],
     }]);
   });
