@@ -13,6 +13,8 @@ export const PERSONAL_FIELDS = new Set([
   'MA_SO_BHXH', 'MA_THE', 'maSoBHXH', 'maThe',
   // A D03-TS list's rows (pupils and students), in the form's JSON spelling.
   'rows', 'hoTen', 'maSoBhxh', 'ngaySinh', 'diaChi',
+  // A card request (CapLaiThe) and the record BHXH gets of it.
+  'nguoi', 'thayDoi', 'diaChiNhanThe', 'NOI_DUNG_THAY_DOI', 'GIA_TRI_MOI',
 ]);
 
 /**

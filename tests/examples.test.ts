@@ -43,6 +43,15 @@ describe('examples/', () => {
     expect(response.json()).toMatchObject({ messageId: 'vi-du-khai-tu-0001', status: 'queued' });
   });
 
+  it('cap-lai-the.json is a BHXH office\'s request for a lost card: queued, due that working day', async () => {
+    const response = await gateway.request('reissue08', {
+      method: 'POST', url: '/ngsp/v1/cap-lai-the', headers: { 'content-type': 'application/json' }, payload: example('cap-lai-the.json'),
+    });
+    expect(response.statusCode, response.body).toBe(202);
+    // Sunday 29.11.2026: counted from Monday.
+    expect(response.json()).toMatchObject({ messageId: 'vi-du-cap-lai-the-0001', status: 'queued', hanTra: '2026-11-30' });
+  });
+
   it('mot-cua.json completes khai-sinh-chua-co-bhyt.json: the birth waits received, the dossier queues it', async () => {
     const birth = await post('/ngsp/v1/khai-sinh', 'application/json', example('khai-sinh-chua-co-bhyt.json'));
     expect(birth.statusCode).toBe(202);

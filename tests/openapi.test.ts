@@ -214,11 +214,20 @@ export const unknownField: Schemas['KhaiSinh'] = { messageId: 'x', maDonVi: '022
 
 type LeaseRequest = operations['leaseBatch']['requestBody']['content']['application/json'];
 export const lease: LeaseRequest = { maTinh: '08', loai: 'CAP_THE_TE', max: 100 };
-// @ts-expect-error: loai is CAP_THE_TE or BAO_GIAM
+// @ts-expect-error: loai is CAP_THE_TE, BAO_GIAM or CAP_LAI_THE
 export const badLease: LeaseRequest = { maTinh: '08', loai: 'KHAI_SINH' };
 
 type Leased = operations['leaseBatch']['responses'][200]['content']['application/json'];
-export const records = (batch: Leased): Array<Schemas['CapTheTe'] | Schemas['BaoGiam'] | null> => batch.records;
+export const records = (batch: Leased): Array<Schemas['CapTheTe'] | Schemas['BaoGiam'] | Schemas['CapLaiTheBhxh'] | null> => batch.records;
+
+export const reissue: Schemas['CapLaiThe'] = {
+  messageId: 'CL08-2025-1', maCoQuan: '08BHXH071', maTinh: '08', lyDo: 'mat',
+  nguoi: { maSoBhxh: '0812345678', hoTen: 'Nguyễn Văn Bình', ngaySinh: '12.05.1990', gioiTinh: 1 }, hinhThucNhanThe: 'tai_tru_so',
+};
+type Reissued = operations['postCapLaiThe']['responses'][202]['content']['application/json'];
+export const hanTra = (answer: Reissued): string | undefined => answer.hanTra;
+// @ts-expect-error: lyDo is mat, hong or thay_doi_thong_tin
+export const badReason: Schemas['CapLaiThe']['lyDo'] = 'doi_the';
 export const result: Schemas['BhxhResult'] = { MA_HO_SO: 'id', KET_QUA: 'LOI', LOI: [{ MA_LOI: 'TRUNG_NHAN_KHAU' }] };
 
 type Detail = operations['getTransfer']['responses'][200]['content']['application/json'];

@@ -187,6 +187,16 @@ describe('the pino redaction of src/logger.ts', () => {
     expect(line).not.toContain('Phan Thiết');
   });
 
+  it('redacts a card request\'s person, new values and delivery address, and its CAP_LAI_THE changes', () => {
+    const line = logged({
+      request: { lyDo: 'thay_doi_thong_tin', nguoi: { hoTen: NAME, soDinhDanh: number }, thayDoi: { hoTen: 'Lê Thị Mới' }, diaChiNhanThe: 'Số 9, phường Phan Thiết' },
+      record: { NOI_DUNG_THAY_DOI: [{ TRUONG: 'HO_TEN', GIA_TRI_MOI: 'LÊ THỊ MỚI' }] },
+      change: { TRUONG: 'HO_TEN', GIA_TRI_MOI: 'LÊ THỊ MỚI' },
+    });
+    for (const text of [NAME, number, 'Lê Thị Mới', 'LÊ THỊ MỚI', 'Phan Thiết']) expect(line).not.toContain(text);
+    expect(line).toContain('thay_doi_thong_tin');
+  });
+
   it('keeps what is not personal, so the redaction is not simply dropping everything', () => {
     const line = JSON.parse(logged({ transfer: { id: 'tr-1', status: 'queued', document: doc } }));
     expect(line.transfer).toEqual({ id: 'tr-1', status: 'queued', document: '[redacted]' });
