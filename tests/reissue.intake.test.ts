@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FacilityCatalogue } from '../src/catalogues/facility-catalogue.js';
 import { khaiTu } from './support/death-fixtures.js';
-import { personalNumber, toSoapEnvelope, toXml } from './support/fixtures.js';
+import { khaiSinh, personalNumber, toSoapEnvelope, toXml } from './support/fixtures.js';
 import { countRows, startTestGateway, type ClientName, type TestGateway } from './support/gateway.js';
 import { capLaiThe, maSoBhxh, thayDoiThongTin } from './support/reissue-fixtures.js';
 
@@ -258,5 +258,63 @@ describe('CapLaiThe rules', () => {
     await expectRefused(capLaiThe({ nguoi: { ...person, soDinhDanh: undefined, maSoBhxh: bhxh }, maThe: undefined }), 'PERSON_DECEASED', [
       { path: '/nguoi/maSoBhxh', code: 'PERSON_DECEASED' },
     ]);
+  });
+});
+
+describe('correcting a card request (PATCH /ngsp/v1/cap-lai-the/{transferId})', () => {
+  const patch = (transferId: string, body: unknown, as: ClientName = 'reissue08') =>
+    gateway.request(as, { method: 'PATCH', url: `/ngsp/v1/cap-lai-the/${transferId}`, payload: body as object });
+
+  async function queued(doc = capLaiThe(), as: ClientName = 'reissue08'): Promise<string> {
+    const response = await post(doc, as);
+    expect(response.statusCode, response.body).toBe(202);
+    return response.json().transferId;
+  }
+
+  it('a queued request: the record is made again from the merged request, its due date kept, the change audited', async () => {
+    const transferId = await queued();
+    const response = await patch(transferId, { nguoi: { hoTen: 'Nguyễn Văn Bính' }, hinhThucNhanThe: 'buu_chinh', diaChiNhanThe: 'Số 5, phường Minh Xuân' });
+    expect(response.statusCode, response.body).toBe(200);
+    expect(response.json()).toMatchObject({
+      status: 'queued', hanTra: '2025-03-20',
+      bhxhDocument: { HO_TEN: 'NGUYỄN VĂN BÍNH', HINH_THUC_NHAN_THE: 2, DIA_CHI_NHAN_THE: 'Số 5, phường Minh Xuân', HAN_TRA: '20250320' },
+    });
+    expect(response.json().history.at(-1)).toMatchObject({ action: 'cap-lai-the.corrected', details: { fields: ['/nguoi', '/hinhThucNhanThe', '/diaChiNhanThe'] } });
+  });
+
+  it('is checked as at intake, and a refusal changes nothing', async () => {
+    const transferId = await queued();
+    const before = await read(transferId);
+    const refused = await patch(transferId, { thayDoi: { hoTen: 'Nguyễn Văn Bình An' } });
+    expect(refused.statusCode).toBe(400);
+    expect(refused.json().error.details).toEqual([expect.objectContaining({ path: '/thayDoi', code: 'NOT_ALLOWED' })]);
+    expect((await read(transferId)).history).toEqual(before.history);
+  });
+
+  it('cannot change the reason or the province: a different one is a new request', async () => {
+    const transferId = await queued();
+    for (const body of [{ lyDo: 'hong' }, { maTinh: '01' }]) {
+      const response = await patch(transferId, body);
+      expect(response.statusCode).toBe(400);
+      expect(response.json().error.details[0]).toMatchObject({ code: 'ADDITIONALPROPERTIES' });
+    }
+  });
+
+  it('cannot make it a second open request for another person', async () => {
+    const other = capLaiThe();
+    await queued(other);
+    const transferId = await queued();
+    const response = await patch(transferId, { nguoi: other.nguoi, maThe: other.maThe });
+    expect(response.statusCode).toBe(409);
+    expect(response.json().error.code).toBe('DUPLICATE_REQUEST');
+  });
+
+  it('only a card request, and only one the client may read', async () => {
+    const birth = await gateway.request('registry08', { method: 'POST', url: '/ngsp/v1/khai-sinh', payload: khaiSinh() });
+    expect((await patch(birth.json().transferId, { maCoQuan: '08BHXH070' }, 'operator')).statusCode).toBe(404);
+    const change = await queued(thayDoiThongTin(), 'correction08');
+    expect((await patch(change, { maCoQuan: '08BHXH070' }, 'reissue08')).statusCode).toBe(404);
+    expect((await patch(change, { maCoQuan: '08BHXH070' }, 'reissue01')).statusCode).toBe(404);
+    expect((await patch(change, { maCoQuan: '08BHXH070' }, 'correction08')).statusCode).toBe(200);
   });
 });
