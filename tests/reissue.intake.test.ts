@@ -318,3 +318,24 @@ describe('correcting a card request (PATCH /ngsp/v1/cap-lai-the/{transferId})', 
     expect((await patch(change, { maCoQuan: '08BHXH070' }, 'correction08')).statusCode).toBe(200);
   });
 });
+
+describe('a death registered after a card request', () => {
+  it('stops the person\'s requests not yet with BHXH, found by either number: they end deceased', async () => {
+    const bhxh = maSoBhxh();
+    const death = khaiTu({ hoTich: { nktMaSoBHXH: bhxh } });
+    const person = { ngaySinh: '12.05.1950', hoTen: 'Đặng Văn Ẩn', gioiTinh: 1 };
+    const byNumber = await post(capLaiThe({ nguoi: { ...person, soDinhDanh: death.hoTich.nktSoDDCN, maSoBhxh: undefined }, maThe: undefined }));
+    const byBhxhNumber = await post(thayDoiThongTin({ nguoi: { ...person, soDinhDanh: undefined, maSoBhxh: bhxh }, maThe: undefined }), 'correction08');
+    const someoneElse = await post(capLaiThe());
+    expect([byNumber.statusCode, byBhxhNumber.statusCode, someoneElse.statusCode]).toEqual([202, 202, 202]);
+
+    const registered = await gateway.request('registry08', { method: 'POST', url: '/ngsp/v1/khai-tu', payload: death });
+    expect(registered.statusCode, registered.body).toBe(202);
+    for (const response of [byNumber, byBhxhNumber]) {
+      const transfer = await read(response.json().transferId);
+      expect(transfer.status).toBe('deceased');
+      expect(transfer.history.at(-1)).toMatchObject({ action: 'transfer.person-deceased', details: { death: registered.json().transferId } });
+    }
+    expect((await read(someoneElse.json().transferId)).status).toBe('queued');
+  });
+});

@@ -8,6 +8,7 @@ import { duplicatePerson } from '../../errors.js';
 import { insertTransferInTx, isUniqueViolation, moveTransfersInTx } from '../../store/transfers.js';
 import { absorbDossiersInTx, waitingDeathDossiersInTx } from '../dossier/waiting.js';
 import type { DispatchFacts, MessageModule, ModuleDependencies } from '../message-module.js';
+import { bhxhNumberLock, unsentRequestsOfInTx } from '../reissue/standing.js';
 import { checkKhaiTu } from './rules.js';
 
 /**
@@ -32,17 +33,19 @@ export function deathModule(deps: ModuleDependencies): MessageModule<KhaiTu> {
       return {
         maTinh: doc.hoTich.noiDangKy.maTinh,
         provincePath: '/hoTich/noiDangKy/maTinh',
-        locks: [`person:${soDinhDanh}`],
+        locks: [`person:${soDinhDanh}`, ...(doc.hoTich.nktMaSoBHXH ? [bhxhNumberLock(doc.hoTich.nktMaSoBHXH)] : [])],
         check: () => checkKhaiTu(doc, deps.catalogues, today),
         async store(tx, arrival) {
           // Every row this death will change is locked first; the audit chain's lock (taken by the
           // first audit append) comes last, as everywhere, so a death can never deadlock a claim or a PATCH.
-          // A card not yet sent for this person must never be issued now (docs/DOMAIN.md, "Deaths"). One in flight
-          // is left to finish: the dispatcher holds this death back until BHXH has answered it.
+          // A card not yet sent for this person, a birth's or one asked for again, must never be issued
+          // now (docs/DOMAIN.md, "Deaths"). One in flight is left to finish: the dispatcher holds this
+          // death back until BHXH has answered it.
           const cards = await tx.query<{ id: string; status: TransferStatus }>(
             'SELECT id, status FROM transfers WHERE type = $1 AND so_dinh_danh = $2 AND status = ANY($3::text[]) FOR UPDATE',
             ['KHAI_SINH', soDinhDanh, CARD_NOT_YET_SENT],
           );
+          const requests = await unsentRequestsOfInTx(tx, { soDinhDanh, maSoBhxh: doc.hoTich.nktMaSoBHXH });
           const dossiers = await waitingDeathDossiersInTx(tx, doc.maHoSoMCDT, soDinhDanh, doc.hoTich.noiDangKy.maTinh);
           const transferId = newId();
           const maHoSo = doc.maHoSoMCDT ?? dossiers[0]?.read.maHoSo;
@@ -65,7 +68,7 @@ export function deathModule(deps: ModuleDependencies): MessageModule<KhaiTu> {
             throw isUniqueViolation(error, 'transfers_one_death_per_person') ? duplicatePerson('death', '/hoTich/nktSoDDCN') : error;
           });
           await absorbDossiersInTx(tx, dossiers, transferId, arrival.client.id);
-          await moveTransfersInTx(tx, cards.rows.map((card) => ({
+          await moveTransfersInTx(tx, [...cards.rows, ...requests].map((card) => ({
             id: card.id, fromStatus: card.status, toStatus: 'deceased', batchId: null,
             event: { actor: arrival.client.id, action: 'transfer.person-deceased', details: { death: transferId } },
           })));

@@ -1,5 +1,5 @@
 import type { CapLaiThe, LyDoCapLai } from '../../domain/documents.js';
-import { FINAL_STATUSES } from '../../domain/transfer-status.js';
+import { CARD_NOT_YET_SENT, FINAL_STATUSES, type TransferStatus } from '../../domain/transfer-status.js';
 import { duplicateRequest, personDeceased, type GatewayError } from '../../errors.js';
 import type { Queryable } from '../../store/database.js';
 import { registeredDeathOf } from '../birth/standing.js';
@@ -16,9 +16,12 @@ export function personPath(nguoi: CapLaiThe['nguoi']): string {
 export function reissueLocks(nguoi: CapLaiThe['nguoi']): string[] {
   return [
     ...(nguoi.soDinhDanh !== undefined ? [`person:${nguoi.soDinhDanh}`] : []),
-    ...(nguoi.maSoBhxh !== undefined ? [`bhxh-number:${nguoi.maSoBhxh}`] : []),
+    ...(nguoi.maSoBhxh !== undefined ? [bhxhNumberLock(nguoi.maSoBhxh)] : []),
   ];
 }
+
+/** The lock of a person known by BHXH number: a death giving the number takes it too. */
+export const bhxhNumberLock = (maSoBhxh: string) => `bhxh-number:${maSoBhxh}`;
 
 /**
  * Why this request cannot be stored, or null: a death is registered for the person (by either
@@ -45,4 +48,21 @@ export async function reissueRefusalInTx(
   if (row?.dead) return personDeceased(personPath(request.nguoi));
   if (row?.open_id) return duplicateRequest(personPath(request.nguoi), row.open_id);
   return null;
+}
+
+/**
+ * A person's card requests that have not reached BHXH, by either number, locked: a death registered
+ * for the person stops them, as it stops a birth's card (docs/DOMAIN.md, "Deaths").
+ */
+export async function unsentRequestsOfInTx(
+  tx: Queryable, person: { soDinhDanh: string; maSoBhxh?: string },
+): Promise<Array<{ id: string; status: TransferStatus }>> {
+  const { rows } = await tx.query<{ id: string; status: TransferStatus }>(
+    `SELECT id, status FROM transfers
+      WHERE type = 'CAP_LAI_THE' AND status = ANY($3::text[])
+        AND (so_dinh_danh = $1 OR document->'nguoi'->>'maSoBhxh' = $2::text)
+      ORDER BY id FOR UPDATE`,
+    [person.soDinhDanh, person.maSoBhxh ?? null, CARD_NOT_YET_SENT],
+  );
+  return rows;
 }
