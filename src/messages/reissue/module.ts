@@ -22,7 +22,7 @@ export const REASONS_BY_ROLE = {
   correction: ['thay_doi_thong_tin'],
 } as const satisfies Partial<Record<Role, readonly LyDoCapLai[]>>;
 
-const ROLES_BY_REASON = (reason: LyDoCapLai): Role[] =>
+const rolesSending = (reason: LyDoCapLai): Role[] =>
   (Object.entries(REASONS_BY_ROLE) as Array<[Role, readonly LyDoCapLai[]]>).filter(([, reasons]) => reasons.includes(reason)).map(([role]) => role);
 
 /** What each of those roles may read: re-issues of its reasons. */
@@ -50,7 +50,7 @@ export function reissueModule(deps: ModuleDependencies): MessageModule<CapLaiThe
       return {
         maTinh: doc.maTinh,
         provincePath: '/maTinh',
-        senders: { roles: ROLES_BY_REASON(doc.lyDo), path: '/lyDo' },
+        senders: { roles: rolesSending(doc.lyDo), path: '/lyDo' },
         locks: reissueLocks(doc.nguoi),
         check: () => reissueRules(deps.catalogues, today)(doc),
         async store(tx, arrival) {
