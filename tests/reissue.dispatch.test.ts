@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { issueCard } from '../src/dev/bhxh-simulator.js';
 import { startDispatchHarness, type DispatchHarness } from './support/dispatch-harness.js';
+import { startTestGateway } from './support/gateway.js';
 import { capLaiThe, thayDoiThongTin } from './support/reissue-fixtures.js';
 
 /**
@@ -122,5 +123,54 @@ describe('CAP_LAI_THE to BHXH', () => {
     });
     expect(late.statusCode).toBe(409);
     expect(late.json().error.code).toBe('INVALID_STATE');
+  });
+});
+
+describe('CAP_LAI_THE leased by BHXH', () => {
+  it('BHXH leases the province\'s card requests as a CAP_LAI_THE batch and answers them: OK issues, LOI returns', async () => {
+    const gateway = await startTestGateway();
+    try {
+      const ids: string[] = [];
+      for (const doc of [capLaiThe(), capLaiThe({ lyDo: 'hong' })]) {
+        const response = await gateway.request('reissue08', { method: 'POST', url: '/ngsp/v1/cap-lai-the', payload: doc });
+        expect(response.statusCode, response.body).toBe(202);
+        ids.push(response.json().transferId);
+      }
+      const births = await gateway.request('bhxh08', { method: 'POST', url: '/bhxh/v1/batches/lease', payload: { maTinh: '08', loai: 'CAP_THE_TE' } });
+      expect(births.statusCode).toBe(204);
+      const leased = await gateway.request('bhxh08', { method: 'POST', url: '/bhxh/v1/batches/lease', payload: { maTinh: '08', loai: 'CAP_LAI_THE' } });
+      expect(leased.statusCode, leased.body).toBe(200);
+      const batch = leased.json() as { batchId: string; loai: string; records: Array<Record<string, unknown>> };
+      expect(batch.loai).toBe('CAP_LAI_THE');
+      expect(batch.records.map((record) => record.MA_HO_SO)).toEqual(ids);
+
+      const [ok, loi] = batch.records as [Record<string, unknown>, Record<string, unknown>];
+      const answered = await gateway.request('bhxh08', {
+        method: 'POST', url: `/bhxh/v1/batches/${batch.batchId}/results`,
+        payload: { results: [issueCard(ok), { MA_HO_SO: loi.MA_HO_SO, KET_QUA: 'LOI', LOI: [{ MA_LOI: 'THE_DA_CAP' }] }] },
+      });
+      expect(answered.statusCode, answered.body).toBe(200);
+      const read = async (id: string) => (await gateway.request('operator', { method: 'GET', url: `/ngsp/v1/transfers/${id}` })).json();
+      expect(await read(ids[0] as string)).toMatchObject({ status: 'issued', card: { maThe: ok.MA_THE } });
+      expect(await read(ids[1] as string)).toMatchObject({ status: 'returned', errors: [{ MA_LOI: 'THE_DA_CAP' }] });
+    } finally {
+      await gateway.close();
+    }
+  });
+
+  it('an OK without the new card is rejected, never applied', async () => {
+    const gateway = await startTestGateway();
+    try {
+      const response = await gateway.request('reissue08', { method: 'POST', url: '/ngsp/v1/cap-lai-the', payload: capLaiThe() });
+      const leased = (await gateway.request('bhxh08', { method: 'POST', url: '/bhxh/v1/batches/lease', payload: { maTinh: '08', loai: 'CAP_LAI_THE' } })).json();
+      const answered = await gateway.request('bhxh08', {
+        method: 'POST', url: `/bhxh/v1/batches/${leased.batchId}/results`,
+        payload: { results: [{ MA_HO_SO: response.json().transferId, KET_QUA: 'OK' }] },
+      });
+      expect(answered.json().rejected).toEqual([expect.objectContaining({ MA_HO_SO: response.json().transferId, reason: expect.stringContaining('MA_THE') })]);
+      expect((await gateway.request('operator', { method: 'GET', url: `/ngsp/v1/transfers/${response.json().transferId}` })).json().status).toBe('sent');
+    } finally {
+      await gateway.close();
+    }
   });
 });
