@@ -17,6 +17,7 @@ const ALLOWED: Record<Role, string[]> = {
     'patchKhaiSinh', 'patchCapLaiThe', 'resendTransfer', 'getTransfer', 'listTransfers', 'listAuditEvents', 'verifyAuditChain',
     'listTransfersForOperators', 'replayTransfer', 'replayTransfers', 'getReplayJob', 'pauseDispatch', 'resumeDispatch', 'runDispatch',
     'getDispatchState', 'reloadCatalogues', 'getBacklogReport', 'listCallbacks', 'retryCallbacks', 'getDanhSach', 'getDanhSachFile',
+    'listStaleDossiers', 'linkDossierToBirth', 'closeDossier',
   ],
   auditor: ['getTransfer', 'listTransfers', 'listAuditEvents', 'verifyAuditChain', 'getDanhSach', 'getDanhSachFile'],
   school: ['postDanhSach', 'getDanhSach', 'getDanhSachFile', 'patchDanhSachRow', 'sendDanhSach'],
