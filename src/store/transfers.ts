@@ -58,7 +58,7 @@ interface TransferRow {
   batch_id?: string | null;
   ma_ho_so?: string | null;
   reason?: string | null;
-  due_on?: Date | string | null;
+  due_on?: string | null;
   created_at: Date | string;
   updated_at: Date | string;
 }
@@ -81,18 +81,10 @@ function fromRow(row: TransferRow): Transfer {
     batchId: row.batch_id ?? null,
     maHoSo: row.ma_ho_so ?? null,
     reason: row.reason ?? null,
-    dueOn: dayOf(row.due_on ?? null),
+    dueOn: row.due_on ?? null,
     createdAt: new Date(row.created_at).toISOString(),
     updatedAt: new Date(row.updated_at).toISOString(),
   };
-}
-
-/** A `date` column as YYYY-MM-DD: pg gives a Date at local midnight, PGlite may give the text. */
-function dayOf(value: Date | string | null): string | null {
-  if (value === null) return null;
-  if (typeof value === 'string') return value.slice(0, 10);
-  const pad = (n: number) => String(n).padStart(2, '0');
-  return `${value.getFullYear()}-${pad(value.getMonth() + 1)}-${pad(value.getDate())}`;
 }
 
 export type NewTransfer = Omit<Transfer, 'createdAt' | 'updatedAt' | 'bhxhErrors' | 'card' | 'batchId' | 'maHoSo' | 'reason' | 'dueOn'>
@@ -121,7 +113,7 @@ export async function insertTransferInTx(
   assertMayMove(transfer.id, null, transfer.status);
   const inserted = await tx.query<TransferRow>(
     `INSERT INTO transfers (id, type, client_id, message_id, status, ma_tinh, ma_don_vi, so_dinh_danh, document, missing, bhxh_document, ma_ho_so, reason, due_on)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb, $10::jsonb, $11::jsonb, $12, $13, $14::date)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb, $10::jsonb, $11::jsonb, $12, $13, $14)
      RETURNING *`,
     [
       transfer.id, transfer.type, transfer.clientId, transfer.messageId, transfer.status, transfer.maTinh,

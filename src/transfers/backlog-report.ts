@@ -59,13 +59,13 @@ export async function backlogReport(db: Queryable, calendar: WorkingCalendar, no
   const today = toIsoDate(todayInVietnam(now));
   const scope = provinces ?? null;
   // $1 the registration cut-off, $2 today in Vietnam, in both statements.
-  const late = 'CASE WHEN due_on IS NULL THEN created_at < $1::timestamptz ELSE due_on < $2::date END';
+  const late = 'CASE WHEN due_on IS NULL THEN created_at < $1::timestamptz ELSE due_on < $2::text END';
   const [counts, awaiting] = await Promise.all([
     db.query<{ ma_tinh: string; status: TransferStatus; count: string | number; oldest: Date | string | null; late: string | number; past_due: string | number }>(
       `SELECT ma_tinh, status, count(*) AS count,
               min(created_at) AS oldest,
               count(*) FILTER (WHERE ${late}) AS late,
-              count(*) FILTER (WHERE due_on < $2::date) AS past_due
+              count(*) FILTER (WHERE due_on < $2::text) AS past_due
          FROM transfers
         WHERE ($3::text[] IS NULL OR ma_tinh = ANY($3))
         GROUP BY ma_tinh, status

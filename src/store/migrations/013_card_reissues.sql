@@ -11,8 +11,10 @@ ALTER TABLE batches ADD CONSTRAINT batches_loai_check
 -- What a request is for, where its type has kinds that different roles may see (a re-issue's lyDo),
 -- and the day by whose end it is due, where its type has a deadline of its own (a re-issue's hanTra):
 -- the backlog counts such a record against that day rather than the deadline from registration.
+-- due_on is YYYY-MM-DD text, compared as text (ISO order is date order): pg and PGlite would hand a
+-- `date` back as a Date at different midnights (local and UTC), so one day could read as another.
 ALTER TABLE transfers ADD COLUMN reason text;
-ALTER TABLE transfers ADD COLUMN due_on date;
+ALTER TABLE transfers ADD COLUMN due_on text CHECK (due_on ~ '^[0-9]{4}-[0-9]{2}-[0-9]{2}$');
 
 -- A re-issue may name its person by BHXH number alone: an open request, or a registered death, is
 -- found by it too.
