@@ -80,6 +80,6 @@ function mergedRequest(current: Transfer, correction: ReissueCorrection): CapLai
 /** The person locks of the request as stored and as corrected, as far as can be told before validation. */
 function locksFor(transfer: Transfer, correction: ReissueCorrection): string[] {
   const stored = (transfer.document as unknown as CapLaiThe).nguoi;
-  const next = normaliseDocument({ ...stored, ...correction.nguoi }) as CapLaiThe['nguoi'];
+  const next = normaliseDocument({ ...stored, ...correction.nguoi }, 0, '/nguoi') as CapLaiThe['nguoi'];
   return [...new Set([...reissueLocks(stored), ...reissueLocks(next)])];
 }
