@@ -118,8 +118,8 @@ describe('console pages and cookies', () => {
     expect(cookieNamed(tls.response, 'lienthong_console')).toMatch(/; HttpOnly; SameSite=Strict; Secure/);
   });
 
-  it('refuses a wrong key, a registry key, and a sign-in form without its token', async () => {
-    for (const key of ['not-a-key', gateway.keys.registry08, gateway.keys.bhxh08]) {
+  it('refuses a wrong key, a registry key, a BHXH office\'s re-issue or change key, and a sign-in form without its token', async () => {
+    for (const key of ['not-a-key', gateway.keys.registry08, gateway.keys.bhxh08, gateway.keys.reissue08, gateway.keys.correction08]) {
       const { response, signed } = await signInWith(key);
       expect(signed).toBeUndefined();
       expect(response.statusCode).toBe(401);
@@ -128,7 +128,7 @@ describe('console pages and cookies', () => {
     // Refusals are logged, the keys tried never.
     const logged = gateway.logLines.join('');
     expect(logged).toContain('console sign-in refused');
-    for (const key of ['not-a-key', gateway.keys.registry08, gateway.keys.bhxh08]) expect(logged).not.toContain(key);
+    for (const key of ['not-a-key', gateway.keys.registry08, gateway.keys.bhxh08, gateway.keys.reissue08]) expect(logged).not.toContain(key);
     const forged = await gateway.app.inject({ method: 'POST', url: '/console/login', headers: FORM, payload: form({ key: gateway.keys.operator }) });
     expect(forged.statusCode).toBe(403);
     expect(cookieNamed(forged, 'lienthong_console')).toBeUndefined();
