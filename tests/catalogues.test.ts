@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -197,6 +197,30 @@ describe('reloading without a restart', () => {
     expect(stdout).toMatch(/2 facilities/);
     await vi.waitFor(async () => expect((await push(gateway, '08002')).statusCode).toBe(400), { timeout: 5000, interval: 50 });
     expect((await push(gateway, '08C51')).statusCode).toBe(202);
+  });
+
+  it('follows lists mounted from a Kubernetes ConfigMap, whose update swaps the hidden ..data symlink', async () => {
+    const mount = mkdtempSync(join(tmpdir(), 'lienthong-configmap-'));
+    cleanups.push(() => rmSync(mount, { recursive: true, force: true }));
+    const generation = (name: string, facilities: Array<{ code: string; name: string }>) => {
+      mkdirSync(join(mount, name));
+      copyFileSync(config.unitsFile, join(mount, name, 'units.json'));
+      copyFileSync(config.holidaysFile, join(mount, name, 'holidays.json'));
+      writeFileSync(join(mount, name, 'facilities.json'), JSON.stringify({ facilities }));
+    };
+    generation('..2026_11_29_01', []);
+    symlinkSync('..2026_11_29_01', join(mount, '..data'));
+    const files = { units: join(mount, 'units.json'), facilities: join(mount, 'facilities.json'), holidays: join(mount, 'holidays.json') };
+    for (const file of Object.values(files)) symlinkSync(join('..data', file.slice(mount.length + 1)), file);
+    const catalogues = Catalogues.fromFiles(files);
+    catalogues.watch(pino({ level: 'silent' }));
+    cleanups.push(() => catalogues.close());
+    expect(catalogues.facilities.size).toBe(0);
+
+    generation('..2026_11_29_02', [{ code: '08C51', name: 'Trạm y tế phường Minh Xuân' }]);
+    symlinkSync('..2026_11_29_02', join(mount, '..data_tmp'));
+    renameSync(join(mount, '..data_tmp'), join(mount, '..data'));
+    await vi.waitFor(() => expect(catalogues.facilities.size).toBe(1), { timeout: 5000, interval: 50 });
   });
 
   it('imports a unit list from CSV, ending the list before it', async () => {

@@ -1,12 +1,12 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { once } from 'node:events';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createInterface } from 'node:readline';
-import type { Logger } from 'pino';
+import { pino, type Logger } from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { ClientRegistry, sha256OfKey } from '../src/auth/clients.js';
 import { khaiSinh } from './support/fixtures.js';
@@ -30,13 +30,19 @@ function writeClients(file: string, content: string) {
   renameSync(`${file}.new`, file);
 }
 
-function nextLogLine(gateway: TestGateway, pattern: RegExp): Promise<string> {
+/** The first log line after now that matches; rejects (and stops looking) if none comes within `boundMs`. */
+function nextLogLine(gateway: TestGateway, pattern: RegExp, boundMs = 10_000): Promise<string> {
   const seen = gateway.logLines.length;
-  return new Promise((resolve) => {
+  return new Promise((resolve, reject) => {
+    const giveUp = setTimeout(() => {
+      clearInterval(look);
+      reject(new Error(`no log line matching ${pattern} within ${boundMs} ms`));
+    }, boundMs);
     const look = setInterval(() => {
       const line = gateway.logLines.slice(seen).find((candidate) => pattern.test(candidate));
       if (line) {
         clearInterval(look);
+        clearTimeout(giveUp);
         resolve(line);
       }
     }, 20);
@@ -100,6 +106,35 @@ describe('the clients file is followed without a restart', () => {
     expect(registry.ids()).toEqual(before);
     expect((await dispatchStateAs(NEW_KEY)).statusCode).toBe(200);
     expect((await dispatchStateAs(OLD_KEY)).statusCode).toBe(401);
+  });
+});
+
+describe('a clients file mounted from a Kubernetes Secret or ConfigMap', () => {
+  it('is reloaded when the kubelet swaps the hidden ..data symlink to a new folder', async () => {
+    // The kubelet's layout: clients.json -> ..data/clients.json, ..data -> ..<timestamp>/; an update
+    // writes a new timestamped folder and renames a new symlink over ..data, so no event names clients.json.
+    const mount = mkdtempSync(join(tmpdir(), 'lienthong-secret-'));
+    const generation = (name: string, content: string) => {
+      mkdirSync(join(mount, name));
+      writeFileSync(join(mount, name, 'clients.json'), content);
+    };
+    generation('..2026_11_29_01', JSON.stringify([operatorWith(OLD_KEY)]));
+    symlinkSync('..2026_11_29_01', join(mount, '..data'));
+    symlinkSync(join('..data', 'clients.json'), join(mount, 'clients.json'));
+    const registry = ClientRegistry.fromFile(join(mount, 'clients.json'));
+    registry.watch(pino({ level: 'silent' }));
+    try {
+      expect(registry.authenticate(OLD_KEY)?.id).toBe('ops-rotating');
+      const reloaded = new Promise<void>((resolve) => registry.onReload(resolve));
+      generation('..2026_11_29_02', JSON.stringify([operatorWith(OLD_KEY), { ...operatorWith(NEW_KEY), id: 'ops-next' }]));
+      symlinkSync('..2026_11_29_02', join(mount, '..data_tmp'));
+      renameSync(join(mount, '..data_tmp'), join(mount, '..data'));
+      await reloaded;
+      expect(registry.authenticate(NEW_KEY)?.id).toBe('ops-next');
+    } finally {
+      registry.close();
+      rmSync(mount, { recursive: true, force: true });
+    }
   });
 });
 

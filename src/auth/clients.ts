@@ -1,8 +1,8 @@
 import { hash, randomBytes, timingSafeEqual } from 'node:crypto';
-import { readFileSync, watch, type FSWatcher } from 'node:fs';
-import { basename, dirname } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { Ajv } from 'ajv';
 import type { Logger } from 'pino';
+import { FollowFiles } from '../follow-files.js';
 
 /**
  * `reissue` and `correction` are a BHXH office's least-privilege accounts (docs/DOMAIN.md, "Card
@@ -103,8 +103,7 @@ function readClientsFile(path: string): ClientEntry[] {
 export class ClientRegistry {
   private clients: ClientEntry[];
   private readonly listeners: Array<() => void> = [];
-  private watcher: FSWatcher | undefined;
-  private pending: NodeJS.Timeout | undefined;
+  private follower: FollowFiles | undefined;
 
   constructor(stored: StoredClient[], private readonly file?: string) {
     this.clients = entriesOf(stored);
@@ -151,24 +150,17 @@ export class ClientRegistry {
     this.listeners.push(listener);
   }
 
-  /** Reloads shortly after the file changes (editors write in several steps). */
-  watch(logger: Logger): void {
-    if (!this.file || this.watcher) return;
-    const file = this.file;
-    // The folder, not the file: a rotation may replace the file by renaming a new one over it.
-    this.watcher = watch(dirname(file), (_event, changed) => {
-      if (changed !== null && changed !== basename(file)) return;
-      clearTimeout(this.pending);
-      this.pending = setTimeout(() => this.reloadAndLog(logger, 'file changed'), 200);
-      this.pending.unref();
+  /** Reloads shortly after the file's content changes, however it was replaced (docs/DEPLOYMENT.md). */
+  watch(logger: Logger, watchFolder?: ConstructorParameters<typeof FollowFiles>[0]['watchFolder']): void {
+    if (!this.file || this.follower) return;
+    this.follower = new FollowFiles({
+      files: [this.file], what: 'clients file', logger, watchFolder, changed: () => this.reloadAndLog(logger, 'file changed'),
     });
-    this.watcher.unref();
   }
 
   close(): void {
-    clearTimeout(this.pending);
-    this.watcher?.close();
-    this.watcher = undefined;
+    this.follower?.close();
+    this.follower = undefined;
   }
 
   /** The client this key belongs to now, or null: a key withdrawn from the file is refused at once. */

@@ -1,7 +1,6 @@
-import { watch, type FSWatcher } from 'node:fs';
-import { basename, dirname } from 'node:path';
 import type { Logger } from 'pino';
 import type { WorkingCalendar } from '../domain/working-days.js';
+import { FollowFiles } from '../follow-files.js';
 import { packagePath } from '../package-files.js';
 import { StartupError } from '../startup-error.js';
 import { FacilityCatalogue } from './facility-catalogue.js';
@@ -34,8 +33,7 @@ function load<T>(path: string, read: (path: string) => T): T {
  * `POST /ops/v1/catalogues/reload` — never a restart.
  */
 export class Catalogues {
-  private watchers: FSWatcher[] = [];
-  private pending: NodeJS.Timeout | undefined;
+  private follower: FollowFiles | undefined;
 
   constructor(
     public units: UnitCatalogue,
@@ -72,31 +70,23 @@ export class Catalogues {
     return { facilities: facilities.size };
   }
 
-  /** Reloads shortly after any file changes (editors write in several steps). */
-  watch(logger: Logger): void {
-    if (!this.files) return;
-    // The folder, not the file: a refresh replaces the file by renaming a new one over it.
-    for (const file of [this.files.units, this.files.facilities, this.files.holidays]) {
-      const watcher = watch(dirname(file), (_event, changed) => {
-        if (changed !== null && changed !== basename(file)) return;
-        clearTimeout(this.pending);
-        this.pending = setTimeout(() => {
-          try {
-            logger.info(this.reload(), 'catalogues reloaded');
-          } catch (error) {
-            logger.error({ err: error }, 'catalogue file changed but is not valid: keeping the lists in use');
-          }
-        }, 200);
-        this.pending.unref();
-      });
-      watcher.unref();
-      this.watchers.push(watcher);
-    }
+  /** Reloads shortly after any file's content changes, however it was replaced (docs/DEPLOYMENT.md). */
+  watch(logger: Logger, watchFolder?: ConstructorParameters<typeof FollowFiles>[0]['watchFolder']): void {
+    if (!this.files || this.follower) return;
+    this.follower = new FollowFiles({
+      files: [this.files.units, this.files.facilities, this.files.holidays], what: 'catalogues', logger, watchFolder,
+      changed: () => {
+        try {
+          logger.info(this.reload(), 'catalogues reloaded');
+        } catch (error) {
+          logger.error({ err: error }, 'catalogue file changed but is not valid: keeping the lists in use');
+        }
+      },
+    });
   }
 
   close(): void {
-    clearTimeout(this.pending);
-    for (const watcher of this.watchers) watcher.close();
-    this.watchers = [];
+    this.follower?.close();
+    this.follower = undefined;
   }
 }
