@@ -92,7 +92,34 @@ describe('the clients file is followed without a restart', () => {
     expect(registry.byId('ops-renamed')).toMatchObject({ roles: ['operator'] });
   });
 
+  it('a key is rotated with an overlap: the client holds both digests, then only the new one', async () => {
+    const ROTATED = 'rotation-overlap-key-5555555555';
+    const withKeys = (...keys: string[]) => JSON.stringify([{ ...operatorWith(NEW_KEY), id: 'ops-overlap', keySha256: keys.map(sha256OfKey) }]);
+    let reloaded = new Promise<void>((resolve) => registry.onReload(resolve));
+    writeClients(file, withKeys(NEW_KEY, ROTATED));
+    await reloaded;
+    for (const key of [NEW_KEY, ROTATED]) {
+      expect((await dispatchStateAs(key)).statusCode).toBe(200);
+      expect(registry.authenticate(key)?.id).toBe('ops-overlap');
+      expect(registry.stillHolding('ops-overlap', sha256OfKey(key))).toMatchObject({ id: 'ops-overlap' });
+    }
+
+    reloaded = new Promise<void>((resolve) => registry.onReload(resolve));
+    writeClients(file, withKeys(ROTATED));
+    await reloaded;
+    expect((await dispatchStateAs(ROTATED)).statusCode).toBe(200);
+    expect((await dispatchStateAs(NEW_KEY)).statusCode).toBe(401);
+    expect(registry.stillHolding('ops-overlap', sha256OfKey(NEW_KEY))).toBeNull();
+    expect(registry.stillHolding('ops-overlap', sha256OfKey(ROTATED))).toMatchObject({ id: 'ops-overlap' });
+
+    reloaded = new Promise<void>((resolve) => registry.onReload(resolve));
+    writeClients(file, JSON.stringify([operatorWith(NEW_KEY)]));
+    await reloaded;
+  });
+
   it.each([
+    ['one key for two clients', JSON.stringify([operatorWith(OLD_KEY), { ...operatorWith(OLD_KEY), id: 'ops-other', keySha256: [sha256OfKey(OLD_KEY)] }])],
+    ['an empty list of keys', JSON.stringify([{ ...operatorWith(OLD_KEY), keySha256: [] }])],
     ['not JSON', `[{"id":"ops-x","keySha256":"${sha256OfKey(OLD_KEY)}","callbackSecret":"${SECRET}" oops`],
     ['a client the schema refuses', JSON.stringify([{ ...operatorWith(OLD_KEY), roles: ['superuser'], callbackSecret: SECRET }])],
     ['the same id twice', JSON.stringify([operatorWith(OLD_KEY), operatorWith(OLD_KEY)])],

@@ -31,7 +31,8 @@ export interface ApiClient {
 }
 
 interface StoredClient extends ApiClient {
-  keySha256: string;
+  /** Several while a key is rotated: the new key is added, clients switch, the old one is removed. */
+  keySha256: string | string[];
 }
 
 const clientsFileSchema = {
@@ -42,7 +43,12 @@ const clientsFileSchema = {
     required: ['id', 'keySha256', 'roles', 'units'],
     properties: {
       id: { type: 'string', pattern: '^[A-Za-z0-9._-]{1,64}$' },
-      keySha256: { type: 'string', pattern: '^[0-9a-f]{64}$' },
+      keySha256: {
+        anyOf: [
+          { type: 'string', pattern: '^[0-9a-f]{64}$' },
+          { type: 'array', minItems: 1, uniqueItems: true, items: { type: 'string', pattern: '^[0-9a-f]{64}$' } },
+        ],
+      },
       roles: { type: 'array', minItems: 1, items: { enum: [...ROLES] } },
       units: { type: 'array', minItems: 1, items: { type: 'string', pattern: '^(\\*|[0-9]{2})$' } },
       callbackUrl: { type: 'string', pattern: '^https?://' },
@@ -62,14 +68,21 @@ const validateClientsFile = new Ajv({ allErrors: true }).compile(clientsFileSche
 
 export const sha256OfKey = (key: string) => hash('sha256', key, 'hex');
 
-type ClientEntry = { client: ApiClient; digest: Buffer };
+type ClientEntry = { client: ApiClient; digests: Buffer[] };
 
 function entriesOf(stored: StoredClient[]): ClientEntry[] {
   const ids = new Set<string>();
+  const keys = new Set<string>();
   return stored.map(({ keySha256, ...client }) => {
     if (ids.has(client.id)) throw new Error(`client id "${client.id}" appears twice`);
     ids.add(client.id);
-    return { client, digest: Buffer.from(keySha256, 'hex') };
+    const digests = typeof keySha256 === 'string' ? [keySha256] : keySha256;
+    // One key for two clients would make who it signs in as depend on the file's order.
+    for (const digest of digests) {
+      if (keys.has(digest)) throw new Error(`client "${client.id}" has a key another client has`);
+      keys.add(digest);
+    }
+    return { client, digests: digests.map((digest) => Buffer.from(digest, 'hex')) };
   });
 }
 
@@ -91,8 +104,8 @@ function readClientsFile(path: string): ClientEntry[] {
 }
 
 /**
- * The API clients. Only SHA-256 digests of keys are held; a presented key is hashed and compared
- * with every client's digest in constant time, so neither the match nor its position leaks timing.
+ * The API clients. Only SHA-256 digests of keys are held (one or more per client: a rotation's
+ * overlap); a presented key is hashed and compared with every digest in constant time, so neither the match nor its position leaks timing.
  *
  * Loaded from a file, it follows the file: `reload()` reads it again and swaps the clients in only if
  * the whole file is valid, so keys are added and withdrawn without a restart and a half-written file
@@ -168,7 +181,7 @@ export class ClientRegistry {
     const digest = hash('sha256', presentedKey, 'buffer');
     let found: ApiClient | null = null;
     for (const entry of this.clients) {
-      if (timingSafeEqual(entry.digest, digest)) found = entry.client;
+      for (const held of entry.digests) if (timingSafeEqual(held, digest)) found = entry.client;
     }
     return found;
   }
@@ -180,8 +193,10 @@ export class ClientRegistry {
   stillHolding(clientId: string, keySha256: string): ApiClient | null {
     const entry = this.clients.find((candidate) => candidate.client.id === clientId);
     const digest = Buffer.from(keySha256, 'hex');
-    if (!entry || digest.length !== entry.digest.length || !timingSafeEqual(entry.digest, digest)) return null;
-    return entry.client;
+    if (!entry || digest.length !== 32) return null;
+    let holds = false;
+    for (const held of entry.digests) if (timingSafeEqual(held, digest)) holds = true;
+    return holds ? entry.client : null;
   }
 
   /** The client of this id as the file says now, or null when it was removed. */
