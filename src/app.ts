@@ -114,12 +114,16 @@ export async function buildApp(deps: GatewayDependencies): Promise<FastifyInstan
   });
   await callbacks.subscribe();
   // A rotated clients file may add, change or withdraw a callback address: delivery follows it.
-  deps.clients.onReload(() => {
+  const stopFollowing = deps.clients.onReload(() => {
     void callbacks.follow(deps.clients.withCallbacks(), deps.clients.ids()).catch((error: Error) => {
       deps.logger.warn({ error: error.message }, 'callbacks: subscriptions not updated after the clients file changed');
     });
   });
-  app.addHook('onClose', () => callbacks.close());
+  // The registry outlives this app in tests and may be handed to the next: it must not call a closed one.
+  app.addHook('onClose', () => {
+    stopFollowing();
+    return callbacks.close();
+  });
 
   // Operator and BHXH bodies are JSON only; the registry doors register their own readers.
   app.removeAllContentTypeParsers();

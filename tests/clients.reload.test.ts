@@ -9,6 +9,7 @@ import { createInterface } from 'node:readline';
 import { pino, type Logger } from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { ClientRegistry, sha256OfKey } from '../src/auth/clients.js';
+import { CallbackDelivery } from '../src/dispatch/callbacks.js';
 import { khaiSinh } from './support/fixtures.js';
 import { TEST_DATABASE_URL, TEST_REDIS_URL, startTestGateway, uniqueSchema, type TestGateway } from './support/gateway.js';
 
@@ -28,6 +29,16 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 function writeClients(file: string, content: string) {
   writeFileSync(`${file}.new`, content);
   renameSync(`${file}.new`, file);
+}
+
+/** Resolves at the registry's next reload, and stops listening. */
+function nextReload(registry: ClientRegistry): Promise<void> {
+  return new Promise((resolve) => {
+    const stop = registry.onReload(() => {
+      stop();
+      resolve();
+    });
+  });
 }
 
 /** The first log line after now that matches; rejects (and stops looking) if none comes within `boundMs`. */
@@ -71,7 +82,7 @@ describe('the clients file is followed without a restart', () => {
   it('a new key works and the withdrawn one is refused once the file changes', async () => {
     expect((await dispatchStateAs(OLD_KEY)).statusCode).toBe(200);
     expect((await dispatchStateAs(NEW_KEY)).statusCode).toBe(401);
-    const reloaded = new Promise<void>((resolve) => registry.onReload(resolve));
+    const reloaded = nextReload(registry);
     writeClients(file, JSON.stringify([operatorWith(NEW_KEY)]));
     await reloaded;
     expect((await dispatchStateAs(NEW_KEY)).statusCode).toBe(200);
@@ -85,7 +96,7 @@ describe('the clients file is followed without a restart', () => {
   });
 
   it('a client withdrawn from the file is no longer found by its id', async () => {
-    const reloaded = new Promise<void>((resolve) => registry.onReload(resolve));
+    const reloaded = nextReload(registry);
     writeClients(file, JSON.stringify([{ ...operatorWith(NEW_KEY), id: 'ops-renamed' }]));
     await reloaded;
     expect(registry.byId('ops-rotating')).toBeNull();
@@ -95,7 +106,7 @@ describe('the clients file is followed without a restart', () => {
   it('a key is rotated with an overlap: the client holds both digests, then only the new one', async () => {
     const ROTATED = 'rotation-overlap-key-5555555555';
     const withKeys = (...keys: string[]) => JSON.stringify([{ ...operatorWith(NEW_KEY), id: 'ops-overlap', keySha256: keys.map(sha256OfKey) }]);
-    let reloaded = new Promise<void>((resolve) => registry.onReload(resolve));
+    let reloaded = nextReload(registry);
     writeClients(file, withKeys(NEW_KEY, ROTATED));
     await reloaded;
     for (const key of [NEW_KEY, ROTATED]) {
@@ -104,7 +115,7 @@ describe('the clients file is followed without a restart', () => {
       expect(registry.stillHolding('ops-overlap', sha256OfKey(key))).toMatchObject({ id: 'ops-overlap' });
     }
 
-    reloaded = new Promise<void>((resolve) => registry.onReload(resolve));
+    reloaded = nextReload(registry);
     writeClients(file, withKeys(ROTATED));
     await reloaded;
     expect((await dispatchStateAs(ROTATED)).statusCode).toBe(200);
@@ -112,7 +123,7 @@ describe('the clients file is followed without a restart', () => {
     expect(registry.stillHolding('ops-overlap', sha256OfKey(NEW_KEY))).toBeNull();
     expect(registry.stillHolding('ops-overlap', sha256OfKey(ROTATED))).toMatchObject({ id: 'ops-overlap' });
 
-    reloaded = new Promise<void>((resolve) => registry.onReload(resolve));
+    reloaded = nextReload(registry);
     writeClients(file, JSON.stringify([operatorWith(NEW_KEY)]));
     await reloaded;
   });
@@ -152,7 +163,7 @@ describe('a clients file mounted from a Kubernetes Secret or ConfigMap', () => {
     registry.watch(pino({ level: 'silent' }));
     try {
       expect(registry.authenticate(OLD_KEY)?.id).toBe('ops-rotating');
-      const reloaded = new Promise<void>((resolve) => registry.onReload(resolve));
+      const reloaded = nextReload(registry);
       generation('..2026_11_29_02', JSON.stringify([operatorWith(OLD_KEY), { ...operatorWith(NEW_KEY), id: 'ops-next' }]));
       symlinkSync('..2026_11_29_02', join(mount, '..data_tmp'));
       renameSync(join(mount, '..data_tmp'), join(mount, '..data'));
@@ -222,35 +233,40 @@ describe('SIGHUP re-reads the clients file of a running gateway', () => {
   });
 });
 
-/** A registry's callback endpoint on loopback: records the transfer ids it is told about. */
-async function receiver(): Promise<{ url: string; transferIds: string[]; server: Server }> {
+/** A registry's callback endpoint on loopback: records the transfer ids it took; answers 503 while `refusing`. */
+async function receiver(): Promise<{ url: string; transferIds: string[]; server: Server; refusing: boolean }> {
   const transferIds: string[] = [];
   const server = createServer((request, response) => {
     const chunks: Buffer[] = [];
     request.on('data', (chunk: Buffer) => chunks.push(chunk));
     request.on('end', () => {
+      if (endpoint.refusing) return void response.writeHead(503).end('busy');
       transferIds.push(JSON.parse(Buffer.concat(chunks).toString('utf8')).transferId);
       response.writeHead(200).end('ok');
     });
   });
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hooks`, transferIds, server };
+  const endpoint = { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hooks`, transferIds, server, refusing: false };
+  return endpoint;
 }
 
 describe('callback delivery follows the clients file', () => {
-  it('posts to the address the file gives now, and stops when the address is removed', async () => {
-    const REGISTRY_KEY = 'rotation-registry-key-0123456789';
+  const REGISTRY_KEY = 'rotation-registry-key-0123456789';
+  const registryWith = (callbackUrl?: string) => ({
+    id: 'hotich-08-rotating', keySha256: sha256OfKey(REGISTRY_KEY), roles: ['registry'], units: ['08'],
+    ...(callbackUrl ? { callbackUrl, callbackSecret: SECRET } : {}),
+  });
+
+  it('posts to the address the file gives now; a removed address keeps the undelivered callbacks, posted once it is back', async () => {
     const first = await receiver();
     const second = await receiver();
     const file = join(dir, 'callback-clients.json');
-    const registryWith = (callbackUrl?: string) => ({
-      id: 'hotich-08-rotating', keySha256: sha256OfKey(REGISTRY_KEY), roles: ['registry'], units: ['08'],
-      ...(callbackUrl ? { callbackUrl, callbackSecret: SECRET } : {}),
-    });
     writeClients(file, JSON.stringify([registryWith(first.url)]));
     const registry = ClientRegistry.fromFile(file);
-    const gateway = await startTestGateway({ clientRegistry: registry, startDispatcher: true, env: { MAINTENANCE_INTERVAL_MS: '50' } });
+    const gateway = await startTestGateway({
+      clientRegistry: registry, startDispatcher: true, env: { MAINTENANCE_INTERVAL_MS: '50', RETRY_BASE_DELAY_MS: '50' },
+    });
     const WAIT = { timeout: 15_000, interval: 50 };
     const push = async () => {
       const response = await gateway.request(null, {
@@ -259,8 +275,10 @@ describe('callback delivery follows the clients file', () => {
       expect(response.statusCode, response.body).toBe(202);
       return response.json().transferId as string;
     };
+    const outboxOf = async (transferId: string) =>
+      (await gateway.db.query('SELECT attempts FROM callback_outbox WHERE transfer_id = $1', [transferId])).rows as Array<{ attempts: number }>;
     const reload = (content: unknown[]) => {
-      const reloaded = new Promise<void>((resolve) => registry.onReload(resolve));
+      const reloaded = nextReload(registry);
       writeClients(file, JSON.stringify(content));
       registry.reload();
       return reloaded;
@@ -274,18 +292,76 @@ describe('callback delivery follows the clients file', () => {
       await vi.waitFor(() => expect(second.transferIds).toContain(after), WAIT);
       expect(first.transferIds).not.toContain(after);
 
+      second.refusing = true;
+      const owed = await push();
+      await vi.waitFor(async () => expect((await outboxOf(owed))[0]?.attempts).toBeGreaterThan(0), WAIT);
+      const keptLine = nextLogLine(gateway, /undelivered callbacks are kept/);
       await reload([registryWith()]);
-      await vi.waitFor(async () => {
-        const { rows } = await gateway.db.query('SELECT 1 FROM callback_subscriptions WHERE client_id = $1', ['hotich-08-rotating']);
-        expect(rows).toEqual([]);
-      }, WAIT);
-      await push();
-      const { rows } = await gateway.db.query('SELECT 1 FROM callback_outbox WHERE client_id = $1', ['hotich-08-rotating']);
+      expect(JSON.parse(await keptLine)).toMatchObject({ kept: 1 });
+      const { rows } = await gateway.db.query('SELECT 1 FROM callback_subscriptions WHERE client_id = $1', ['hotich-08-rotating']);
       expect(rows).toEqual([]);
+      expect(await outboxOf(owed)).toHaveLength(1);
+      const unsubscribed = await push();
+      expect(await outboxOf(unsubscribed)).toEqual([]);
+
+      second.refusing = false;
+      await reload([registryWith(second.url)]);
+      await vi.waitFor(() => expect(second.transferIds).toContain(owed), WAIT);
+      expect(second.transferIds).not.toContain(unsubscribed);
     } finally {
       await gateway.close();
       first.server.close();
       second.server.close();
+    }
+  });
+
+  it('reloads that come quickly are applied in order, whatever their transactions wait for', async () => {
+    const gateway = await startTestGateway({});
+    const clientId = 'hotich-08-ordered';
+    const subscriber = { id: clientId, roles: ['registry' as const], units: ['08'], callbackUrl: 'http://127.0.0.1:1/hooks', callbackSecret: SECRET };
+    const delivery = new CallbackDelivery({
+      db: gateway.db, logger: pino({ level: 'silent' }), metrics: gateway.app.metrics, clients: [subscriber], knownClientIds: [clientId],
+      timeoutMs: 1000, baseDelayMs: 1000, concurrency: 1, intervalMs: 60_000,
+    });
+    try {
+      await delivery.subscribe();
+      let unsubscribing: Promise<void> | undefined;
+      let subscribing: Promise<void> | undefined;
+      // The subscription's row held by another transaction: the first reload (it withdraws the address)
+      // waits for it, and the second (it gives the address back) must wait for the first.
+      await gateway.db.transaction(async (tx) => {
+        const { rows } = await tx.query<{ xid: string }>('SELECT txid_current()::text AS xid FROM callback_subscriptions WHERE client_id = $1 FOR UPDATE', [clientId]);
+        unsubscribing = delivery.follow([], [clientId]);
+        subscribing = delivery.follow([subscriber], [clientId]);
+        await vi.waitFor(async () => {
+          const waiting = await gateway.db.query(
+            "SELECT 1 FROM pg_locks WHERE NOT granted AND locktype = 'transactionid' AND transactionid::text::bigint = $1::bigint % 4294967296",
+            [rows[0]?.xid],
+          );
+          expect(waiting.rows).toHaveLength(1);
+        }, { timeout: 10_000, interval: 20 });
+      });
+      await Promise.all([unsubscribing, subscribing]);
+      const { rows } = await gateway.db.query('SELECT 1 FROM callback_subscriptions WHERE client_id = $1', [clientId]);
+      expect(rows).toHaveLength(1);
+    } finally {
+      await delivery.close();
+      await gateway.close();
+    }
+  });
+
+  it('a closed gateway no longer listens to the registry it was given', async () => {
+    const file = join(dir, 'listener-clients.json');
+    writeClients(file, JSON.stringify([registryWith()]));
+    const registry = ClientRegistry.fromFile(file);
+    const gateway = await startTestGateway({ clientRegistry: registry });
+    await gateway.close();
+    const follow = vi.spyOn(CallbackDelivery.prototype, 'follow');
+    try {
+      registry.reload();
+      expect(follow).not.toHaveBeenCalled();
+    } finally {
+      follow.mockRestore();
     }
   });
 });

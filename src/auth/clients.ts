@@ -145,7 +145,7 @@ export class ClientRegistry {
   reload(): { clients: number } {
     if (!this.file) throw new Error('these clients were not loaded from a file');
     this.clients = readClientsFile(this.file);
-    for (const listener of this.listeners) listener();
+    for (const listener of [...this.listeners]) listener();
     return { clients: this.clients.length };
   }
 
@@ -158,9 +158,13 @@ export class ClientRegistry {
     }
   }
 
-  /** Called after every successful reload. */
-  onReload(listener: () => void): void {
+  /** Called after every successful reload, until the function it answers is called. */
+  onReload(listener: () => void): () => void {
     this.listeners.push(listener);
+    return () => {
+      const at = this.listeners.indexOf(listener);
+      if (at >= 0) this.listeners.splice(at, 1);
+    };
   }
 
   /** Reloads shortly after the file's content changes, however it was replaced (docs/DEPLOYMENT.md). */

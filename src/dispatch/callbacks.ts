@@ -85,6 +85,8 @@ export class CallbackDelivery {
   private looking: Promise<void> | undefined;
   /** A due client found no free slot: look again as soon as one frees. */
   private crowded = false;
+  /** The last `follow`, which the next one waits for. */
+  private following: Promise<void> = Promise.resolve();
 
   constructor(private readonly deps: CallbackDeliveryDependencies) {
     this.clients = new Map(deps.clients.map((client) => [client.id, client]));
@@ -97,19 +99,29 @@ export class CallbackDelivery {
 
   /** At start: the database's subscriptions follow what this process's clients file says of its clients. */
   async subscribe(): Promise<void> {
-    const dropped = await syncSubscriptions(this.deps.db, [...this.clients.keys()], this.knownClientIds);
+    const { dropped } = await syncSubscriptions(this.deps.db, [...this.clients.keys()], this.knownClientIds, { dropBacklog: true });
     if (dropped > 0) this.deps.logger.warn({ dropped }, 'callbacks of clients that no longer have a callback address dropped');
   }
 
   /**
    * After the clients file changed: posts go to each client's address and secret as the file says now
-   * (a turn under way finishes with the old ones), and subscriptions follow as they do at start.
+   * (a turn under way finishes with the old ones), and subscriptions follow; a client whose address
+   * went keeps its undelivered callbacks (see `syncSubscriptions`). Calls run one after another, in
+   * the order the file was read, so an older file's subscriptions never land after a newer one's.
    */
-  async follow(clients: ApiClient[], knownClientIds: string[]): Promise<void> {
-    this.clients = new Map(clients.map((client) => [client.id, client]));
-    this.knownClientIds = knownClientIds;
-    await this.subscribe();
-    if (this.started) this.start();
+  follow(clients: ApiClient[], knownClientIds: string[]): Promise<void> {
+    const next = this.following.then(async () => {
+      if (this.stopping.signal.aborted) return;
+      this.clients = new Map(clients.map((client) => [client.id, client]));
+      this.knownClientIds = knownClientIds;
+      const { kept } = await syncSubscriptions(this.deps.db, [...this.clients.keys()], this.knownClientIds, { dropBacklog: false });
+      if (kept > 0) {
+        this.deps.logger.warn({ kept }, 'callbacks: a client lost its callback address; its undelivered callbacks are kept, not posted, until it has one again or the gateway restarts');
+      }
+      if (this.started) this.start();
+    });
+    this.following = next.catch(() => undefined);
+    return next;
   }
 
   start(): void {
@@ -221,6 +233,7 @@ export class CallbackDelivery {
   async close(): Promise<void> {
     clearInterval(this.timer);
     this.stopping.abort();
+    await this.following;
     await this.looking;
     while (this.serving.size > 0) await Promise.allSettled([...this.serving.values()]);
     await releaseLeases(this.deps.db, this.holder).catch((error: Error) => {

@@ -32,18 +32,25 @@ const seconds = (ms: number) => ms / 1000;
 const iso = (value: Date | string) => new Date(value).toISOString();
 
 /**
- * Subscribes `subscribers`, and unsubscribes the other clients this process knows (`known`), dropping
- * their backlog: their clients file says they have no callback address. A client this process does not
- * know is left as it is, since another process's clients file may know it. Answers how many callbacks
- * were dropped.
+ * Subscribes `subscribers`, and unsubscribes the other clients this process knows (`known`): their
+ * clients file says they have no callback address. A client this process does not know is left as it
+ * is, since another process's clients file may know it. At start (`dropBacklog`) their undelivered
+ * callbacks go too; while running they are kept, unposted, so an address removed by mistake and put
+ * back loses none. Answers how many callbacks were dropped, or kept.
  */
-export async function syncSubscriptions(db: Database, subscribers: string[], known: string[]): Promise<number> {
+export async function syncSubscriptions(
+  db: Database, subscribers: string[], known: string[], { dropBacklog }: { dropBacklog: boolean },
+): Promise<{ dropped: number; kept: number }> {
   const unsubscribed = known.filter((id) => !subscribers.includes(id));
   return db.transaction(async (tx) => {
     await tx.query('DELETE FROM callback_subscriptions WHERE client_id = ANY($1::text[])', [unsubscribed]);
     await tx.query('INSERT INTO callback_subscriptions (client_id) SELECT unnest($1::text[]) ON CONFLICT (client_id) DO NOTHING', [subscribers]);
-    const dropped = await tx.query('DELETE FROM callback_outbox WHERE client_id = ANY($1::text[])', [unsubscribed]);
-    return dropped.rowCount;
+    if (dropBacklog) {
+      const dropped = await tx.query('DELETE FROM callback_outbox WHERE client_id = ANY($1::text[])', [unsubscribed]);
+      return { dropped: dropped.rowCount, kept: 0 };
+    }
+    const kept = await tx.query<{ count: string }>('SELECT count(*) AS count FROM callback_outbox WHERE client_id = ANY($1::text[])', [unsubscribed]);
+    return { dropped: 0, kept: Number(kept.rows[0]?.count ?? 0) };
   });
 }
 
