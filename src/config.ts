@@ -97,6 +97,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): GatewayConfig 
   if (bhxhSimulator && bhxhPushUrl !== undefined) {
     throw new Error('BHXH_SIMULATOR must be off when BHXH_PUSH_URL is set: there is one push target');
   }
+  const staleDossierDays = integer(env, 'STALE_DOSSIER_DAYS', 30, 1);
+  const dossierAttachmentRetentionDays = integer(env, 'DOSSIER_ATTACHMENT_RETENTION_DAYS', 180, 1);
+  if (dossierAttachmentRetentionDays < staleDossierDays) {
+    // Operators would be shown dossiers as stale, to link or close, after their files were already gone.
+    throw new Error(`DOSSIER_ATTACHMENT_RETENTION_DAYS (${dossierAttachmentRetentionDays}) must be at least STALE_DOSSIER_DAYS (${staleDossierDays})`);
+  }
   return {
     port: integer(env, 'PORT', 8080),
     host: optional(env, 'HOST') ?? '127.0.0.1',
@@ -129,8 +135,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): GatewayConfig 
     metricsRefreshMs: integer(env, 'METRICS_REFRESH_MS', 15_000, 100),
     bodyLimit: integer(env, 'BODY_LIMIT', 1024 * 1024, 1024),
     motCuaBodyLimit: integer(env, 'MOTCUA_BODY_LIMIT', 20 * 1024 * 1024, 1024),
-    staleDossierDays: integer(env, 'STALE_DOSSIER_DAYS', 30, 1),
-    dossierAttachmentRetentionDays: integer(env, 'DOSSIER_ATTACHMENT_RETENTION_DAYS', 180, 1),
+    staleDossierDays,
+    dossierAttachmentRetentionDays,
     logLevel: optional(env, 'LOG_LEVEL') ?? 'info',
     trustProxy: onOff(env, 'TRUST_PROXY') ?? false,
     // A working day: an operator signs in once in the morning.

@@ -25,3 +25,11 @@ describe('the BHXH simulator setting', () => {
     expect(loadConfig({ DISPATCH_INTERVAL_MS: '60000' }).dispatchIntervalMs).toBe(60_000);
   });
 });
+
+describe('the one-stop dossiers\' retention', () => {
+  it('is refused shorter than the days after which dossiers are shown as stale: their files would be gone before anyone could link them', () => {
+    expect(() => loadConfig({ STALE_DOSSIER_DAYS: '30', DOSSIER_ATTACHMENT_RETENTION_DAYS: '29' })).toThrow(/DOSSIER_ATTACHMENT_RETENTION_DAYS \(29\) must be at least STALE_DOSSIER_DAYS \(30\)/);
+    expect(() => loadConfig({ DOSSIER_ATTACHMENT_RETENTION_DAYS: '20' })).toThrow(/at least STALE_DOSSIER_DAYS/);
+    expect(loadConfig({ STALE_DOSSIER_DAYS: '30', DOSSIER_ATTACHMENT_RETENTION_DAYS: '30' })).toMatchObject({ staleDossierDays: 30, dossierAttachmentRetentionDays: 30 });
+  });
+});

@@ -1,9 +1,9 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { KhaiSinh } from '../src/domain/documents.js';
 import { StaleDossiers } from '../src/messages/dossier/stale.js';
 import { attachment, clean, DOSSIER_ADDRESS, hoSoMotCua, khaiTu } from './support/death-fixtures.js';
 import { khaiSinh, khaiSinhHaNoi, TEST_NOW } from './support/fixtures.js';
-import { startTestGateway, type ClientName, type TestGateway } from './support/gateway.js';
+import { startTestGateway, TEST_CLIENTS, type ClientName, type TestGateway } from './support/gateway.js';
 
 /**
  * One-stop dossiers that never find their record (docs/API.md, "Stale one-stop dossiers"): listed
@@ -13,8 +13,22 @@ import { startTestGateway, type ClientName, type TestGateway } from './support/g
  * variable these tests set.
  */
 
+// An operator of Tuyên Quang (08) alone, to see province scoping from both sides.
+Object.assign(TEST_CLIENTS, { operator08: { id: 'ops-08-stale', roles: ['operator'], units: ['08'] } });
+const OPERATOR_08 = 'operator08' as ClientName;
+
 const DAY_MS = 86_400_000;
 let clock = TEST_NOW;
+
+/** Runs with the gateway's clock at `at`, and puts it back whatever happens. */
+async function atClock<T>(at: Date, run: () => Promise<T>): Promise<T> {
+  clock = at;
+  try {
+    return await run();
+  } finally {
+    clock = TEST_NOW;
+  }
+}
 let gateway: TestGateway;
 beforeAll(async () => {
   gateway = await startTestGateway({ now: () => clock, env: { STALE_DOSSIER_DAYS: '30', DOSSIER_ATTACHMENT_RETENTION_DAYS: '90' } });
@@ -71,24 +85,24 @@ const birthWaitingForAddress = () => clean(khaiSinh({
 describe('listing', () => {
   it('shows waiting dossiers older than the setting (or the days asked), with their files, to operators of their province', async () => {
     const file = attachment();
-    clock = TEST_NOW;
     const id = await postDossier({ fileDinhKem: [file.file] });
     expect(await staleIds()).not.toContain(id);
 
-    clock = daysFromNow(31);
-    const listed = (await listStale()).json();
-    expect(listed.olderThanDays).toBe(30);
-    expect(listed.items.find((item: { transferId: string }) => item.transferId === id)).toMatchObject({
-      module: 'KS', maTinh: '08', clientId: 'motcua-08',
-      files: [{ fileName: 'giay-khai-sinh.pdf', sha256: file.sha256, sizeBytes: expect.any(Number), purgedAt: null }],
+    await atClock(daysFromNow(31), async () => {
+      const listed = (await listStale()).json();
+      expect(listed.olderThanDays).toBe(30);
+      expect(listed.items.find((item: { transferId: string }) => item.transferId === id)).toMatchObject({
+        module: 'KS', maTinh: '08', clientId: 'motcua-08',
+        files: [{ fileName: 'giay-khai-sinh.pdf', sha256: file.sha256, sizeBytes: expect.any(Number), purgedAt: null }],
+      });
+      expect(await staleIds('operator', '?olderThanDays=40')).not.toContain(id);
+      expect(await staleIds(OPERATOR_08)).toContain(id);
+      expect(await staleIds('operator01')).not.toContain(id);
+      expect((await listStale('registry08')).statusCode).toBe(403);
+      expect((await listStale('auditor')).statusCode).toBe(403);
+      expect((await listStale(null)).statusCode).toBe(401);
+      expect((await listStale('operator', '?olderThanDays=-1')).statusCode).toBe(400);
     });
-    expect(await staleIds('operator', '?olderThanDays=40')).not.toContain(id);
-    expect(await staleIds('operator01')).not.toContain(id);
-    expect((await listStale('registry08')).statusCode).toBe(403);
-    expect((await listStale('auditor')).statusCode).toBe(403);
-    expect((await listStale(null)).statusCode).toBe(401);
-    expect((await listStale('operator', '?olderThanDays=-1')).statusCode).toBe(400);
-    clock = TEST_NOW;
   });
 });
 
@@ -107,9 +121,7 @@ describe('closing', () => {
     expect((await eventsOf(id)).at(-1)).toMatchObject({
       actor: 'ops-all', action: 'mot-cua.closed', fromStatus: 'received', toStatus: 'closed', details: { reason: 'the family registered the birth abroad' },
     });
-    clock = daysFromNow(31);
-    expect(await staleIds()).not.toContain(id);
-    clock = TEST_NOW;
+    await atClock(daysFromNow(31), async () => expect(await staleIds()).not.toContain(id));
 
     const again = await post('operator', `/ops/v1/dossiers/${id}/close`, { reason: 'twice' });
     expect(again.statusCode).toBe(409);
@@ -149,6 +161,42 @@ describe('linking to a birth', () => {
     expect(again.statusCode).toBe(409);
   });
 
+  it('takes its locks again when the birth\'s person changed while it waited for them', async () => {
+    const dossierId = await postDossier();
+    const birthId = await postBirth(birthWaitingForAddress());
+    const { rows: [birthRow] } = await gateway.db.query<{ so_dinh_danh: string }>('SELECT so_dinh_danh FROM transfers WHERE id = $1', [birthId]);
+    const before = `person:${birthRow?.so_dinh_danh}`;
+    const after = `person:${birthRow?.so_dinh_danh.slice(0, -3)}999`;
+    const waitingFor = (lock: string) => vi.waitFor(async () => {
+      const { rows } = await gateway.db.query(
+        `SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND NOT granted AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
+            AND objid::bigint = (hashtext($1)::bigint & 4294967295)`,
+        [lock],
+      );
+      expect(rows).toHaveLength(1);
+    }, { timeout: 10_000, interval: 20 });
+    // Another transaction holds the person the birth will be about; a third holds the one it is about
+    // when the link reads it, and, once the link waits for that one, moves the birth to the other
+    // person (as a correction of its personal number would).
+    let releaseAfter = () => {};
+    const holdingAfter = gateway.db.transaction(() => new Promise<void>((resolve) => {
+      releaseAfter = resolve;
+    }), { locks: [after] });
+    let linking: Promise<unknown> | undefined;
+    await gateway.db.transaction(async (tx) => {
+      linking = post('operator', `/ops/v1/dossiers/${dossierId}/link`, { birthTransferId: birthId, reason: 'same family' });
+      await waitingFor(before);
+      await tx.query('UPDATE transfers SET so_dinh_danh = $2 WHERE id = $1', [birthId, after.slice('person:'.length)]);
+    }, { locks: [before] });
+    // Under its first locks the link finds the birth about another person: it must wait for that one's lock.
+    await waitingFor(after);
+    releaseAfter();
+    await holdingAfter;
+    const linked = (await linking) as Awaited<ReturnType<typeof post>>;
+    expect(linked.statusCode, linked.body).toBe(200);
+    expect(await statusOf(dossierId)).toBe('merged');
+  });
+
   it('refuses, writing nothing, a birth of another province, a death, an unknown id, a death dossier, another operator\'s province', async () => {
     const dossierId = await postDossier();
     const haNoi = await postBirth(khaiSinhHaNoi(), 'registry01');
@@ -177,6 +225,12 @@ describe('linking to a birth', () => {
   });
 });
 
+/** A sweep of its own, at `at`, with the test gateway's database. */
+const sweeper = (at: Date, sizes: { purgeChunkSize?: number; purgeChunksPerSweep?: number } = {}) =>
+  new StaleDossiers({ db: gateway.db, catalogues: { units: undefined as never, facilities: undefined as never }, now: () => at, retentionDays: 90, ...sizes });
+
+const purgeEvents = async (id: string) => (await eventsOf(id)).filter((event) => event.action === 'mot-cua.attachments-purged');
+
 describe('purging after the retention period', () => {
   it('takes the bytes of waiting and closed dossiers\' files, keeps what they were, audits each; merged files and younger dossiers stay', async () => {
     const waitingFile = attachment();
@@ -189,8 +243,8 @@ describe('purging after the retention period', () => {
     const birthId = await postBirth(birthWaitingForAddress());
     expect((await post('operator', `/ops/v1/dossiers/${mergedId}/link`, { birthTransferId: birthId, reason: 'found it' })).statusCode).toBe(200);
 
-    const sweep = (at: Date) => new StaleDossiers({ db: gateway.db, catalogues: { units: undefined as never, facilities: undefined as never }, now: () => at, retentionDays: 90 }).purgeDue();
-    expect(await sweep(daysFromNow(89))).toEqual({ dossiers: 0, files: 0 });
+    const sweep = (at: Date) => sweeper(at).purgeDue();
+    expect(await sweep(daysFromNow(89))).toEqual({ dossiers: 0, files: 0, more: false });
 
     const swept = await sweep(daysFromNow(91));
     expect(swept.dossiers).toBeGreaterThanOrEqual(2);
@@ -209,16 +263,65 @@ describe('purging after the retention period', () => {
       expect(JSON.stringify(purge)).not.toContain('giay-khai-sinh.pdf');
     }
     expect((await bytes(mergedFile.sha256))?.content).toBeInstanceOf(Buffer);
-    expect(await statusOf(waitingId)).toBe('received');
-
-    clock = daysFromNow(91);
-    const listed = (await listStale()).json().items.find((item: { transferId: string }) => item.transferId === waitingId);
-    expect(listed.files[0]).toMatchObject({ sha256: waitingFile.sha256, purgedAt: expect.any(String) });
-    clock = TEST_NOW;
+    // The waiting one is closed with its purge, so nothing can merge a dossier whose files are gone.
+    expect(await statusOf(waitingId)).toBe('closed');
+    expect((await eventsOf(waitingId)).at(-2)).toMatchObject({
+      actor: 'retention', action: 'mot-cua.closed', fromStatus: 'received', toStatus: 'closed', details: { reason: 'retention', retentionDays: 90 },
+    });
+    expect(await statusOf(closedId)).toBe('closed');
+    expect(await atClock(daysFromNow(91), () => staleIds())).not.toContain(waitingId);
 
     const eventsBefore = (await eventsOf(waitingId)).length;
-    expect(await sweep(daysFromNow(200))).toEqual({ dossiers: 0, files: 0 });
+    expect(await sweep(daysFromNow(200))).toEqual({ dossiers: 0, files: 0, more: false });
     expect(await eventsOf(waitingId)).toHaveLength(eventsBefore);
+    const verdict = await gateway.request('auditor', { method: 'GET', url: '/audit/v1/verify' });
+    expect(verdict.json().ok).toBe(true);
+  });
+
+  it('a dossier whose files were purged cannot be linked; one an operator closed, files kept, can', async () => {
+    await sweeper(daysFromNow(91)).purgeDue(1000);
+    const purgedId = await postDossier({ fileDinhKem: [attachment().file] });
+    await sweeper(daysFromNow(91)).purgeDue(1000);
+    expect(await statusOf(purgedId)).toBe('closed');
+    const birthId = await postBirth(birthWaitingForAddress());
+    const refused = await post('operator', `/ops/v1/dossiers/${purgedId}/link`, { birthTransferId: birthId, reason: 'found it at last' });
+    expect(refused.statusCode).toBe(409);
+    expect(refused.json().error).toMatchObject({ code: 'INVALID_STATE', message: expect.stringMatching(/purged/) });
+    expect(await statusOf(purgedId)).toBe('closed');
+    expect(await statusOf(birthId)).toBe('received');
+
+    const file = attachment();
+    const closedId = await postDossier({ fileDinhKem: [file.file] });
+    expect((await post('operator', `/ops/v1/dossiers/${closedId}/close`, { reason: 'closed by mistake' })).statusCode).toBe(200);
+    const linked = await post('operator', `/ops/v1/dossiers/${closedId}/link`, { birthTransferId: birthId, reason: 'the birth came after all' });
+    expect(linked.statusCode, linked.body).toBe(200);
+    expect(linked.json()).toMatchObject({ transferId: birthId, status: 'queued' });
+    expect(await statusOf(closedId)).toBe('merged');
+    expect((await eventsOf(closedId)).at(-1)).toMatchObject({ action: 'mot-cua.merged', fromStatus: 'closed', toStatus: 'merged', details: { into: birthId } });
+  });
+
+  it('one sweep purges at most its cap of chunks, and the next maintenance tick goes on at once', async () => {
+    expect((await sweeper(daysFromNow(91)).purgeDue(1000)).more).toBe(false);
+    const ids = [await postDossier({ fileDinhKem: [attachment().file] }), await postDossier({ fileDinhKem: [attachment().file] }), await postDossier({ fileDinhKem: [attachment().file] })];
+    const capped = sweeper(daysFromNow(91), { purgeChunkSize: 1, purgeChunksPerSweep: 2 });
+    expect(await capped.purgeIfDue()).toEqual({ dossiers: 2, files: 2, more: true });
+    expect((await Promise.all(ids.map(statusOf))).filter((status) => status === 'closed')).toHaveLength(2);
+    expect(await capped.purgeIfDue()).toEqual({ dossiers: 1, files: 1, more: false });
+    expect(await Promise.all(ids.map(statusOf))).toEqual(['closed', 'closed', 'closed']);
+    // Done: the next sweep waits its hour.
+    expect(await capped.purgeIfDue()).toBeNull();
+  });
+
+  it('two sweepers at once purge each dossier once', async () => {
+    await sweeper(daysFromNow(91)).purgeDue(1000);
+    const ids: string[] = [];
+    for (let i = 0; i < 4; i++) ids.push(await postDossier({ fileDinhKem: [attachment().file] }));
+    const [one, two] = await Promise.all([
+      sweeper(daysFromNow(91), { purgeChunkSize: 1 }).purgeDue(1000),
+      sweeper(daysFromNow(91), { purgeChunkSize: 1 }).purgeDue(1000),
+    ]);
+    expect((one?.dossiers ?? 0) + (two?.dossiers ?? 0)).toBe(4);
+    for (const id of ids) expect(await purgeEvents(id)).toHaveLength(1);
     const verdict = await gateway.request('auditor', { method: 'GET', url: '/audit/v1/verify' });
     expect(verdict.json().ok).toBe(true);
   });
@@ -228,12 +331,7 @@ describe('the maintenance tick', () => {
   it('runs the retention sweep with the gateway\'s clock', async () => {
     const file = attachment();
     const id = await postDossier({ fileDinhKem: [file.file] });
-    clock = daysFromNow(91);
-    try {
-      await gateway.app.dispatcher.maintain();
-    } finally {
-      clock = TEST_NOW;
-    }
+    await atClock(daysFromNow(91), () => gateway.app.dispatcher.maintain());
     const { rows } = await gateway.db.query<{ content: Buffer | null }>('SELECT content FROM attachments WHERE sha256 = $1', [file.sha256]);
     expect(rows).toEqual([{ content: null }]);
     expect((await eventsOf(id)).at(-1)).toMatchObject({ action: 'mot-cua.attachments-purged' });

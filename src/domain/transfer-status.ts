@@ -14,11 +14,13 @@
  * - `replay`: an operator replays it;
  * - `death`: a death is registered for the card's person, at intake or at the last gate before a batch;
  * - `merge`: the record a waiting one-stop dossier belongs to arrives, or an operator links it to its birth;
- * - `close`: an operator closes a one-stop dossier that will never find its record, with a reason.
+ * - `close`: an operator closes a one-stop dossier that will never find its record, with a reason, or
+ *   the retention sweep purges its files;
+ * - `reopen`: an operator links a closed dossier to its birth after all, while its files are still kept.
  */
 export type Cause =
   | 'correction' | 'dossier' | 'claim' | 'acknowledged' | 'released' | 'result' | 'undelivered' | 'lease-expired'
-  | 'resend' | 'replay' | 'death' | 'merge' | 'close';
+  | 'resend' | 'replay' | 'death' | 'merge' | 'close' | 'reopen';
 
 interface State<S extends string> {
   /** What officers call it (docs/API.md, "Statuses"). */
@@ -72,7 +74,7 @@ export const TRANSFER_STATES = stateTable({
   },
   deceased: { vietnamese: 'không gửi, đã khai tử', to: { deceased: ['dossier'] } },
   merged: { vietnamese: 'đã gộp', to: {} },
-  closed: { vietnamese: 'đã đóng', to: {} },
+  closed: { vietnamese: 'đã đóng', to: { merged: ['reopen'] } },
 });
 
 export type TransferStatus = keyof typeof TRANSFER_STATES;
@@ -94,8 +96,12 @@ export function statusesMovedBy(cause: Cause): readonly TransferStatus[] {
 
 /** A new transfer begins in one of these. */
 export const INITIAL_STATUSES = TRANSFER_STATUSES.filter((status) => mayMove(null, status));
-/** No way out: nothing waits any more (the backlog counts them as done). */
-export const FINAL_STATUSES = TRANSFER_STATUSES.filter((from) => TRANSFER_STATUSES.every((to) => to === from || !mayMove(from, to)));
+/**
+ * No way out but an operator's second thought (`reopen`): nothing waits any more (the backlog counts
+ * them as done).
+ */
+export const FINAL_STATUSES = TRANSFER_STATUSES.filter((from) =>
+  TRANSFER_STATUSES.every((to) => to === from || (movesFrom(from)[to] ?? []).every((cause) => cause === 'reopen')));
 /** A birth's document may still change (docs/DOMAIN.md, procedure step 3). */
 export const CORRECTABLE_STATUSES = statusesMovedBy('correction');
 /** An operator may send it again. */

@@ -9,17 +9,21 @@ export interface WaitingDossier {
   read: ReadDossier;
 }
 
+/** A one-stop dossier's stored transfer, with what a merge reads of its document. */
+export function dossierOf(transfer: Transfer): WaitingDossier {
+  const document = transfer.document as { maHoSo: string; module: 'KS' | 'KT'; hoTich: ReadDossier['hoTich']; bhyt?: ReadDossier['bhyt'] };
+  return {
+    transfer,
+    read: { maHoSo: document.maHoSo, module: document.module, hoTich: document.hoTich, bhyt: document.bhyt, maTinh: transfer.maTinh },
+  };
+}
+
 /** These dossiers, locked, those still waiting: another record may have absorbed one while we waited for its lock. */
 export async function lockWaitingDossiersInTx(tx: Queryable, ids: string[]): Promise<WaitingDossier[]> {
   const found: WaitingDossier[] = [];
   for (const id of ids) {
     const transfer = await lockTransferInTx(tx, id);
-    if (!transfer || transfer.status !== 'received') continue;
-    const document = transfer.document as { maHoSo: string; module: 'KS' | 'KT'; hoTich: ReadDossier['hoTich']; bhyt?: ReadDossier['bhyt'] };
-    found.push({
-      transfer,
-      read: { maHoSo: document.maHoSo, module: document.module, hoTich: document.hoTich, bhyt: document.bhyt, maTinh: transfer.maTinh },
-    });
+    if (transfer?.status === 'received') found.push(dossierOf(transfer));
   }
   return found;
 }
