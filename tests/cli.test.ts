@@ -1,4 +1,6 @@
 import { execFile } from 'node:child_process';
+import { once } from 'node:events';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { hoSoMotCua } from './support/death-fixtures.js';
@@ -62,6 +64,9 @@ describe('usage', () => {
     ['a replay without a reason', ['replay', 'some-id']],
     ['a pause without a province', ['pause']],
     ['a province that is not one', ['pause', 'Hà Nội']],
+    ['two provinces to pause (the second would be dropped)', ['pause', '08', '09']],
+    ['an argument a command does not take', ['status', 'now']],
+    ['a timeout that is not a number', ['status', '--timeout', 'soon']],
   ])('%s exits 2', async (_name, args) => {
     const run = await lienthong(args);
     expect(run.code).toBe(2);
@@ -72,6 +77,93 @@ describe('usage', () => {
     const run = await lienthong(['status'], { LIENTHONG_KEY: '' });
     expect(run.code).toBe(2);
     expect(run.stderr).toMatch(/LIENTHONG_KEY/);
+  });
+});
+
+/**
+ * A stand-in for the gateway where the real one cannot misbehave on demand: answers with `handle`,
+ * records the paths asked for.
+ */
+async function stub(handle: (request: IncomingMessage, response: ServerResponse) => void): Promise<{ url: string; paths: string[]; server: Server }> {
+  const paths: string[] = [];
+  const server = createServer((request, response) => {
+    paths.push(`${request.method} ${request.url}`);
+    request.resume();
+    request.on('end', () => handle(request, response));
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, paths, server };
+}
+
+const json = (response: ServerResponse, status: number, body: unknown) =>
+  response.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+
+describe('a gateway that misbehaves, or sits behind a proxy', () => {
+  const stubs: Server[] = [];
+  afterAll(() => {
+    for (const server of stubs) server.closeAllConnections?.();
+    for (const server of stubs) server.close();
+  });
+  const started = async (handle: Parameters<typeof stub>[0]) => {
+    const server = await stub(handle);
+    stubs.push(server.server);
+    return server;
+  };
+
+  it('an answer that does not come within --timeout: exit 1, TIMEOUT', async () => {
+    const silent = await started(() => {});
+    const run = await lienthong(['status', '--timeout', '200'], { LIENTHONG_URL: silent.url });
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(/^lienthong: TIMEOUT: no answer from .* within 200 ms/);
+    const fromEnv = await lienthong(['status'], { LIENTHONG_URL: silent.url, LIENTHONG_TIMEOUT_MS: '200' });
+    expect(fromEnv.code).toBe(1);
+    expect(fromEnv.stderr).toMatch(/TIMEOUT/);
+  });
+
+  it('keeps the path of LIENTHONG_URL: a gateway under a proxy prefix is asked at that prefix', async () => {
+    const proxied = await started((request, response) => {
+      if (request.url === '/lienthong/ops/v1/dispatch') {
+        return json(response, 200, { nextRunAt: null, intervalMs: 60_000, breaker: { state: 'closed' }, paused: [], counts: {} });
+      }
+      json(response, 404, { error: { code: 'NOT_FOUND', message: 'no such route' } });
+    });
+    const run = await lienthong(['status'], { LIENTHONG_URL: `${proxied.url}/lienthong/` });
+    expect(run.code, run.stderr).toBe(0);
+    expect(proxied.paths).toEqual(['GET /lienthong/ops/v1/dispatch']);
+  });
+
+  it('a bulk replay whose progress cannot be read a few times in a row: says the job goes on and how to follow it', async () => {
+    const flaky = await started((request, response) => {
+      if (request.method === 'POST') return json(response, 202, { jobId: 'job-17', matched: 2 });
+      json(response, 503, { error: { code: 'UNAVAILABLE', message: 'restarting' } });
+    });
+    const run = await lienthong(['replay', '--status', 'failed', '--reason', 'after the fix', '--poll-ms', '10'], { LIENTHONG_URL: flaky.url });
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(/^lienthong: FOLLOW_LOST: job job-17 goes on .*lienthong replay-job job-17/);
+    expect(flaky.paths.filter((path) => path === 'GET /ops/v1/replay/job-17')).toHaveLength(4);
+  });
+
+  it('a poll that fails once is tried again, and the job is followed to its end', async () => {
+    let polls = 0;
+    const blip = await started((request, response) => {
+      if (request.method === 'POST') return json(response, 202, { jobId: 'job-18', matched: 1 });
+      polls += 1;
+      if (polls === 1) return json(response, 502, { error: { code: 'BAD_GATEWAY', message: 'proxy' } });
+      json(response, 200, { status: 'done', matched: 1, replayed: 1, skipped: 0 });
+    });
+    const run = await lienthong(['replay', '--status', 'failed', '--reason', 'after the fix', '--poll-ms', '10'], { LIENTHONG_URL: blip.url });
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stdout.trim().split('\n').at(-1)).toBe('done: 1 of 1 replayed, 0 skipped');
+  });
+
+  it('an answer not shaped as the API says: one line with CLI_ERROR, exit 1, no stack', async () => {
+    const odd = await started((_request, response) => json(response, 200, {}));
+    const run = await lienthong(['status'], { LIENTHONG_URL: odd.url });
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(/^lienthong: CLI_ERROR: /);
+    expect(run.stderr.trim().split('\n')).toHaveLength(1);
+    expect(run.stderr).not.toMatch(/\n\s+at /);
   });
 });
 
@@ -190,6 +282,24 @@ describe('commands', () => {
       const again = await lienthong(['close-dossier', id, '--reason', 'twice']);
       expect(again.code).toBe(1);
       expect(again.stderr).toMatch(/INVALID_STATE/);
+    });
+
+    it('stale-dossiers pages with --limit and --cursor, and says when there are more', async () => {
+      const ids = [await waitingDossier(), await waitingDossier()];
+      const seen: string[] = [];
+      let args = ['stale-dossiers', '--limit', '1'];
+      for (let page = 0; page < 20; page++) {
+        const run = await lienthong(args);
+        expect(run.code, run.stderr).toBe(0);
+        const rows = run.stdout.split('\n').filter((line) => /^[0-9a-f-]{20,}/i.test(line));
+        expect(rows.length).toBeLessThanOrEqual(1);
+        seen.push(...rows.map((line) => line.split(/\s+/)[0] as string));
+        const more = /more: --cursor (\S+)/.exec(run.stdout)?.[1];
+        if (!more) break;
+        args = ['stale-dossiers', '--limit', '1', '--cursor', more];
+      }
+      for (const id of ids) expect(seen).toContain(id);
+      expect(new Set(seen).size).toBe(seen.length);
     });
 
     it('link-dossier merges one into a birth', async () => {

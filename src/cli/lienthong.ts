@@ -4,7 +4,7 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
  * `npx lienthong …`: the operators' tasks from a terminal, through the HTTP API with an operator's key
  * (docs/API.md, "Command line"). It knows the gateway only by its API, so it runs anywhere the gateway
  * can be reached. Exit codes: 0 done, 1 the gateway refused or failed (its error code and message are
- * printed), 2 the command line is wrong.
+ * printed; `CLI_ERROR` when the command itself failed), 2 the command line is wrong.
  */
 
 const USAGE = `Usage: lienthong [--url URL] [--key KEY] [--json] <command> [options]
@@ -14,6 +14,7 @@ Commands:
   replay --status failed|returned --reason TEXT [--unit 08] [--type TYPE]
          [--error-code CODE] [--from ISO] [--to ISO] [--dry-run] [--no-follow]
                                           bulk replay by filter, then follow the job
+  replay-job <jobId> [--no-follow]        a bulk replay job's progress, followed until it ends
   verify-audit                            recompute the audit hash chain
   backlog                                 per province: waiting, overdue, unanswered by BHXH
   pause <maTinh> | pause --all            hold a province's deliveries (or all)
@@ -22,7 +23,8 @@ Commands:
   status                                  next run, breaker, holds, counts by status
   transfers [--status S] [--unit 08] [--type TYPE] [--from ISO] [--to ISO]
             [--limit N] [--cursor C]      list transfers
-  stale-dossiers [--older-than-days N]    one-stop dossiers still waiting for their birth
+  stale-dossiers [--older-than-days N] [--limit N] [--cursor C]
+                                          one-stop dossiers still waiting for their birth
   link-dossier <dossierId> --birth <transferId> --reason TEXT
                                           merge a waiting dossier into its birth
   close-dossier <dossierId> --reason TEXT close a dossier whose record will never come
@@ -32,6 +34,7 @@ Options:
   --key KEY    an operator's API key (default: $LIENTHONG_KEY)
   --json       print the gateway's JSON answer instead of text
   --poll-ms N  how often a followed replay job is asked about, in ms (default 1000)
+  --timeout N  how long to wait for each answer, in ms (default: $LIENTHONG_TIMEOUT_MS, else 30000)
   -h, --help   this help
 `;
 
@@ -55,6 +58,7 @@ const OPTIONS = {
   'older-than-days': { type: 'string' },
   birth: { type: 'string' },
   'poll-ms': { type: 'string' },
+  timeout: { type: 'string' },
 } satisfies ParseArgsConfig['options'];
 
 type Values = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true }>>['values'];
@@ -84,21 +88,28 @@ class Gateway {
   constructor(
     private readonly url: string,
     private readonly key: string,
+    private readonly timeoutMs: number,
   ) {}
 
   async call(method: 'GET' | 'POST', path: string, body?: unknown): Promise<Json> {
     let response: Response;
+    let text: string;
+    // Appended, not resolved: `new URL('/ops/…', base)` would drop a path prefix such as a proxy's /lienthong.
+    const target = `${this.url.replace(/\/+$/, '')}${path}`;
+    const signal = AbortSignal.timeout(this.timeoutMs);
     try {
-      response = await fetch(new URL(path, this.url), {
+      response = await fetch(target, {
         method,
         headers: { authorization: `Bearer ${this.key}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
         body: body === undefined ? undefined : JSON.stringify(body),
+        signal,
       });
+      text = await response.text();
     } catch (error) {
+      if (signal.aborted) throw new ApiError(0, 'TIMEOUT', `no answer from ${this.url} within ${this.timeoutMs} ms (--timeout)`, null);
       const cause = (error as { cause?: { code?: string } }).cause?.code ?? (error as Error).message;
       throw new ApiError(0, 'UNREACHABLE', `cannot reach ${this.url} (${cause})`, null);
     }
-    const text = await response.text();
     let parsed: unknown = null;
     try {
       parsed = text ? JSON.parse(text) : {};
@@ -126,6 +137,48 @@ const province = (value: string | undefined, what: string): string => {
 function requireReason(values: Values, command = 'replay'): string {
   if (!values.reason) throw new UsageError(`${command} needs --reason "why" (it is recorded in the audit log)`);
   return values.reason;
+}
+
+function noMoreThan(positionals: string[], count: number, usage: string): void {
+  if (positionals.length > count) throw new UsageError(`${usage} (unexpected: ${positionals.slice(count).join(' ')})`);
+}
+
+const whole = (value: string | undefined, option: string, fallback: number): number => {
+  const parsed = Number(value ?? fallback);
+  if (!Number.isSafeInteger(parsed) || parsed < 1) throw new UsageError(`${option}: a whole number of milliseconds, at least 1`);
+  return parsed;
+};
+
+/** A poll that fails is tried again this many times before the CLI lets go of a job that goes on without it. */
+const POLL_ATTEMPTS = 4;
+
+/**
+ * Follows a bulk replay job until it ends. The job runs on the gateway whatever happens here, so a
+ * poll that fails is tried again; after several the CLI stops and says how to pick the job up again.
+ */
+async function followJob(gateway: Gateway, jobId: string, pollMs: number, values: Values, io: Io): Promise<{ json: unknown; text: string; exitCode?: number }> {
+  let shown = '';
+  let failures = 0;
+  for (;;) {
+    let job: Json;
+    try {
+      job = await gateway.call('GET', `/ops/v1/replay/${encodeURIComponent(jobId)}`);
+      failures = 0;
+    } catch (error) {
+      if (!(error instanceof ApiError) || (error.status >= 400 && error.status < 500)) throw error;
+      failures += 1;
+      if (failures >= POLL_ATTEMPTS) {
+        throw new ApiError(error.status, 'FOLLOW_LOST', `job ${jobId} goes on on the gateway, but its progress cannot be read (${error.code}: ${error.message}); follow it with: lienthong replay-job ${jobId}`, null);
+      }
+      await sleep(pollMs);
+      continue;
+    }
+    const progress = `${job.status}: ${job.replayed} of ${job.matched} replayed, ${job.skipped} skipped`;
+    if (job.status !== 'running') return { json: job, text: progress, exitCode: job.status === 'done' ? 0 : 1 };
+    if (!values.json && progress !== shown) io.out(progress);
+    shown = progress;
+    await sleep(pollMs);
+  }
 }
 
 function oneId(positionals: string[], command: string): string {
@@ -165,8 +218,7 @@ const COMMANDS: Record<string, Command> = {
       return { json: transfer, text: `${transfer.transferId}: ${transfer.status}` };
     }
     if (!values.status) throw new UsageError('replay needs a transfer id, or --status failed|returned to replay by filter');
-    const pollMs = Number(values['poll-ms'] ?? 1000);
-    if (!Number.isSafeInteger(pollMs) || pollMs < 1) throw new UsageError('--poll-ms: a whole number of milliseconds, at least 1');
+    const pollMs = whole(values['poll-ms'], '--poll-ms', 1000);
     const filter = {
       status: values.status,
       ...(values.unit ? { unit: province(values.unit, '--unit') } : {}),
@@ -183,18 +235,23 @@ const COMMANDS: Record<string, Command> = {
     const started = await gateway.call('POST', '/ops/v1/replay', { ...filter, reason });
     if (values['no-follow']) return { json: started, text: `job ${started.jobId}: ${started.matched} transfer(s) to replay` };
     if (!values.json) io.out(`job ${started.jobId}: ${started.matched} transfer(s) to replay`);
-    let shown = '';
-    for (;;) {
-      const job = await gateway.call('GET', `/ops/v1/replay/${encodeURIComponent(started.jobId)}`);
-      const progress = `${job.status}: ${job.replayed} of ${job.matched} replayed, ${job.skipped} skipped`;
-      if (job.status !== 'running') return { json: job, text: progress, exitCode: job.status === 'done' ? 0 : 1 };
-      if (!values.json && progress !== shown) io.out(progress);
-      shown = progress;
-      await sleep(pollMs);
-    }
+    return followJob(gateway, started.jobId, pollMs, values, io);
   },
 
-  async 'verify-audit'(gateway) {
+  async 'replay-job'(gateway, values, positionals, io) {
+    const [jobId] = positionals;
+    if (!jobId) throw new UsageError('replay-job takes the job id a bulk replay printed');
+    noMoreThan(positionals, 1, 'replay-job takes one job id');
+    const pollMs = whole(values['poll-ms'], '--poll-ms', 1000);
+    if (values['no-follow']) {
+      const job = await gateway.call('GET', `/ops/v1/replay/${encodeURIComponent(jobId)}`);
+      return { json: job, text: `${job.status}: ${job.replayed} of ${job.matched} replayed, ${job.skipped} skipped` };
+    }
+    return followJob(gateway, jobId, pollMs, values, io);
+  },
+
+  async 'verify-audit'(gateway, _values, positionals) {
+    noMoreThan(positionals, 0, 'verify-audit takes no argument');
     const verdict = await gateway.call('GET', '/audit/v1/verify');
     const text = verdict.ok
       ? `audit chain holds: ${verdict.events} event(s), head ${verdict.head ?? '-'}`
@@ -202,7 +259,8 @@ const COMMANDS: Record<string, Command> = {
     return { json: verdict, text, exitCode: verdict.ok ? 0 : 1 };
   },
 
-  async backlog(gateway) {
+  async backlog(gateway, _values, positionals) {
+    noMoreThan(positionals, 0, 'backlog takes no argument');
     const report = await gateway.call('GET', '/ops/v1/reports/backlog');
     const rows = (report.provinces as Json[]).map((row) => [
       row.maTinh, counts(row.counts), row.oldestWaiting ?? '-', String(row.pastDeadline), String(row.awaitingBhxhPastDeadline),
@@ -216,22 +274,26 @@ const COMMANDS: Record<string, Command> = {
     const [maTinh] = positionals;
     if (!maTinh && !values.all) throw new UsageError('pause <maTinh>, or pause --all to hold every province');
     if (maTinh && values.all) throw new UsageError('pause takes a province or --all, not both');
+    noMoreThan(positionals, 1, 'pause takes one province; pause each, or --all');
     const answer = await gateway.call('POST', '/ops/v1/dispatch/pause', maTinh ? { maTinh: province(maTinh, 'pause') } : {});
     return { json: answer, text: `held: ${answer.paused.join(', ') || 'none'}` };
   },
 
   async resume(gateway, _values, positionals) {
     const [maTinh] = positionals;
+    noMoreThan(positionals, 1, 'resume takes one province, or none to release every hold');
     const answer = await gateway.call('POST', '/ops/v1/dispatch/resume', maTinh ? { maTinh: province(maTinh, 'resume') } : {});
     return { json: answer, text: `held: ${answer.paused.join(', ') || 'none'}` };
   },
 
-  async run(gateway) {
+  async run(gateway, _values, positionals) {
+    noMoreThan(positionals, 0, 'run takes no argument');
     const answer = await gateway.call('POST', '/ops/v1/dispatch/run');
     return { json: answer, text: `dispatch run queued: job ${answer.jobId}` };
   },
 
-  async status(gateway) {
+  async status(gateway, _values, positionals) {
+    noMoreThan(positionals, 0, 'status takes no argument');
     const state = await gateway.call('GET', '/ops/v1/dispatch');
     const text = pairs([
       ['next run', state.nextRunAt ?? '-'],
@@ -243,7 +305,8 @@ const COMMANDS: Record<string, Command> = {
     return { json: state, text };
   },
 
-  async transfers(gateway, values) {
+  async transfers(gateway, values, positionals) {
+    noMoreThan(positionals, 0, 'transfers takes options only, e.g. --status failed');
     const page = await gateway.call('GET', `/ops/v1/transfers${query({
       status: values.status, unit: values.unit, type: values.type, from: values.from, to: values.to, limit: values.limit, cursor: values.cursor,
     })}`);
@@ -255,17 +318,21 @@ const COMMANDS: Record<string, Command> = {
     return { json: page, text };
   },
 
-  async 'stale-dossiers'(gateway, values) {
-    const page = await gateway.call('GET', `/ops/v1/dossiers/stale${query({ olderThanDays: values['older-than-days'] })}`);
+  async 'stale-dossiers'(gateway, values, positionals) {
+    noMoreThan(positionals, 0, 'stale-dossiers takes options only');
+    const page = await gateway.call('GET', `/ops/v1/dossiers/stale${query({
+      olderThanDays: values['older-than-days'], limit: values.limit, after: values.cursor,
+    })}`);
     const rows = (page.items as Json[]).map((item) => [
       item.transferId, item.module, item.maTinh, item.maHoSo ?? '-', item.createdAt,
       `${(item.files as Json[]).length}${(item.files as Json[]).some((file) => file.purgedAt) ? ' (purged)' : ''}`,
     ]);
     return {
       json: page,
-      text: rows.length
+      text: (rows.length
         ? table(['transferId', 'module', 'maTinh', 'maHoSo', 'received', 'files'], rows)
-        : `no dossier waiting more than ${page.olderThanDays} days`,
+        : `no dossier waiting more than ${page.olderThanDays} days`)
+        + (page.nextCursor && page.items.length ? `\nmore: --cursor ${page.nextCursor}` : ''),
     };
   },
 
@@ -318,7 +385,8 @@ export async function main(argv: string[], io: Io): Promise<number> {
     return 2;
   }
   try {
-    const result = await command(new Gateway(url, key), values, rest, io);
+    const timeoutMs = whole(values.timeout ?? (io.env.LIENTHONG_TIMEOUT_MS || undefined), '--timeout', 30_000);
+    const result = await command(new Gateway(url, key, timeoutMs), values, rest, io);
     io.out(values.json ? JSON.stringify(result.json, null, 2) : result.text);
     return result.exitCode ?? 0;
   } catch (error) {
@@ -331,7 +399,10 @@ export async function main(argv: string[], io: Io): Promise<number> {
       else io.err(`lienthong: ${error.code}: ${error.message}${detailsOf(error.body)}\n`);
       return 1;
     }
-    throw error;
+    // A bug here, or an answer not shaped as the API says: one line, not a stack, and a code of its own
+    // so a script can tell it from the gateway's refusals.
+    io.err(`lienthong: CLI_ERROR: ${(error as Error).message ?? String(error)} (a fault of this command, not the gateway's refusal)\n`);
+    return 1;
   }
 }
 
