@@ -300,6 +300,17 @@ describe('purging after the retention period', () => {
     expect((await eventsOf(closedId)).at(-1)).toMatchObject({ action: 'mot-cua.merged', fromStatus: 'closed', toStatus: 'merged', details: { into: birthId } });
   });
 
+  it('closes a dossier an earlier version purged but left waiting, without purging again', async () => {
+    await sweeper(daysFromNow(91)).purgeDue(1000);
+    const id = await postDossier({ fileDinhKem: [attachment().file] });
+    // As the sweep before migration 017 left it: bytes gone, dossier still waiting, not marked.
+    await gateway.db.query('UPDATE attachments SET content = NULL, purged_at = now() WHERE transfer_id = $1', [id]);
+    expect(await sweeper(daysFromNow(91)).purgeDue(1000)).toEqual({ dossiers: 0, files: 0, more: false });
+    expect(await statusOf(id)).toBe('closed');
+    expect((await eventsOf(id)).at(-1)).toMatchObject({ actor: 'retention', action: 'mot-cua.closed', details: { reason: 'retention' } });
+    expect(await purgeEvents(id)).toEqual([]);
+  });
+
   it('one sweep purges at most its cap of chunks, and the next maintenance tick goes on at once', async () => {
     expect((await sweeper(daysFromNow(91)).purgeDue(1000)).more).toBe(false);
     const ids = [await postDossier({ fileDinhKem: [attachment().file] }), await postDossier({ fileDinhKem: [attachment().file] }), await postDossier({ fileDinhKem: [attachment().file] })];

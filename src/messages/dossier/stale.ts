@@ -189,14 +189,18 @@ export class StaleDossiers {
           const dossier = await lockTransferInTx(tx, row.id);
           await tx.query('UPDATE transfers SET files_swept_at = now() WHERE id = $1', [row.id]);
           const purged = await purgeAttachmentsInTx(tx, row.id);
-          if (!dossier || purged.length === 0) continue;
-          dossiers += 1;
+          // A dossier purged by a version that did not close it yet has nothing left to purge, but must close too.
+          const purgedBefore = purged.length === 0 && dossier?.status === 'received'
+            && (await keptFilesOf(tx, [row.id])).get(row.id)?.some((file) => file.purgedAt !== null);
+          if (!dossier || (purged.length === 0 && !purgedBefore)) continue;
+          if (purged.length > 0) dossiers += 1;
           files += purged.length;
           if (dossier.status === 'received') {
             await changeTransferInTx(tx, dossier, { status: 'closed' }, {
               actor: PURGE_ACTOR, action: 'mot-cua.closed', details: { reason: 'retention', retentionDays: this.deps.retentionDays },
             });
           }
+          if (purged.length === 0) continue;
           // File names may name people, and the log is forever: the event cites each file by its
           // document type, size and hash; the name stays on the file's row.
           appendAuditEventInTx(tx, {

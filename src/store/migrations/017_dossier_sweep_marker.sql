@@ -4,8 +4,9 @@
 ALTER TABLE transfers ADD COLUMN files_swept_at timestamptz;
 CREATE INDEX transfers_dossiers_to_sweep ON transfers (created_at)
   WHERE type = 'HO_SO_MOT_CUA' AND status IN ('received', 'closed') AND files_swept_at IS NULL;
--- Dossiers already purged before the mark existed: swept, none of their files left to purge.
+-- Closed dossiers already purged before the mark existed: swept, none of their files left to purge.
+-- Waiting ones stay unmarked: the next sweep closes them, audited, as it now closes every dossier it purges.
 UPDATE transfers t SET files_swept_at = now()
- WHERE t.type = 'HO_SO_MOT_CUA' AND t.status IN ('received', 'closed')
+ WHERE t.type = 'HO_SO_MOT_CUA' AND t.status = 'closed'
    AND EXISTS (SELECT 1 FROM attachments a WHERE a.transfer_id = t.id)
    AND NOT EXISTS (SELECT 1 FROM attachments a WHERE a.transfer_id = t.id AND a.purged_at IS NULL);
