@@ -13,12 +13,17 @@ export interface FollowFilesOptions {
   logger: Logger;
   /** What the files are, for the log: "clients file", "catalogues". */
   what: string;
+  /**
+   * `filesDigest` of the files as their owner last read them (taken before reading), so a change
+   * between that read and the watch's start is not missed; the files as they are now when absent.
+   */
+  since?: string;
   /** Tests hand in a `watch` that fails as the kernel may (ENOSPC), without exhausting the machine's watches. */
   watchFolder?: typeof watch;
 }
 
 /** One digest of every file's bytes (or of why it cannot be read), so a change to any one shows. */
-function contentDigest(files: string[]): string {
+export function filesDigest(files: string[]): string {
   return hash('sha256', files.map((file) => {
     try {
       return hash('sha256', readFileSync(file), 'hex');
@@ -42,7 +47,7 @@ export class FollowFiles {
   private digest: string;
 
   constructor(private readonly options: FollowFilesOptions) {
-    this.digest = contentDigest(options.files);
+    this.digest = options.since ?? filesDigest(options.files);
     const start = options.watchFolder ?? watch;
     for (const folder of new Set(options.files.map((file) => dirname(file)))) {
       let watcher: FSWatcher;
@@ -65,7 +70,7 @@ export class FollowFiles {
   }
 
   private look(): void {
-    const now = contentDigest(this.options.files);
+    const now = filesDigest(this.options.files);
     if (now === this.digest) return;
     this.digest = now;
     this.options.changed();

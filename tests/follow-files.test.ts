@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { ClientRegistry, sha256OfKey } from '../src/auth/clients.js';
 import { FollowFiles } from '../src/follow-files.js';
 
 /**
@@ -90,5 +91,23 @@ describe('following files by their folder', () => {
     fake.watchers[0]?.emit('error', Object.assign(new Error('gone'), { code: 'ENOSPC' }));
     expect(warnings).toEqual([[{ code: 'ENOSPC', what: 'catalogues' }, expect.stringMatching(/SIGHUP/)]]);
     expect(fake.watchers[0]?.closed).toBe(true);
+  });
+});
+
+describe('the clients file, changed before its watch started', () => {
+  it('is reloaded at the first event, since the watch starts from the file as it was read', () => {
+    const operator = (key: string) => ({ id: 'ops-early', keySha256: sha256OfKey(key), roles: ['operator'], units: ['*'] });
+    writeFileSync(file, JSON.stringify([operator('early-key-0000000000')]));
+    const registry = ClientRegistry.fromFile(file);
+    writeFileSync(file, JSON.stringify([operator('later-key-1111111111')]));
+    const fake = fakeWatch();
+    registry.watch({ info: () => {}, error: () => {}, warn: () => {} } as unknown as Logger, fake.start);
+    try {
+      fake.event();
+      vi.advanceTimersByTime(250);
+      expect(registry.authenticate('later-key-1111111111')?.id).toBe('ops-early');
+    } finally {
+      registry.close();
+    }
   });
 });

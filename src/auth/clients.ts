@@ -2,7 +2,7 @@ import { hash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { Ajv } from 'ajv';
 import type { Logger } from 'pino';
-import { FollowFiles } from '../follow-files.js';
+import { FollowFiles, filesDigest } from '../follow-files.js';
 
 /**
  * `reissue` and `correction` are a BHXH office's least-privilege accounts (docs/DOMAIN.md, "Card
@@ -117,6 +117,8 @@ export class ClientRegistry {
   private clients: ClientEntry[];
   private readonly listeners: Array<() => void> = [];
   private follower: FollowFiles | undefined;
+  /** Of the file as last read, taken before reading: the watch starts from it. */
+  private readDigest: string | undefined;
 
   constructor(stored: StoredClient[], private readonly file?: string) {
     this.clients = entriesOf(stored);
@@ -124,6 +126,7 @@ export class ClientRegistry {
 
   static fromFile(path: string): ClientRegistry {
     const registry = new ClientRegistry([], path);
+    registry.readDigest = filesDigest([path]);
     registry.clients = readClientsFile(path);
     return registry;
   }
@@ -144,7 +147,9 @@ export class ClientRegistry {
   /** Reads the file again; throws (keeping the clients in use) when it is not valid. */
   reload(): { clients: number } {
     if (!this.file) throw new Error('these clients were not loaded from a file');
+    const digest = filesDigest([this.file]);
     this.clients = readClientsFile(this.file);
+    this.readDigest = digest;
     for (const listener of [...this.listeners]) listener();
     return { clients: this.clients.length };
   }
@@ -171,7 +176,7 @@ export class ClientRegistry {
   watch(logger: Logger, watchFolder?: ConstructorParameters<typeof FollowFiles>[0]['watchFolder']): void {
     if (!this.file || this.follower) return;
     this.follower = new FollowFiles({
-      files: [this.file], what: 'clients file', logger, watchFolder, changed: () => this.reloadAndLog(logger, 'file changed'),
+      files: [this.file], what: 'clients file', logger, watchFolder, since: this.readDigest, changed: () => this.reloadAndLog(logger, 'file changed'),
     });
   }
 

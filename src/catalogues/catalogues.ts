@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { WorkingCalendar } from '../domain/working-days.js';
-import { FollowFiles } from '../follow-files.js';
+import { FollowFiles, filesDigest } from '../follow-files.js';
 import { packagePath } from '../package-files.js';
 import { StartupError } from '../startup-error.js';
 import { FacilityCatalogue } from './facility-catalogue.js';
@@ -34,6 +34,8 @@ function load<T>(path: string, read: (path: string) => T): T {
  */
 export class Catalogues {
   private follower: FollowFiles | undefined;
+  /** Of the files as last read, taken before reading: the watch starts from it. */
+  private readDigest: string | undefined;
 
   constructor(
     public units: UnitCatalogue,
@@ -46,8 +48,11 @@ export class Catalogues {
   static fromFiles(files: CatalogueFiles): Catalogues {
     const paths = { ...files, holidays: files.holidays ?? SHIPPED_HOLIDAYS };
     try {
+      const digest = filesDigest([paths.units, paths.facilities, paths.holidays]);
       const { units, facilities, holidays } = Catalogues.read(paths);
-      return new Catalogues(units, facilities, holidays, paths);
+      const catalogues = new Catalogues(units, facilities, holidays, paths);
+      catalogues.readDigest = digest;
+      return catalogues;
     } catch (error) {
       throw new StartupError((error as Error).message);
     }
@@ -63,7 +68,9 @@ export class Catalogues {
 
   reload(): { facilities: number } {
     if (!this.files) throw new Error('these catalogues were not loaded from files');
+    const digest = filesDigest(this.watchedFiles());
     const { units, facilities, holidays } = Catalogues.read(this.files);
+    this.readDigest = digest;
     this.units = units;
     this.facilities = facilities;
     this.holidays = holidays;
@@ -74,7 +81,7 @@ export class Catalogues {
   watch(logger: Logger, watchFolder?: ConstructorParameters<typeof FollowFiles>[0]['watchFolder']): void {
     if (!this.files || this.follower) return;
     this.follower = new FollowFiles({
-      files: [this.files.units, this.files.facilities, this.files.holidays], what: 'catalogues', logger, watchFolder,
+      files: this.watchedFiles(), what: 'catalogues', logger, watchFolder, since: this.readDigest,
       changed: () => {
         try {
           logger.info(this.reload(), 'catalogues reloaded');
@@ -88,5 +95,9 @@ export class Catalogues {
   close(): void {
     this.follower?.close();
     this.follower = undefined;
+  }
+
+  private watchedFiles(): string[] {
+    return this.files ? [this.files.units, this.files.facilities, this.files.holidays] : [];
   }
 }
