@@ -142,6 +142,8 @@ const auditEvent = {
     ...historyEntryProperties,
     transferId: nullableString,
     payloadSha256: { ...nullableString, description: 'SHA-256 of the document this step saw; the document itself is not kept twice' },
+    chain: { type: 'integer', description: 'the chain it is sealed into (0: the single chain of earlier versions)' },
+    chainSeq: { type: 'integer', description: 'its place in that chain, from 1' },
     prevHash: { type: 'string' },
     hash: { type: 'string' },
   },
@@ -153,20 +155,53 @@ const auditEventPage = {
   required: ['events', 'nextCursor'],
   properties: {
     events: { type: 'array', items: { $ref: 'AuditEvent#' } },
-    nextCursor: { ...nullableString, description: 'the last seq of this page, to pass as `after`; null on the last page' },
+    nextCursor: { ...nullableString, description: 'opaque, to pass as `after` (the last seq of the page when `after` was a number); null on a page that is not full' },
+  },
+} as const;
+
+const auditProblem = {
+  $id: 'AuditProblem',
+  type: 'object',
+  required: ['kind', 'detail'],
+  properties: {
+    kind: {
+      type: 'string',
+      enum: ['changed-event', 'removed-event', 'cut-end', 'rewritten-head', 'bad-signature', 'broken-checkpoint-link', 'rewritten-checkpoint', 'removed-checkpoint'],
+    },
+    detail: { type: 'string' },
+    chain: { type: 'integer' },
+    chainSeq: { type: 'integer', description: 'the place in the chain where it shows' },
+    seq: { type: 'integer', description: 'the event found there' },
+    checkpoint: { type: 'integer' },
   },
 } as const;
 
 const chainVerdict = {
   $id: 'ChainVerdict',
   type: 'object',
-  required: ['ok', 'events'],
+  required: ['ok', 'events', 'problems', 'chains', 'checkpoints'],
   properties: {
     ok: { type: 'boolean' },
     events: { type: 'integer', description: 'events verified' },
-    head: { type: 'string', description: 'the hash of the last event (ok)' },
-    brokenSeq: { type: 'integer', description: 'the first event that does not hold (not ok)' },
-    reason: { type: 'string', description: 'what does not hold (not ok)' },
+    head: { type: 'string', description: 'the Merkle root over every chain\'s last verified event' },
+    brokenSeq: { type: 'integer', description: 'the first event found wrong, when there is one to name (not ok)' },
+    reason: { type: 'string', description: 'the first problem in words (not ok)' },
+    problems: { type: 'array', items: { $ref: 'AuditProblem#' }, description: 'every chain\'s first problem, and every checkpoint\'s' },
+    chains: { type: 'integer' },
+    checkpoints: {
+      type: 'object',
+      required: ['count', 'checked', 'last', 'unsignedEvents'],
+      properties: {
+        count: { type: 'integer' },
+        checked: { type: 'boolean', description: 'false: the gateway has no audit public key, signatures were not checked' },
+        last: {
+          type: ['object', 'null'],
+          required: ['number', 'at'],
+          properties: { number: { type: 'integer' }, at: dateTime },
+        },
+        unsignedEvents: { type: 'integer', description: 'events after the last valid checkpoint: chained, not yet signed' },
+      },
+    },
   },
 } as const;
 
@@ -320,7 +355,7 @@ const readiness = {
 } as const;
 
 export const responseSchemas = [
-  errorSchema, intakeAnswer, transferSummary, transfer, transferPage, auditEvent, auditEventPage, chainVerdict, batch,
+  errorSchema, intakeAnswer, transferSummary, transfer, transferPage, auditEvent, auditEventPage, auditProblem, chainVerdict, batch,
   batchResultsAnswer, replayPreview, replayStarted, replayJob, dispatchState, pausedProvinces, dispatchRun, catalogueReload,
   backlogReport, liveness, readiness,
 ];

@@ -17,6 +17,7 @@ import { tsListsPlugin } from '../adapters/ts-lists.js';
 import { AuditLog } from './audit/audit-log.js';
 import { ConsoleSessions } from './auth/console-sessions.js';
 import { BatchOverview } from './dispatch/batch-overview.js';
+import { CheckpointSchedule, loadAuditKeys } from './audit/checkpoints.js';
 import { CallbackDelivery, CallbackOperations } from './dispatch/callbacks.js';
 import { DispatchHolds } from './dispatch/dispatch-holds.js';
 import { Dispatcher } from './dispatch/dispatcher.js';
@@ -151,10 +152,17 @@ export async function buildApp(deps: GatewayDependencies): Promise<FastifyInstan
     resends: new Resends(db), bodyLimit: config.bodyLimit, attachmentBodyLimit: config.motCuaBodyLimit,
   });
   await app.register(ngspSoapPlugin, { intake, bodyLimit: config.bodyLimit, attachmentBodyLimit: config.motCuaBodyLimit });
-  const auditLog = new AuditLog(db);
+  const auditKeys = loadAuditKeys({ signingKeyFile: config.auditSigningKeyFile, publicKeyFile: config.auditPublicKeyFile });
+  const auditLog = new AuditLog(db, {
+    keys: auditKeys, checkpointDir: config.auditCheckpointDir, databaseUrl: config.databaseUrl, databaseSchema: config.databaseSchema,
+  });
   const holds = new DispatchHolds(db);
   const callbackOperations = new CallbackOperations(db);
   await app.register(auditApiPlugin, { auditLog });
+  const checkpoints = auditKeys.signing && new CheckpointSchedule({
+    db, signing: auditKeys.signing, dir: config.auditCheckpointDir, intervalMs: config.auditCheckpointSeconds * 1000, logger: deps.logger,
+  });
+  if (checkpoints) app.addHook('onClose', () => checkpoints.close());
   await app.register(opsApiPlugin, {
     reads, dispatcher, holds, replays, catalogues: deps.catalogues, intervalMs: config.dispatchIntervalMs, now,
   });
@@ -175,6 +183,7 @@ export async function buildApp(deps: GatewayDependencies): Promise<FastifyInstan
   if (deps.startDispatcher) {
     await dispatcher.start();
     callbacks.start();
+    checkpoints?.start();
   }
   return app;
 }

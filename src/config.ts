@@ -60,6 +60,13 @@ export interface GatewayConfig {
   trustProxy: boolean;
   /** How long a console sign-in lasts at most. */
   consoleSessionMs: number;
+  /** Ed25519 private key (PEM) signing the audit checkpoints; dev mode makes one under DATA_DIR. */
+  auditSigningKeyFile?: string;
+  /** The public key (PEM) checking them; derived from the signing key when unset. */
+  auditPublicKeyFile?: string;
+  /** Where each checkpoint is also written, one file each, for auditors to copy away. */
+  auditCheckpointDir?: string;
+  auditCheckpointSeconds: number;
 }
 
 export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
@@ -77,6 +84,10 @@ function integer(env: NodeJS.ProcessEnv, name: string, fallback: number, min = 0
 function optional(env: NodeJS.ProcessEnv, name: string): string | undefined {
   const raw = env[name];
   return raw === undefined || raw === '' ? undefined : raw;
+}
+
+function resolvedOrNothing(path: string | undefined): string | undefined {
+  return path === undefined ? undefined : resolve(path);
 }
 
 function onOff(env: NodeJS.ProcessEnv, name: string): boolean | undefined {
@@ -141,5 +152,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): GatewayConfig 
     trustProxy: onOff(env, 'TRUST_PROXY') ?? false,
     // A working day: an operator signs in once in the morning.
     consoleSessionMs: integer(env, 'CONSOLE_SESSION_HOURS', 10, 1) * 3600_000,
+    auditSigningKeyFile: resolvedOrNothing(optional(env, 'AUDIT_SIGNING_KEY_FILE')),
+    auditPublicKeyFile: resolvedOrNothing(optional(env, 'AUDIT_PUBLIC_KEY_FILE')),
+    auditCheckpointDir: resolvedOrNothing(optional(env, 'AUDIT_CHECKPOINT_DIR')),
+    auditCheckpointSeconds: integer(env, 'AUDIT_CHECKPOINT_SECONDS', 60, 1),
   };
 }

@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { buildApp } from './app.js';
+import { ensureSigningKey, loadAuditKeys, publicKeyPem } from './audit/checkpoints.js';
 import { ClientRegistry, ROLES } from './auth/clients.js';
 import { Catalogues } from './catalogues/catalogues.js';
 import { loadConfig } from './config.js';
@@ -32,6 +33,18 @@ async function main() {
     );
   }
 
+  let auditFiles = { auditSigningKeyFile: config.auditSigningKeyFile, auditCheckpointDir: config.auditCheckpointDir };
+  if (!config.clientsFile) {
+    // Dev mode signs its checkpoints too, with a key of its own that stays across restarts.
+    const signingKeyFile = auditFiles.auditSigningKeyFile ?? join(config.dataDir, 'audit', 'signing-key.pem');
+    const made = !config.auditSigningKeyFile && ensureSigningKey(signingKeyFile);
+    auditFiles = { auditSigningKeyFile: signingKeyFile, auditCheckpointDir: auditFiles.auditCheckpointDir ?? join(config.dataDir, 'audit', 'checkpoints') };
+    const { verifying } = loadAuditKeys({ signingKeyFile });
+    logger.info({ file: signingKeyFile, made, publicKey: verifying && publicKeyPem(verifying) }, 'dev mode: audit checkpoints signed with this key');
+  } else if (!config.auditSigningKeyFile) {
+    logger.warn('AUDIT_SIGNING_KEY_FILE is not set: no signed audit checkpoints, so the audit log holds only against whoever cannot write the database');
+  }
+
   const catalogues = Catalogues.fromFiles({ units: config.unitsFile, facilities: config.facilitiesFile, holidays: config.holidaysFile });
   catalogues.watch(logger);
   // Keys are rotated by editing the clients file: no restart, and a broken file keeps the keys in use.
@@ -55,7 +68,7 @@ async function main() {
     logger.warn({ bhxhPushUrl }, 'BHXH simulator running: dev mode only');
   }
   const app = await buildApp({
-    config: { ...config, bhxhPushUrl }, db, redis, redisUrl: redisTarget.url, startDispatcher: true, clients, catalogues, logger,
+    config: { ...config, ...auditFiles, bhxhPushUrl }, db, redis, redisUrl: redisTarget.url, startDispatcher: true, clients, catalogues, logger,
   });
   let stopping: Promise<void> | undefined;
   const stop = (signal: string) => {

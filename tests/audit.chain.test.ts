@@ -1,7 +1,8 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { appendAuditEventInTx, appendAuditEventsInTx, hashEvent, listAuditEvents, verifyAuditChain } from '../src/store/audit-log.js';
+import { appendAuditEventInTx, appendAuditEventsInTx, hashEvent, listAuditEvents } from '../src/store/audit-log.js';
+import { verifyAuditLog } from '../src/audit/verify.js';
 import { khaiSinh } from './support/fixtures.js';
 import { countRows, startTestGateway, TEST_DATABASE_URL, type TestGateway } from './support/gateway.js';
 import type { Queryable } from '../src/store/database.js';
@@ -69,7 +70,7 @@ describe('audit log', () => {
     const exits = await Promise.all(writers.map(async (writer) => (await once(writer, 'exit'))[0]));
     expect(exits).toEqual([0, 0, 0]);
     expect(await countRows(gateway.db, 'audit_events')).toBe(before + 90);
-    expect(await verifyAuditChain(gateway.db)).toMatchObject({ ok: true, events: before + 90 });
+    expect(await verifyAuditLog(gateway.db)).toMatchObject({ ok: true, events: before + 90 });
   });
 
   it('refuses UPDATE, DELETE and TRUNCATE of audit events from the gateway\'s connection', async () => {
@@ -95,9 +96,9 @@ describe('audit log', () => {
   });
 
   it.each([
-    ['from the middle of the chain', () => 2],
-    ['off the end of the chain (the newest)', (total: number) => total],
-  ])('names an event removed %s', async (_where, chosen) => {
+    ['from the middle of the chain', () => 2, 'removed-event'],
+    ['off the end of the chain (the newest)', (total: number) => total, 'cut-end'],
+  ])('names an event removed %s', async (_where, chosen, kind) => {
     const fresh = await startTestGateway();
     try {
       for (let i = 0; i < 3; i++) await push(fresh);
@@ -106,7 +107,10 @@ describe('audit log', () => {
         await tx.query("SET LOCAL session_replication_role = 'replica'");
         await tx.query('DELETE FROM audit_events WHERE seq = $1', [seq]);
       });
-      expect(await verifyAuditChain(fresh.db)).toMatchObject({ ok: false, events: seq - 1, brokenSeq: seq });
+      // One writer at a time: every event went to the first chain, in seq order.
+      const verdict = await verifyAuditLog(fresh.db);
+      expect(verdict).toMatchObject({ ok: false, events: seq - 1, problems: [{ kind, chain: 1, chainSeq: seq }] });
+      expect(verdict.brokenSeq).toBe(kind === 'removed-event' ? seq + 1 : undefined);
     } finally {
       await fresh.close();
     }
@@ -130,7 +134,7 @@ describe('audit log', () => {
           return result;
         },
       };
-      expect(await verifyAuditChain(live)).toMatchObject({ ok: true });
+      expect(await verifyAuditLog(live)).toMatchObject({ ok: true });
       expect(appended).toBe(true);
     } finally {
       await fresh.close();
@@ -151,7 +155,7 @@ describe('audit log', () => {
       const [first, second] = (await listAuditEvents(fresh.db, { afterSeq: 0, limit: 1000 })).slice(-2);
       expect(first).toMatchObject({ actor: awkward, action: 'test.awkward-text', details: { reason: awkward, nested: { list: [awkward, null, 'NULL', ''] } } });
       expect(second).toMatchObject({ actor: 'test', action: 'NULL', transferId: null, details: { empty: '' } });
-      expect(await verifyAuditChain(fresh.db)).toMatchObject({ ok: true });
+      expect(await verifyAuditLog(fresh.db)).toMatchObject({ ok: true });
     } finally {
       await fresh.close();
     }

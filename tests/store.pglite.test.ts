@@ -6,7 +6,7 @@ import type { ApiClient } from '../src/auth/clients.js';
 import { Catalogues } from '../src/catalogues/catalogues.js';
 import { loadConfig } from '../src/config.js';
 import { IntakeService } from '../src/intake/intake-service.js';
-import { verifyAuditChain } from '../src/store/audit-log.js';
+import { verifyAuditLog } from '../src/audit/verify.js';
 import { openDatabase, type Database } from '../src/store/database.js';
 import { migrate } from '../src/store/migrate.js';
 import { findTransfer } from '../src/store/transfers.js';
@@ -44,7 +44,7 @@ describe('the embedded PGlite store', () => {
     await expect(intake.accept('KhaiSinh', { ...doc, messageId: 'other' }, client, 'rest-json')).rejects.toMatchObject({ code: 'DUPLICATE_PERSON' });
     await Promise.all(Array.from({ length: 10 }, () => intake.accept('KhaiSinh', khaiSinh(), client, 'rest-json')));
     expect((await findTransfer(db, first.answer.transferId))?.status).toBe('queued');
-    expect(await verifyAuditChain(db)).toMatchObject({ ok: true, events: 11 });
+    expect(await verifyAuditLog(db)).toMatchObject({ ok: true, events: 11 });
     await expect(db.query('DELETE FROM audit_events')).rejects.toThrow(/append-only/);
   });
 });

@@ -61,6 +61,6 @@ ${[...history.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([maTinh, se
 <form method="get" action="${CONSOLE_PREFIX}/audit"><input type="hidden" name="verify" value="1"><button type="submit">Kiểm tra chuỗi</button></form>
 ${verdict && (verdict.ok
     ? html`<p class="notice" role="status">Chuỗi nguyên vẹn: ${verdict.events} sự kiện, đầu chuỗi <code>${verdict.head}</code>.</p>`
-    : html`<p class="problem" role="alert">Chuỗi bị phá ở sự kiện #${verdict.brokenSeq} (${verdict.reason}); đã kiểm ${verdict.events} sự kiện.</p>`)}`);
+    : html`<p class="problem" role="alert">Chuỗi bị phá${verdict.brokenSeq !== undefined && html` ở sự kiện #${verdict.brokenSeq}`} (${verdict.reason}); đã kiểm ${verdict.events} sự kiện.</p>`)}`);
   });
 }

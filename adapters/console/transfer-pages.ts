@@ -51,7 +51,7 @@ export function transferPages(app: FastifyInstance, services: SectionServices): 
   app.get<{ Params: { transferId: string }; Querystring: Query }>(`${CONSOLE_PREFIX}/transfers/:transferId`, { config: ANYONE }, async (request, reply) => {
     const { client } = sessionOf(request);
     const transfer = await reads.detail(request.params.transferId, client);
-    const events = await services.auditLog.events(client, { transferId: transfer.transferId, limit: 1000 });
+    const { events } = await services.auditLog.events(client, { transferId: transfer.transferId, limit: 1000 });
     const mayReplay = client.roles.includes('operator') && (REPLAYABLE_STATUSES as readonly string[]).includes(transfer.status);
     return send(reply, request, { title: `Hồ sơ ${transfer.transferId}`, section: '/transfers', notice: noticeOf(request.query) }, html`
 <table>

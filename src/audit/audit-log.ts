@@ -1,34 +1,119 @@
+import { createRequire } from 'node:module';
+import { pathToFileURL } from 'node:url';
+import { Worker } from 'node:worker_threads';
 import { provinceScope, type ApiClient } from '../auth/clients.js';
-import { listAuditEvents, verifyAuditChain, type AuditEvent, type ChainVerdict } from '../store/audit-log.js';
+import { GatewayError } from '../errors.js';
+import { listAuditEvents, positionsAfter, type AuditEvent, type ChainPositions } from '../store/audit-log.js';
 import type { Database } from '../store/database.js';
 import { findTransfer } from '../store/transfers.js';
 import { assertMayTouch } from '../transfers/access.js';
+import { publicKeyPem, type AuditKeys } from './checkpoints.js';
+import { verifyAuditLog, type AuditVerdict } from './verify.js';
+import type { VerifyWorkerData } from './verify-worker.js';
 
 /** A hold or release of every province concerns each of them. */
 const EVERY_PROVINCE = '*';
 
 export interface AuditEventQuery {
   transferId?: string;
-  afterSeq?: number;
+  /** A cursor from an earlier page, or (as before chains) the last `seq` seen. */
+  after?: string;
   limit: number;
 }
 
-/** Reading the audit log (docs/API.md, "Audit"); nothing here writes it. */
+export interface AuditEventPage {
+  events: AuditEvent[];
+  nextCursor: string | null;
+}
+
+/** The feed's cursor: every chain's place, opaque to clients. Never all digits, unlike an old `seq`. */
+export function encodeCursor(positions: ChainPositions): string {
+  return Buffer.from(JSON.stringify(positions), 'utf8').toString('base64url');
+}
+
+function decodeCursor(cursor: string): ChainPositions | undefined {
+  try {
+    const positions = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as unknown;
+    if (typeof positions !== 'object' || positions === null || Array.isArray(positions)) return undefined;
+    const entries = Object.entries(positions);
+    return entries.every(([chain, place]) => /^\d{1,9}$/.test(chain) && Number.isSafeInteger(place) && (place as number) >= 0)
+      ? Object.fromEntries(entries) as ChainPositions
+      : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export interface AuditLogOptions {
+  keys?: AuditKeys;
+  checkpointDir?: string;
+  /** Where a verification worker connects (PostgreSQL only; PGlite lives on the gateway's thread). */
+  databaseUrl?: string;
+  databaseSchema?: string;
+}
+
+/**
+ * The worker's entry: the compiled .js beside this file, or, when this runs as TypeScript (tests,
+ * tsx), the .ts through tsx's loader, which a worker of Node 20 does not inherit from its parent.
+ */
+function startVerifyWorker(workerData: VerifyWorkerData): Worker {
+  const entry = new URL(`./verify-worker${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url);
+  if (!entry.pathname.endsWith('.ts')) return new Worker(entry, { workerData });
+  const tsx = pathToFileURL(createRequire(import.meta.url).resolve('tsx/esm/api').replace(/\.cjs$/, '.mjs')).href;
+  return new Worker(
+    `import(${JSON.stringify(tsx)}).then((tsx) => { tsx.register(); return import(${JSON.stringify(entry.href)}); })`,
+    { eval: true, workerData },
+  );
+}
+
+/** Reading and verifying the audit log (docs/API.md, "Audit"); nothing here writes it. */
 export class AuditLog {
-  constructor(private readonly db: Database) {}
+  constructor(private readonly db: Database, private readonly options: AuditLogOptions = {}) {}
 
   /**
    * Events oldest first, of the client's provinces only: a transfer it may not read is answered
    * 404 NOT_FOUND, as the transfer itself is, and a list without a transfer leaves out the other
-   * provinces' events.
+   * provinces' events. A numeric `after` reads on by seq, as before chains: an event sealed on
+   * another chain with a lower seq but committed later is then not seen; the cursor never misses one.
    */
-  async events(client: ApiClient, query: AuditEventQuery): Promise<AuditEvent[]> {
+  async events(client: ApiClient, query: AuditEventQuery): Promise<AuditEventPage> {
     const provinces = provinceScope(client);
     if (provinces && query.transferId !== undefined) assertMayTouch(await findTransfer(this.db, query.transferId), client);
-    return listAuditEvents(this.db, { ...query, provinces: provinces && [...provinces, EVERY_PROVINCE] });
+    const numeric = query.after !== undefined && /^\d+$/.test(query.after);
+    const positions = query.after === undefined || numeric ? {} : decodeCursor(query.after);
+    if (!positions) {
+      throw new GatewayError('VALIDATION_FAILED', 'The request querystring is not valid', [
+        { path: '/querystring/after', code: 'BAD_CURSOR', message: 'neither a seq nor a cursor this gateway gave' },
+      ]);
+    }
+    const events = await listAuditEvents(this.db, {
+      transferId: query.transferId, limit: query.limit, provinces: provinces && [...provinces, EVERY_PROVINCE],
+      ...(numeric ? { afterSeq: Number(query.after) } : { after: positions }),
+    });
+    // Numeric: the last seq, as an older client expects back. A cursor: the places seen so far.
+    const next = numeric ? String(events[events.length - 1]?.seq) : encodeCursor(positionsAfter(positions, events));
+    return { events, nextCursor: events.length === query.limit ? next : null };
   }
 
-  verify(): Promise<ChainVerdict> {
-    return verifyAuditChain(this.db);
+  /**
+   * On PostgreSQL in a worker thread with its own connection, so the gateway's thread does not hash
+   * a single event; on PGlite (in this thread by nature) a walk that yields every 200 events.
+   */
+  verify(): Promise<AuditVerdict> {
+    const { keys, checkpointDir, databaseUrl, databaseSchema } = this.options;
+    if (this.db.kind !== 'postgres' || !databaseUrl) {
+      return verifyAuditLog(this.db, { verifying: keys?.verifying, checkpointDir, yieldEvery: 200 });
+    }
+    const worker = startVerifyWorker({
+      url: databaseUrl, schema: databaseSchema, checkpointDir, publicKeyPem: keys?.verifying && publicKeyPem(keys.verifying),
+    });
+    return new Promise((resolve, reject) => {
+      worker.once('message', (answer: { verdict?: AuditVerdict; error?: string }) => {
+        if (answer.verdict) resolve(answer.verdict);
+        else reject(new Error(`audit verification failed: ${answer.error}`));
+      });
+      worker.once('error', reject);
+      worker.once('exit', (code) => reject(new Error(`audit verification worker stopped (exit ${code})`)));
+    });
   }
 }

@@ -1,4 +1,3 @@
-import { setImmediate } from 'node:timers/promises';
 import { canonicalJson, sha256Hex } from '../domain/canonical-json.js';
 import type { Queryable } from './database.js';
 
@@ -19,7 +18,12 @@ export interface AuditEventInput {
 }
 
 export interface AuditEvent {
+  /** The event's id: unique, increasing along its chain and along its transfer's events. */
   seq: number;
+  /** Which chain it is sealed into (0: the single chain of before migration 016, now closed). */
+  chain: number;
+  /** Its place in that chain, from 1. */
+  chainSeq: number;
   at: string;
   actor: string;
   action: string;
@@ -34,9 +38,13 @@ export interface AuditEvent {
 
 type Sealed = Omit<AuditEvent, 'hash'>;
 
-/** The hash of one event: the previous hash and every stored field of the event, canonically. */
+/**
+ * The hash of one event: the previous hash and every stored field of the event, canonically. Its
+ * chain and place are not hashed: the links say them (a moved event breaks two), and the events of
+ * the single chain before migration 016 keep the hash they were sealed with.
+ */
 export function hashEvent(event: Sealed): string {
-  const { prevHash, ...fields } = event;
+  const { prevHash, chain: _chain, chainSeq: _chainSeq, ...fields } = event;
   return sha256Hex(`${prevHash}\n${canonicalJson(fields)}`);
 }
 
@@ -44,12 +52,12 @@ const pendingEvents = new WeakMap<Queryable, AuditEventInput[]>();
 const sealing = new WeakSet<Queryable>();
 
 /**
- * Records events in the caller's transaction; they are sealed into the chain as the last thing
- * before its COMMIT. The chain head's row lock makes every writer, in this process or others on the
- * same database, take turns at the head from the moment it is taken until commit, so it is taken
- * once per transaction and as late as possible, whatever order the transaction's other statements
- * ran in: one lock, one head read and one INSERT for all of its events. A transaction that fails
- * before its commit writes none of them.
+ * Records events in the caller's transaction; they are sealed into a chain as the last thing before
+ * its COMMIT. The transaction takes one of the chains no other transaction holds (its row lock, held
+ * until commit, keeps that chain's events in commit order), so writers in this process or others on
+ * the same database do not wait for each other unless every chain is taken at that moment. It is
+ * taken once per transaction and as late as possible: one lock, one head read and one INSERT for all
+ * of its events. A transaction that fails before its commit writes none of them.
  */
 export function appendAuditEventsInTx(tx: Queryable, inputs: AuditEventInput[]): void {
   if (inputs.length === 0) return;
@@ -70,7 +78,7 @@ export function appendAuditEventInTx(tx: Queryable, input: AuditEventInput): voi
   appendAuditEventsInTx(tx, [input]);
 }
 
-type UnsealedEvent = Omit<Sealed, 'seq' | 'prevHash' | 'at'>;
+type UnsealedEvent = Omit<Sealed, 'seq' | 'chain' | 'chainSeq' | 'prevHash' | 'at'>;
 
 /**
  * What consecutive events of a transaction share: a batch's claim, acknowledgement or answer gives
@@ -109,6 +117,43 @@ function canonicalTextParts(shared: EventRun['shared'], detailsText: string): [s
   ];
 }
 
+interface ChainTurn {
+  chain: number;
+  /** The place of the chain's newest event. */
+  seq: number;
+  hash: string;
+  at: string;
+  /** One new event id per event, ascending. */
+  ids: number[];
+}
+
+/**
+ * A chain's turn, its head, the time and the events' ids in one statement: the first chain no other
+ * transaction holds, or, when every one is held, a wait for any one of them. The time is PostgreSQL's,
+ * not this host's: gateways on hosts whose clocks differ append to the same chains, and a chain's
+ * order must be time order. It is read in the outer query, which runs only on the row the lock
+ * returned (FOR UPDATE waits for the previous holder's commit and then returns the row as that
+ * commit left it), so it is taken once the turn is held; so are the ids, which therefore increase
+ * along the chain. The time is hashed, so it is read as the exact text stored: milliseconds, UTC, as
+ * toISOString() writes it, which is also how every read gives it back.
+ */
+async function takeChain(tx: Queryable, events: number): Promise<ChainTurn> {
+  const turn = (lock: string) => tx.query<{ chain_id: number; head_seq: string | number; head_hash: string; at: string; ids: Array<string | number> }>(
+    `SELECT head.chain_id, head.head_seq, head.head_hash,
+            to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS at,
+            ARRAY(SELECT nextval('audit_event_ids') FROM generate_series(1, $1::int)) AS ids
+       FROM (SELECT chain_id, head_seq, head_hash FROM audit_chains WHERE chain_id > 0 ${lock}) AS head`,
+    [events],
+  );
+  const { rows: [free] } = await turn('ORDER BY chain_id LIMIT 1 FOR UPDATE SKIP LOCKED');
+  const row = free ?? (await turn('ORDER BY random() LIMIT 1 FOR UPDATE')).rows[0];
+  if (!row) throw new Error('audit_chains has no open chain: the audit log cannot be appended to');
+  return {
+    chain: row.chain_id, seq: Number(row.head_seq), hash: row.head_hash, at: row.at,
+    ids: row.ids.map(Number).sort((a, b) => a - b),
+  };
+}
+
 async function sealInTx(tx: Queryable, inputs: AuditEventInput[]): Promise<void> {
   sealing.add(tx);
   const runs: EventRun[] = [];
@@ -134,30 +179,20 @@ async function sealInTx(tx: Queryable, inputs: AuditEventInput[]): Promise<void>
       runs.push({ shared, transferIds: [input.transferId ?? null], detailsText, parts: canonicalTextParts(shared, detailsText) });
     }
   }
-  // The chain's turn, its head and the time in one statement. The time is PostgreSQL's, not this
-  // host's: gateways on hosts whose clocks differ append to one chain, and sequence order must be
-  // time order. It is read in the outer query, which runs only on the row the lock returned (FOR
-  // UPDATE waits for the previous holder's commit and then returns the row as that commit left it),
-  // so it is taken once the turn is held. It is hashed, so it is read as the exact text stored:
-  // milliseconds, UTC, as toISOString() writes it, which is also how every read gives it back.
-  const head = await tx.query<{ seq: string | number; hash: string; at: string }>(
-    `SELECT head.seq, head.hash, to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS at
-       FROM (SELECT seq, hash FROM audit_chain_head FOR UPDATE) AS head`,
-  );
-  const previous = head.rows[0];
-  if (!previous) throw new Error('audit_chain_head has no row: the audit log cannot be appended to');
-  const firstSeq = Number(previous.seq) + 1;
-  const { at } = previous;
+  const previous = await takeChain(tx, inputs.length);
+  const firstSeq = previous.seq + 1;
+  const { at, ids } = previous;
   const atText = JSON.stringify(at);
   const transferIds: Array<string | null> = [];
   const runOf: number[] = [];
   const hashes: string[] = [];
   let prevHash = previous.hash;
+  // The place in the chain; each event's id is ids[place - firstSeq].
   let seq = firstSeq;
-  runs.forEach(({ transferIds: ids, parts: [beforeAt, beforeSeq, beforeTransfer] }, run) => {
+  runs.forEach(({ transferIds: runTransfers, parts: [beforeAt, beforeSeq, beforeTransfer] }, run) => {
     const stamped = `${beforeAt}${atText}${beforeSeq}`;
-    for (const transferId of ids) {
-      prevHash = sha256Hex(`${prevHash}\n${stamped}${seq}${beforeTransfer}${JSON.stringify(transferId)}}`);
+    for (const transferId of runTransfers) {
+      prevHash = sha256Hex(`${prevHash}\n${stamped}${ids[seq - firstSeq]}${beforeTransfer}${JSON.stringify(transferId)}}`);
       seq += 1;
       transferIds.push(transferId);
       runOf.push(run + 1);
@@ -178,24 +213,26 @@ async function sealInTx(tx: Queryable, inputs: AuditEventInput[]): Promise<void>
          FROM unnest($10::text[], $11::int[], $12::text[]) WITH ORDINALITY AS e(transfer_id, run, hash, ord)
      ),
      appended AS (
-       INSERT INTO audit_events (seq, at, actor, action, transfer_id, from_status, to_status, payload_sha256, details, prev_hash, hash)
-       SELECT $1::bigint + e.ord - 1, $2::timestamptz, r.actor, r.action, e.transfer_id, r.from_status, r.to_status, r.payload_sha256,
-              r.details, e.prev_hash, e.hash
+       INSERT INTO audit_events (seq, chain_id, chain_seq, at, actor, action, transfer_id, from_status, to_status, payload_sha256, details, prev_hash, hash)
+       SELECT ($16::bigint[])[e.ord], $15, $1::bigint + e.ord - 1, $2::timestamptz, r.actor, r.action, e.transfer_id, r.from_status,
+              r.to_status, r.payload_sha256, r.details, e.prev_hash, e.hash
          FROM events e JOIN runs r ON r.run = e.run
         ORDER BY e.ord
      )
-     UPDATE audit_chain_head SET seq = $13, hash = $14`,
+     UPDATE audit_chains SET head_seq = $13, head_hash = $14 WHERE chain_id = $15`,
     [
       firstSeq, at, column((run) => run.shared.actor), column((run) => run.shared.action), column((run) => run.shared.fromStatus),
       column((run) => run.shared.toStatus), column((run) => run.shared.payloadSha256),
       column((run) => (run.shared.details === null ? null : run.detailsText)), previous.hash, transferIds, runOf, hashes,
-      seq - 1, prevHash,
+      seq - 1, prevHash, previous.chain, ids,
     ],
   );
 }
 
 interface AuditRow {
   seq: string | number;
+  chain_id: number;
+  chain_seq: string | number | null;
   at: Date | string;
   actor: string;
   action: string;
@@ -211,6 +248,8 @@ interface AuditRow {
 function fromRow(row: AuditRow): AuditEvent {
   return {
     seq: Number(row.seq),
+    chain: row.chain_id,
+    chainSeq: Number(row.chain_seq ?? row.seq),
     at: new Date(row.at).toISOString(),
     actor: row.actor,
     action: row.action,
@@ -224,9 +263,15 @@ function fromRow(row: AuditRow): AuditEvent {
   };
 }
 
+/** Per chain, the place of the last event a reader has seen; a chain not named: none yet. */
+export type ChainPositions = Record<string, number>;
+
 export interface AuditQuery {
   transferId?: string;
+  /** Events whose seq is above this, in seq order: the feed's numeric cursor of before chains. */
   afterSeq?: number;
+  /** Events after these places in their chains (the feed's cursor); wins over afterSeq. */
+  after?: ChainPositions;
   limit: number;
   /**
    * Only events of transfers registered in one of these provinces, and events of no transfer whose
@@ -235,74 +280,66 @@ export interface AuditQuery {
   provinces?: string[];
 }
 
-export async function listAuditEvents(db: Queryable, query: AuditQuery): Promise<AuditEvent[]> {
-  const { rows } = await db.query<AuditRow>(
-    `SELECT * FROM audit_events e
-      WHERE ($1::text IS NULL OR e.transfer_id = $1) AND e.seq > $2
+const IN_SCOPE = `($1::text IS NULL OR e.transfer_id = $1)
         AND ($4::text[] IS NULL OR CASE
           WHEN e.transfer_id IS NULL THEN e.details->>'maTinh' = ANY($4)
-          ELSE EXISTS (SELECT 1 FROM transfers t WHERE t.id = e.transfer_id AND t.ma_tinh = ANY($4)) END)
-      ORDER BY e.seq LIMIT $3`,
-    [query.transferId ?? null, query.afterSeq ?? 0, query.limit, query.provinces ?? null],
-  );
+          ELSE EXISTS (SELECT 1 FROM transfers t WHERE t.id = e.transfer_id AND t.ma_tinh = ANY($4)) END)`;
+
+/**
+ * Events oldest first. With `after`, each chain is read on from its own place: a chain's events
+ * become visible in their order (each waited for the previous one's commit), so a reader that goes
+ * on from the places it has seen never skips an event, however the chains' commits interleave. The
+ * pages of the chains are merged by seq, which increases along each chain, so what a page takes of a
+ * chain is again the start of what was left of it.
+ */
+export async function listAuditEvents(db: Queryable, query: AuditQuery): Promise<AuditEvent[]> {
+  const scope = (from: unknown) => [query.transferId ?? null, from, query.limit, query.provinces ?? null];
+  const { rows } = query.after
+    ? await db.query<AuditRow>(
+      `SELECT e.* FROM audit_chains c CROSS JOIN LATERAL (
+         SELECT * FROM audit_events e
+          WHERE e.chain_id = c.chain_id AND COALESCE(e.chain_seq, e.seq) > COALESCE(($2::jsonb ->> c.chain_id::text)::bigint, 0)
+            AND ${IN_SCOPE}
+          ORDER BY COALESCE(e.chain_seq, e.seq) LIMIT $3) e
+        ORDER BY e.seq LIMIT $3`,
+      scope(JSON.stringify(query.after)),
+    )
+    : await db.query<AuditRow>(
+      `SELECT * FROM audit_events e WHERE e.seq > $2 AND ${IN_SCOPE} ORDER BY e.seq LIMIT $3`,
+      scope(query.afterSeq ?? 0),
+    );
   return rows.map(fromRow);
 }
 
-export type ChainVerdict =
-  | { ok: true; events: number; head: string }
-  | { ok: false; events: number; brokenSeq: number; reason: string };
+/** The places a reader has seen once it has read these events after `from`. */
+export function positionsAfter(from: ChainPositions, events: AuditEvent[]): ChainPositions {
+  const positions = { ...from };
+  for (const event of events) positions[event.chain] = Math.max(positions[event.chain] ?? 0, event.chainSeq);
+  return positions;
+}
 
-/** Events hashed between two turns of the event loop: about a millisecond of work. */
-const VERIFY_SLICE = 200;
-const VERIFY_PAGE = 2000;
+export interface ChainHead {
+  chain: number;
+  /** The place of its newest event; 0 for none. */
+  seq: number;
+  hash: string;
+}
 
-/**
- * Walks the whole chain in pages and recomputes every hash. It names the first event whose stored
- * hash, link to its predecessor or sequence number does not hold: a row changed, inserted or
- * removed behind the gateway's back.
- *
- * A long chain is minutes of hashing, and the gateway keeps answering meanwhile: the walk gives the
- * event loop a turn after every slice of VERIFY_SLICE events, however fast the pages come (PGlite
- * answers on this thread, and a page may already be waiting). A worker thread was the other choice;
- * it would still receive and parse every row on this thread, and would copy each page across to
- * hash it, so the cost to other requests would not go away, only move. The next page is read while
- * this one is hashed, so the walk takes about as long as the slower of the two.
- */
-export async function verifyAuditChain(db: Queryable, pageSize = VERIFY_PAGE): Promise<ChainVerdict> {
-  // Where the chain ended before the walk began: events written during the walk only add to it.
-  const { rows: [head] } = await db.query<{ seq: string | number; hash: string }>('SELECT seq, hash FROM audit_chain_head');
-  const headSeq = head ? Number(head.seq) : 0;
-  const readPage = (afterSeq: number) => {
-    const page = listAuditEvents(db, { afterSeq, limit: pageSize });
-    // Awaited only once the page before it is hashed (or never, if that one is broken): a failure
-    // meanwhile is not an unhandled rejection; the await still throws it.
-    page.catch(() => undefined);
-    return page;
-  };
-  let hashAtHead: string | undefined;
-  let expectedSeq = 1;
-  let prevHash = GENESIS_HASH;
-  let nextPage: Promise<AuditEvent[]> | undefined = readPage(0);
-  while (nextPage) {
-    const page: AuditEvent[] = await nextPage;
-    const last = page[page.length - 1];
-    nextPage = last && page.length === pageSize ? readPage(last.seq) : undefined;
-    for (const [index, event] of page.entries()) {
-      if (index % VERIFY_SLICE === 0) await setImmediate();
-      const broken = (reason: string, brokenSeq = event.seq): ChainVerdict => ({ ok: false, events: expectedSeq - 1, brokenSeq, reason });
-      if (event.seq !== expectedSeq) return broken('sequence gap: an event is missing', expectedSeq);
-      if (event.prevHash !== prevHash) return broken('prevHash does not match the previous event');
-      const { hash, ...sealed } = event;
-      if (hashEvent(sealed) !== hash) return broken('hash does not match the event');
-      if (event.seq === headSeq) hashAtHead = hash;
-      prevHash = hash;
-      expectedSeq += 1;
-    }
-  }
-  // The walk cannot see events cut off the end of the chain; the head row remembers where it ended.
-  const events = expectedSeq - 1;
-  if (head && (events < headSeq || (headSeq > 0 && hashAtHead !== head.hash))) {
-    return { ok: false, events, brokenSeq: events + 1, reason: `the chain ends at event ${events}, its head row at ${headSeq}: the newest events were removed` };
-  }
-  return { ok: true, events, head: prevHash };
+/** Every chain's head, as one snapshot (one statement) sees them. */
+export async function readChainHeads(db: Queryable): Promise<ChainHead[]> {
+  const { rows } = await db.query<{ chain_id: number; head_seq: string | number; head_hash: string }>(
+    'SELECT chain_id, head_seq, head_hash FROM audit_chains ORDER BY chain_id',
+  );
+  return rows.map((row) => ({ chain: row.chain_id, seq: Number(row.head_seq), hash: row.head_hash }));
+}
+
+/** A chain's events after place `after` up to place `until`, in their order. */
+export async function readChainEvents(db: Queryable, chain: number, after: number, until: number, limit: number): Promise<AuditEvent[]> {
+  const { rows } = await db.query<AuditRow>(
+    `SELECT * FROM audit_events
+      WHERE chain_id = $1 AND COALESCE(chain_seq, seq) > $2 AND COALESCE(chain_seq, seq) <= $3
+      ORDER BY COALESCE(chain_seq, seq) LIMIT $4`,
+    [chain, after, until, limit],
+  );
+  return rows.map(fromRow);
 }

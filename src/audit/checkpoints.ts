@@ -1,0 +1,239 @@
+import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify, type KeyObject } from 'node:crypto';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import type { Logger } from 'pino';
+import { canonicalJson, sha256Hex } from '../domain/canonical-json.js';
+import { GENESIS_HASH, type ChainHead } from '../store/audit-log.js';
+import type { Database, Queryable } from '../store/database.js';
+
+/**
+ * Signed checkpoints of the audit log (docs/RELIABILITY.md, "Audit log"): every chain's head at one
+ * moment, linked to the checkpoint before, signed with a key the database never sees, and copied to
+ * a directory outside it. Whoever can rewrite the database can cut the newest events and set the
+ * heads back, but cannot sign a checkpoint saying so, nor take back the files already copied.
+ */
+
+export interface AuditKeys {
+  /** Only where checkpoints are written. */
+  signing?: KeyObject;
+  /** Checks every checkpoint; derived from the signing key unless given. */
+  verifying?: KeyObject;
+}
+
+function ed25519(key: KeyObject, file: string): KeyObject {
+  if (key.asymmetricKeyType !== 'ed25519') throw new Error(`${file} holds a ${key.asymmetricKeyType} key; the audit log's is Ed25519`);
+  return key;
+}
+
+export function loadAuditKeys(files: { signingKeyFile?: string; publicKeyFile?: string }): AuditKeys {
+  const signing = files.signingKeyFile ? ed25519(createPrivateKey(readFileSync(files.signingKeyFile)), files.signingKeyFile) : undefined;
+  const verifying = files.publicKeyFile
+    ? ed25519(createPublicKey(readFileSync(files.publicKeyFile)), files.publicKeyFile)
+    : signing && createPublicKey(signing);
+  return { signing, verifying };
+}
+
+/** The public key as an auditor keeps it (PEM, SPKI). */
+export function publicKeyPem(key: KeyObject): string {
+  return key.export({ type: 'spki', format: 'pem' }).toString();
+}
+
+/** Names the key a checkpoint was signed with, so a rotation is visible in the log. */
+export function keyIdOf(key: KeyObject): string {
+  return createHash('sha256').update(key.export({ type: 'spki', format: 'der' })).digest('hex').slice(0, 16);
+}
+
+/**
+ * Dev mode's signing key, made once under DATA_DIR: a gateway without one would write no
+ * checkpoints. Returns whether it was made now. Several processes may start together: the first
+ * to create the file wins, the others read it.
+ */
+export function ensureSigningKey(file: string): boolean {
+  const { privateKey } = generateKeyPairSync('ed25519');
+  mkdirSync(dirname(file), { recursive: true });
+  try {
+    writeFileSync(file, privateKey.export({ type: 'pkcs8', format: 'pem' }), { flag: 'wx', mode: 0o600 });
+    return true;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw error;
+  }
+}
+
+/** A leaf per chain head, in chain order; a pair's node is the hash of both; an odd one goes up as it is. */
+export function merkleRoot(heads: ChainHead[]): string {
+  let level = [...heads]
+    .sort((a, b) => a.chain - b.chain)
+    .map((head) => sha256Hex(`leaf\n${head.chain}:${head.seq}:${head.hash}`));
+  if (level.length === 0) return GENESIS_HASH;
+  while (level.length > 1) {
+    const next: string[] = [];
+    for (let i = 0; i < level.length; i += 2) next.push(i + 1 < level.length ? sha256Hex(`node\n${level[i]}${level[i + 1]}`) : level[i]!);
+    level = next;
+  }
+  return level[0]!;
+}
+
+/** What a checkpoint signs (its canonical JSON is the signed text). */
+export interface CheckpointBody {
+  number: number;
+  at: string;
+  /** SHA-256 of the previous checkpoint's body text; 64 zeros for the first. */
+  previous: string;
+  chains: ChainHead[];
+  /** Every event the heads cover. */
+  events: number;
+  root: string;
+  keyId: string;
+}
+
+export interface SignedCheckpoint {
+  number: number;
+  /** The exact text signed. */
+  body: string;
+  /** Ed25519 over the body's UTF-8 bytes, base64. */
+  signature: string;
+}
+
+export function signatureHolds(checkpoint: SignedCheckpoint, key: KeyObject): boolean {
+  try {
+    return verify(null, Buffer.from(checkpoint.body, 'utf8'), key, Buffer.from(checkpoint.signature, 'base64'));
+  } catch {
+    return false;
+  }
+}
+
+export async function readStoredCheckpoints(db: Queryable): Promise<SignedCheckpoint[]> {
+  const { rows } = await db.query<{ number: string | number; body: string; signature: string }>(
+    'SELECT number, body, signature FROM audit_checkpoints ORDER BY number',
+  );
+  return rows.map((row) => ({ number: Number(row.number), body: row.body, signature: row.signature }));
+}
+
+const CHECKPOINT_FILE = /^(\d{12})\.json$/;
+const fileName = (number: number) => `${String(number).padStart(12, '0')}.json`;
+
+/** The checkpoints copied to a directory, by number; a file that is not one is left out. */
+export function readFiledCheckpoints(dir: string): SignedCheckpoint[] {
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw error;
+  }
+  return names
+    .filter((name) => CHECKPOINT_FILE.test(name))
+    .sort()
+    .map((name) => {
+      const { body, signature } = JSON.parse(readFileSync(join(dir, name), 'utf8')) as SignedCheckpoint;
+      return { number: Number(CHECKPOINT_FILE.exec(name)![1]), body: String(body), signature: String(signature) };
+    });
+}
+
+/**
+ * Copies to the directory every checkpoint newer than its newest file: each in a file of its own,
+ * created once and never rewritten ('wx'), so the directory only grows and an auditor can copy it
+ * away with any tool. A process that died between its commit and its copy is made good by the next.
+ */
+export async function copyCheckpointsOut(db: Queryable, dir: string): Promise<number> {
+  mkdirSync(dir, { recursive: true });
+  const filed = readdirSync(dir).filter((name) => CHECKPOINT_FILE.test(name)).sort();
+  const newestFiled = filed.length === 0 ? 0 : Number(CHECKPOINT_FILE.exec(filed[filed.length - 1]!)![1]);
+  const { rows } = await db.query<{ number: string | number; body: string; signature: string }>(
+    'SELECT number, body, signature FROM audit_checkpoints WHERE number > $1 ORDER BY number', [newestFiled],
+  );
+  for (const row of rows) {
+    try {
+      writeFileSync(join(dir, fileName(Number(row.number))), `${JSON.stringify({ body: row.body, signature: row.signature })}\n`, { flag: 'wx' });
+    } catch (error) {
+      // Another process on this host copied it a moment ago.
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    }
+  }
+  return rows.length;
+}
+
+/** One checkpoint writer at a time across processes; 7411 is migrations', 7413 subjects'. */
+const CHECKPOINT_LOCK = 7414;
+
+/**
+ * Signs the chains' heads as one snapshot sees them, if any moved since the last checkpoint, and
+ * stores the checkpoint. Undefined when nothing moved or another process is writing one right now.
+ */
+export async function writeCheckpoint(db: Database, signing: KeyObject): Promise<SignedCheckpoint | undefined> {
+  return db.transaction(async (tx) => {
+    const { rows: [turn] } = await tx.query<{ locked: boolean }>(
+      `SELECT pg_try_advisory_xact_lock(${CHECKPOINT_LOCK}, hashtext(current_schema())) AS locked`,
+    );
+    if (!turn?.locked) return undefined;
+    const { rows: [last] } = await tx.query<{ number: string | number; body: string }>(
+      'SELECT number, body FROM audit_checkpoints ORDER BY number DESC LIMIT 1',
+    );
+    const { rows } = await tx.query<{ chain_id: number; head_seq: string | number; head_hash: string; at: string }>(
+      `SELECT chain_id, head_seq, head_hash, to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS at
+         FROM audit_chains ORDER BY chain_id`,
+    );
+    const chains = rows.map((row) => ({ chain: row.chain_id, seq: Number(row.head_seq), hash: row.head_hash }));
+    const previous = last ? (JSON.parse(last.body) as CheckpointBody) : undefined;
+    if (previous && canonicalJson(previous.chains) === canonicalJson(chains)) return undefined;
+    const body: CheckpointBody = {
+      number: previous ? previous.number + 1 : 1,
+      at: rows[0]?.at ?? new Date().toISOString(),
+      previous: last ? sha256Hex(last.body) : GENESIS_HASH,
+      chains,
+      events: chains.reduce((sum, head) => sum + head.seq, 0),
+      root: merkleRoot(chains),
+      keyId: keyIdOf(createPublicKey(signing)),
+    };
+    const text = canonicalJson(body);
+    const checkpoint = { number: body.number, body: text, signature: sign(null, Buffer.from(text, 'utf8'), signing).toString('base64') };
+    await tx.query('INSERT INTO audit_checkpoints (number, at, body, signature) VALUES ($1, $2, $3, $4)',
+      [checkpoint.number, body.at, checkpoint.body, checkpoint.signature]);
+    return checkpoint;
+  });
+}
+
+export interface CheckpointScheduleOptions {
+  db: Database;
+  signing: KeyObject;
+  /** Without one, checkpoints are only in the database. */
+  dir?: string;
+  intervalMs: number;
+  logger: Logger;
+}
+
+/**
+ * The periodic checkpoint: every process ticks, the advisory lock lets one write at a time, and each
+ * copies what its directory lacks. No Redis: like the callbacks, it needs only PostgreSQL.
+ */
+export class CheckpointSchedule {
+  private timer?: NodeJS.Timeout;
+  private running?: Promise<void>;
+
+  constructor(private readonly options: CheckpointScheduleOptions) {}
+
+  start(): void {
+    this.timer = setInterval(() => void this.tick(), this.options.intervalMs);
+  }
+
+  tick(): Promise<void> {
+    this.running ??= (async () => {
+      try {
+        const written = await writeCheckpoint(this.options.db, this.options.signing);
+        if (this.options.dir) await copyCheckpointsOut(this.options.db, this.options.dir);
+        if (written) this.options.logger.debug({ checkpoint: written.number }, 'audit checkpoint signed');
+      } catch (error) {
+        this.options.logger.error({ err: error }, 'audit checkpoint failed: the next tick tries again');
+      } finally {
+        this.running = undefined;
+      }
+    })();
+    return this.running;
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.timer);
+    await this.running;
+  }
+}

@@ -1,0 +1,44 @@
+import { createPublicKey } from 'node:crypto';
+import { parentPort, workerData } from 'node:worker_threads';
+import pg from 'pg';
+import type { Queryable } from '../store/database.js';
+import { verifyAuditLog } from './verify.js';
+
+/** What the gateway's thread hands the worker: where the log is, and how to check it. */
+export interface VerifyWorkerData {
+  url: string;
+  schema?: string;
+  publicKeyPem?: string;
+  checkpointDir?: string;
+}
+
+/**
+ * Verification on a thread of its own, with a connection of its own: the rows of a million events
+ * are received, parsed and hashed here, none of it on the thread that answers requests.
+ */
+async function run({ url, schema, publicKeyPem, checkpointDir }: VerifyWorkerData) {
+  const client = new pg.Client({ connectionString: url, ...(schema ? { options: `-c search_path=${schema}` } : {}) });
+  client.on('error', () => undefined);
+  await client.connect();
+  try {
+    const db: Queryable = {
+      async query<Row>(sql: string, params?: unknown[]) {
+        const result = await client.query(sql, params);
+        return { rows: result.rows as Row[], rowCount: result.rowCount ?? 0 };
+      },
+      async exec(sql: string) {
+        await client.query(sql);
+      },
+    };
+    // One snapshot for the whole walk: events committed meanwhile are for the next verification.
+    await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+    return await verifyAuditLog(db, { verifying: publicKeyPem ? createPublicKey(publicKeyPem) : undefined, checkpointDir });
+  } finally {
+    await client.end();
+  }
+}
+
+run(workerData as VerifyWorkerData).then(
+  (verdict) => parentPort?.postMessage({ verdict }),
+  (error: Error) => parentPort?.postMessage({ error: error.message }),
+);
