@@ -1,0 +1,248 @@
+import { generateKeyPairSync, sign } from 'node:crypto';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { copyCheckpointsOut, loadAuditKeys, writeCheckpoint, type CheckpointBody } from '../src/audit/checkpoints.js';
+import { canonicalJson, sha256Hex } from '../src/domain/canonical-json.js';
+import { appendAuditEventsInTx, hashEvent, listAuditEvents } from '../src/store/audit-log.js';
+import { startTestGateway, type TestGateway } from './support/gateway.js';
+
+let keysDir: string;
+let signingKeyFile: string;
+beforeAll(() => {
+  keysDir = mkdtempSync(join(tmpdir(), 'lt-audit-keys-'));
+  signingKeyFile = join(keysDir, 'signing-key.pem');
+  writeFileSync(signingKeyFile, generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 });
+});
+afterAll(() => rmSync(keysDir, { recursive: true, force: true }));
+
+interface Signed {
+  gateway: TestGateway;
+  dir: string;
+  /** Writes a checkpoint now (the periodic job's work) and copies it out. */
+  checkpoint(): Promise<number | undefined>;
+  append(count: number, action?: string): Promise<void>;
+  verify(): Promise<Record<string, any>>;
+  close(): Promise<void>;
+}
+
+/** A gateway of its own that signs checkpoints with the test key into a directory of its own. */
+async function signedGateway(): Promise<Signed> {
+  const dir = mkdtempSync(join(tmpdir(), 'lt-audit-checkpoints-'));
+  const gateway = await startTestGateway({ env: { AUDIT_SIGNING_KEY_FILE: signingKeyFile, AUDIT_CHECKPOINT_DIR: dir } });
+  const { signing } = loadAuditKeys({ signingKeyFile });
+  return {
+    gateway, dir,
+    async checkpoint() {
+      const written = await writeCheckpoint(gateway.db, signing!);
+      await copyCheckpointsOut(gateway.db, dir);
+      return written?.number;
+    },
+    async append(count, action = 'test.event') {
+      await gateway.db.transaction(async (tx) => appendAuditEventsInTx(tx, Array.from({ length: count }, (_, index) => ({
+        actor: 'test', action, details: { index },
+      }))));
+    },
+    async verify() {
+      const response = await gateway.request('auditor', { method: 'GET', url: '/audit/v1/verify' });
+      expect(response.statusCode).toBe(200);
+      return response.json();
+    },
+    async close() {
+      await gateway.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Changes the database the way its superuser would: around the append-only triggers. */
+async function tamper(gateway: TestGateway, ...statements: string[]) {
+  await gateway.db.transaction(async (tx) => {
+    await tx.query("SET LOCAL session_replication_role = 'replica'");
+    for (const sql of statements) await tx.query(sql);
+  });
+}
+
+const kinds = (verdict: Record<string, any>) => (verdict.problems as Array<{ kind: string }>).map((problem) => problem.kind);
+
+describe('signed audit checkpoints', () => {
+  let log: Signed;
+  beforeAll(async () => {
+    log = await signedGateway();
+  });
+  afterAll(() => log?.close());
+
+  it('signs every chain\'s head, links each checkpoint to the one before, and copies each to a file of its own', async () => {
+    await log.append(5);
+    expect(await log.checkpoint()).toBe(1);
+    // Nothing moved: nothing to sign.
+    expect(await log.checkpoint()).toBeUndefined();
+    await log.append(3);
+    expect(await log.checkpoint()).toBe(2);
+    await log.append(2);
+
+    expect(readdirSync(log.dir).sort()).toEqual(['000000000001.json', '000000000002.json']);
+    const [first, second] = ['000000000001.json', '000000000002.json']
+      .map((name) => JSON.parse(readFileSync(join(log.dir, name), 'utf8')) as { body: string; signature: string })
+      .map(({ body }) => JSON.parse(body) as CheckpointBody);
+    expect(first).toMatchObject({ number: 1, events: 5, previous: '0'.repeat(64) });
+    expect(second).toMatchObject({ number: 2, events: 8 });
+    expect(second!.previous).not.toBe(first!.previous);
+    expect(second!.chains.map((head) => head.chain)).toEqual([...Array(17).keys()]);
+
+    expect(await log.verify()).toMatchObject({
+      ok: true, events: 10, problems: [], chains: 17,
+      checkpoints: { count: 2, checked: true, last: { number: 2 }, unsignedEvents: 2 },
+    });
+  });
+});
+
+describe('verification against checkpoints names each kind of tampering', () => {
+  /** Ten events, a checkpoint over them, and two more not yet signed: all on chain 1. */
+  async function prepared() {
+    const log = await signedGateway();
+    await log.append(10);
+    await log.checkpoint();
+    await log.append(2);
+    return log;
+  }
+
+  it('a changed event, even resealed with a hash of its own', async () => {
+    const log = await prepared();
+    try {
+      const [tenth] = await listAuditEvents(log.gateway.db, { afterSeq: 9, limit: 1 });
+      const { hash: _stale, ...sealed } = { ...tenth!, actor: 'mallory' };
+      await tamper(log.gateway, `UPDATE audit_events SET actor = 'mallory', hash = '${hashEvent(sealed)}' WHERE seq = 10`);
+      const verdict = await log.verify();
+      expect(verdict).toMatchObject({ ok: false, brokenSeq: 10, problems: [{ kind: 'changed-event', chain: 1, chainSeq: 10, seq: 10 }] });
+    } finally {
+      await log.close();
+    }
+  });
+
+  it('a removed event', async () => {
+    const log = await prepared();
+    try {
+      await tamper(log.gateway, 'DELETE FROM audit_events WHERE seq = 4');
+      expect(await log.verify()).toMatchObject({ ok: false, events: 3, problems: [{ kind: 'removed-event', chain: 1, chainSeq: 4, seq: 5 }] });
+    } finally {
+      await log.close();
+    }
+  });
+
+  it('a cut end with its head row rewritten to match, which the chain alone cannot show', async () => {
+    const log = await prepared();
+    try {
+      const [eighth] = await listAuditEvents(log.gateway.db, { afterSeq: 7, limit: 1 });
+      await tamper(
+        log.gateway,
+        'DELETE FROM audit_events WHERE seq > 8',
+        `UPDATE audit_chains SET head_seq = 8, head_hash = '${eighth!.hash}' WHERE chain_id = 1`,
+      );
+      const verdict = await log.verify();
+      // Every event left links and hashes as it should, and the head row names the last of them.
+      expect(verdict.events).toBe(8);
+      expect(verdict).toMatchObject({
+        ok: false,
+        problems: [
+          { kind: 'cut-end', chain: 1, chainSeq: 9, checkpoint: 1 },
+          { kind: 'rewritten-head', chain: 1, chainSeq: 8, checkpoint: 1 },
+        ],
+      });
+    } finally {
+      await log.close();
+    }
+  });
+
+  it('a rewritten checkpoint, and one removed from the database but kept in the directory', async () => {
+    const log = await prepared();
+    try {
+      await log.checkpoint();
+      // Whoever cut the end would also set the first checkpoint's events back to match.
+      const { rows: [row] } = await log.gateway.db.query<{ body: string }>('SELECT body FROM audit_checkpoints WHERE number = 1');
+      const forged = canonicalJson({ ...JSON.parse(row!.body), events: 8 });
+      await tamper(
+        log.gateway,
+        `UPDATE audit_checkpoints SET body = '${forged}' WHERE number = 1`,
+        'DELETE FROM audit_checkpoints WHERE number = 2',
+      );
+      const verdict = await log.verify();
+      expect(verdict.ok).toBe(false);
+      expect(kinds(verdict)).toEqual(['rewritten-checkpoint', 'removed-checkpoint']);
+      expect(verdict.problems).toMatchObject([{ checkpoint: 1 }, { checkpoint: 2 }]);
+    } finally {
+      await log.close();
+    }
+  });
+
+  it('a checkpoint rewritten where there is no copy is refused by its signature', async () => {
+    const log = await prepared();
+    try {
+      rmSync(join(log.dir, '000000000001.json'));
+      const { rows: [row] } = await log.gateway.db.query<{ body: string }>('SELECT body FROM audit_checkpoints WHERE number = 1');
+      await tamper(log.gateway, `UPDATE audit_checkpoints SET body = '${canonicalJson({ ...JSON.parse(row!.body), events: 8 })}' WHERE number = 1`);
+      expect(await log.verify()).toMatchObject({ ok: false, problems: [{ kind: 'bad-signature', checkpoint: 1 }] });
+    } finally {
+      await log.close();
+    }
+  });
+
+  it('a checkpoint signed with another key', async () => {
+    const log = await prepared();
+    try {
+      // Someone with the database but not the key cuts the end and signs a checkpoint of his own over it.
+      const [tenth] = await listAuditEvents(log.gateway.db, { afterSeq: 9, limit: 1 });
+      await tamper(
+        log.gateway,
+        'DELETE FROM audit_events WHERE seq > 10',
+        `UPDATE audit_chains SET head_seq = 10, head_hash = '${tenth!.hash}' WHERE chain_id = 1`,
+      );
+      const { rows: [row] } = await log.gateway.db.query<{ body: string }>('SELECT body FROM audit_checkpoints WHERE number = 1');
+      const { privateKey: otherKey } = generateKeyPairSync('ed25519');
+      const first = JSON.parse(row!.body) as CheckpointBody;
+      const body = canonicalJson({ ...first, number: 2, previous: sha256Hex(row!.body) });
+      await log.gateway.db.query('INSERT INTO audit_checkpoints (number, at, body, signature) VALUES (2, now(), $1, $2)',
+        [body, sign(null, Buffer.from(body), otherKey).toString('base64')]);
+      expect(await log.verify()).toMatchObject({ ok: false, problems: [{ kind: 'bad-signature', checkpoint: 2 }] });
+    } finally {
+      await log.close();
+    }
+  });
+});
+
+describe('audit chains', () => {
+  it('let a second writer seal and commit while the first holds its chain', async () => {
+    const log = await signedGateway();
+    try {
+      let releaseFirst!: () => void;
+      const firstHolds = new Promise<void>((resolve) => {
+        releaseFirst = resolve;
+      });
+      let firstSealed!: () => void;
+      const sealed = new Promise<void>((resolve) => {
+        firstSealed = resolve;
+      });
+      const first = log.gateway.db.transaction(async (tx) => {
+        appendAuditEventsInTx(tx, [{ actor: 'test', action: 'test.first' }]);
+        // Runs after the seal, before COMMIT: the first writer's chain stays taken until released.
+        tx.beforeCommit!(async () => {
+          firstSealed();
+          await firstHolds;
+        });
+      });
+      await sealed;
+      // With one chain head for all, this would wait for the first writer's commit, which waits for it.
+      await log.append(1, 'test.second');
+      releaseFirst();
+      await first;
+      const events = await listAuditEvents(log.gateway.db, { afterSeq: 0, limit: 10 });
+      expect(events.map(({ action, chain }) => ({ action, chain }))).toEqual([
+        { action: 'test.first', chain: 1 }, { action: 'test.second', chain: 2 },
+      ]);
+      expect(await log.verify()).toMatchObject({ ok: true, events: 2 });
+    } finally {
+      await log.close();
+    }
+  });
+});
