@@ -211,36 +211,80 @@ describe('verification against checkpoints names each kind of tampering', () => 
   });
 });
 
+/**
+ * A writer that seals its events and then holds its chain, uncommitted, until released: what a
+ * transaction between its seal and its COMMIT looks like to everyone else.
+ */
+async function holdingWriter(gateway: TestGateway, action: string) {
+  let release!: () => void;
+  const held = new Promise<void>((resolve) => {
+    release = resolve;
+  });
+  let sealed!: () => void;
+  const isSealed = new Promise<void>((resolve) => {
+    sealed = resolve;
+  });
+  const committed = gateway.db.transaction(async (tx) => {
+    appendAuditEventsInTx(tx, [{ actor: 'test', action }]);
+    // Registered after the seal, so it runs after it, before COMMIT.
+    tx.beforeCommit!(async () => {
+      sealed();
+      await held;
+    });
+  });
+  await isSealed;
+  return { commit: async () => { release(); await committed; } };
+}
+
 describe('audit chains', () => {
   it('let a second writer seal and commit while the first holds its chain', async () => {
     const log = await signedGateway();
     try {
-      let releaseFirst!: () => void;
-      const firstHolds = new Promise<void>((resolve) => {
-        releaseFirst = resolve;
-      });
-      let firstSealed!: () => void;
-      const sealed = new Promise<void>((resolve) => {
-        firstSealed = resolve;
-      });
-      const first = log.gateway.db.transaction(async (tx) => {
-        appendAuditEventsInTx(tx, [{ actor: 'test', action: 'test.first' }]);
-        // Runs after the seal, before COMMIT: the first writer's chain stays taken until released.
-        tx.beforeCommit!(async () => {
-          firstSealed();
-          await firstHolds;
-        });
-      });
-      await sealed;
+      const first = await holdingWriter(log.gateway, 'test.first');
       // With one chain head for all, this would wait for the first writer's commit, which waits for it.
       await log.append(1, 'test.second');
-      releaseFirst();
-      await first;
+      await first.commit();
       const events = await listAuditEvents(log.gateway.db, { afterSeq: 0, limit: 10 });
       expect(events.map(({ action, chain }) => ({ action, chain }))).toEqual([
         { action: 'test.first', chain: 1 }, { action: 'test.second', chain: 2 },
       ]);
       expect(await log.verify()).toMatchObject({ ok: true, events: 2 });
+    } finally {
+      await log.close();
+    }
+  });
+
+  it('are read by a cursor that never skips an event committed after a later seq was read', async () => {
+    const log = await signedGateway();
+    const page = async (after?: string, limit = 1000) => {
+      const response = await log.gateway.request('auditor', { method: 'GET', url: `/audit/v1/events?limit=${limit}${after ? `&after=${after}` : ''}` });
+      expect(response.statusCode).toBe(200);
+      return response.json() as { events: Array<{ seq: number; action: string }>; nextCursor: string | null };
+    };
+    try {
+      await log.append(1, 'test.before');
+      // The slow writer's event has the lower seq, but commits after the other is read.
+      const slow = await holdingWriter(log.gateway, 'test.slow');
+      await log.append(1, 'test.fast');
+      const first = await page(undefined, 2);
+      expect(first.events.map((event) => event.action)).toEqual(['test.before', 'test.fast']);
+      await slow.commit();
+
+      const cursor = first.nextCursor!;
+      expect(cursor).toMatch(/^[A-Za-z0-9_-]+$/);
+      expect(cursor).not.toMatch(/^\d+$/);
+      const next = await page(cursor);
+      expect(next.events.map((event) => event.action)).toEqual(['test.slow']);
+      expect(next.nextCursor).toBeNull();
+
+      // A numeric `after` is read as before chains: the events with a higher seq, which misses the slow one.
+      const lastSeen = first.events[first.events.length - 1]!.seq;
+      expect((await page(String(lastSeen))).events).toEqual([]);
+      expect((await page('0')).events.map((event) => event.action)).toEqual(['test.before', 'test.slow', 'test.fast']);
+
+      const refused = await log.gateway.request('auditor', { method: 'GET', url: '/audit/v1/events?after=not-a-cursor' });
+      expect(refused.statusCode).toBe(400);
+      expect(refused.json()).toMatchObject({ error: { code: 'VALIDATION_FAILED', details: [{ path: '/querystring/after', code: 'BAD_CURSOR' }] } });
     } finally {
       await log.close();
     }
