@@ -37,9 +37,11 @@ const STORED = Number(process.env.BENCH_STORED ?? 1_000_000);
  * `d03`: only the schools' D03-TS lists, against a gateway started for them (a minute or two).
  */
 const PHASES = process.env.BENCH_PHASES ?? 'all';
-if (PHASES !== 'all' && PHASES !== 'dispatch' && PHASES !== 'd03') throw new Error('BENCH_PHASES must be all, dispatch or d03');
+if (!['all', 'dispatch', 'd03', 'processes'].includes(PHASES)) throw new Error('BENCH_PHASES must be all, dispatch, d03 or processes');
 const ONLY_DISPATCH = PHASES === 'dispatch';
+/** Phases run against a gateway started for them alone. */
 const ONLY_D03 = PHASES === 'd03';
+const ONLY_PROCESSES = PHASES === 'processes';
 if (!(STORED >= 2 && STORED <= 1_000_000)) throw new Error('BENCH_STORED must be 2 to 1,000,000: one prefix of personal numbers');
 /** The prefix of the stored births' personal numbers, which no load run uses for births of its own. */
 const STORED_PERSONS = '100';
@@ -84,6 +86,57 @@ function load(options: { port: number; path: string; kind: 'json' | 'xml' | 'soa
     connections: options.connections ?? CONNECTIONS, seconds: options.seconds ?? SECONDS,
   })], { cwd: ROOT, encoding: 'utf8', maxBuffer: 16 * 1024 * 1024 });
   return JSON.parse(output.trim().split('\n').pop() as string) as LoadResult;
+}
+
+/** load() without blocking this process, for two load generators at once. */
+async function loadInParallel(runs: Array<Parameters<typeof load>[0]>): Promise<LoadResult[]> {
+  return Promise.all(runs.map(async (options) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'bench/load.ts', JSON.stringify({
+      url: `http://127.0.0.1:${options.port}`, path: options.path, kind: options.kind, key: options.key, prefix: options.prefix,
+      connections: options.connections ?? CONNECTIONS, seconds: options.seconds ?? SECONDS,
+    })], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+    children.push(child);
+    let output = '';
+    child.stdout!.on('data', (chunk: Buffer) => {
+      output += chunk.toString('utf8');
+    });
+    const [code] = await once(child, 'exit');
+    if (code !== 0) throw new Error(`bench/load.ts exited ${code}`);
+    return JSON.parse(output.trim().split('\n').pop() as string) as LoadResult;
+  }));
+}
+
+/**
+ * Ingest with one gateway process, then with two on the same PostgreSQL, Redis and schema (the
+ * same connections in all, half to each), then with one again: two must not be slower than the
+ * better of the two single runs. Before audit chains, every seal in every process waited for one head row.
+ */
+async function processesPhase(
+  gateway: { port: number }, startSecond: () => Promise<{ child: ChildProcess; port: number }>, key: string, admin: pg.Client, schema: string,
+): Promise<{ rows: TableRow[]; misses: string[] }> {
+  const json = (port: number, prefix: string, connections = CONNECTIONS) => ({ port, path: '/ngsp/v1/khai-sinh', kind: 'json' as const, key, prefix, connections });
+  const firstSeq = Number((await admin.query(`SELECT COALESCE(max(seq), 0) AS seq FROM ${schema}.audit_events`)).rows[0].seq);
+  const oneBefore = load(json(gateway.port, '009'));
+  log(`processes: one: ${Math.round(oneBefore.requestsPerSecond)} req/s`);
+  const second = await startSecond();
+  const pair = await loadInParallel([json(gateway.port, '010', Math.ceil(CONNECTIONS / 2)), json(second.port, '011', Math.floor(CONNECTIONS / 2))]);
+  second.child.kill('SIGTERM');
+  await once(second.child, 'exit');
+  const two = pair.reduce((sum, result) => sum + result.requestsPerSecond, 0);
+  log(`processes: two: ${Math.round(two)} req/s (${pair.map((result) => Math.round(result.requestsPerSecond)).join(' + ')})`);
+  const oneAfter = load(json(gateway.port, '012'));
+  log(`processes: one again: ${Math.round(oneAfter.requestsPerSecond)} req/s`);
+  const one = Math.max(oneBefore.requestsPerSecond, oneAfter.requestsPerSecond);
+  const chains = Number((await admin.query(`SELECT count(DISTINCT chain_id) AS chains FROM ${schema}.audit_events WHERE seq > $1`, [firstSeq])).rows[0].chains);
+  const fmt = (value: number) => Math.round(value).toLocaleString('en-US');
+  const errors = (results: LoadResult[]) => String(results.reduce((sum, result) => sum + result.errors + result.non2xx, 0));
+  return {
+    rows: [
+      [`ingest KhaiSinh JSON, one gateway process (the higher of ${fmt(oneBefore.requestsPerSecond)} before and ${fmt(oneAfter.requestsPerSecond)} after the two)`, `${fmt(one)} req/s`, `${oneBefore.p50} / ${oneBefore.p99} ms`, errors([oneBefore, oneAfter]), '100%', ''],
+      [`ingest KhaiSinh JSON, two gateway processes on the same database and Redis (${CONNECTIONS} connections split between them; audit events on ${chains} chains)`, `${fmt(two)} req/s`, pair.map((result) => `${result.p50} / ${result.p99} ms`).join(', '), errors(pair), `${((two / one) * 100).toFixed(0)}% of one`, '≥ 100% of one'],
+    ],
+    misses: two < one ? [`two processes: ${fmt(two)} req/s against ${fmt(one)} req/s with one; two must not be slower`] : [],
+  };
 }
 
 /** The machine's CPU counters, to tell how much time the hypervisor took away during a phase. */
@@ -361,7 +414,7 @@ async function main() {
   const steal: Array<[string, number]> = [];
   let dispatchCpuSplit = '';
   try {
-    log('1/8 limit: bare fastify + ajv');
+    log('1/9 limit: bare fastify + ajv');
     const measured = async <T>(phase: string, run: () => T | Promise<T>): Promise<T> => {
       const before = cpuTimes();
       const result = await run();
@@ -375,30 +428,38 @@ async function main() {
       await once(bare.child, 'exit');
       return result;
     };
-    const bareBefore = ONLY_DISPATCH || ONLY_D03 ? null : await bareLimit('bare, before');
+    const bareBefore = ONLY_DISPATCH || ONLY_D03 || ONLY_PROCESSES ? null : await bareLimit('bare, before');
 
-    log('2/8 limit: raw pg single-row inserts');
-    const rawRate = ONLY_DISPATCH || ONLY_D03 ? null : await rawInsertLimit(schema);
+    log('2/9 limit: raw pg single-row inserts');
+    const rawRate = ONLY_DISPATCH || ONLY_D03 || ONLY_PROCESSES ? null : await rawInsertLimit(schema);
 
-    log(ONLY_D03 ? 'starting the gateway' : '3/8 ingest: the gateway over JSON, XML, SOAP');
+    log(ONLY_D03 || ONLY_PROCESSES ? 'starting the gateway' : '3/9 ingest: the gateway over JSON, XML, SOAP');
     // What `npm start` runs: the compiled JavaScript, not tsx.
     execFileSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.json'], { cwd: ROOT, stdio: 'inherit' });
     // BENCH_CPU_PROF=<dir>: a CPU profile of the gateway, written there when it stops.
     const profile = process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [];
-    const gateway = await startServer([...profile, 'dist/src/main.js'], {
+    const gatewayEnv = {
       PORT: '0', DATABASE_URL, DATABASE_SCHEMA: schema, REDIS_URL, QUEUE_PREFIX: prefix, CLIENTS_FILE: clientsFile, LOG_LEVEL: 'info',
       BHXH_PUSH_URL: `http://127.0.0.1:${bhxhPort}`, DISPATCH_INTERVAL_MS: '86400000', DISPATCH_BATCH_SIZE: '500',
       PGAPPNAME: prefix,
-    }, /listening at http:\/\/127\.0\.0\.1:(\d+)/);
+    };
+    const listening = /listening at http:\/\/127\.0\.0\.1:(\d+)/;
+    const gateway = await startServer([...profile, 'dist/src/main.js'], gatewayEnv, listening);
+    const twoProcesses = async () => {
+      log(`8/9 two processes: ingest with one gateway process, two on the same database and Redis, one again`);
+      const processes = await measured('one and two processes', () => processesPhase(gateway, () => startServer(['dist/src/main.js'], gatewayEnv, listening), key, admin, schema));
+      rows.push(...processes.rows);
+      misses.push(...processes.misses);
+    };
     const pid = gateway.child.pid as number;
     const d03Lists = async () => {
-      log(`7/8 D03-TS: a list of ${D03_ROWS} rows, as XLSX and as CSV, each sent ${D03_PERIODS.xlsx.length} times and read back`);
+      log(`7/9 D03-TS: a list of ${D03_ROWS} rows, as XLSX and as CSV, each sent ${D03_PERIODS.xlsx.length} times and read back`);
       const d03 = await measured('D03-TS', () => d03Phase({ port: gateway.port, pid }, `${key}-school`, admin, schema));
       rows.push(...d03.rows);
       misses.push(...d03.misses);
     };
-    if (ONLY_D03) {
-      await d03Lists();
+    if (ONLY_D03 || ONLY_PROCESSES) {
+      await (ONLY_D03 ? d03Lists() : twoProcesses());
       gateway.child.kill('SIGTERM');
       await once(gateway.child, 'exit');
     } else {
@@ -412,7 +473,7 @@ async function main() {
       const stored = Number((await admin.query(`SELECT count(*) FROM ${schema}.transfers`)).rows[0].count);
       const answered = json.total - json.non2xx + xml.total - xml.non2xx + soap.total - soap.non2xx;
 
-      log(`4/8 dispatch: ${stored} queued records to a BHXH that answers at once`);
+      log(`4/9 dispatch: ${stored} queued records to a BHXH that answers at once`);
       const dispatchStart = Date.now();
       const dispatchCpu = cpuTimes();
       const cpuBefore = { gateway: processCpuMs(pid), postgres: await backendCpuMs(admin, prefix), bench: process.cpuUsage() };
@@ -450,23 +511,24 @@ async function main() {
         const bareAfter = await bareLimit('bare, after');
         const bareResult = bareAfter.requestsPerSecond > bareBefore.requestsPerSecond ? bareAfter : bareBefore;
 
-        log(`5/8 soak: ${SOAK_SECONDS} s of JSON at 16 connections`);
+        log(`5/9 soak: ${SOAK_SECONDS} s of JSON at 16 connections`);
         const soakWarm = load({ port: gateway.port, path: '/ngsp/v1/khai-sinh', kind: 'json', key, prefix: '005', seconds: Math.min(30, SOAK_SECONDS), connections: 16 });
         const rssBefore = rssMb(pid).rss;
         const soak = load({ port: gateway.port, path: '/ngsp/v1/khai-sinh', kind: 'json', key, prefix: '006', seconds: SOAK_SECONDS, connections: 16 });
         const rssAfter = rssMb(pid).rss;
 
-        log(`6/8 refusals: ${STORED} births stored at once, then new births and births of persons already held`);
+        log(`6/9 refusals: ${STORED} births stored at once, then new births and births of persons already held`);
         const storing = Date.now();
         await storeBirths(admin, schema, STORED);
         const storedIn = (Date.now() - storing) / 1000;
         const fresh = await measured('new births, stored', () => load({ port: gateway.port, path: '/ngsp/v1/khai-sinh', kind: 'json', key, prefix: '007' }));
         const held = await measured('births of held persons', () => load({ port: gateway.port, path: '/ngsp/v1/khai-sinh', kind: 'json', key, prefix: '008', persons: STORED_PERSONS }));
         await d03Lists();
+        await twoProcesses();
         gateway.child.kill('SIGTERM');
         await once(gateway.child, 'exit');
 
-        log('8/8 writing results');
+        log('9/9 writing results');
         const shortOf = (name: string, got: number, want: number, unit: string) => {
           const gap = unit === '%' ? `${(want - got).toFixed(0)} points` : `${(want - got).toFixed(0)}${unit}`;
           if (got < want) misses.push(`${name}: ${got.toFixed(0)}${unit} against ≥ ${want}${unit}, short by ${gap} (${((1 - got / want) * 100).toFixed(0)}% below the target)`);
