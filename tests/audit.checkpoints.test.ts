@@ -3,7 +3,8 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'n
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { copyCheckpointsOut, loadAuditKeys, writeCheckpoint, type CheckpointBody } from '../src/audit/checkpoints.js';
+import { pino } from 'pino';
+import { CheckpointSchedule, copyCheckpointsOut, ensureSigningKey, loadAuditKeys, publicKeyPem, writeCheckpoint, type CheckpointBody } from '../src/audit/checkpoints.js';
 import { canonicalJson, sha256Hex } from '../src/domain/canonical-json.js';
 import { appendAuditEventsInTx, hashEvent, listAuditEvents } from '../src/store/audit-log.js';
 import { startTestGateway, type TestGateway } from './support/gateway.js';
@@ -95,6 +96,46 @@ describe('signed audit checkpoints', () => {
       ok: true, events: 10, problems: [], chains: 17,
       checkpoints: { count: 2, checked: true, last: { number: 2 }, unsignedEvents: 2 },
     });
+  });
+});
+
+describe('the checkpoint schedule and its keys', () => {
+  it('writes a checkpoint on a tick when a chain moved, and copies every one the directory lacks', async () => {
+    const log = await signedGateway();
+    try {
+      const schedule = new CheckpointSchedule({
+        db: log.gateway.db, signing: loadAuditKeys({ signingKeyFile }).signing!, dir: log.dir, intervalMs: 3_600_000, logger: pino({ level: 'silent' }),
+      });
+      await log.append(2);
+      await schedule.tick();
+      await log.append(1);
+      await log.checkpoint();
+      // A file lost before it was copied off (or a process that died before copying) is made good.
+      rmSync(join(log.dir, '000000000002.json'));
+      await schedule.tick();
+      await schedule.close();
+      expect(readdirSync(log.dir).sort()).toEqual(['000000000001.json', '000000000002.json']);
+      expect(await log.verify()).toMatchObject({ ok: true, checkpoints: { count: 2, unsignedEvents: 0 } });
+    } finally {
+      await log.close();
+    }
+  });
+
+  it('makes dev mode\'s signing key once, and takes the public key from a file of its own when given one', () => {
+    const file = join(keysDir, 'dev', 'signing-key.pem');
+    expect(ensureSigningKey(file)).toBe(true);
+    const made = readFileSync(file, 'utf8');
+    expect(ensureSigningKey(file)).toBe(false);
+    expect(readFileSync(file, 'utf8')).toBe(made);
+    const { signing, verifying } = loadAuditKeys({ signingKeyFile: file });
+    const publicKeyFile = join(keysDir, 'dev', 'public-key.pem');
+    writeFileSync(publicKeyFile, publicKeyPem(verifying!));
+    expect(publicKeyPem(loadAuditKeys({ publicKeyFile }).verifying!)).toBe(publicKeyPem(verifying!));
+    expect(loadAuditKeys({ publicKeyFile }).signing).toBeUndefined();
+    expect(signing?.asymmetricKeyType).toBe('ed25519');
+    const rsa = join(keysDir, 'dev', 'rsa.pem');
+    writeFileSync(rsa, generateKeyPairSync('rsa', { modulusLength: 1024 }).privateKey.export({ type: 'pkcs8', format: 'pem' }));
+    expect(() => loadAuditKeys({ signingKeyFile: rsa })).toThrow(/Ed25519/);
   });
 });
 

@@ -95,11 +95,21 @@ export class AuditLog {
     return { events, nextCursor: events.length === query.limit ? next : null };
   }
 
+  private verifying?: Promise<AuditVerdict>;
+
   /**
    * On PostgreSQL in a worker thread with its own connection, so the gateway's thread does not hash
-   * a single event; on PGlite (in this thread by nature) a walk that yields every 200 events.
+   * a single event; on PGlite (in this thread by nature) a walk that yields every 200 events. Callers
+   * that ask while one runs share its verdict: a walk costs the database a read of the whole log.
    */
   verify(): Promise<AuditVerdict> {
+    this.verifying ??= this.walk().finally(() => {
+      this.verifying = undefined;
+    });
+    return this.verifying;
+  }
+
+  private walk(): Promise<AuditVerdict> {
     const { keys, checkpointDir, databaseUrl, databaseSchema } = this.options;
     if (this.db.kind !== 'postgres' || !databaseUrl) {
       return verifyAuditLog(this.db, { verifying: keys?.verifying, checkpointDir, yieldEvery: 200 });
