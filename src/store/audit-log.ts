@@ -180,20 +180,19 @@ async function sealInTx(tx: Queryable, inputs: AuditEventInput[]): Promise<void>
     }
   }
   const previous = await takeChain(tx, inputs.length);
-  const firstSeq = previous.seq + 1;
+  const firstPlace = previous.seq + 1;
   const { at, ids } = previous;
   const atText = JSON.stringify(at);
   const transferIds: Array<string | null> = [];
   const runOf: number[] = [];
   const hashes: string[] = [];
   let prevHash = previous.hash;
-  // The place in the chain; each event's id is ids[place - firstSeq].
-  let seq = firstSeq;
+  let place = firstPlace;
   runs.forEach(({ transferIds: runTransfers, parts: [beforeAt, beforeSeq, beforeTransfer] }, run) => {
     const stamped = `${beforeAt}${atText}${beforeSeq}`;
     for (const transferId of runTransfers) {
-      prevHash = sha256Hex(`${prevHash}\n${stamped}${ids[seq - firstSeq]}${beforeTransfer}${JSON.stringify(transferId)}}`);
-      seq += 1;
+      prevHash = sha256Hex(`${prevHash}\n${stamped}${ids[place - firstPlace]}${beforeTransfer}${JSON.stringify(transferId)}}`);
+      place += 1;
       transferIds.push(transferId);
       runOf.push(run + 1);
       hashes.push(prevHash);
@@ -221,10 +220,10 @@ async function sealInTx(tx: Queryable, inputs: AuditEventInput[]): Promise<void>
      )
      UPDATE audit_chains SET head_seq = $13, head_hash = $14 WHERE chain_id = $15`,
     [
-      firstSeq, at, column((run) => run.shared.actor), column((run) => run.shared.action), column((run) => run.shared.fromStatus),
+      firstPlace, at, column((run) => run.shared.actor), column((run) => run.shared.action), column((run) => run.shared.fromStatus),
       column((run) => run.shared.toStatus), column((run) => run.shared.payloadSha256),
       column((run) => (run.shared.details === null ? null : run.detailsText)), previous.hash, transferIds, runOf, hashes,
-      seq - 1, prevHash, previous.chain, ids,
+      place - 1, prevHash, previous.chain, ids,
     ],
   );
 }
