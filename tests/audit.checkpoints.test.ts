@@ -295,6 +295,30 @@ describe('audit chains', () => {
     }
   });
 
+  it('page one transfer\'s events with the cursor too, across chains', async () => {
+    const log = await signedGateway();
+    const append = (action: string) => log.gateway.db.transaction(async (tx) => appendAuditEventsInTx(tx, [{ actor: 'test', action, transferId: 'transfer-a' }]));
+    try {
+      await append('test.one');
+      // Held while the next is sealed: the transfer's events are on two chains.
+      const other = await holdingWriter(log.gateway, 'test.elsewhere');
+      await append('test.two');
+      await other.commit();
+      await append('test.three');
+      const seen: string[] = [];
+      let after: string | null = '';
+      while (after !== null) {
+        const response = await log.gateway.request('auditor', { method: 'GET', url: `/audit/v1/events?transferId=transfer-a&limit=2${after ? `&after=${after}` : ''}` });
+        const answer = response.json() as { events: Array<{ action: string; chain: number }>; nextCursor: string | null };
+        seen.push(...answer.events.map((event) => `${event.action}@${event.chain}`));
+        after = answer.nextCursor;
+      }
+      expect(seen).toEqual(['test.one@1', 'test.two@2', 'test.three@1']);
+    } finally {
+      await log.close();
+    }
+  });
+
   it('are read by a cursor that never skips an event committed after a later seq was read', async () => {
     const log = await signedGateway();
     const page = async (after?: string, limit = 1000) => {

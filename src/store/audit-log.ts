@@ -293,20 +293,28 @@ const IN_SCOPE = `($1::text IS NULL OR e.transfer_id = $1)
  */
 export async function listAuditEvents(db: Queryable, query: AuditQuery): Promise<AuditEvent[]> {
   const scope = (from: unknown) => [query.transferId ?? null, from, query.limit, query.provinces ?? null];
-  const { rows } = query.after
-    ? await db.query<AuditRow>(
-      `SELECT e.* FROM audit_chains c CROSS JOIN LATERAL (
-         SELECT * FROM audit_events e
-          WHERE e.chain_id = c.chain_id AND COALESCE(e.chain_seq, e.seq) > COALESCE(($2::jsonb ->> c.chain_id::text)::bigint, 0)
-            AND ${IN_SCOPE}
-          ORDER BY COALESCE(e.chain_seq, e.seq) LIMIT $3) e
-        ORDER BY e.seq LIMIT $3`,
-      scope(JSON.stringify(query.after)),
-    )
-    : await db.query<AuditRow>(
-      `SELECT * FROM audit_events e WHERE e.seq > $2 AND ${IN_SCOPE} ORDER BY e.seq LIMIT $3`,
-      scope(query.afterSeq ?? 0),
-    );
+  let sql: string;
+  let params: unknown[];
+  if (!query.after) {
+    sql = `SELECT * FROM audit_events e WHERE e.seq > $2 AND ${IN_SCOPE} ORDER BY e.seq LIMIT $3`;
+    params = scope(query.afterSeq ?? 0);
+  } else if (query.transferId !== undefined) {
+    // One transfer's events, few, through their index; taken by seq, they are again the start of
+    // what was left of each chain.
+    sql = `SELECT * FROM audit_events e
+            WHERE COALESCE(e.chain_seq, e.seq) > COALESCE(($2::jsonb ->> e.chain_id::text)::bigint, 0) AND ${IN_SCOPE}
+            ORDER BY e.seq LIMIT $3`;
+    params = scope(JSON.stringify(query.after));
+  } else {
+    sql = `SELECT e.* FROM audit_chains c CROSS JOIN LATERAL (
+             SELECT * FROM audit_events e
+              WHERE e.chain_id = c.chain_id AND COALESCE(e.chain_seq, e.seq) > COALESCE(($2::jsonb ->> c.chain_id::text)::bigint, 0)
+                AND ${IN_SCOPE}
+              ORDER BY COALESCE(e.chain_seq, e.seq) LIMIT $3) e
+            ORDER BY e.seq LIMIT $3`;
+    params = scope(JSON.stringify(query.after));
+  }
+  const { rows } = await db.query<AuditRow>(sql, params);
   return rows.map(fromRow);
 }
 
