@@ -104,4 +104,10 @@ describe('GET /audit/v1/verify on a long chain', () => {
     expect(await healthChecks).toEqual([200, 200, 200]);
     expect(finished).toEqual(['healthz', 'verify']);
   });
+
+  it('answers 503 UNAVAILABLE, to retry, when its worker cannot reach the database', async () => {
+    // Port 1: nothing listens there, the connection is refused at once.
+    const unreachable = new AuditLog(gateway.db, { databaseUrl: 'postgres://postgres@127.0.0.1:1/test', databaseSchema: gateway.schema });
+    await expect(unreachable.verify()).rejects.toMatchObject({ code: 'UNAVAILABLE', status: 503 });
+  });
 });

@@ -2,7 +2,8 @@ import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { provinceScope, type ApiClient } from '../auth/clients.js';
-import { GatewayError } from '../errors.js';
+import { isConnectionError } from '../availability.js';
+import { GatewayError, unavailable } from '../errors.js';
 import { listAuditEvents, positionsAfter, type AuditEvent, type ChainPositions } from '../store/audit-log.js';
 import type { Database } from '../store/database.js';
 import { findTransfer } from '../store/transfers.js';
@@ -118,9 +119,11 @@ export class AuditLog {
       url: databaseUrl, schema: databaseSchema, checkpointDir, publicKeyPem: keys?.verifying && publicKeyPem(keys.verifying),
     });
     return new Promise((resolve, reject) => {
-      worker.once('message', (answer: { verdict?: AuditVerdict; error?: string }) => {
-        if (answer.verdict) resolve(answer.verdict);
-        else reject(new Error(`audit verification failed: ${answer.error}`));
+      worker.once('message', (answer: { verdict?: AuditVerdict; error?: string; code?: string }) => {
+        if (answer.verdict) return resolve(answer.verdict);
+        // The database out of reach is a 503 to retry, as for any request; anything else is a fault.
+        const failure = Object.assign(new Error(`audit verification failed: ${answer.error}`), { code: answer.code });
+        reject(isConnectionError(failure) ? unavailable() : failure);
       });
       worker.once('error', reject);
       worker.once('exit', (code) => reject(new Error(`audit verification worker stopped (exit ${code})`)));

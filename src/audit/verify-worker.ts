@@ -40,5 +40,5 @@ async function run({ url, schema, publicKeyPem, checkpointDir }: VerifyWorkerDat
 
 run(workerData as VerifyWorkerData).then(
   (verdict) => parentPort?.postMessage({ verdict }),
-  (error: Error) => parentPort?.postMessage({ error: error.message }),
+  (error: Error & { code?: unknown }) => parentPort?.postMessage({ error: error.message, code: typeof error.code === 'string' ? error.code : undefined }),
 );
