@@ -27,7 +27,7 @@ COPY schemas ./schemas
 COPY src/store/migrations ./src/store/migrations
 COPY catalogues ./catalogues
 COPY examples ./examples
-RUN mkdir -p /data && chown node:node /data /app/catalogues
+RUN mkdir -p /data /audit-checkpoints && chown node:node /data /audit-checkpoints /app/catalogues
 USER node
 EXPOSE 8080
 HEALTHCHECK --interval=15s --timeout=3s CMD node -e "fetch('http://127.0.0.1:'+(process.env.PORT||8080)+'/readyz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"
