@@ -9,6 +9,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { ClientRegistry, sha256OfKey, type Role } from '../src/auth/clients.js';
 import { issueCard } from '../src/dev/bhxh-simulator.js';
 import { appendAuditEventInTx } from '../src/store/audit-log.js';
+import { claimCallbacks, recordDelivered } from '../src/store/callback-outbox.js';
 import { khaiSinh } from './support/fixtures.js';
 import { countRows, startTestGateway, type TestGateway, type TestGatewayOptions } from './support/gateway.js';
 
@@ -140,6 +141,22 @@ describe('the callback outbox', () => {
       });
     })).rejects.toThrow('the change fails at its commit');
     expect(await outbox(gateway)).toEqual([row]);
+  });
+
+  it('claims nothing for a client while its callbacks are in flight, even when an earlier seq commits meanwhile', async () => {
+    const subscriber = registryClient('hotich-08-late', await receiver());
+    const gateway = await gatewayWith([subscriber]);
+    const first = await push(gateway, subscriber);
+    const second = await push(gateway, subscriber);
+    const [earlier, later] = await outbox(gateway);
+    // As a change sealed on another chain with a lower seq would: the later one is leased first,
+    // and the earlier one joins the backlog ahead of it, due.
+    await gateway.db.query('DELETE FROM callback_outbox WHERE audit_seq = $1', [earlier!.audit_seq]);
+    expect(await claimCallbacks(gateway.db, subscriber.id, 10, 'process-a', 60_000)).toMatchObject([{ transferId: second }]);
+    await gateway.db.query('INSERT INTO callback_outbox (audit_seq, client_id, transfer_id) VALUES ($1, $2, $3)', [earlier!.audit_seq, subscriber.id, first]);
+    expect(await claimCallbacks(gateway.db, subscriber.id, 10, 'process-b', 60_000)).toEqual([]);
+    expect(await recordDelivered(gateway.db, Number(later!.audit_seq), null)).toBe(true);
+    expect(await claimCallbacks(gateway.db, subscriber.id, 10, 'process-b', 60_000)).toMatchObject([{ transferId: first }]);
   });
 
   it('starts a new subscriber from now, and drops the backlog of a client whose callback address is removed', async () => {

@@ -67,7 +67,7 @@ export async function dueClients(db: Queryable, clientIds: string[]): Promise<st
 }
 
 /**
- * Takes the client's oldest callbacks, up to `limit`, when the oldest is due, and leases them to
+ * Takes the client's oldest callbacks, up to `limit`, when the oldest is due and none is in flight, and leases them to
  * `holder` for `leaseMs`; none when it is not due or another process is claiming for this client.
  * Its own short transaction: the client's subscription row is locked first, and the backlog read by
  * a later statement, so that read sees the lease of whoever held the lock before.
@@ -84,6 +84,10 @@ export async function claimCallbacks(db: Database, clientId: string, limit: numb
          SELECT audit_seq, next_attempt_at FROM callback_outbox WHERE client_id = $1 ORDER BY audit_seq LIMIT $2
        ), taken AS (
          SELECT audit_seq FROM backlog WHERE (SELECT next_attempt_at FROM backlog ORDER BY audit_seq LIMIT 1) <= now()
+           -- Audit events on different chains may commit out of seq order: a callback can join the
+           -- backlog ahead of ones already in flight. The client waits until they are done, so it
+           -- still has one holder at a time and none is posted twice at once.
+           AND NOT EXISTS (SELECT FROM callback_outbox f WHERE f.client_id = $1 AND f.lease_holder IS NOT NULL AND f.next_attempt_at > now())
        )
        UPDATE callback_outbox o SET lease_holder = $3, next_attempt_at = now() + make_interval(secs => $4::float8)
          FROM taken, audit_events e, transfers t
