@@ -15,7 +15,7 @@ Commands:
          [--error-code CODE] [--from ISO] [--to ISO] [--dry-run] [--no-follow]
                                           bulk replay by filter, then follow the job
   replay-job <jobId> [--no-follow]        a bulk replay job's progress, followed until it ends
-  verify-audit                            recompute the audit hash chain
+  verify-audit                            check the signed checkpoints and recompute every audit chain
   backlog                                 per province: waiting, overdue, unanswered by BHXH
   pause <maTinh> | pause --all            hold a province's deliveries (or all)
   resume [<maTinh>]                       release one province, or every hold
@@ -253,9 +253,14 @@ const COMMANDS: Record<string, Command> = {
   async 'verify-audit'(gateway, _values, positionals) {
     noMoreThan(positionals, 0, 'verify-audit takes no argument');
     const verdict = await gateway.call('GET', '/audit/v1/verify');
+    const checkpoints = verdict.checkpoints as Json | undefined;
+    const signed = checkpoints
+      ? `; ${checkpoints.count} signed checkpoint(s)${checkpoints.checked ? '' : ' (signatures not checked: the gateway has no public key)'}, ${checkpoints.unsignedEvents} event(s) since the last`
+      : '';
     const text = verdict.ok
-      ? `audit chain holds: ${verdict.events} event(s), head ${verdict.head ?? '-'}`
-      : `audit chain BROKEN at event ${verdict.brokenSeq}: ${verdict.reason} (${verdict.events} event(s) checked before it)`;
+      ? `audit chain holds: ${verdict.events} event(s), head ${verdict.head ?? '-'}${signed}`
+      : [`audit chain BROKEN: ${verdict.reason} (${verdict.events} event(s) verified)`,
+        ...((verdict.problems as Json[] | undefined) ?? []).map((problem) => `  ${problem.kind}: ${problem.detail}`)].join('\n');
     return { json: verdict, text, exitCode: verdict.ok ? 0 : 1 };
   },
 
