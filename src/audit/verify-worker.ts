@@ -30,7 +30,8 @@ async function run({ url, schema, publicKeyPem, checkpointDir }: VerifyWorkerDat
         await client.query(sql);
       },
     };
-    // One snapshot for the whole walk: events committed meanwhile are for the next verification.
+    // One snapshot for the whole walk, taken at its first read (after the checkpoint directory is
+    // read): events committed meanwhile are for the next verification.
     await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
     return await verifyAuditLog(db, { verifying: publicKeyPem ? createPublicKey(publicKeyPem) : undefined, checkpointDir });
   } finally {

@@ -144,9 +144,12 @@ const PAGE = 2000;
  */
 export async function verifyAuditLog(db: Queryable, options: VerifyOptions = {}): Promise<AuditVerdict> {
   const problems: AuditProblem[] = [];
-  // Checkpoints before heads: a checkpoint signed meanwhile could otherwise claim more than the heads read.
+  // The copies first: each was copied after its row committed, so the database shows every one of
+  // them unless it was removed. Then the checkpoints before the heads: a checkpoint signed meanwhile
+  // could otherwise claim more than the heads read.
+  const filed = options.checkpointDir ? readFiledCheckpoints(options.checkpointDir) : [];
   const stored = await readStoredCheckpoints(db);
-  const checkpoints = reconcile(stored, options.checkpointDir ? readFiledCheckpoints(options.checkpointDir) : [], problems);
+  const checkpoints = reconcile(stored, filed, problems);
   const { anchors, last } = checkCheckpoints(checkpoints, options.verifying, problems);
   const heads = await readChainHeads(db);
   const pageSize = options.pageSize ?? PAGE;
