@@ -217,6 +217,16 @@ describe('verification against checkpoints names each kind of tampering', () => 
     }
   });
 
+  it('a copy in the directory that cannot be read, and nothing else', async () => {
+    const log = await prepared();
+    try {
+      writeFileSync(join(log.dir, '000000000001.json'), '{"body": "trunc');
+      expect(await log.verify()).toMatchObject({ ok: false, events: 12, problems: [{ kind: 'rewritten-checkpoint', checkpoint: 1 }] });
+    } finally {
+      await log.close();
+    }
+  });
+
   it('a checkpoint rewritten where there is no copy is refused by its signature', async () => {
     const log = await prepared();
     try {

@@ -1,5 +1,5 @@
-import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify, type KeyObject } from 'node:crypto';
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes, sign, verify, type KeyObject } from 'node:crypto';
+import { linkSync, mkdirSync, readdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { Logger } from 'pino';
 import { canonicalJson, sha256Hex } from '../domain/canonical-json.js';
@@ -126,8 +126,14 @@ export function readFiledCheckpoints(dir: string): SignedCheckpoint[] {
     .filter((name) => CHECKPOINT_FILE.test(name))
     .sort()
     .map((name) => {
-      const { body, signature } = JSON.parse(readFileSync(join(dir, name), 'utf8')) as SignedCheckpoint;
-      return { number: Number(CHECKPOINT_FILE.exec(name)![1]), body: String(body), signature: String(signature) };
+      const number = Number(CHECKPOINT_FILE.exec(name)![1]);
+      try {
+        const { body, signature } = JSON.parse(readFileSync(join(dir, name), 'utf8')) as SignedCheckpoint;
+        return { number, body: String(body), signature: String(signature) };
+      } catch {
+        // Not what was copied: verification names it, as a checkpoint whose copy differs.
+        return { number, body: '', signature: '' };
+      }
     });
 }
 
@@ -144,11 +150,17 @@ export async function copyCheckpointsOut(db: Queryable, dir: string): Promise<nu
     'SELECT number, body, signature FROM audit_checkpoints WHERE number > $1 ORDER BY number', [newestFiled],
   );
   for (const row of rows) {
+    // Written aside and linked into place: a reader never sees half a file, and a file once there is
+    // never replaced (link fails on an existing name, where rename would overwrite it).
+    const aside = join(dir, `.${fileName(Number(row.number))}.${process.pid}.${randomBytes(4).toString('hex')}`);
+    writeFileSync(aside, `${JSON.stringify({ body: row.body, signature: row.signature })}\n`, { flag: 'wx' });
     try {
-      writeFileSync(join(dir, fileName(Number(row.number))), `${JSON.stringify({ body: row.body, signature: row.signature })}\n`, { flag: 'wx' });
+      linkSync(aside, join(dir, fileName(Number(row.number))));
     } catch (error) {
       // Another process on this host copied it a moment ago.
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    } finally {
+      unlinkSync(aside);
     }
   }
   return rows.length;

@@ -67,6 +67,10 @@ function reconcile(stored: SignedCheckpoint[], filed: SignedCheckpoint[], proble
   const byNumber = new Map(stored.map((checkpoint) => [checkpoint.number, checkpoint]));
   for (const copy of filed) {
     const row = byNumber.get(copy.number);
+    if (copy.body === '') {
+      problems.push({ kind: 'rewritten-checkpoint', checkpoint: copy.number, detail: `checkpoint ${copy.number}'s copy in the checkpoint directory cannot be read` });
+      continue;
+    }
     if (!row) {
       problems.push({ kind: 'removed-checkpoint', checkpoint: copy.number, detail: `checkpoint ${copy.number} is in the checkpoint directory but not in the database` });
     } else if (row.body !== copy.body || row.signature !== copy.signature) {
