@@ -109,6 +109,9 @@ describe('the checkpoint schedule and its keys', () => {
       await log.append(2);
       await schedule.tick();
       await log.append(1);
+      // Another process's tick within the same period writes none: one checkpoint a period.
+      await schedule.tick();
+      expect(readdirSync(log.dir)).toEqual(['000000000001.json']);
       await log.checkpoint();
       // A file lost before it was copied off (or a process that died before copying) is made good.
       rmSync(join(log.dir, '000000000002.json'));

@@ -171,17 +171,21 @@ const CHECKPOINT_LOCK = 7414;
 
 /**
  * Signs the chains' heads as one snapshot sees them, if any moved since the last checkpoint, and
- * stores the checkpoint. Undefined when nothing moved or another process is writing one right now.
+ * stores the checkpoint. Undefined when nothing moved, another process is writing one right now, or
+ * the last one is younger than `minAgeMs` (every process ticks; one checkpoint a period is enough).
  */
-export async function writeCheckpoint(db: Database, signing: KeyObject): Promise<SignedCheckpoint | undefined> {
+export async function writeCheckpoint(db: Database, signing: KeyObject, minAgeMs = 0): Promise<SignedCheckpoint | undefined> {
   return db.transaction(async (tx) => {
     const { rows: [turn] } = await tx.query<{ locked: boolean }>(
       `SELECT pg_try_advisory_xact_lock(${CHECKPOINT_LOCK}, hashtext(current_schema())) AS locked`,
     );
     if (!turn?.locked) return undefined;
-    const { rows: [last] } = await tx.query<{ number: string | number; body: string }>(
-      'SELECT number, body FROM audit_checkpoints ORDER BY number DESC LIMIT 1',
+    const { rows: [last] } = await tx.query<{ number: string | number; body: string; recent: boolean }>(
+      `SELECT number, body, at > clock_timestamp() - make_interval(secs => $1::float8) AS recent
+         FROM audit_checkpoints ORDER BY number DESC LIMIT 1`,
+      [minAgeMs / 1000],
     );
+    if (last?.recent) return undefined;
     const { rows } = await tx.query<{ chain_id: number; head_seq: string | number; head_hash: string; at: string }>(
       `SELECT chain_id, head_seq, head_hash, to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS at
          FROM audit_chains ORDER BY chain_id`,
@@ -232,7 +236,8 @@ export class CheckpointSchedule {
   tick(): Promise<void> {
     this.running ??= (async () => {
       try {
-        const written = await writeCheckpoint(this.options.db, this.options.signing);
+        // Timers of different processes drift: a checkpoint a little younger than the period is the period's.
+        const written = await writeCheckpoint(this.options.db, this.options.signing, this.options.intervalMs * 0.9);
         if (this.options.dir) await copyCheckpointsOut(this.options.db, this.options.dir);
         if (written) this.options.logger.debug({ checkpoint: written.number }, 'audit checkpoint signed');
       } catch (error) {
