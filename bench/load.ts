@@ -9,6 +9,8 @@ import { khaiSinhBody, type BodyKind } from './documents.js';
 
 interface LoadOptions {
   url: string;
+  /** More gateways to load from this same process, the connections split evenly among them all. */
+  moreUrls?: string[];
   path: string;
   kind: BodyKind;
   connections: number;
@@ -28,9 +30,11 @@ const headers: Record<string, string> = {
   ...(options.kind === 'soap' ? { soapaction: 'urn:lienthong:ngsp:v1#GuiKhaiSinh' } : {}),
 };
 
-const result = await autocannon({
-  url: options.url,
-  connections: options.connections,
+const urls = [options.url, ...(options.moreUrls ?? [])];
+// One process for every target: a second load generator would take CPU from the gateways it measures.
+const results = await Promise.all(urls.map((url, index) => autocannon({
+  url,
+  connections: Math.floor(options.connections / urls.length) + (index < options.connections % urls.length ? 1 : 0),
   duration: options.seconds,
   requests: [{
     method: 'POST',
@@ -41,15 +45,18 @@ const result = await autocannon({
       return { ...request, body: khaiSinhBody(options.kind, options.prefix, serial, options.persons) };
     },
   }],
-});
+})));
+const sum = (value: (result: autocannon.Result) => number) => results.reduce((total, result) => total + value(result), 0);
+// Over several targets a percentile is the worst target's: an upper bound, not the merged figure.
+const worst = (value: (result: autocannon.Result) => number) => Math.max(...results.map(value));
 
 process.stdout.write(`${JSON.stringify({
-  requestsPerSecond: result.requests.average,
-  total: result.requests.total,
-  p50: result.latency.p50,
-  p99: result.latency.p99,
-  errors: result.errors + result.timeouts,
-  non2xx: result.non2xx,
-  conflicts: result.statusCodeStats?.['409']?.count ?? 0,
+  requestsPerSecond: sum((result) => result.requests.average),
+  total: sum((result) => result.requests.total),
+  p50: worst((result) => result.latency.p50),
+  p99: worst((result) => result.latency.p99),
+  errors: sum((result) => result.errors + result.timeouts),
+  non2xx: sum((result) => result.non2xx),
+  conflicts: sum((result) => result.statusCodeStats?.['409']?.count ?? 0),
   sent: serial,
 })}\n`);
