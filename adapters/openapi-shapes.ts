@@ -205,6 +205,19 @@ const chainVerdict = {
   },
 } as const;
 
+/** One row of a school's D03-TS list as BHXH receives it (CONTRACT-level fields; dates yyyyMMdd, TU_THANG yyyyMM). */
+const d03TsRecord = {
+  type: 'object',
+  required: ['MA_HO_SO', 'STT', 'HO_TEN', 'NGAY_SINH', 'GIOI_TINH', 'MA_DKBD', 'TU_THANG', 'SO_THANG', 'GT_THE_TU', 'GT_THE_DEN'],
+  properties: {
+    MA_HO_SO: { type: 'string', description: '<listId>:<stt>' }, STT: { type: 'integer' }, HO_TEN: { type: 'string' },
+    MA_SO_BHXH: { type: 'string' }, SO_DINH_DANH: { type: 'string' }, NGAY_SINH: { type: 'string' }, GIOI_TINH: { type: 'integer', enum: [1, 2] },
+    DIA_CHI: { type: 'string' }, MA_DKBD: { type: 'string' }, NGAY_BIEN_LAI: { type: 'string' }, SO_BIEN_LAI: { type: 'string' },
+    SO_TIEN: { type: 'number' }, TU_THANG: { type: 'string' }, SO_THANG: { type: 'integer', enum: [3, 6, 12] },
+    GT_THE_TU: { type: 'string' }, GT_THE_DEN: { type: 'string' }, MA_NV_THU: { type: 'string' },
+  },
+} as const;
+
 const batch = {
   $id: 'Batch',
   type: 'object',
@@ -214,10 +227,12 @@ const batch = {
     maTinh: { type: 'string' },
     loai: { type: 'string', enum: BHXH_DOCUMENT_TYPES },
     leaseExpiresAt: { ...dateTime, description: 'a leased batch: records not answered by then are queued again' },
+    maDonVi: { type: 'string', description: 'D03_TS only: the school\'s BHXH unit code; a batch holds one list at most' },
+    kyKeKhai: { type: 'string', description: 'D03_TS only: the list\'s period, MM/yyyy' },
     records: {
       type: 'array',
-      description: 'CapTheTe documents when loai is CAP_THE_TE, BaoGiam when BAO_GIAM, CapLaiTheBhxh for a card re-issue; each MA_HO_SO is the transfer id',
-      items: { anyOf: [{ $ref: 'CapTheTe#' }, { $ref: 'BaoGiam#' }, { $ref: 'CapLaiTheBhxh#' }, { type: 'null' }] },
+      description: 'CapTheTe documents when loai is CAP_THE_TE, BaoGiam when BAO_GIAM, CapLaiTheBhxh for a card re-issue, a school list\'s rows for the pupil-list document; each MA_HO_SO is the transfer id',
+      items: { anyOf: [{ $ref: 'CapTheTe#' }, { $ref: 'BaoGiam#' }, { $ref: 'CapLaiTheBhxh#' }, { $ref: 'D03TsRecord#' }, { type: 'null' }] },
     },
   },
 } as const;

@@ -30,11 +30,20 @@ export interface Delivery {
 }
 
 /**
- * BHXH's answer for a record it accepts: a made-up card for a birth, nothing for a death, and for a
- * card asked for again (it names its due day, HAN_TRA) a new card valid from that day to the year's end.
+ * BHXH's answer for a record it accepts: a made-up card for a birth, nothing for a death, for a
+ * card asked for again (it names its due day, HAN_TRA) a new card valid from that day to the year's
+ * end, and for a pupil's list row (SO_THANG) a card of group HS at benefit level 4 in its facility's
+ * province, for the period the gateway asked for.
  */
 export function issueCard(record: Record<string, unknown>): Record<string, unknown> {
   if (record.NGAY_CHET !== undefined) return { MA_HO_SO: record.MA_HO_SO, KET_QUA: 'OK' };
+  if (record.SO_THANG !== undefined) {
+    const maSoBhxh = String(record.MA_SO_BHXH ?? String(record.SO_DINH_DANH).slice(-10));
+    return {
+      MA_HO_SO: record.MA_HO_SO, KET_QUA: 'OK', MA_SO_BHXH: maSoBhxh,
+      MA_THE: `HS4${String(record.MA_DKBD).slice(0, 2)}${maSoBhxh}`, GT_THE_TU: record.GT_THE_TU, GT_THE_DEN: record.GT_THE_DEN,
+    };
+  }
   if (typeof record.HAN_TRA === 'string') {
     const maSoBhxh = typeof record.MA_SO_BHXH === 'string' ? record.MA_SO_BHXH : String(record.SO_DINH_DANH).slice(-10);
     // The old card's kind and province where it names one; a made-up household card otherwise.

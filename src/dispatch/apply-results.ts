@@ -54,9 +54,14 @@ function storable(value: unknown): boolean {
 /** Whether BHXH's OK for a record of this document issues a card (DispatchFacts.issuesCard). */
 const issuesCard = (loai: Batch['loai']) => DISPATCH_FACTS.some((facts) => facts.loai === loai && facts.issuesCard);
 
-/** Why a well-formed result still cannot be applied to this member, or null if it can. */
+/**
+ * Why a well-formed result still cannot be applied to this member, or null if it can: the card an OK
+ * must carry, by the rule of the record's type when it has its own (DispatchFacts.cardProblem).
+ */
 function cardProblem(result: BhxhResult, loai: Batch['loai']): string | null {
   if (result.KET_QUA !== 'OK' || !issuesCard(loai)) return null;
+  const ownRule = DISPATCH_FACTS.find((facts) => facts.loai === loai)?.cardProblem;
+  if (ownRule) return ownRule(result);
   if (!result.MA_SO_BHXH || !result.MA_THE || !result.GT_THE_TU || !result.GT_THE_DEN) {
     return 'an issued card needs MA_SO_BHXH, MA_THE, GT_THE_TU and GT_THE_DEN';
   }
@@ -119,7 +124,7 @@ export async function applyResultsInTx(tx: Queryable, batchId: string, results: 
       moves.push({
         id: result.MA_HO_SO, fromStatus: 'sent', toStatus, batchId: null,
         card: toStatus === 'issued'
-          ? { maSoBHXH: result.MA_SO_BHXH, maThe: result.MA_THE, gtTheTu: result.GT_THE_TU, gtTheDen: result.GT_THE_DEN }
+          ? { ...(result.MA_SO_BHXH && { maSoBHXH: result.MA_SO_BHXH }), maThe: result.MA_THE, gtTheTu: result.GT_THE_TU, gtTheDen: result.GT_THE_DEN }
           : undefined,
         event: answeredOk,
       });

@@ -11,6 +11,7 @@ import type { GatewayConfig } from '../config.js';
 import { unavailable } from '../errors.js';
 import type { GatewayMetrics } from '../metrics.js';
 import { DISPATCH_FACTS } from '../messages/registry.js';
+import { batchHeadOf } from './batch-head.js';
 import {
   claimIntoBatchesInTx, countOpenPushBatches, findBatch, listBatchIds, markPushStarted, recordAttemptInTx, serialisedBatchBody,
   type Batch, type SerialisedBatch,
@@ -521,7 +522,7 @@ export class Dispatcher {
     const paused = await listPaused(db);
     if (paused.includes(batch.maTinh) || paused.includes('*')) return this.waitWhilePaused(job, token);
     if (breaker.opened) return this.notSentWhileOpen(job, batch, token);
-    const body = await serialisedBatchBody(db, batch);
+    const body = await serialisedBatchBody(db, batch, await batchHeadOf(db, batch));
     // Only a batch no push ever began can prove, by a refused connection, that BHXH never had it.
     const firstPush = batch.pushStartedAt === null;
     if (firstPush) await markPushStarted(db, batch.id);

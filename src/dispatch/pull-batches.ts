@@ -6,6 +6,7 @@ import { claimIntoBatchesInTx, findBatch, serialisedBatchBody, type Batch, type 
 import type { Database } from '../store/database.js';
 import { renewLease } from '../store/leases.js';
 import { applyResultsInTx, type AppliedResults } from './apply-results.js';
+import { batchHeadOf } from './batch-head.js';
 
 export interface LeaseRequest {
   maTinh: string;
@@ -46,7 +47,7 @@ export class PullBatches {
     );
     if (!batch) return null;
     metrics.batches.inc({ mode: 'pull', loai });
-    return serialisedBatchBody(db, batch, { leaseExpiresAt: batch.leaseExpiresAt });
+    return serialisedBatchBody(db, batch, { ...(await batchHeadOf(db, batch)), leaseExpiresAt: batch.leaseExpiresAt });
   }
 
   /**

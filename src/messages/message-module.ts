@@ -71,4 +71,20 @@ export interface MessageModule<Doc extends { messageId: string }> {
  * The registry lists them (DISPATCH_FACTS) and the dispatcher and the pull hand them to every claim,
  * which itself knows no message type.
  */
-export type DispatchFacts = ClaimKind;
+export interface DispatchFacts extends ClaimKind {
+  /**
+   * Why BHXH's OK cannot be applied to such a record (the card it must carry), or null, when the type
+   * has a rule of its own; otherwise an issued card needs MA_SO_BHXH, MA_THE ending with it, and its dates.
+   */
+  cardProblem?(result: OkResult): string | null;
+  /** Fields heading a batch of one group (ClaimKind.groupKey) beside its province and type. */
+  batchHead?(db: Queryable, groupKey: string): Promise<Record<string, unknown>>;
+}
+
+/** The card fields of BHXH's OK result (schemas/bhxh-result.schema.json). */
+export interface OkResult {
+  MA_SO_BHXH?: string;
+  MA_THE?: string;
+  GT_THE_TU?: string;
+  GT_THE_DEN?: string;
+}

@@ -1,10 +1,12 @@
 import type { ApiClient, Role } from '../auth/clients.js';
 import type { CalendarDate } from '../domain/calendar-date.js';
 import { validateDocument } from '../intake/validator.js';
+import type { Loai } from '../store/batches.js';
 import type { ReadableKind } from '../store/transfers.js';
 import { birthDispatch, birthModule } from './birth/module.js';
 import { deathDispatch, deathModule } from './death/module.js';
 import { dossierModule } from './dossier/module.js';
+import { PUPIL_LIST_TRANSFER_TYPE, pupilListDispatch } from './pupil-list/bhxh-dispatch.js';
 import type { DispatchFacts, MessageModule, ModuleDependencies, PreparedMessage } from './message-module.js';
 import { REISSUE_READERS, reissueDispatch, reissueModule } from './reissue/module.js';
 
@@ -29,11 +31,11 @@ export type MessageType = keyof typeof MESSAGE_TYPES;
  * them, so a module storing, reading or claiming any other type does not compile.
  */
 declare module '../store/transfers.js' {
-  interface StoredTransferTypes extends Record<(typeof MESSAGE_TYPES)[MessageType]['transferType'], true> {}
+  interface StoredTransferTypes extends Record<(typeof MESSAGE_TYPES)[MessageType]['transferType'] | typeof PUPIL_LIST_TRANSFER_TYPE, true> {}
 }
 
 /** Every BHXH document type records leave as, one per type that goes to BHXH (DISPATCH_FACTS). */
-export const BHXH_DOCUMENT_TYPES = ['CAP_THE_TE', 'BAO_GIAM', 'CAP_LAI_THE'] as const;
+export const BHXH_DOCUMENT_TYPES = ['CAP_THE_TE', 'BAO_GIAM', 'CAP_LAI_THE', PUPIL_LIST_TRANSFER_TYPE] as const;
 
 /** Storage's Loai is made of them, as its TransferType is of the message types. */
 declare module '../store/batches.js' {
@@ -55,7 +57,7 @@ export function bodyLimitOf(type: MessageType, limits: BodyLimits): number {
  * The types whose records leave for BHXH, each with its dispatch facts; a dossier never does (it
  * completes a birth or links to a death). Every claim, pushed or leased, is given these.
  */
-export const DISPATCH_FACTS: readonly DispatchFacts[] = [birthDispatch, deathDispatch, reissueDispatch];
+export const DISPATCH_FACTS: readonly DispatchFacts[] = [birthDispatch, deathDispatch, reissueDispatch, pupilListDispatch];
 
 /** The roles that may send this type at all: a door admits these before it reads the body. */
 export function sendersOf(type: MessageType): readonly Role[] {
@@ -80,8 +82,15 @@ export function readableKindsOf(client: ApiClient): ReadableKind[] {
 /** The roles that read by kind: the transfer reads admit them too. */
 export const KIND_READER_ROLES = Object.keys(READERS_BY_ROLE) as Role[];
 
-/** The types transfers are stored under, one per message type: what a listing may filter by. */
-export const TRANSFER_TYPES = Object.values(MESSAGE_TYPES).map(({ transferType }) => transferType);
+/** The dispatch facts of the type whose records leave as `loai`. */
+export function dispatchFactsOf(loai: Loai): DispatchFacts {
+  const facts = DISPATCH_FACTS.find((candidate) => candidate.loai === loai);
+  if (!facts) throw new Error(`no message type leaves as ${loai}`);
+  return facts;
+}
+
+/** The types transfers are stored under, one per message type and one for schools' list rows: what a listing may filter by. */
+export const TRANSFER_TYPES = [...Object.values(MESSAGE_TYPES).map(({ transferType }) => transferType), PUPIL_LIST_TRANSFER_TYPE];
 
 export function messageModules(deps: ModuleDependencies): Record<MessageType, PluggedModule> {
   return {

@@ -38,12 +38,20 @@ export interface ClaimKind {
    * about to reach: a look over the whole backlog would cost each claim as much as the backlog.
    */
   beforeClaimInTx?: (tx: Queryable, context: { actor: string; window: number }) => Promise<void>;
+  /**
+   * An SQL expression on a queued row of `transfers` of this type naming the group it is batched
+   * with: a batch never holds two groups, and remembers its own (`Batch.groupKey`). Without it the
+   * records of a province and type all batch together.
+   */
+  groupKey?: string;
 }
 
 export interface Batch {
   id: string;
   maTinh: string;
   loai: Loai;
+  /** What its records share beyond province and type (ClaimKind.groupKey), or null. */
+  groupKey: string | null;
   mode: BatchMode;
   status: BatchStatus;
   recordCount: number;
@@ -62,6 +70,7 @@ interface BatchRow {
   id: string;
   ma_tinh: string;
   loai: Loai;
+  group_key: string | null;
   mode: BatchMode;
   status: BatchStatus;
   record_count: number;
@@ -82,6 +91,7 @@ function fromRow(row: BatchRow): Batch {
     id: row.id,
     maTinh: row.ma_tinh,
     loai: row.loai,
+    groupKey: row.group_key,
     mode: row.mode,
     status: row.status,
     recordCount: Number(row.record_count),
@@ -142,41 +152,49 @@ export async function claimIntoBatchesInTx(tx: Queryable, request: ClaimRequest)
         AND NOT (id = ANY($3::text[]))
         AND NOT EXISTS (SELECT 1 FROM dispatch_pauses p WHERE p.ma_tinh = transfers.ma_tinh OR p.ma_tinh = '*')
         ${held.length > 0 ? `AND NOT (${held.join(' OR ')})` : ''}`;
-  const next = holding.length + 4;
+  // Each kind that batches its records by group names the group with its SQL; the parameters after
+  // the holds are those kinds' types, in order.
+  const grouping = kinds.filter((kind) => kind.groupKey);
+  const groupOf = grouping.length > 0
+    ? `CASE type ${grouping.map((kind, index) => `WHEN $${holding.length + index + 4} THEN (${kind.groupKey})`).join(' ')} END`
+    : 'NULL::text';
+  const next = holding.length + grouping.length + 4;
   const loaiOf = new Map(kinds.map((kind) => [kind.transferType, kind.loai]));
-  // Batch by batch, the oldest claimable record names the province and type of the next one, which
-  // takes that province's and type's oldest: fair by age, and full even when provinces interleave.
-  const planned: Array<{ id: string; maTinh: string; loai: Loai; ids: string[] }> = [];
+  // Batch by batch, the oldest claimable record names the province, type and group of the next one,
+  // which takes their oldest: fair by age, and full even when provinces interleave.
+  const planned: Array<{ id: string; maTinh: string; loai: Loai; groupKey: string | null; ids: string[] }> = [];
   const taken: string[] = [];
   const maxBatches = request.maxBatches ?? Math.ceil(request.limit / request.batchSize);
   while (planned.length < maxBatches && taken.length < request.limit) {
-    const values = [types, request.maTinh ?? null, taken, ...holding.map((kind) => kind.transferType)];
-    const head = (await tx.query<{ ma_tinh: string; type: TransferType }>(
-      `SELECT ma_tinh, type FROM transfers WHERE ${claimable} ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED`, values,
+    const values = [types, request.maTinh ?? null, taken, ...holding.map((kind) => kind.transferType), ...grouping.map((kind) => kind.transferType)];
+    const head = (await tx.query<{ ma_tinh: string; type: TransferType; group_key: string | null }>(
+      `SELECT ma_tinh, type, ${groupOf} AS group_key FROM transfers WHERE ${claimable} ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED`, values,
     )).rows[0];
     if (!head) break;
     const { rows } = await tx.query<{ id: string }>(
       `SELECT id FROM transfers WHERE ${claimable} AND ma_tinh = $${next} AND type = $${next + 1}
+          AND ${groupOf} IS NOT DISTINCT FROM $${next + 3}::text
         ORDER BY id LIMIT $${next + 2} FOR UPDATE SKIP LOCKED`,
-      [...values, head.ma_tinh, head.type, Math.min(request.batchSize, request.limit - taken.length)],
+      [...values, head.ma_tinh, head.type, Math.min(request.batchSize, request.limit - taken.length), head.group_key],
     );
     if (rows.length === 0) break;
     const ids = rows.map((row) => row.id);
-    planned.push({ id: newId(), maTinh: head.ma_tinh, loai: loaiOf.get(head.type) as Loai, ids });
+    planned.push({ id: newId(), maTinh: head.ma_tinh, loai: loaiOf.get(head.type) as Loai, groupKey: head.group_key, ids });
     taken.push(...ids);
   }
   if (planned.length === 0) return [];
   const pull = request.mode === 'pull';
   const inserted = await tx.query<BatchRow>(
-    `INSERT INTO batches (id, ma_tinh, loai, mode, status, record_count, leased_by, lease_expires_at, delivered_at)
-     SELECT b.id, b.ma_tinh, b.loai, $4, $5, b.record_count, $6,
+    `INSERT INTO batches (id, ma_tinh, loai, group_key, mode, status, record_count, leased_by, lease_expires_at, delivered_at)
+     SELECT b.id, b.ma_tinh, b.loai, b.group_key, $4, $5, b.record_count, $6,
             CASE WHEN $7::int IS NULL THEN NULL ELSE now() + make_interval(secs => $7::int) END,
             CASE WHEN $4 = 'pull' THEN now() END
-       FROM unnest($1::text[], $2::text[], $3::text[], $8::int[]) WITH ORDINALITY AS b(id, ma_tinh, loai, record_count, position)
+       FROM unnest($1::text[], $2::text[], $3::text[], $8::int[], $9::text[]) WITH ORDINALITY AS b(id, ma_tinh, loai, record_count, group_key, position)
       ORDER BY b.position
      RETURNING *`,
     [planned.map((batch) => batch.id), planned.map((batch) => batch.maTinh), planned.map((batch) => batch.loai), request.mode,
-      pull ? 'delivered' : 'open', request.leasedBy ?? null, request.leaseSeconds ?? null, planned.map((batch) => batch.ids.length)],
+      pull ? 'delivered' : 'open', request.leasedBy ?? null, request.leaseSeconds ?? null, planned.map((batch) => batch.ids.length),
+      planned.map((batch) => batch.groupKey)],
   );
   const members = planned.flatMap((batch) => batch.ids.map((id, index) => ({ batchId: batch.id, id, position: index + 1 })));
   await tx.query(

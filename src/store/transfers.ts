@@ -126,6 +126,32 @@ export async function insertTransferInTx(
   return fromRow(inserted.rows[0] as TransferRow);
 }
 
+/**
+ * Creates many transfers, each with its first audit event, in the caller's transaction: one INSERT
+ * whatever their number (a school's list may send tens of thousands of rows at once).
+ */
+export async function insertTransfersInTx(
+  tx: Queryable,
+  transfers: readonly NewTransfer[],
+  eventOf: (transfer: NewTransfer) => Omit<AuditEventInput, 'transferId' | 'fromStatus' | 'toStatus'>,
+): Promise<void> {
+  if (transfers.length === 0) return;
+  for (const transfer of transfers) assertMayMove(transfer.id, null, transfer.status);
+  await tx.query(
+    `INSERT INTO transfers (id, type, client_id, message_id, status, ma_tinh, ma_don_vi, so_dinh_danh, document, missing, bhxh_document, ma_ho_so)
+     SELECT id, type, client_id, message_id, status, ma_tinh, ma_don_vi, so_dinh_danh, document, missing, bhxh_document, ma_ho_so
+       FROM jsonb_to_recordset($1::jsonb) AS t(id text, type text, client_id text, message_id text, status text, ma_tinh text,
+         ma_don_vi text, so_dinh_danh text, document jsonb, missing jsonb, bhxh_document jsonb, ma_ho_so text)`,
+    [JSON.stringify(transfers.map((transfer) => ({
+      id: transfer.id, type: transfer.type, client_id: transfer.clientId, message_id: transfer.messageId, status: transfer.status,
+      ma_tinh: transfer.maTinh, ma_don_vi: transfer.maDonVi, so_dinh_danh: transfer.soDinhDanh, document: transfer.document,
+      missing: transfer.missing, bhxh_document: transfer.bhxhDocument, ma_ho_so: transfer.maHoSo ?? null,
+    })))],
+    { prepared: false },
+  );
+  appendAuditEventsInTx(tx, transfers.map((transfer) => ({ ...eventOf(transfer), transferId: transfer.id, fromStatus: null, toStatus: transfer.status })));
+}
+
 export async function findTransfer(db: Queryable, id: string): Promise<Transfer | null> {
   const { rows } = await db.query<TransferRow>('SELECT * FROM transfers WHERE id = $1', [id]);
   return rows[0] ? fromRow(rows[0]) : null;
@@ -240,7 +266,8 @@ interface ListCursor {
 
 const XID8_MAX = 2n ** 64n - 1n;
 const OLD_CURSOR = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-const TRANSFER_ID = /^[0-9A-Za-z-]{1,64}$/;
+// A list row's transfer is `<listId>:<stt>`.
+const TRANSFER_ID = /^[0-9A-Za-z:-]{1,64}$/;
 const BASE36 = /^[0-9a-z]{1,13}$/;
 
 const fromBase36 = (text: string) => [...text].reduce((value, digit) => value * 36n + BigInt(parseInt(digit, 36)), 0n);

@@ -22,11 +22,13 @@ import { appendAuditEventInTx } from '../../store/audit-log.js';
 import type { Database, Queryable } from '../../store/database.js';
 import type { D03Row, RowProblem } from './d03-row.js';
 import {
-  allRows, findList, findListByIdempotencyKey, insertListInTx, listedPersonKeys, listRowsPage, lockList, markReplacedInTx, updateListInTx,
+  allRows, findList, rowAt, findListByIdempotencyKey, insertListInTx, listedPersonKeys, listRowsPage, lockList, markReplacedInTx, updateListInTx,
   updateRowsInTx, type ListStatus, type RowStatus, type RowToStore, type StoredList, type StoredRow,
 } from './list-store.js';
 import { alreadyListedProblem, checkList, normaliseRow, parseRowDate, personKeyOf, personKeysOf, type PersonKey } from './row-checks.js';
 import { noteFor } from './row-notes.js';
+import { sendRowsInTx } from './bhxh-dispatch.js';
+import type { TransferStatus } from '../../store/transfers.js';
 
 export interface PupilListsDeps {
   db: Database;
@@ -56,9 +58,38 @@ export interface ListUpload {
   body: Buffer;
 }
 
+/** A row as the school sees it: invalid, waiting to be sent, or where its transfer to BHXH is. */
+export type RowViewStatus = 'invalid' | 'queued' | TransferStatus;
+
+/** A row BHXH returned, or that never left, goes out again in its own transfer when corrected. */
+export const correctsInPlace = (status: TransferStatus) => status === 'queued' || status === 'returned' || status === 'failed';
+
+export function rowStatusOf(row: Pick<StoredRow, 'status' | 'bhxh'>): RowViewStatus {
+  return row.status === 'invalid' ? 'invalid' : row.bhxh?.status ?? 'queued';
+}
+
+const isoOf = (bhxhDate: string | undefined) => (bhxhDate ? `${bhxhDate.slice(0, 4)}-${bhxhDate.slice(4, 6)}-${bhxhDate.slice(6, 8)}` : null);
+
+function rowView(row: StoredRow): ListRowView {
+  const status = rowStatusOf(row);
+  const card = status === 'issued' ? row.bhxh?.card : null;
+  return {
+    stt: row.stt, status, ghiChu: noteFor({ ...row, status }), problems: row.problems, warnings: row.warnings,
+    cardPeriod: row.cardFrom && row.cardTo ? { from: row.cardFrom, to: row.cardTo } : null,
+    maThe: card?.maThe ?? null, gtTheTu: isoOf(card?.gtTheTu), gtTheDen: isoOf(card?.gtTheDen),
+    bhxhErrors: status === 'invalid' ? [] : row.bhxh?.errors ?? [],
+  };
+}
+
 export interface ListRowView {
   stt: number;
-  status: RowStatus;
+  status: RowViewStatus;
+  /** The card BHXH issued (ISO dates), once issued. */
+  maThe: string | null;
+  gtTheTu: string | null;
+  gtTheDen: string | null;
+  /** What BHXH said of a returned row. */
+  bhxhErrors: Array<{ MA_LOI: string; MO_TA?: string }>;
   /** What the school reads in column Q: the problems in words, or that the row waits to be sent. */
   ghiChu: string;
   problems: RowProblem[];
@@ -193,7 +224,7 @@ function evaluate(rows: readonly D03Row[], readProblemsOf: readonly RowProblem[]
     return {
       position, status, row, readProblems, problems, warnings: check.warningsOf[position] ?? [],
       ...(status === 'queued' ? cardOf(row) : { cardFrom: null, cardTo: null }),
-      soDinhDanh: key?.soDinhDanh ?? null, maSoBhxh: key?.maSoBhxh ?? null,
+      soDinhDanh: key?.soDinhDanh ?? null, maSoBhxh: key?.maSoBhxh ?? null, transferId: null,
     };
   });
 }
@@ -221,7 +252,7 @@ function checkedValues(row: D03Row): string {
  * else (for the rows left) STT, each earlier row once. A row left unchanged that was invalid is
  * checked again with the rest, as its problems (another list of the period) may have gone since.
  */
-function carryOver(rows: readonly RowToStore[], earlier: readonly StoredRow[]): { rows: RowToStore[]; unchanged: number } {
+function carryOver(rows: readonly RowToStore[], earlier: readonly StoredRow[]): { rows: RowToStore[]; unchanged: number; alreadySent: Set<number> } {
   const unmatched = new Set(earlier);
   const byPersonalNumber = new Map(earlier.flatMap((row) => (row.row.soDinhDanh ? [[row.row.soDinhDanh, row] as const] : [])));
   const byBhxhNumber = new Map(earlier.flatMap((row) => (row.row.maSoBhxh ? [[row.row.maSoBhxh, row] as const] : [])));
@@ -238,17 +269,25 @@ function carryOver(rows: readonly RowToStore[], earlier: readonly StoredRow[]): 
     if (!matches[index]) matches[index] = take(leftByStt.get(row.row.stt)?.pop());
   });
   let unchanged = 0;
+  // Rows that keep the transfer BHXH has or will have as it is: they are not sent again.
+  const alreadySent = new Set<number>();
   const carried = rows.map((row, index) => {
     const match = matches[index];
-    if (!match || row.readProblems.length > 0 || match.readProblems.length > 0 || checkedValues(match.row) !== checkedValues(row.row)) return row;
+    if (!match || row.readProblems.length > 0 || match.readProblems.length > 0 || checkedValues(match.row) !== checkedValues(row.row)) {
+      // A changed row goes out in the transfer of the row it changes when BHXH returned that one (or it never left):
+      // BHXH hears of the person under one MA_HO_SO.
+      return match?.transferId && match.bhxh && correctsInPlace(match.bhxh.status) ? { ...row, transferId: match.transferId } : row;
+    }
     unchanged += 1;
     if (match.status !== 'queued') return row;
+    if (match.transferId) alreadySent.add(row.position);
     const relabel = (problem: RowProblem) => ({ ...problem, stt: row.row.stt });
     return {
       ...row, status: match.status, problems: match.problems.map(relabel), warnings: match.warnings.map(relabel), cardFrom: match.cardFrom, cardTo: match.cardTo,
+      transferId: match.transferId,
     };
   });
-  return { rows: carried, unchanged };
+  return { rows: carried, unchanged, alreadySent };
 }
 
 /** How many different notes the rows sharing an STT show together in the file. */
@@ -311,7 +350,8 @@ export class PupilLists {
       const listed = await listedPersonKeys(tx, upload.kyKeKhai, personKeys, earlier?.listId);
       let rows = flagAlreadyListed(checked, listed, upload.kyKeKhai);
       let unchanged: number | undefined;
-      if (earlier) ({ rows, unchanged } = carryOver(rows, await allRows(tx, earlier.listId)));
+      let alreadySent = new Set<number>();
+      if (earlier) ({ rows, unchanged, alreadySent } = carryOver(rows, await allRows(tx, earlier.listId)));
       const valid = countValid(rows);
       const invalid = rows.length - valid;
       const listId = newId();
@@ -320,10 +360,11 @@ export class PupilLists {
         listId, status, rows: rows.length, valid, invalid, errors: allOf(rows, 'problems'), warnings: allOf(rows, 'warnings'),
         ...(earlier && { replaces: earlier.listId, unchanged }),
       };
-      await insertListInTx(tx, {
+      const list = {
         listId, clientId: client.id, idempotencyKey: upload.idempotencyKey, contentSha256, answer, maTinh, maDonVi,
         tenDonVi: read.header.tenDonVi, kyKeKhai: upload.kyKeKhai, format: read.format, status, validCount: valid, invalidCount: invalid,
-      }, rows);
+      };
+      await insertListInTx(tx, list, rows);
       appendAuditEventInTx(tx, {
         actor: client.id, action: 'pupil-list.received', toStatus: status, payloadSha256: contentSha256,
         details: { listId, maTinh, rows: rows.length, valid, invalid, ...(earlier && { replaces: earlier.listId }) },
@@ -335,6 +376,7 @@ export class PupilLists {
           details: { listId: earlier.listId, maTinh: earlier.maTinh, replacedBy: listId },
         });
       }
+      if (status === 'queued') await sendRowsInTx(tx, list, rows.filter((row) => row.status === 'queued' && !alreadySent.has(row.position)), client);
       return { statusCode: 202 as const, answer };
     }, { locks: [`pupil-list-period:${upload.kyKeKhai}`, `pupil-list-key:${client.id}:${upload.idempotencyKey}`] });
   }
@@ -367,10 +409,7 @@ export class PupilLists {
       listId: list.listId, status: list.status, replacedBy: list.replacedBy, maTinh: list.maTinh, maDonVi: list.maDonVi, tenDonVi: list.tenDonVi,
       kyKeKhai: list.kyKeKhai, format: list.format, rows: list.rowCount, valid: list.validCount, invalid: list.invalidCount,
       createdAt: list.createdAt, updatedAt: list.updatedAt,
-      items: rows.map((row) => ({
-        stt: row.stt, status: row.status, ghiChu: noteFor(row), problems: row.problems, warnings: row.warnings,
-        cardPeriod: row.cardFrom && row.cardTo ? { from: row.cardFrom, to: row.cardTo } : null,
-      })),
+      items: rows.map(rowView),
       nextCursor: rows.length === page.limit && last ? String(last.position) : null,
     };
   }
@@ -383,7 +422,7 @@ export class PupilLists {
     // distinct notes of the first few of them, so thousands of rows sharing an STT do not each carry all.
     const notesByStt = new Map<number, string[]>();
     for (const row of rows) {
-      const note = noteFor(row);
+      const note = noteFor({ ...row, status: rowStatusOf(row) });
       const sharing = notesByStt.get(row.stt);
       if (!sharing) notesByStt.set(row.stt, [note]);
       else if (sharing.length < MAX_NOTES_PER_STT && !sharing.includes(note)) sharing.push(note);
@@ -393,7 +432,7 @@ export class PupilLists {
       header: { tenDonVi: list.tenDonVi ?? undefined, maDonVi: list.maDonVi, kyKeKhai: list.kyKeKhai },
       rows: rows.map((row) => row.row),
       notes,
-      rowsToFix: new Set(rows.filter((row) => row.status === 'invalid').map((row) => row.stt)),
+      rowsToFix: new Set(rows.filter((row) => rowStatusOf(row) === 'invalid' || rowStatusOf(row) === 'returned').map((row) => row.stt)),
     };
     return type === 'csv' ? writeD03Csv(annotated) : writeD03Xlsx(annotated);
   }
@@ -416,7 +455,10 @@ export class PupilLists {
       const rows = await allRows(tx, listId);
       const target = rows.find((row) => row.stt === stt);
       if (!target) throw new GatewayError('NOT_FOUND', `The list has no row with STT ${stt}`);
-      if (list.status === 'queued' && target.status !== 'invalid') {
+      // Once the list is sent, a row BHXH returned may be corrected too: it goes out again in its own transfer.
+      const returned = target.bhxh?.status === 'returned';
+      const sentBefore = (row: StoredRow) => list.status === 'queued' && row.status === 'queued' && !(row === target && returned);
+      if (list.status === 'queued' && target.status !== 'invalid' && !returned) {
         throw new GatewayError('INVALID_STATE', 'This row is valid and the list is sent: it waits for BHXH and cannot be changed', [
           { path: '/stt', code: 'ROW_SENT', message: 'only rows left invalid may be corrected once the list is sent' },
         ]);
@@ -427,30 +469,28 @@ export class PupilLists {
       // A corrected row's values are the school's now: what the reader could not take of them is gone.
       const readProblemsOf = rows.map((row) => (row === target ? [] : row.readProblems));
       const listed = await listedPersonKeys(tx, list.kyKeKhai, personKeysOf(rowsNow), listId);
-      const rechecked = flagAlreadyListed(evaluate(rowsNow, readProblemsOf, list.kyKeKhai, today, this.deps.catalogues), listed, list.kyKeKhai);
+      const rechecked = flagAlreadyListed(evaluate(rowsNow, readProblemsOf, list.kyKeKhai, today, this.deps.catalogues), listed, list.kyKeKhai)
+        .map((row, index) => ({ ...row, transferId: rows[index]?.transferId ?? null }));
 
       // In a sent list, a valid row stays as it was sent; only invalid rows may change outcome.
       const changed = rechecked.filter((row, index) => {
         const before = rows[index] as StoredRow;
-        if (list.status === 'queued' && before.status === 'queued') return false;
+        if (sentBefore(before)) return false;
         return row.position === target.position || row.status !== before.status || JSON.stringify(row.problems) !== JSON.stringify(before.problems);
       });
       await updateRowsInTx(tx, listId, list.kyKeKhai, changed);
-      const statuses = rechecked.map((row, index) => (list.status === 'queued' && rows[index]?.status === 'queued' ? 'queued' : row.status));
+      const statuses = rechecked.map((row, index) => (sentBefore(rows[index] as StoredRow) ? 'queued' : row.status));
       const valid = statuses.filter((status) => status === 'queued').length;
       const invalid = statuses.length - valid;
       const status: ListStatus = list.status === 'queued' || invalid === 0 ? 'queued' : 'checked';
       await updateListInTx(tx, listId, status, valid, invalid);
       const after = rechecked[target.position] as RowToStore;
+      if (list.status === 'queued' && after.status === 'queued') await sendRowsInTx(tx, list, [after], client);
       appendAuditEventInTx(tx, {
         actor: client.id, action: 'pupil-list.row-corrected', fromStatus: list.status, toStatus: status,
         details: { listId, maTinh: list.maTinh, stt, rowStatus: after.status, codes: after.problems.map((problem) => problem.code), valid, invalid },
       });
-      return {
-        stt: after.row.stt, status: after.status, ghiChu: noteFor(after), problems: after.problems, warnings: after.warnings,
-        cardPeriod: after.cardFrom && after.cardTo ? { from: after.cardFrom, to: after.cardTo } : null,
-        list: { listId, status, rows: rechecked.length, valid, invalid },
-      };
+      return { ...rowView(await rowAt(tx, listId, target.position) as StoredRow), list: { listId, status, rows: rechecked.length, valid, invalid } };
     }, { locks: [`pupil-list-period:${kyKeKhai}`] });
   }
 
@@ -468,6 +508,8 @@ export class PupilLists {
         throw new GatewayError('INVALID_STATE', `${list.invalidCount} rows are invalid: correct them, or send with validOnly to send the valid rows alone`);
       }
       await updateListInTx(tx, listId, 'queued', list.validCount, list.invalidCount);
+      const rows = await allRows(tx, listId);
+      await sendRowsInTx(tx, list, rows.filter((row) => row.status === 'queued' && row.transferId === null), client);
       appendAuditEventInTx(tx, {
         actor: client.id, action: 'pupil-list.sent', fromStatus: list.status, toStatus: 'queued',
         details: { listId, maTinh: list.maTinh, rows: list.rowCount, valid: list.validCount, invalid: list.invalidCount },

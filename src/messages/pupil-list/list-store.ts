@@ -3,6 +3,7 @@
  * what the checks found. SQL only; what a row's status is and what a list may do is list-service's.
  */
 import type { Queryable } from '../../store/database.js';
+import type { TransferStatus } from '../../store/transfers.js';
 import type { D03Row, RowProblem } from './d03-row.js';
 import type { PersonKey } from './row-checks.js';
 
@@ -39,6 +40,17 @@ export interface StoredRow {
   /** ISO dates of the card period, valid rows only. */
   cardFrom: string | null;
   cardTo: string | null;
+  /** The transfer carrying the row to BHXH, once sent. */
+  transferId: string | null;
+  /** Where that transfer is, and what BHXH answered. */
+  bhxh: RowAtBhxh | null;
+}
+
+export interface RowAtBhxh {
+  status: TransferStatus;
+  /** An issued card: maThe, gtTheTu, gtTheDen (yyyyMMdd). */
+  card: { maThe?: string; gtTheTu?: string; gtTheDen?: string } | null;
+  errors: Array<{ MA_LOI: string; MO_TA?: string }> | null;
 }
 
 interface ListRecord {
@@ -61,15 +73,20 @@ function listOf(record: ListRecord): StoredList {
 
 interface RowRecord {
   position: number; stt: number; status: RowStatus; row: D03Row; read_problems: RowProblem[]; problems: RowProblem[];
-  warnings: RowProblem[]; card_from: string | null; card_to: string | null;
+  warnings: RowProblem[]; card_from: string | null; card_to: string | null; transfer_id: string | null;
+  transfer_status: TransferStatus | null; card: RowAtBhxh['card']; bhxh_errors: RowAtBhxh['errors'];
 }
 
-const ROW_COLUMNS = `position, stt, status, row, read_problems, problems, warnings, card_from::text AS card_from, card_to::text AS card_to`;
+/** A row and, once sent, its transfer's status and BHXH's answer: `FROM ROWS_WITH_TRANSFERS`. */
+const ROW_COLUMNS = `r.position, r.stt, r.status, r.row, r.read_problems, r.problems, r.warnings, r.card_from::text AS card_from,
+  r.card_to::text AS card_to, r.transfer_id, t.status AS transfer_status, t.card, t.bhxh_errors`;
+const ROWS_WITH_TRANSFERS = 'pupil_list_rows r LEFT JOIN transfers t ON t.id = r.transfer_id';
 
 function rowOf(record: RowRecord): StoredRow {
   return {
     position: record.position, stt: record.stt, status: record.status, row: record.row, readProblems: record.read_problems,
-    problems: record.problems, warnings: record.warnings, cardFrom: record.card_from, cardTo: record.card_to,
+    problems: record.problems, warnings: record.warnings, cardFrom: record.card_from, cardTo: record.card_to, transferId: record.transfer_id,
+    bhxh: record.transfer_status === null ? null : { status: record.transfer_status, card: record.card, errors: record.bhxh_errors },
   };
 }
 
@@ -132,18 +149,18 @@ export interface NewList {
 }
 
 /** A row as written: its STT is the row's own, and its person keys are kept for the cross-list check. */
-export type RowToStore = Omit<StoredRow, 'stt'> & { soDinhDanh: string | null; maSoBhxh: string | null };
+export type RowToStore = Omit<StoredRow, 'stt' | 'bhxh'> & { soDinhDanh: string | null; maSoBhxh: string | null };
 
 function rowsJson(kyKeKhai: string, rows: readonly RowToStore[]): string {
   return JSON.stringify(rows.map((row) => ({
     position: row.position, stt: row.row.stt, status: row.status, row: row.row, read_problems: row.readProblems,
     problems: row.problems, warnings: row.warnings, card_from: row.cardFrom, card_to: row.cardTo,
-    ky_ke_khai: kyKeKhai, so_dinh_danh: row.soDinhDanh, ma_so_bhxh: row.maSoBhxh,
+    ky_ke_khai: kyKeKhai, so_dinh_danh: row.soDinhDanh, ma_so_bhxh: row.maSoBhxh, transfer_id: row.transferId,
   })));
 }
 
 const RECORDSET = `jsonb_to_recordset($2::jsonb) AS r(position integer, stt integer, status text, row jsonb, read_problems jsonb,
-  problems jsonb, warnings jsonb, card_from date, card_to date, ky_ke_khai text, so_dinh_danh text, ma_so_bhxh text)`;
+  problems jsonb, warnings jsonb, card_from date, card_to date, ky_ke_khai text, so_dinh_danh text, ma_so_bhxh text, transfer_id text)`;
 
 /** The list and all its rows: two statements, whatever the list's size. */
 export async function insertListInTx(tx: Queryable, list: NewList, rows: readonly RowToStore[]): Promise<void> {
@@ -156,8 +173,9 @@ export async function insertListInTx(tx: Queryable, list: NewList, rows: readonl
   );
   await tx.query(
     `INSERT INTO pupil_list_rows (list_id, position, stt, status, row, read_problems, problems, warnings, card_from, card_to,
-       ky_ke_khai, so_dinh_danh, ma_so_bhxh)
-     SELECT $1, position, stt, status, row, read_problems, problems, warnings, card_from, card_to, ky_ke_khai, so_dinh_danh, ma_so_bhxh
+       ky_ke_khai, so_dinh_danh, ma_so_bhxh, transfer_id)
+     SELECT $1, position, stt, status, row, read_problems, problems, warnings, card_from, card_to, ky_ke_khai, so_dinh_danh, ma_so_bhxh,
+            transfer_id
        FROM ${RECORDSET}`,
     [list.listId, rowsJson(list.kyKeKhai, rows)],
     { prepared: false },
@@ -170,7 +188,7 @@ export async function updateRowsInTx(tx: Queryable, listId: string, kyKeKhai: st
   await tx.query(
     `UPDATE pupil_list_rows AS t SET stt = r.stt, status = r.status, row = r.row, read_problems = r.read_problems,
        problems = r.problems, warnings = r.warnings, card_from = r.card_from, card_to = r.card_to,
-       so_dinh_danh = r.so_dinh_danh, ma_so_bhxh = r.ma_so_bhxh
+       so_dinh_danh = r.so_dinh_danh, ma_so_bhxh = r.ma_so_bhxh, transfer_id = r.transfer_id
        FROM ${RECORDSET}
       WHERE t.list_id = $1 AND t.position = r.position`,
     [listId, rowsJson(kyKeKhai, rows)],
@@ -188,13 +206,35 @@ export async function updateListInTx(tx: Queryable, listId: string, status: List
 /** A page of rows in file order, after `afterPosition`. */
 export async function listRowsPage(db: Queryable, listId: string, afterPosition: number, limit: number): Promise<StoredRow[]> {
   const { rows } = await db.query<RowRecord>(
-    `SELECT ${ROW_COLUMNS} FROM pupil_list_rows WHERE list_id = $1 AND position > $2 ORDER BY position LIMIT $3`,
+    `SELECT ${ROW_COLUMNS} FROM ${ROWS_WITH_TRANSFERS} WHERE r.list_id = $1 AND r.position > $2 ORDER BY r.position LIMIT $3`,
     [listId, afterPosition, limit],
   );
   return rows.map(rowOf);
 }
 
 export async function allRows(db: Queryable, listId: string): Promise<StoredRow[]> {
-  const { rows } = await db.query<RowRecord>(`SELECT ${ROW_COLUMNS} FROM pupil_list_rows WHERE list_id = $1 ORDER BY position`, [listId]);
+  const { rows } = await db.query<RowRecord>(`SELECT ${ROW_COLUMNS} FROM ${ROWS_WITH_TRANSFERS} WHERE r.list_id = $1 ORDER BY r.position`, [listId]);
   return rows.map(rowOf);
+}
+
+export async function rowAt(db: Queryable, listId: string, position: number): Promise<StoredRow | null> {
+  const { rows } = await db.query<RowRecord>(`SELECT ${ROW_COLUMNS} FROM ${ROWS_WITH_TRANSFERS} WHERE r.list_id = $1 AND r.position = $2`, [listId, position]);
+  return rows[0] ? rowOf(rows[0]) : null;
+}
+
+/** Links rows to the transfers that carry them to BHXH. */
+export async function setRowTransfersInTx(tx: Queryable, listId: string, links: ReadonlyArray<{ position: number; transferId: string }>): Promise<void> {
+  if (links.length === 0) return;
+  await tx.query(
+    `UPDATE pupil_list_rows r SET transfer_id = l.transfer_id
+       FROM unnest($2::int[], $3::text[]) AS l(position, transfer_id)
+      WHERE r.list_id = $1 AND r.position = l.position`,
+    [listId, links.map((link) => link.position), links.map((link) => link.transferId)],
+  );
+}
+
+/** The maDonVi and kyKeKhai a batch of the list's rows is headed by. */
+export async function listHead(db: Queryable, listId: string): Promise<{ maDonVi: string; kyKeKhai: string } | null> {
+  const { rows } = await db.query<{ ma_don_vi: string; ky_ke_khai: string }>('SELECT ma_don_vi, ky_ke_khai FROM pupil_lists WHERE list_id = $1', [listId]);
+  return rows[0] ? { maDonVi: rows[0].ma_don_vi, kyKeKhai: rows[0].ky_ke_khai } : null;
 }

@@ -5,6 +5,7 @@
  * the stable code in brackets so a clerk and the help desk can speak of the same thing.
  */
 import { D03_COLUMNS, type RowProblem } from './d03-row.js';
+import type { RowAtBhxh } from './list-store.js';
 
 const COLUMN_OF = new Map<string, string>([...D03_COLUMNS.map((column) => [`/${column.field}`, column.header] as const), ['/lop', 'Lớp']]);
 
@@ -51,7 +52,10 @@ function inWords(problem: RowProblem): string {
 const ddMMyyyy = (iso: string) => `${iso.slice(8, 10)}/${iso.slice(5, 7)}/${iso.slice(0, 4)}`;
 
 export interface NotedRow {
-  status: 'invalid' | 'queued';
+  /** Invalid, waiting to be sent, or where its transfer to BHXH is. */
+  status: string;
+  /** Once sent: the card BHXH issued, or BHXH's errors. */
+  bhxh?: RowAtBhxh | null;
   problems: readonly RowProblem[];
   warnings: readonly RowProblem[];
   /** ISO dates; valid rows only. */
@@ -59,10 +63,25 @@ export interface NotedRow {
   cardTo: string | null;
 }
 
-/** A row to correct lists what to correct; a valid row says it waits to be sent, with its card's dates. */
+const yyyyMMdd = (text: string) => `${text.slice(6, 8)}/${text.slice(4, 6)}/${text.slice(0, 4)}`;
+
+/**
+ * A row to correct lists what to correct; a row BHXH answered says what it said (its errors, or the
+ * card issued); a valid row says it waits to be sent or for BHXH, with its card's dates.
+ */
 export function noteFor(row: NotedRow): string {
   const warnings = row.warnings.length > 0 ? ` Lưu ý: ${row.warnings.map(inWords).join('; ')}.` : '';
   if (row.status === 'invalid') return `Cần sửa: ${row.problems.map(inWords).join('; ')}.${warnings}`;
+  const issued = row.bhxh?.card;
+  if (row.status === 'issued' && issued?.maThe && issued.gtTheTu && issued.gtTheDen) {
+    return `Đã cấp thẻ ${issued.maThe} từ ${yyyyMMdd(issued.gtTheTu)} đến ${yyyyMMdd(issued.gtTheDen)}`;
+  }
+  if (row.status === 'returned') {
+    const errors = (row.bhxh?.errors ?? []).map((error) => (error.MO_TA ? `${error.MO_TA} (${error.MA_LOI})` : error.MA_LOI));
+    return `BHXH trả lại, cần sửa: ${errors.join('; ') || 'không ghi lý do'}.`;
+  }
+  if (row.status === 'sending' || row.status === 'sent') return 'Đã gửi BHXH, chờ kết quả.';
+  if (row.status === 'failed') return 'Chưa gửi được tới BHXH, sẽ gửi lại.';
   const card = row.cardFrom && row.cardTo ? `, thẻ BHYT từ ${ddMMyyyy(row.cardFrom)} đến ${ddMMyyyy(row.cardTo)}` : '';
   return `Hợp lệ, chờ gửi BHXH${card}.${warnings}`;
 }

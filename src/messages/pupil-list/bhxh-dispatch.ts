@@ -1,0 +1,123 @@
+/**
+ * A school's list on its way to BHXH: each row to send is a transfer of type D03_TS, whose BHXH record
+ * (docs/API.md, "Pupils' and students' lists") carries the card period the gateway computed. Records
+ * are batched one list at a time, the batch headed by the list's unit and period.
+ */
+import { toIsoDate } from '../../domain/calendar-date.js';
+import type { ApiClient } from '../../auth/clients.js';
+import type { Queryable } from '../../store/database.js';
+import {
+  changeTransferInTx, insertTransfersInTx, lockTransferInTx, type NewTransfer, type TransferStatus,
+} from '../../store/transfers.js';
+import type { DispatchFacts } from '../message-module.js';
+import type { D03Row } from './d03-row.js';
+import { listHead, setRowTransfersInTx, type StoredList } from './list-store.js';
+import { parseRowDate, sexCode } from './row-checks.js';
+
+export const PUPIL_LIST_TRANSFER_TYPE = 'D03_TS' as const;
+
+const bhxhDate = (text: string) => {
+  const date = parseRowDate(text);
+  return date ? toIsoDate(date).replaceAll('-', '') : undefined;
+};
+const isoToBhxh = (iso: string) => iso.replaceAll('-', '');
+/** `MM/yyyy` → `yyyyMM`. */
+const bhxhMonth = (text: string) => `${text.slice(3, 7)}${text.slice(0, 2)}`;
+
+/** A checked, valid row with its card period, as BHXH's D03_TS record. */
+export function toD03TsRecord(maHoSo: string, row: D03Row, card: { from: string; to: string }): Record<string, unknown> {
+  const record: Record<string, unknown> = {
+    MA_HO_SO: maHoSo,
+    STT: row.stt,
+    HO_TEN: row.hoTen,
+    MA_SO_BHXH: row.maSoBhxh,
+    SO_DINH_DANH: row.soDinhDanh,
+    NGAY_SINH: row.ngaySinh === undefined ? undefined : bhxhDate(row.ngaySinh),
+    GIOI_TINH: row.gioiTinh === undefined ? undefined : sexCode(row.gioiTinh),
+    DIA_CHI: row.diaChi,
+    MA_DKBD: row.noiDangKyKCB,
+    NGAY_BIEN_LAI: row.ngayBienLai === undefined ? undefined : bhxhDate(row.ngayBienLai),
+    SO_BIEN_LAI: row.soBienLai,
+    SO_TIEN: row.soTien,
+    TU_THANG: row.tuThang === undefined ? undefined : bhxhMonth(row.tuThang),
+    SO_THANG: row.soThang,
+    GT_THE_TU: isoToBhxh(card.from),
+    GT_THE_DEN: isoToBhxh(card.to),
+    MA_NV_THU: row.maNhanVienThu,
+  };
+  for (const key of Object.keys(record)) if (record[key] === undefined) delete record[key];
+  return record;
+}
+
+const CARD_GROUP = /^(HS|SV)4/;
+
+/**
+ * Records leave as BHXH's D03_TS, one list per batch. A record leaves only while its row stands valid
+ * on a list that is sent: the rows of a list replaced by one that dropped them, or that waits to be
+ * sent itself, stay behind.
+ */
+export const pupilListDispatch: DispatchFacts = {
+  transferType: PUPIL_LIST_TRANSFER_TYPE,
+  loai: PUPIL_LIST_TRANSFER_TYPE,
+  groupKey: 'transfers.message_id',
+  heldBackWhen: `NOT EXISTS (SELECT 1 FROM pupil_list_rows r JOIN pupil_lists l ON l.list_id = r.list_id
+                              WHERE r.transfer_id = transfers.id AND r.status = 'queued' AND l.status = 'queued')`,
+  issuesCard: true,
+  cardProblem(result) {
+    if (!result.MA_THE || !result.GT_THE_TU || !result.GT_THE_DEN) return 'an issued card needs MA_THE, GT_THE_TU and GT_THE_DEN';
+    if (!CARD_GROUP.test(result.MA_THE)) return 'a pupil\'s or student\'s MA_THE begins HS4 or SV4';
+    if (result.MA_SO_BHXH && !result.MA_THE.endsWith(result.MA_SO_BHXH)) return 'MA_THE must end with MA_SO_BHXH';
+    return null;
+  },
+  async batchHead(db, listId) {
+    return (await listHead(db, listId)) ?? {};
+  },
+};
+
+/** A valid row of a sent list, ready to leave: where it stands, its values and card, and its transfer if it has one. */
+export interface RowToSend {
+  position: number;
+  row: D03Row;
+  cardFrom: string | null;
+  cardTo: string | null;
+  transferId: string | null;
+}
+
+/** A transfer a corrected row goes out in again: BHXH returned it, or it never left. */
+const SENDS_AGAIN: readonly TransferStatus[] = ['queued', 'returned', 'failed'];
+
+/**
+ * Sends rows of a sent list: each without a transfer gets one, `queued`, with its audit event; a row
+ * whose transfer BHXH returned (or that failed, or has not left yet) goes out again in the same
+ * transfer, its record corrected, so BHXH hears of the person under one MA_HO_SO. A transfer BHXH
+ * holds or answered with a card is left as it is. Returns the rows sent in a new transfer.
+ */
+export async function sendRowsInTx(tx: Queryable, list: Pick<StoredList, 'listId' | 'kyKeKhai' | 'maTinh' | 'maDonVi'>, rows: readonly RowToSend[], client: ApiClient): Promise<number> {
+  const fresh: NewTransfer[] = [];
+  const links: Array<{ position: number; transferId: string }> = [];
+  for (const row of rows) {
+    if (!row.cardFrom || !row.cardTo) continue;
+    const card = { from: row.cardFrom, to: row.cardTo };
+    const document = { listId: list.listId, kyKeKhai: list.kyKeKhai, row: row.row };
+    const soDinhDanh = row.row.soDinhDanh ?? row.row.maSoBhxh ?? '';
+    const current = row.transferId === null ? null : await lockTransferInTx(tx, row.transferId);
+    if (current) {
+      if (!SENDS_AGAIN.includes(current.status)) continue;
+      await changeTransferInTx(tx, current, {
+        status: 'queued', document, soDinhDanh, bhxhDocument: toD03TsRecord(current.id, row.row, card), bhxhErrors: null,
+      }, { actor: client.id, action: 'pupil-list.row-resent', details: { listId: list.listId, stt: row.row.stt } });
+      continue;
+    }
+    const id = `${list.listId}:${row.row.stt}`;
+    fresh.push({
+      id, type: PUPIL_LIST_TRANSFER_TYPE, clientId: client.id, messageId: list.listId, status: 'queued', maTinh: list.maTinh,
+      maDonVi: list.maDonVi, soDinhDanh, document, missing: [], bhxhDocument: toD03TsRecord(id, row.row, card),
+    });
+    links.push({ position: row.position, transferId: id });
+  }
+  await insertTransfersInTx(tx, fresh, (transfer) => ({
+    actor: client.id, action: 'pupil-list.row-queued', details: { listId: list.listId, stt: (transfer.document.row as D03Row).stt },
+  }));
+  await setRowTransfersInTx(tx, list.listId, links);
+  return fresh.length;
+}
