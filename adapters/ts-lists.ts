@@ -52,12 +52,24 @@ const listAnswer = {
     unchanged: { type: 'integer', description: 'with ?replaces: rows left as they were, which kept their earlier outcome' },
   },
 } as const;
+/** A row's statuses: its own check, then its transfer's, from queued on. */
+const ROW_STATUSES = ['invalid', 'queued', 'sending', 'sent', 'issued', 'returned', 'failed'];
 const rowView = {
   type: 'object',
-  required: ['stt', 'status', 'ghiChu', 'problems', 'warnings', 'cardPeriod'],
+  required: ['stt', 'status', 'ghiChu', 'problems', 'warnings', 'cardPeriod', 'maThe', 'gtTheTu', 'gtTheDen', 'bhxhErrors'],
   properties: {
     stt: { type: 'integer' },
-    status: { type: 'string', enum: ['invalid', 'queued'] },
+    status: {
+      type: 'string', enum: ROW_STATUSES,
+      description: 'invalid (to correct), queued (waiting to be sent), or where its record to BHXH is: sending, sent, issued, returned, failed',
+    },
+    maThe: { type: ['string', 'null'], description: 'the card BHXH issued' },
+    gtTheTu: { type: ['string', 'null'], format: 'date', description: 'the issued card runs from' },
+    gtTheDen: { type: ['string', 'null'], format: 'date', description: 'the issued card runs to' },
+    bhxhErrors: {
+      type: 'array', description: 'what BHXH said of a returned row',
+      items: { type: 'object', required: ['MA_LOI'], properties: { MA_LOI: { type: 'string' }, MO_TA: { type: 'string' } } },
+    },
     ghiChu: { type: 'string', description: 'the note the school reads in column Q of the file' },
     problems: { type: 'array', items: problem },
     warnings: { type: 'array', items: problem },

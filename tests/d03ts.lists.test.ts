@@ -83,14 +83,15 @@ const stored = async () => ({
 });
 
 describe('uploading a list in each form', () => {
-  it('JSON: every row valid → 202 queued, each row stored with its card period, one audit event without personal data', async () => {
+  it('JSON: every row valid → 202 queued, each row stored with its card period and sent; audit events without personal data', async () => {
     const before = await stored();
     const rows = [pupil({ stt: 1 }), pupil({ stt: 2, lop: '12' })];
     const response = await upload(jsonList(rows), 'application/json');
     expect(response.statusCode, response.body).toBe(202);
     const answer = response.json();
     expect(answer).toEqual({ listId: expect.any(String), status: 'queued', rows: 2, valid: 2, invalid: 0, errors: [], warnings: [] });
-    expect(await stored()).toEqual({ lists: before.lists + 1, rows: before.rows + 2, audit: before.audit + 1 });
+    // The list's event, and one for each row queued for BHXH in its own transfer.
+    expect(await stored()).toEqual({ lists: before.lists + 1, rows: before.rows + 2, audit: before.audit + 3 });
 
     const view = (await call('school', { method: 'GET', url: `/ts/v1/danh-sach/${answer.listId}` })).json();
     expect(view).toMatchObject({ listId: answer.listId, status: 'queued', maTinh: '08', maDonVi: 'TZ0801A', kyKeKhai: '10/2026', format: 'json', rows: 2, nextCursor: null });
@@ -100,8 +101,12 @@ describe('uploading a list in each form', () => {
     expect(view.items[0].ghiChu).toMatch(/^Hợp lệ, chờ gửi BHXH, thẻ BHYT từ 01\/10\/2026/);
 
     const { rows: events } = await gateway.db.query<{ action: string; details: Record<string, unknown>; transfer_id: string | null }>(
-      'SELECT action, details, transfer_id FROM audit_events ORDER BY seq DESC LIMIT 1');
-    expect(events[0]).toEqual({ action: 'pupil-list.received', transfer_id: null, details: { listId: answer.listId, maTinh: '08', rows: 2, valid: 2, invalid: 0 } });
+      'SELECT action, details, transfer_id FROM audit_events ORDER BY seq DESC LIMIT 3');
+    expect(events.reverse()).toEqual([
+      { action: 'pupil-list.received', transfer_id: null, details: { listId: answer.listId, maTinh: '08', rows: 2, valid: 2, invalid: 0 } },
+      { action: 'pupil-list.row-queued', transfer_id: `${answer.listId}:1`, details: { listId: answer.listId, stt: 1 } },
+      { action: 'pupil-list.row-queued', transfer_id: `${answer.listId}:2`, details: { listId: answer.listId, stt: 2 } },
+    ]);
     const auditText = JSON.stringify(events);
     for (const row of rows) expect(auditText).not.toContain(row.soDinhDanh);
   });
@@ -243,7 +248,8 @@ describe('the same Idempotency-Key again', () => {
     // Another school's key is its own.
     const otherSchool = await upload(jsonList([pupil({ stt: 1 })]), 'application/json', { key, as: 'otherSchool' });
     expect(otherSchool.statusCode).toBe(202);
-    expect(await stored()).toEqual({ lists: before.lists + 1, rows: before.rows + 1, audit: before.audit + 1 });
+    // The other school's list and its one row, queued for BHXH.
+    expect(await stored()).toEqual({ lists: before.lists + 1, rows: before.rows + 1, audit: before.audit + 2 });
   });
 });
 
@@ -453,7 +459,8 @@ describe('a list replacing an earlier one', () => {
     expect(response.statusCode, response.body).toBe(202);
     // Its own earlier rows are not "another list of the period".
     expect(response.json()).toMatchObject({ status: 'queued', valid: 3, invalid: 0, errors: [], replaces: first.listId, unchanged: 2 });
-    expect(await countRows(gateway.db, 'audit_events')).toBe(auditBefore + 2);
+    // Received, replaced, and a row queued for BHXH for each of the three (the earlier list was never sent).
+    expect(await countRows(gateway.db, 'audit_events')).toBe(auditBefore + 5);
 
     const earlier = (await call('school', { method: 'GET', url: `/ts/v1/danh-sach/${first.listId}` })).json();
     expect(earlier).toMatchObject({ status: 'replaced', replacedBy: response.json().listId });

@@ -1,6 +1,6 @@
 import { BhxhSimulator, type Behaviour } from '../../src/dev/bhxh-simulator.js';
 import { DispatchRuns } from './dispatch-runs.js';
-import { startTestGateway, type TestGateway } from './gateway.js';
+import { startTestGateway, type TestGateway, type TestGatewayOptions } from './gateway.js';
 
 /** A gateway pushing to its own BHXH simulator, with explicit dispatch runs: what the dispatch tests start each test with. */
 export interface DispatchHarness {
@@ -18,6 +18,8 @@ export interface DispatchHarnessOptions {
   bhxhDown?: boolean;
   /** The gateway's clock (the support gateway's fixed TEST_NOW otherwise). */
   now?: () => Date;
+  /** More clients (schools) and another facility list for the gateway. */
+  gateway?: Pick<TestGatewayOptions, 'clients' | 'facilities'>;
 }
 
 export async function startDispatchHarness(options: DispatchHarnessOptions = {}): Promise<DispatchHarness> {
@@ -29,6 +31,7 @@ export async function startDispatchHarness(options: DispatchHarnessOptions = {})
   let gateway: TestGateway;
   try {
     gateway = await startTestGateway({
+      ...options.gateway,
       startDispatcher: true,
       now: options.now,
       env: {
