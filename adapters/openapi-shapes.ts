@@ -205,8 +205,9 @@ const chainVerdict = {
   },
 } as const;
 
-/** One row of a school's D03-TS list as BHXH receives it (CONTRACT-level fields; dates yyyyMMdd, TU_THANG yyyyMM). */
+/** One row of a school's pupil list as BHXH receives it (dates yyyyMMdd, TU_THANG yyyyMM). */
 const d03TsRecord = {
+  $id: 'D03TsRecord',
   type: 'object',
   required: ['MA_HO_SO', 'STT', 'HO_TEN', 'NGAY_SINH', 'GIOI_TINH', 'MA_DKBD', 'TU_THANG', 'SO_THANG', 'GT_THE_TU', 'GT_THE_DEN'],
   properties: {
@@ -227,8 +228,8 @@ const batch = {
     maTinh: { type: 'string' },
     loai: { type: 'string', enum: BHXH_DOCUMENT_TYPES },
     leaseExpiresAt: { ...dateTime, description: 'a leased batch: records not answered by then are queued again' },
-    maDonVi: { type: 'string', description: 'D03_TS only: the school\'s BHXH unit code; a batch holds one list at most' },
-    kyKeKhai: { type: 'string', description: 'D03_TS only: the list\'s period, MM/yyyy' },
+    maDonVi: { type: 'string', description: 'a batch of a school\'s pupil list: the school\'s BHXH unit code; such a batch holds one list at most' },
+    kyKeKhai: { type: 'string', description: 'a batch of a school\'s pupil list: the list\'s period, MM/yyyy' },
     records: {
       type: 'array',
       description: 'CapTheTe documents when loai is CAP_THE_TE, BaoGiam when BAO_GIAM, CapLaiTheBhxh for a card re-issue, a school list\'s rows for the pupil-list document; each MA_HO_SO is the transfer id',
@@ -370,7 +371,7 @@ const readiness = {
 } as const;
 
 export const responseSchemas = [
-  errorSchema, intakeAnswer, transferSummary, transfer, transferPage, auditEvent, auditEventPage, auditProblem, chainVerdict, batch,
+  errorSchema, intakeAnswer, transferSummary, transfer, transferPage, auditEvent, auditEventPage, auditProblem, chainVerdict, d03TsRecord, batch,
   batchResultsAnswer, replayPreview, replayStarted, replayJob, dispatchState, pausedProvinces, dispatchRun, catalogueReload,
   backlogReport, liveness, readiness,
 ];

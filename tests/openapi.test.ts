@@ -218,7 +218,7 @@ export const lease: LeaseRequest = { maTinh: '08', loai: 'CAP_THE_TE', max: 100 
 export const badLease: LeaseRequest = { maTinh: '08', loai: 'KHAI_SINH' };
 
 type Leased = operations['leaseBatch']['responses'][200]['content']['application/json'];
-export const records = (batch: Leased): Array<Schemas['CapTheTe'] | Schemas['BaoGiam'] | Schemas['CapLaiTheBhxh'] | null> => batch.records;
+export const records = (batch: Leased): Array<Schemas['CapTheTe'] | Schemas['BaoGiam'] | Schemas['CapLaiTheBhxh'] | Schemas['D03TsRecord'] | null> => batch.records;
 
 export const reissue: Schemas['CapLaiThe'] = {
   messageId: 'CL08-2025-1', maCoQuan: '08BHXH071', maTinh: '08', lyDo: 'mat',
