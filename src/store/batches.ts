@@ -124,7 +124,7 @@ export interface ClaimRequest {
 }
 
 /**
- * Claims `queued` transfers into batches, one province and document type each, at most `batchSize`
+ * Claims `queued` transfers into batches, one province, document type and group each, at most `batchSize`
  * records a batch. The batch and its members are recorded, and the transfers move, in the caller's
  * transaction — before any call to BHXH — so a crash after it resends the very same batch. A pushed
  * record becomes `sending` until BHXH acknowledges its batch; a leased one is `sent` at once (the

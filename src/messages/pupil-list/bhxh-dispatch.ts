@@ -83,8 +83,8 @@ export interface RowToSend {
   transferId: string | null;
 }
 
-/** A transfer a corrected row goes out in again: BHXH returned it, or it never left. */
-const SENDS_AGAIN: readonly TransferStatus[] = ['queued', 'returned', 'failed'];
+/** A changed row goes out again in its transfer when BHXH returned it, or it never left (queued, failed). */
+export const sendsAgainInPlace = (status: TransferStatus) => status === 'queued' || status === 'returned' || status === 'failed';
 
 /**
  * Sends rows of a sent list: each without a transfer gets one, `queued`, with its audit event; a row
@@ -102,7 +102,7 @@ export async function sendRowsInTx(tx: Queryable, list: Pick<StoredList, 'listId
     const soDinhDanh = row.row.soDinhDanh ?? row.row.maSoBhxh ?? '';
     const current = row.transferId === null ? null : await lockTransferInTx(tx, row.transferId);
     if (current) {
-      if (!SENDS_AGAIN.includes(current.status)) continue;
+      if (!sendsAgainInPlace(current.status)) continue;
       await changeTransferInTx(tx, current, {
         status: 'queued', document, soDinhDanh, bhxhDocument: toD03TsRecord(current.id, row.row, card), bhxhErrors: null,
       }, { actor: client.id, action: 'pupil-list.row-resent', details: { listId: list.listId, stt: row.row.stt } });

@@ -3,8 +3,9 @@
  * (row-checks.ts, with the other lists of the period looked up in one query), and stored with every
  * row, its problems, warnings and card period, in one transaction with its audit event. The school
  * reads it back (as JSON pages or as the annotated file), corrects rows one by one or sends a
- * corrected file in place of the list, and sends the valid rows on. Sending to BHXH is the next
- * step: a `queued` list waits.
+ * corrected file in place of the list, and sends the valid rows on. Once a list is `queued` each
+ * valid row leaves for BHXH as a D03_TS transfer made in the same transaction (bhxh-dispatch.ts);
+ * the rows then show their transfer's status and BHXH's answer.
  */
 import { createHash } from 'node:crypto';
 import { parseTuThang, pupilCardPeriod } from '../../../mappings/card-periods.js';
@@ -27,7 +28,7 @@ import {
 } from './list-store.js';
 import { alreadyListedProblem, checkList, normaliseRow, parseRowDate, personKeyOf, personKeysOf, type PersonKey } from './row-checks.js';
 import { noteFor } from './row-notes.js';
-import { sendRowsInTx } from './bhxh-dispatch.js';
+import { sendRowsInTx, sendsAgainInPlace } from './bhxh-dispatch.js';
 import type { TransferStatus } from '../../store/transfers.js';
 
 export interface PupilListsDeps {
@@ -60,9 +61,6 @@ export interface ListUpload {
 
 /** A row as the school sees it: invalid, waiting to be sent, or where its transfer to BHXH is. */
 export type RowViewStatus = 'invalid' | 'queued' | TransferStatus;
-
-/** A row BHXH returned, or that never left, goes out again in its own transfer when corrected. */
-export const correctsInPlace = (status: TransferStatus) => status === 'queued' || status === 'returned' || status === 'failed';
 
 export function rowStatusOf(row: Pick<StoredRow, 'status' | 'bhxh'>): RowViewStatus {
   return row.status === 'invalid' ? 'invalid' : row.bhxh?.status ?? 'queued';
@@ -276,7 +274,7 @@ function carryOver(rows: readonly RowToStore[], earlier: readonly StoredRow[]): 
     if (!match || row.readProblems.length > 0 || match.readProblems.length > 0 || checkedValues(match.row) !== checkedValues(row.row)) {
       // A changed row goes out in the transfer of the row it changes when BHXH returned that one (or it never left):
       // BHXH hears of the person under one MA_HO_SO.
-      return match?.transferId && match.bhxh && correctsInPlace(match.bhxh.status) ? { ...row, transferId: match.transferId } : row;
+      return match?.transferId && match.bhxh && sendsAgainInPlace(match.bhxh.status) ? { ...row, transferId: match.transferId } : row;
     }
     unchanged += 1;
     if (match.status !== 'queued') return row;
