@@ -150,6 +150,10 @@ describe('a list pushed to BHXH', () => {
   it('a row BHXH returned, corrected, goes out again alone in its own transfer', async () => {
     harness.simulator.setScript({ kind: 'answer' });
     const sentBefore = harness.simulator.deliveries.length;
+    // Its STT names its record at BHXH: it stays.
+    const renumbered = await call('school', { method: 'PATCH', url: `/ts/v1/danh-sach/${listId}/rows/2`, payload: { stt: 9, soBienLai: 'BL-SUA-2' } });
+    expect(renumbered.statusCode).toBe(409);
+    expect(renumbered.json().error.details).toEqual([expect.objectContaining({ path: '/stt', code: 'ROW_SENT' })]);
     const patch = await call('school', {
       method: 'PATCH', url: `/ts/v1/danh-sach/${listId}/rows/2`, payload: { soBienLai: 'BL-SUA-2' },
     });

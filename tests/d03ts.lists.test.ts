@@ -103,9 +103,9 @@ describe('uploading a list in each form', () => {
     const { rows: events } = await gateway.db.query<{ action: string; details: Record<string, unknown>; transfer_id: string | null }>(
       'SELECT action, details, transfer_id FROM audit_events ORDER BY seq DESC LIMIT 3');
     expect(events.reverse()).toEqual([
-      { action: 'pupil-list.received', transfer_id: null, details: { listId: answer.listId, maTinh: '08', rows: 2, valid: 2, invalid: 0 } },
       { action: 'pupil-list.row-queued', transfer_id: `${answer.listId}:1`, details: { listId: answer.listId, stt: 1 } },
       { action: 'pupil-list.row-queued', transfer_id: `${answer.listId}:2`, details: { listId: answer.listId, stt: 2 } },
+      { action: 'pupil-list.received', transfer_id: null, details: { listId: answer.listId, maTinh: '08', rows: 2, valid: 2, invalid: 0 } },
     ]);
     const auditText = JSON.stringify(events);
     for (const row of rows) expect(auditText).not.toContain(row.soDinhDanh);

@@ -11,7 +11,7 @@ import {
 } from '../../store/transfers.js';
 import type { DispatchFacts } from '../message-module.js';
 import type { D03Row } from './d03-row.js';
-import { listHead, setRowTransfersInTx, type StoredList } from './list-store.js';
+import { listHead, type StoredList } from './list-store.js';
 import { parseRowDate, sexCode } from './row-checks.js';
 
 export const PUPIL_LIST_TRANSFER_TYPE = 'D03_TS' as const;
@@ -86,19 +86,25 @@ export interface RowToSend {
 /** A changed row goes out again in its transfer when BHXH returned it, or it never left (queued, failed). */
 export const sendsAgainInPlace = (status: TransferStatus) => status === 'queued' || status === 'returned' || status === 'failed';
 
+/** Where a row's transfer goes to BHXH from, once it has one: `<listId>:<stt>`, its record's MA_HO_SO. */
+export const transferIdOf = (listId: string, stt: number) => `${listId}:${stt}`;
+
 /**
  * Sends rows of a sent list: each without a transfer gets one, `queued`, with its audit event; a row
  * whose transfer BHXH returned (or that failed, or has not left yet) goes out again in the same
  * transfer, its record corrected, so BHXH hears of the person under one MA_HO_SO. A transfer BHXH
- * holds or answered with a card is left as it is. Returns the rows sent in a new transfer.
+ * holds or answered with a card is left as it is. Returns the links of the rows given a new
+ * transfer, for the caller to write on the rows (`setRowTransfersInTx`) or with them.
  */
-export async function sendRowsInTx(tx: Queryable, list: Pick<StoredList, 'listId' | 'kyKeKhai' | 'maTinh' | 'maDonVi'>, rows: readonly RowToSend[], client: ApiClient): Promise<number> {
+export async function sendRowsInTx(tx: Queryable, list: Pick<StoredList, 'listId' | 'kyKeKhai' | 'maTinh' | 'maDonVi'>, rows: readonly RowToSend[],
+  client: ApiClient): Promise<Array<{ position: number; transferId: string }>> {
   const fresh: NewTransfer[] = [];
   const links: Array<{ position: number; transferId: string }> = [];
   for (const row of rows) {
     if (!row.cardFrom || !row.cardTo) continue;
     const card = { from: row.cardFrom, to: row.cardTo };
-    const document = { listId: list.listId, kyKeKhai: list.kyKeKhai, row: row.row };
+    // The row itself stays in the list's table; the transfer names it, and carries BHXH's record.
+    const document = { listId: list.listId, kyKeKhai: list.kyKeKhai, stt: row.row.stt };
     const soDinhDanh = row.row.soDinhDanh ?? row.row.maSoBhxh ?? '';
     const current = row.transferId === null ? null : await lockTransferInTx(tx, row.transferId);
     if (current) {
@@ -108,7 +114,7 @@ export async function sendRowsInTx(tx: Queryable, list: Pick<StoredList, 'listId
       }, { actor: client.id, action: 'pupil-list.row-resent', details: { listId: list.listId, stt: row.row.stt } });
       continue;
     }
-    const id = `${list.listId}:${row.row.stt}`;
+    const id = transferIdOf(list.listId, row.row.stt);
     fresh.push({
       id, type: PUPIL_LIST_TRANSFER_TYPE, clientId: client.id, messageId: list.listId, status: 'queued', maTinh: list.maTinh,
       maDonVi: list.maDonVi, soDinhDanh, document, missing: [], bhxhDocument: toD03TsRecord(id, row.row, card),
@@ -116,8 +122,7 @@ export async function sendRowsInTx(tx: Queryable, list: Pick<StoredList, 'listId
     links.push({ position: row.position, transferId: id });
   }
   await insertTransfersInTx(tx, fresh, (transfer) => ({
-    actor: client.id, action: 'pupil-list.row-queued', details: { listId: list.listId, stt: (transfer.document.row as D03Row).stt },
+    actor: client.id, action: 'pupil-list.row-queued', details: { listId: list.listId, stt: transfer.document.stt },
   }));
-  await setRowTransfersInTx(tx, list.listId, links);
-  return fresh.length;
+  return links;
 }

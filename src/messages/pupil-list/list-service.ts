@@ -23,7 +23,7 @@ import { appendAuditEventInTx } from '../../store/audit-log.js';
 import type { Database, Queryable } from '../../store/database.js';
 import type { D03Row, RowProblem } from './d03-row.js';
 import {
-  allRows, findList, rowAt, findListByIdempotencyKey, insertListInTx, listedPersonKeys, listRowsPage, lockList, markReplacedInTx, updateListInTx,
+  allRows, findList, rowAt, setRowTransfersInTx, findListByIdempotencyKey, insertListInTx, listedPersonKeys, listRowsPage, lockList, markReplacedInTx, updateListInTx,
   updateRowsInTx, type ListStatus, type RowStatus, type RowToStore, type StoredList, type StoredRow,
 } from './list-store.js';
 import { alreadyListedProblem, checkList, normaliseRow, parseRowDate, personKeyOf, personKeysOf, type PersonKey } from './row-checks.js';
@@ -362,6 +362,12 @@ export class PupilLists {
         listId, clientId: client.id, idempotencyKey: upload.idempotencyKey, contentSha256, answer, maTinh, maDonVi,
         tenDonVi: read.header.tenDonVi, kyKeKhai: upload.kyKeKhai, format: read.format, status, validCount: valid, invalidCount: invalid,
       };
+      // A sent list's rows are queued for BHXH first, so each row is written with its transfer.
+      if (status === 'queued') {
+        const links = await sendRowsInTx(tx, list, rows.filter((row) => row.status === 'queued' && !alreadySent.has(row.position)), client);
+        const transferOf = new Map(links.map((link) => [link.position, link.transferId]));
+        if (transferOf.size > 0) rows = rows.map((row) => (transferOf.has(row.position) ? { ...row, transferId: transferOf.get(row.position) ?? null } : row));
+      }
       await insertListInTx(tx, list, rows);
       appendAuditEventInTx(tx, {
         actor: client.id, action: 'pupil-list.received', toStatus: status, payloadSha256: contentSha256,
@@ -374,7 +380,6 @@ export class PupilLists {
           details: { listId: earlier.listId, maTinh: earlier.maTinh, replacedBy: listId },
         });
       }
-      if (status === 'queued') await sendRowsInTx(tx, list, rows.filter((row) => row.status === 'queued' && !alreadySent.has(row.position)), client);
       return { statusCode: 202 as const, answer };
     }, { locks: [`pupil-list-period:${upload.kyKeKhai}`, `pupil-list-key:${client.id}:${upload.idempotencyKey}`] });
   }
@@ -461,6 +466,12 @@ export class PupilLists {
           { path: '/stt', code: 'ROW_SENT', message: 'only rows left invalid may be corrected once the list is sent' },
         ]);
       }
+      // A sent row's STT names its record at BHXH (MA_HO_SO `<listId>:<stt>`): it keeps it.
+      if (target.transferId !== null && fields.stt !== undefined && fields.stt !== target.stt) {
+        throw new GatewayError('INVALID_STATE', 'This row was sent to BHXH under its STT, which can no longer change', [
+          { path: '/stt', code: 'ROW_SENT', message: 'correct the other fields; the STT stays' },
+        ]);
+      }
       const corrected: D03Row = { ...target.row, ...fields };
       for (const [field, value] of Object.entries(fields)) if (value === null) delete (corrected as unknown as Record<string, unknown>)[field];
       const rowsNow = rows.map((row) => (row === target ? corrected : row.row));
@@ -483,7 +494,7 @@ export class PupilLists {
       const status: ListStatus = list.status === 'queued' || invalid === 0 ? 'queued' : 'checked';
       await updateListInTx(tx, listId, status, valid, invalid);
       const after = rechecked[target.position] as RowToStore;
-      if (list.status === 'queued' && after.status === 'queued') await sendRowsInTx(tx, list, [after], client);
+      if (list.status === 'queued' && after.status === 'queued') await setRowTransfersInTx(tx, listId, await sendRowsInTx(tx, list, [after], client));
       appendAuditEventInTx(tx, {
         actor: client.id, action: 'pupil-list.row-corrected', fromStatus: list.status, toStatus: status,
         details: { listId, maTinh: list.maTinh, stt, rowStatus: after.status, codes: after.problems.map((problem) => problem.code), valid, invalid },
@@ -507,7 +518,7 @@ export class PupilLists {
       }
       await updateListInTx(tx, listId, 'queued', list.validCount, list.invalidCount);
       const rows = await allRows(tx, listId);
-      await sendRowsInTx(tx, list, rows.filter((row) => row.status === 'queued' && row.transferId === null), client);
+      await setRowTransfersInTx(tx, listId, await sendRowsInTx(tx, list, rows.filter((row) => row.status === 'queued' && row.transferId === null), client));
       appendAuditEventInTx(tx, {
         actor: client.id, action: 'pupil-list.sent', fromStatus: list.status, toStatus: 'queued',
         details: { listId, maTinh: list.maTinh, rows: list.rowCount, valid: list.validCount, invalid: list.invalidCount },
