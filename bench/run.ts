@@ -327,6 +327,24 @@ async function d03Phase(gateway: { port: number; pid: number }, schoolKey: strin
     endStep(`${form.toUpperCase()} back`);
     log(`d03: annotated ${form}: ${downloads[form].seconds.toFixed(2)} s, ${body.length} bytes`);
   }
+  // A correction rechecks the whole list under its period's lock; then the valid rows are sent on, each
+  // becoming a transfer for BHXH in the same transaction.
+  startStep();
+  const correctedAt = performance.now();
+  const correction = await fetch(`${url}/${lastListId}/rows/${D03_INVALID_EVERY}`, {
+    method: 'PATCH', headers: { authorization, 'content-type': 'application/json' }, body: JSON.stringify({ ngaySinh: '28/02/2010' }),
+  });
+  const correctionSeconds = (performance.now() - correctedAt) / 1000;
+  if (correction.status !== 200) throw new Error(`D03-TS correction answered ${correction.status}: ${(await correction.text()).slice(0, 500)}`);
+  const sentAt = performance.now();
+  const sending = await fetch(`${url}/${lastListId}/send`, {
+    method: 'POST', headers: { authorization, 'content-type': 'application/json' }, body: JSON.stringify({ validOnly: true }),
+  });
+  const sendSeconds = (performance.now() - sentAt) / 1000;
+  if (sending.status !== 200) throw new Error(`D03-TS send answered ${sending.status}: ${(await sending.text()).slice(0, 500)}`);
+  const sentRows = (await sending.json() as { valid: number }).valid;
+  endStep('correction and send');
+  log(`d03: one row corrected: ${correctionSeconds.toFixed(2)} s; ${sentRows} rows sent on: ${sendSeconds.toFixed(2)} s`);
   const peakRss = Math.max(...peaks.map(([, peak]) => peak));
   const rssAfter = rssMb(gateway.pid).rss;
 
@@ -352,6 +370,8 @@ async function d03Phase(gateway: { port: number; pid: number }, schoolKey: strin
         `D03-TS annotated list back as ${form.toUpperCase()} (${fmt(D03_ROWS)} rows, ${mb(downloads[form].bytes)})`,
         `${fmt(D03_ROWS / downloads[form].seconds)} rows/s`, `${downloads[form].seconds.toFixed(2)} s`, '0', '', '',
       ]),
+      [`D03-TS one row of the ${fmt(D03_ROWS)}-row list corrected (PATCH, the whole list rechecked)`, '', `${correctionSeconds.toFixed(2)} s`, '0', '', ''],
+      [`D03-TS the list's ${fmt(sentRows)} valid rows sent on (each a transfer for BHXH, audited)`, `${fmt(sentRows / sendSeconds)} rows/s`, `${sendSeconds.toFixed(2)} s`, '0', '', ''],
       [
         `memory: gateway RSS before / peak during / after the D03-TS phase${peakIsOfStep ? '' : ' (peak since the gateway started: the kernel refused to reset it)'}`,
         `${fmt(rssBefore)} / ${fmt(peakRss)} / ${fmt(rssAfter)} MB`, '', '', `peak by step: ${peaks.map(([step, peak]) => `${step} ${fmt(peak)}`).join(', ')} MB`, `< ${D03_TARGET_PEAK_RSS_MB} MB`,
