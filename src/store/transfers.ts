@@ -126,6 +126,8 @@ export async function insertTransferInTx(
   return fromRow(inserted.rows[0] as TransferRow);
 }
 
+const TRANSFERS_PER_INSERT = 2_000;
+
 /**
  * Creates many transfers, each with its first audit event, in the caller's transaction: one INSERT
  * whatever their number (a school's list may send tens of thousands of rows at once).
@@ -135,20 +137,21 @@ export async function insertTransfersInTx(
   transfers: readonly NewTransfer[],
   eventOf: (transfer: NewTransfer) => Omit<AuditEventInput, 'transferId' | 'fromStatus' | 'toStatus'>,
 ): Promise<void> {
-  if (transfers.length === 0) return;
   for (const transfer of transfers) assertMayMove(transfer.id, null, transfer.status);
-  await tx.query(
-    `INSERT INTO transfers (id, type, client_id, message_id, status, ma_tinh, ma_don_vi, so_dinh_danh, document, missing, bhxh_document, ma_ho_so)
-     SELECT id, type, client_id, message_id, status, ma_tinh, ma_don_vi, so_dinh_danh, document, missing, bhxh_document, ma_ho_so
-       FROM jsonb_to_recordset($1::jsonb) AS t(id text, type text, client_id text, message_id text, status text, ma_tinh text,
-         ma_don_vi text, so_dinh_danh text, document jsonb, missing jsonb, bhxh_document jsonb, ma_ho_so text)`,
-    [JSON.stringify(transfers.map((transfer) => ({
-      id: transfer.id, type: transfer.type, client_id: transfer.clientId, message_id: transfer.messageId, status: transfer.status,
-      ma_tinh: transfer.maTinh, ma_don_vi: transfer.maDonVi, so_dinh_danh: transfer.soDinhDanh, document: transfer.document,
-      missing: transfer.missing, bhxh_document: transfer.bhxhDocument, ma_ho_so: transfer.maHoSo ?? null,
-    })))],
-    { prepared: false },
-  );
+  // A chunk a statement, so only one chunk's JSON text is alive at a time.
+  for (let start = 0; start < transfers.length; start += TRANSFERS_PER_INSERT) {
+    await tx.query(
+      `INSERT INTO transfers (id, type, client_id, message_id, status, ma_tinh, ma_don_vi, so_dinh_danh, document, missing, bhxh_document, ma_ho_so)
+       SELECT id, type, client_id, message_id, status, ma_tinh, ma_don_vi, so_dinh_danh, document, missing, bhxh_document, ma_ho_so
+         FROM jsonb_to_recordset($1::jsonb) AS t(id text, type text, client_id text, message_id text, status text, ma_tinh text,
+           ma_don_vi text, so_dinh_danh text, document jsonb, missing jsonb, bhxh_document jsonb, ma_ho_so text)`,
+      [JSON.stringify(transfers.slice(start, start + TRANSFERS_PER_INSERT).map((transfer) => ({
+        id: transfer.id, type: transfer.type, client_id: transfer.clientId, message_id: transfer.messageId, status: transfer.status,
+        ma_tinh: transfer.maTinh, ma_don_vi: transfer.maDonVi, so_dinh_danh: transfer.soDinhDanh, document: transfer.document,
+        missing: transfer.missing, bhxh_document: transfer.bhxhDocument, ma_ho_so: transfer.maHoSo ?? null,
+      })))],
+    );
+  }
   appendAuditEventsInTx(tx, transfers.map((transfer) => ({ ...eventOf(transfer), transferId: transfer.id, fromStatus: null, toStatus: transfer.status })));
 }
 

@@ -26,7 +26,7 @@ import {
   allRows, findList, rowAt, setRowTransfersInTx, findListByIdempotencyKey, insertListInTx, listedPersonKeys, listRowsPage, lockList, markReplacedInTx, updateListInTx,
   updateRowsInTx, type ListStatus, type RowStatus, type RowToStore, type StoredList, type StoredRow,
 } from './list-store.js';
-import { alreadyListedProblem, checkList, normaliseRow, parseRowDate, personKeyOf, personKeysOf, type PersonKey } from './row-checks.js';
+import { alreadyListedProblem, checkList, parseRowDate, personKeyOf, personKeysOf, type PersonKey } from './row-checks.js';
 import { noteFor } from './row-notes.js';
 import { sendRowsInTx, sendsAgainInPlace } from './bhxh-dispatch.js';
 import type { TransferStatus } from '../../store/transfers.js';
@@ -213,8 +213,7 @@ function cardOf(row: D03Row): { cardFrom: string | null; cardTo: string | null }
 function evaluate(rows: readonly D03Row[], readProblemsOf: readonly RowProblem[][], kyKeKhai: string, today: ReturnType<typeof todayInVietnam>,
   catalogues: PupilListsDeps['catalogues']): RowToStore[] {
   const check = checkList(rows, { kyKeKhai, today, catalogues });
-  return rows.map((raw, position): RowToStore => {
-    const row = normaliseRow(raw);
+  return check.rows.map((row, position): RowToStore => {
     const readProblems = readProblemsOf[position] ?? [];
     const problems = [...readProblems, ...(check.problemsOf[position] ?? [])];
     const status: RowStatus = problems.length > 0 ? 'invalid' : 'queued';
@@ -225,6 +224,12 @@ function evaluate(rows: readonly D03Row[], readProblemsOf: readonly RowProblem[]
       soDinhDanh: key?.soDinhDanh ?? null, maSoBhxh: key?.maSoBhxh ?? null, transferId: null,
     };
   });
+}
+
+/** The people of checked rows, for the store's one look-up of the other lists of the period. */
+function personKeysOfChecked(rows: readonly RowToStore[]): PersonKey[] {
+  return rows.flatMap((row): PersonKey[] => (row.soDinhDanh !== null ? [{ soDinhDanh: row.soDinhDanh, ...(row.maSoBhxh !== null && { maSoBhxh: row.maSoBhxh }) }]
+    : row.maSoBhxh !== null ? [{ maSoBhxh: row.maSoBhxh }] : []));
 }
 
 /** Every problem (or warning) of the rows in row order, once: rows sharing an STT each have the same DUPLICATE_STT. */
@@ -337,7 +342,10 @@ export class PupilLists {
     // of one period check their rows side by side and queue only to store them. The cost: a list that
     // turns out to be a twin of one stored meanwhile (same key) was checked for nothing.
     const checked = evaluate(read.rows, readProblemsByPosition(read.rows, read.problems), upload.kyKeKhai, this.today(), this.deps.catalogues);
-    const personKeys = personKeysOf(read.rows);
+    // The rows as read are not needed past here: only their checked, normalised copies are kept.
+    const { format, header } = read;
+    read.rows.length = 0;
+    const personKeys = personKeysOfChecked(checked);
 
     // One period at a time: a person cannot slip onto two lists of the period by arriving at once.
     return this.deps.db.transaction(async (tx) => {
@@ -360,7 +368,7 @@ export class PupilLists {
       };
       const list = {
         listId, clientId: client.id, idempotencyKey: upload.idempotencyKey, contentSha256, answer, maTinh, maDonVi,
-        tenDonVi: read.header.tenDonVi, kyKeKhai: upload.kyKeKhai, format: read.format, status, validCount: valid, invalidCount: invalid,
+        tenDonVi: header.tenDonVi, kyKeKhai: upload.kyKeKhai, format, status, validCount: valid, invalidCount: invalid,
       };
       // A sent list's rows are queued for BHXH first, so each row is written with its transfer.
       if (status === 'queued') {

@@ -162,7 +162,18 @@ function rowsJson(kyKeKhai: string, rows: readonly RowToStore[]): string {
 const RECORDSET = `jsonb_to_recordset($2::jsonb) AS r(position integer, stt integer, status text, row jsonb, read_problems jsonb,
   problems jsonb, warnings jsonb, card_from date, card_to date, ky_ke_khai text, so_dinh_danh text, ma_so_bhxh text, transfer_id text)`;
 
-/** The list and all its rows: two statements, whatever the list's size. */
+/**
+ * Rows per statement when writing many: a 30,000-row list as one statement was one JSON text of
+ * about 15 MB, held at once as a string, as the bytes sent and as the rows built for it; in chunks
+ * only one chunk's worth is alive at a time, for the same number of rows a second.
+ */
+const ROWS_PER_STATEMENT = 2_000;
+
+function* chunksOf<T>(items: readonly T[]): Generator<readonly T[]> {
+  for (let start = 0; start < items.length; start += ROWS_PER_STATEMENT) yield items.slice(start, start + ROWS_PER_STATEMENT);
+}
+
+/** The list and all its rows, a chunk of rows a statement. */
 export async function insertListInTx(tx: Queryable, list: NewList, rows: readonly RowToStore[]): Promise<void> {
   await tx.query(
     `INSERT INTO pupil_lists (list_id, client_id, idempotency_key, content_sha256, answer, ma_tinh, ma_don_vi, ten_don_vi,
@@ -171,29 +182,30 @@ export async function insertListInTx(tx: Queryable, list: NewList, rows: readonl
     [list.listId, list.clientId, list.idempotencyKey, list.contentSha256, JSON.stringify(list.answer), list.maTinh, list.maDonVi,
       list.tenDonVi ?? null, list.kyKeKhai, list.format, list.status, rows.length, list.validCount, list.invalidCount],
   );
-  await tx.query(
-    `INSERT INTO pupil_list_rows (list_id, position, stt, status, row, read_problems, problems, warnings, card_from, card_to,
-       ky_ke_khai, so_dinh_danh, ma_so_bhxh, transfer_id)
-     SELECT $1, position, stt, status, row, read_problems, problems, warnings, card_from, card_to, ky_ke_khai, so_dinh_danh, ma_so_bhxh,
-            transfer_id
-       FROM ${RECORDSET}`,
-    [list.listId, rowsJson(list.kyKeKhai, rows)],
-    { prepared: false },
-  );
+  for (const chunk of chunksOf(rows)) {
+    await tx.query(
+      `INSERT INTO pupil_list_rows (list_id, position, stt, status, row, read_problems, problems, warnings, card_from, card_to,
+         ky_ke_khai, so_dinh_danh, ma_so_bhxh, transfer_id)
+       SELECT $1, position, stt, status, row, read_problems, problems, warnings, card_from, card_to, ky_ke_khai, so_dinh_danh, ma_so_bhxh,
+              transfer_id
+         FROM ${RECORDSET}`,
+      [list.listId, rowsJson(list.kyKeKhai, chunk)],
+    );
+  }
 }
 
 /** Rewrites the given rows (a correction and the rows whose outcome it changed). */
 export async function updateRowsInTx(tx: Queryable, listId: string, kyKeKhai: string, rows: readonly RowToStore[]): Promise<void> {
-  if (rows.length === 0) return;
-  await tx.query(
-    `UPDATE pupil_list_rows AS t SET stt = r.stt, status = r.status, row = r.row, read_problems = r.read_problems,
-       problems = r.problems, warnings = r.warnings, card_from = r.card_from, card_to = r.card_to,
-       so_dinh_danh = r.so_dinh_danh, ma_so_bhxh = r.ma_so_bhxh, transfer_id = r.transfer_id
-       FROM ${RECORDSET}
-      WHERE t.list_id = $1 AND t.position = r.position`,
-    [listId, rowsJson(kyKeKhai, rows)],
-    { prepared: false },
-  );
+  for (const chunk of chunksOf(rows)) {
+    await tx.query(
+      `UPDATE pupil_list_rows AS t SET stt = r.stt, status = r.status, row = r.row, read_problems = r.read_problems,
+         problems = r.problems, warnings = r.warnings, card_from = r.card_from, card_to = r.card_to,
+         so_dinh_danh = r.so_dinh_danh, ma_so_bhxh = r.ma_so_bhxh, transfer_id = r.transfer_id
+         FROM ${RECORDSET}
+        WHERE t.list_id = $1 AND t.position = r.position`,
+      [listId, rowsJson(kyKeKhai, chunk)],
+    );
+  }
 }
 
 export async function updateListInTx(tx: Queryable, listId: string, status: ListStatus, validCount: number, invalidCount: number): Promise<void> {
@@ -224,13 +236,14 @@ export async function rowAt(db: Queryable, listId: string, position: number): Pr
 
 /** Links rows to the transfers that carry them to BHXH. */
 export async function setRowTransfersInTx(tx: Queryable, listId: string, links: ReadonlyArray<{ position: number; transferId: string }>): Promise<void> {
-  if (links.length === 0) return;
-  await tx.query(
-    `UPDATE pupil_list_rows r SET transfer_id = l.transfer_id
-       FROM unnest($2::int[], $3::text[]) AS l(position, transfer_id)
-      WHERE r.list_id = $1 AND r.position = l.position`,
-    [listId, links.map((link) => link.position), links.map((link) => link.transferId)],
-  );
+  for (const chunk of chunksOf(links)) {
+    await tx.query(
+      `UPDATE pupil_list_rows r SET transfer_id = l.transfer_id
+         FROM unnest($2::int[], $3::text[]) AS l(position, transfer_id)
+        WHERE r.list_id = $1 AND r.position = l.position`,
+      [listId, chunk.map((link) => link.position), chunk.map((link) => link.transferId)],
+    );
+  }
 }
 
 /** The maDonVi and kyKeKhai a batch of the list's rows is headed by. */

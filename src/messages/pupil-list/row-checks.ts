@@ -37,6 +37,8 @@ export interface ListContext {
 }
 
 export interface ListCheck {
+  /** Every row normalised (as `valid` and `invalid` hold them), in the order given. */
+  rows: D03Row[];
   /** Rows without problems (warnings allowed), their text in NFC with tidy spaces, as they will be stored. */
   valid: D03Row[];
   /** Rows with at least one problem, normalised the same way, kept for the school to correct. */
@@ -312,7 +314,7 @@ export function checkList(rows: readonly D03Row[], context: ListContext): ListCh
     if (key && context.alreadyListed?.(key)) problems.push(alreadyListedProblem(row.stt, key, prepared.period));
   });
 
-  const result: ListCheck = { valid: [], invalid: [], problems: [], warnings: [], problemsOf, warningsOf };
+  const result: ListCheck = { rows: normalised, valid: [], invalid: [], problems: [], warnings: [], problemsOf, warningsOf };
   normalised.forEach((row, index) => {
     const problems = problemsOf[index] as RowProblem[];
     result.warnings.push(...(warningsOf[index] as RowProblem[]));

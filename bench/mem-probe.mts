@@ -1,0 +1,30 @@
+import { writeD03Xlsx } from '../src/codec/d03ts/xlsx-writer.js';
+import { writeD03Csv } from '../src/codec/d03ts/csv-writer.js';
+import { readD03List, XLSX_CONTENT_TYPE, CSV_CONTENT_TYPE } from '../src/codec/d03ts/read-list.js';
+import { checkList, normaliseRow } from '../src/messages/pupil-list/row-checks.js';
+import { FacilityCatalogue } from '../src/catalogues/facility-catalogue.js';
+import { writeFileSync, readFileSync, existsSync } from 'node:fs';
+const F = ['Nguyễn', 'Trần', 'Lê'], G = ['Văn An', 'Thị Bình', 'Minh Khang'];
+const rows = Array.from({ length: 30000 }, (_, index) => ({ stt: index + 1, hoTen: `${F[index % 3]} ${G[index % 3]}`, soDinhDanh: `008${index % 2 ? 3 : 2}10${String(index).padStart(6, '0')}`,
+  ngaySinh: `${String((index % 28) + 1).padStart(2, '0')}/${String((index % 12) + 1).padStart(2, '0')}/2010`, gioiTinh: index % 2 ? 'Nữ' : 'Nam', diaChi: `Tổ ${(index % 40) + 1}, phường Hà Giang 1, Tuyên Quang`,
+  noiDangKyKCB: '08001', ngayBienLai: '01/10/2026', soBienLai: `BL${index}`, soTien: 884520, tuThang: '10/2026', soThang: 12, lop: '10' }));
+const form = process.argv[2] ?? 'xlsx';
+const file = `/tmp/d03mem/list.${form}`;
+if (!existsSync(file)) writeFileSync(file, form === 'xlsx' ? await writeD03Xlsx({ header: {}, rows, notes: new Map() } as never) : writeD03Csv({ header: {}, rows, notes: new Map() } as never));
+rows.length = 0;
+const body = readFileSync(file);
+const mb = () => { const m = process.memoryUsage(); return `rss ${Math.round(m.rss / 2 ** 20)} heap ${Math.round(m.heapUsed / 2 ** 20)} ext ${Math.round((m.external + m.arrayBuffers) / 2 ** 20)}`; };
+const live = () => { (globalThis as any).gc(); return mb(); };
+console.log('start', live());
+let t = performance.now();
+const read = await readD03List(form === 'xlsx' ? XLSX_CONTENT_TYPE : CSV_CONTENT_TYPE, body);
+console.log('read', mb(), 'live', live(), Math.round(performance.now() - t), 'ms');
+t = performance.now();
+const facilities = FacilityCatalogue.fromData({ facilities: [{ code: '08001', name: 'x' }] });
+const check = checkList(read.rows, { kyKeKhai: '10/2026', today: { year: 2026, month: 10, day: 15 }, catalogues: { facilities } as never });
+const normal = read.rows.map(normaliseRow);
+console.log('checked', mb(), 'live', live(), Math.round(performance.now() - t), 'ms');
+t = performance.now();
+const json = JSON.stringify(normal.map((row, position) => ({ position, stt: row.stt, status: 'queued', row, read_problems: [], problems: check.problemsOf[position] ?? [], warnings: [], card_from: null, card_to: null, ky_ke_khai: '10/2026', so_dinh_danh: row.soDinhDanh, ma_so_bhxh: null, transfer_id: null })));
+const buf = Buffer.from(json);
+console.log('json', json.length, buf.length, mb(), 'live', live(), Math.round(performance.now() - t), 'ms');
