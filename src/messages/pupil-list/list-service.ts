@@ -298,7 +298,25 @@ const MAX_NOTES_PER_STT = 3;
 
 const countValid = (rows: readonly { status: RowStatus }[]) => rows.filter((row) => row.status === 'queued').length;
 
+/**
+ * One whole-list job at a time in this process: reading and storing a list, writing its file back,
+ * correcting a row (which checks the whole list again), sending its rows on. Each holds a list's rows in memory (about 100 MB for 30,000 rows, most of it
+ * garbage by the end), so a process taking lists needs room for one list, not for as many as arrive
+ * together; the others wait their turn, a few seconds at most.
+ */
+class OneAtATime {
+  private tail: Promise<unknown> = Promise.resolve();
+
+  run<T>(job: () => Promise<T>): Promise<T> {
+    const result = this.tail.then(job, job);
+    this.tail = result.catch(() => undefined);
+    return result;
+  }
+}
+
 export class PupilLists {
+  private readonly wholeListJobs = new OneAtATime();
+
   constructor(private readonly deps: PupilListsDeps) {}
 
   private today() {
@@ -306,7 +324,11 @@ export class PupilLists {
   }
 
   /** 202 with a new list, or 200 with the first answer when this client sent this key with the same file before. */
-  async upload(client: ApiClient, upload: ListUpload): Promise<{ statusCode: 200 | 202; answer: ListAnswer }> {
+  upload(client: ApiClient, upload: ListUpload): Promise<{ statusCode: 200 | 202; answer: ListAnswer }> {
+    return this.wholeListJobs.run(() => this.uploadNow(client, upload));
+  }
+
+  private async uploadNow(client: ApiClient, upload: ListUpload): Promise<{ statusCode: 200 | 202; answer: ListAnswer }> {
     const { maDonVi, maTinh } = schoolOf(client);
     const contentType = (upload.contentType ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
     const contentSha256 = createHash('sha256').update(`${contentType}\n${upload.kyKeKhai}\n${upload.replaces ?? ''}\n`).update(upload.body).digest('hex');
@@ -426,7 +448,11 @@ export class PupilLists {
   }
 
   /** The list back in the form's 17 columns, column Q holding each row's note. */
-  async file(client: ApiClient, listId: string, type: ListFileType): Promise<Buffer> {
+  file(client: ApiClient, listId: string, type: ListFileType): Promise<Buffer> {
+    return this.wholeListJobs.run(() => this.fileNow(client, listId, type));
+  }
+
+  private async fileNow(client: ApiClient, listId: string, type: ListFileType): Promise<Buffer> {
     const list = await this.visibleList(client, listId);
     const rows = await allRows(this.deps.db, listId);
     // The writers match notes to rows by STT. Rows sharing one are all invalid for it; they show the
@@ -453,7 +479,11 @@ export class PupilLists {
    * duplicate fixed on one row clears the other row too. While the list is `checked` any row may be
    * corrected; once `queued`, only the rows left invalid, since the others wait to be sent.
    */
-  async correctRow(client: ApiClient, listId: string, stt: number, fields: Partial<D03Row>): Promise<ListRowView & { list: ListAnswerSummary }> {
+  correctRow(client: ApiClient, listId: string, stt: number, fields: Partial<D03Row>): Promise<ListRowView & { list: ListAnswerSummary }> {
+    return this.wholeListJobs.run(() => this.correctRowNow(client, listId, stt, fields));
+  }
+
+  private async correctRowNow(client: ApiClient, listId: string, stt: number, fields: Partial<D03Row>): Promise<ListRowView & { list: ListAnswerSummary }> {
     schoolOf(client);
     refuseUnstorableText(fields);
     const today = this.today();
@@ -512,7 +542,11 @@ export class PupilLists {
   }
 
   /** The list becomes `queued`; with invalid rows only when the school says to send the valid ones alone. */
-  async send(client: ApiClient, listId: string, validOnly: boolean): Promise<ListAnswerSummary> {
+  send(client: ApiClient, listId: string, validOnly: boolean): Promise<ListAnswerSummary> {
+    return this.wholeListJobs.run(() => this.sendNow(client, listId, validOnly));
+  }
+
+  private async sendNow(client: ApiClient, listId: string, validOnly: boolean): Promise<ListAnswerSummary> {
     schoolOf(client);
     return this.deps.db.transaction(async (tx) => {
       const list = await lockList(tx, listId);
