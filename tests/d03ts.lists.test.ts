@@ -232,6 +232,22 @@ describe('refusals', () => {
   });
 });
 
+describe('lists arriving together', () => {
+  it('are taken one after the other: a person on both is listed once, and a refused one does not hold up the next', async () => {
+    const person = pupil({ stt: 1 });
+    const [first, second, broken] = await Promise.all([
+      upload(jsonList([person]), 'application/json'),
+      upload(jsonList([{ ...person }]), 'application/json', { as: 'otherSchool' }),
+      upload('{"kyKeKhai": "10/2026", "rows": [', 'application/json'),
+    ]);
+    expect([first.statusCode, second.statusCode, broken.statusCode]).toEqual([202, 202, 400]);
+    expect([first.json().status, second.json().status]).toEqual(['queued', 'checked']);
+    expect(second.json().errors).toEqual([expect.objectContaining({ stt: 1, code: 'ALREADY_LISTED' })]);
+    const after = await upload(jsonList([pupil({ stt: 1 })]), 'application/json');
+    expect(after.statusCode).toBe(202);
+  });
+});
+
 describe('the same Idempotency-Key again', () => {
   it('with the same list: 200 and the first answer, nothing stored twice; with another list: 409', async () => {
     const key = freshKey();

@@ -8,6 +8,9 @@ export interface SimulatedBatch {
   batchId: string;
   maTinh: string;
   loai: Loai;
+  /** A batch of a school's list: its unit and period. */
+  maDonVi?: string;
+  kyKeKhai?: string;
   records: Array<Record<string, unknown>>;
 }
 
