@@ -49,7 +49,10 @@ const problemsOf = (rows: D03Row[], ctx = context()) => checkList(rows, ctx).pro
 describe('a valid row', () => {
   it('is valid, with no problem and no warning, its text as stored', () => {
     const result = checkList([pupil()], context());
-    expect(result).toEqual({ rows: [pupil()], valid: [pupil()], invalid: [], problems: [], warnings: [], problemsOf: [[]], warningsOf: [[]] });
+    expect(result).toEqual({
+      rows: [pupil()], valid: [pupil()], invalid: [], problems: [], warnings: [], problemsOf: [[]], warningsOf: [[]],
+      cardsOf: [expect.objectContaining({ group: expect.stringMatching(/^(HS|SV)$/) })],
+    });
   });
 
   it('takes sex as Nam/Nữ in any case or 1/2, and a name in NFD or with stray spaces as the same name in NFC', () => {

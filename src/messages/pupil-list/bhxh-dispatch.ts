@@ -45,7 +45,7 @@ export function toD03TsRecord(maHoSo: string, row: D03Row, card: { from: string;
     GT_THE_DEN: isoToBhxh(card.to),
     MA_NV_THU: row.maNhanVienThu,
   };
-  for (const key of Object.keys(record)) if (record[key] === undefined) delete record[key];
+  // Fields the row leaves out are undefined here and absent from the JSON BHXH receives.
   return record;
 }
 

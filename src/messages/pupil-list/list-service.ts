@@ -8,7 +8,6 @@
  * the rows then show their transfer's status and BHXH's answer.
  */
 import { createHash } from 'node:crypto';
-import { parseTuThang, pupilCardPeriod } from '../../../mappings/card-periods.js';
 import type { ApiClient } from '../../auth/clients.js';
 import type { Catalogues } from '../../catalogues/catalogues.js';
 import { writeD03Csv } from '../../codec/d03ts/csv-writer.js';
@@ -26,7 +25,7 @@ import {
   allRows, findList, rowAt, setRowTransfersInTx, findListByIdempotencyKey, insertListInTx, listedPersonKeys, listRowsPage, lockList, markReplacedInTx, updateListInTx,
   updateRowsInTx, type ListStatus, type RowStatus, type RowToStore, type StoredList, type StoredRow,
 } from './list-store.js';
-import { alreadyListedProblem, checkList, parseRowDate, personKeyOf, personKeysOf, type PersonKey } from './row-checks.js';
+import { alreadyListedProblem, checkList, personKeyOf, personKeysOf, type PersonKey } from './row-checks.js';
 import { noteFor } from './row-notes.js';
 import { sendRowsInTx, sendsAgainInPlace } from './bhxh-dispatch.js';
 import type { TransferStatus } from '../../store/transfers.js';
@@ -197,15 +196,6 @@ function readProblemsByPosition(rows: readonly D03Row[], problems: readonly RowP
   return byPosition;
 }
 
-/** The card period of a row that passed its checks (which already made sure there is one). */
-function cardOf(row: D03Row): { cardFrom: string | null; cardTo: string | null } {
-  const birth = row.ngaySinh ? parseRowDate(row.ngaySinh) : null;
-  const tuThang = row.tuThang ? parseTuThang(row.tuThang) : null;
-  if (!birth || !tuThang || row.soThang === undefined) return { cardFrom: null, cardTo: null };
-  const outcome = pupilCardPeriod({ birth, tuThang, soThang: row.soThang, lop: row.lop });
-  return outcome.ok ? { cardFrom: toIsoDate(outcome.card.from), cardTo: toIsoDate(outcome.card.to) } : { cardFrom: null, cardTo: null };
-}
-
 /**
  * Checks the whole list but for other lists of the period (`flagAlreadyListed`) and gives each row its
  * outcome: its own problems, by position, not by STT (which rows may share).
@@ -218,9 +208,10 @@ function evaluate(rows: readonly D03Row[], readProblemsOf: readonly RowProblem[]
     const problems = [...readProblems, ...(check.problemsOf[position] ?? [])];
     const status: RowStatus = problems.length > 0 ? 'invalid' : 'queued';
     const key = personKeyOf(row);
+    const card = check.cardsOf[position];
     return {
       position, status, row, readProblems, problems, warnings: check.warningsOf[position] ?? [],
-      ...(status === 'queued' ? cardOf(row) : { cardFrom: null, cardTo: null }),
+      ...(card && status === 'queued' ? { cardFrom: toIsoDate(card.from), cardTo: toIsoDate(card.to) } : { cardFrom: null, cardTo: null }),
       soDinhDanh: key?.soDinhDanh ?? null, maSoBhxh: key?.maSoBhxh ?? null, transferId: null,
     };
   });
@@ -309,7 +300,8 @@ class OneAtATime {
 
   run<T>(job: () => Promise<T>): Promise<T> {
     const result = this.tail.then(job, job);
-    this.tail = result.catch(() => undefined);
+    // The tail waits for the job without holding its result (a whole file, say) until the next one.
+    this.tail = result.then(() => undefined, () => undefined);
     return result;
   }
 }

@@ -1,4 +1,4 @@
-import { PAID_MONTH_COUNTS, parseTuThang, pupilCardPeriod, schoolYearOf, type CalendarMonth } from '../../../mappings/card-periods.js';
+import { PAID_MONTH_COUNTS, parseTuThang, pupilCardPeriod, schoolYearOf, type CalendarMonth, type PupilCard } from '../../../mappings/card-periods.js';
 import type { Catalogues } from '../../catalogues/catalogues.js';
 import { compareDates, daysInMonth, type CalendarDate } from '../../domain/calendar-date.js';
 import { personalNumberAgrees } from '../../domain/personal-number.js';
@@ -53,6 +53,8 @@ export interface ListCheck {
    */
   problemsOf: RowProblem[][];
   warningsOf: RowProblem[][];
+  /** Each row's card period, by position, where its values give one (every valid row's does). */
+  cardsOf: Array<PupilCard | undefined>;
 }
 
 /**
@@ -160,7 +162,8 @@ function prepare(context: ListContext): PreparedContext {
 const isMissing = (value: unknown) => value === undefined || value === '';
 
 /** The checks of one row that need no other row, into `problems` and `warnings`. */
-function checkOwnFields(row: D03Row, context: PreparedContext, problems: RowProblem[], warnings: RowProblem[]): void {
+/** The row's own checks; returns the card period it computed on the way, when the row's values give one. */
+function checkOwnFields(row: D03Row, context: PreparedContext, problems: RowProblem[], warnings: RowProblem[]): PupilCard | undefined {
   const { stt } = row;
   const problem = (path: string, code: string, message: string) => problems.push({ stt, path, code, message });
 
@@ -242,7 +245,9 @@ function checkOwnFields(row: D03Row, context: PreparedContext, problems: RowProb
   if (born && paidFrom && paidMonthsValid && gradeValid) {
     const outcome = pupilCardPeriod({ birth: born, tuThang: paidFrom, soThang: row.soThang as number, lop: row.lop });
     if (!outcome.ok) for (const refusal of outcome.refusals) problems.push({ stt, ...refusal });
+    else return outcome.card;
   }
+  return undefined;
 }
 
 /** "3, 7, 12", or past MAX_NAMED_ROWS rows "2, 3, …, 11 and 2 more": `count` is how many rows there are in all. */
@@ -286,7 +291,7 @@ export function checkList(rows: readonly D03Row[], context: ListContext): ListCh
   const normalised = rows.map(normaliseRow);
   const problemsOf: RowProblem[][] = normalised.map(() => []);
   const warningsOf: RowProblem[][] = normalised.map(() => []);
-  normalised.forEach((row, index) => checkOwnFields(row, prepared, problemsOf[index] as RowProblem[], warningsOf[index] as RowProblem[]));
+  const cardsOf = normalised.map((row, index) => checkOwnFields(row, prepared, problemsOf[index] as RowProblem[], warningsOf[index] as RowProblem[]));
 
   const personKeys = normalised.map(personKeyOf);
   const samePersonalNumber = sharedKeys(personKeys.map((key) => key?.soDinhDanh));
@@ -314,7 +319,7 @@ export function checkList(rows: readonly D03Row[], context: ListContext): ListCh
     if (key && context.alreadyListed?.(key)) problems.push(alreadyListedProblem(row.stt, key, prepared.period));
   });
 
-  const result: ListCheck = { rows: normalised, valid: [], invalid: [], problems: [], warnings: [], problemsOf, warningsOf };
+  const result: ListCheck = { rows: normalised, valid: [], invalid: [], problems: [], warnings: [], problemsOf, warningsOf, cardsOf };
   normalised.forEach((row, index) => {
     const problems = problemsOf[index] as RowProblem[];
     result.warnings.push(...(warningsOf[index] as RowProblem[]));
