@@ -383,6 +383,9 @@ async function d03Phase(gateway: { port: number; pid: number }, schoolKey: strin
 
 async function main() {
   const started = Date.now();
+  // The heap limit `npm start` (and the Dockerfile) gives the gateway, unless NODE_OPTIONS names one.
+  const startScript = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: { start: string } }).scripts.start;
+  const heapLimit = /--max-old-space-size/.test(process.env.NODE_OPTIONS ?? '') ? [] : startScript.match(/--max-old-space-size=\d+/g) ?? [];
   // Other work on the machine moves every number; its load average before the run says how much there was.
   const loadBefore = loadavg();
   const schema = `bench_${randomBytes(4).toString('hex')}`;
@@ -450,10 +453,10 @@ async function main() {
       PGAPPNAME: prefix,
     };
     const listening = /listening at http:\/\/127\.0\.0\.1:(\d+)/;
-    const gateway = await startServer([...profile, 'dist/src/main.js'], gatewayEnv, listening);
+    const gateway = await startServer([...profile, ...heapLimit, 'dist/src/main.js'], gatewayEnv, listening);
     const twoProcesses = async () => {
       log(`8/9 two processes: ingest with one gateway process, two on the same database and Redis, one again`);
-      const processes = await measured('one and two processes', () => processesPhase(gateway, () => startServer(['dist/src/main.js'], gatewayEnv, listening), key, admin, schema));
+      const processes = await measured('one and two processes', () => processesPhase(gateway, () => startServer([...heapLimit, 'dist/src/main.js'], gatewayEnv, listening), key, admin, schema));
       rows.push(...processes.rows);
       misses.push(...processes.misses);
     };
@@ -594,7 +597,7 @@ async function main() {
   const missed = misses.length
     ? `\n## Targets missed\n\n${misses.map((miss) => `- ${miss}`).join('\n')}\n\nWhat the profile shows is in the way, and what was done about it: docs/PERFORMANCE.md.\n`
     : '\nEvery target met.\n';
-  const text = `# lienthong benchmark, ${date}\n\n- commit: ${commit}\n- machine: ${machine}\n- command: \`${process.env.NODE_OPTIONS ? `NODE_OPTIONS='${process.env.NODE_OPTIONS}' ` : ''}npm run bench\` (BENCH_PHASES=${PHASES}, BENCH_SECONDS=${SECONDS}, BENCH_CONNECTIONS=${CONNECTIONS}, BENCH_SOAK_SECONDS=${SOAK_SECONDS}, BENCH_STORED=${STORED}), load from autocannon in a separate process on loopback, PostgreSQL and Redis on the same machine\n- took: ${((Date.now() - started) / 1000).toFixed(0)} s\n- CPU time taken by the hypervisor (steal, /proc/stat): ${steal.map(([phase, share]) => `${phase} ${share.toFixed(0)}%`).join(', ')}${dispatchCpuSplit ? `\n- dispatch's CPU: ${dispatchCpuSplit}` : ''}\n- load average (1, 5, 15 min) before / after: ${loadBefore.map((value) => value.toFixed(1)).join(', ')} / ${loadavg().map((value) => value.toFixed(1)).join(', ')} on ${cpus().length} cores\n\n${table}\n${missed}`;
+  const text = `# lienthong benchmark, ${date}\n\n- commit: ${commit}\n- machine: ${machine}\n- gateway: \`node ${[...heapLimit, 'dist/src/main.js'].join(' ')}\`\n- command: \`${process.env.NODE_OPTIONS ? `NODE_OPTIONS='${process.env.NODE_OPTIONS}' ` : ''}npm run bench\` (BENCH_PHASES=${PHASES}, BENCH_SECONDS=${SECONDS}, BENCH_CONNECTIONS=${CONNECTIONS}, BENCH_SOAK_SECONDS=${SOAK_SECONDS}, BENCH_STORED=${STORED}), load from autocannon in a separate process on loopback, PostgreSQL and Redis on the same machine\n- took: ${((Date.now() - started) / 1000).toFixed(0)} s\n- CPU time taken by the hypervisor (steal, /proc/stat): ${steal.map(([phase, share]) => `${phase} ${share.toFixed(0)}%`).join(', ')}${dispatchCpuSplit ? `\n- dispatch's CPU: ${dispatchCpuSplit}` : ''}\n- load average (1, 5, 15 min) before / after: ${loadBefore.map((value) => value.toFixed(1)).join(', ')} / ${loadavg().map((value) => value.toFixed(1)).join(', ')} on ${cpus().length} cores\n\n${table}\n${missed}`;
   mkdirSync(join(ROOT, 'bench/results'), { recursive: true });
   // A second run of the day gets a file of its own (-2, -3…) rather than overwriting the first.
   const base = join(ROOT, 'bench/results', `${date}-${hostname()}${PHASES === 'all' ? '' : `-${PHASES}`}`);
