@@ -249,4 +249,29 @@ describe('a list leased by BHXH', () => {
     expect(leased.json().records.map((record: { MA_HO_SO: string }) => record.MA_HO_SO)).toEqual([`${sent}:1`]);
     expect((await lease()).statusCode).toBe(204);
   });
+
+  it('a corrected list in place of a sent one: its changed rows go in their earlier records, once it is sent itself', async () => {
+    const rows = [pupil(1), pupil(2)];
+    const sent = await uploadList(call, rows);
+    const replacing = await call('school', {
+      method: 'POST', url: `/ts/v1/danh-sach?kyKeKhai=10/2026&replaces=${sent}`,
+      headers: { 'content-type': 'application/json', 'idempotency-key': `dispatch-replace-${++keyCounter}` },
+      payload: JSON.stringify({ kyKeKhai: '10/2026', rows: [{ ...rows[0], soBienLai: 'BL-MOI' }, rows[1], pupil(3, { gioiTinh: 'X' })] }),
+    });
+    expect(replacing.json()).toMatchObject({ status: 'checked', valid: 2, invalid: 1, unchanged: 1 });
+    const lease = () => gateway.request('bhxh08', { method: 'POST', url: '/bhxh/v1/batches/lease', payload: { maTinh: '08', loai: 'D03_TS' } });
+    // Neither list is sent now: the earlier one is replaced, the new one waits.
+    expect((await lease()).statusCode).toBe(204);
+
+    const send = await call('school', { method: 'POST', url: `/ts/v1/danh-sach/${replacing.json().listId}/send`, payload: { validOnly: true } });
+    expect(send.statusCode, send.body).toBe(200);
+    const leased = await lease();
+    expect(leased.statusCode).toBe(200);
+    expect(leased.json().records.map((record: Record<string, unknown>) => [record.MA_HO_SO, record.SO_BIEN_LAI])).toEqual([
+      [`${sent}:1`, 'BL-MOI'], [`${sent}:2`, rows[1]?.soBienLai],
+    ]);
+    const history = (await gateway.request('operator', { method: 'GET', url: `/ngsp/v1/transfers/${sent}:2` })).json().history;
+    // The unchanged row's record was not touched: queued with the first list, then leased.
+    expect(history.map((event: { action: string }) => event.action)).toEqual(['pupil-list.row-queued', 'dispatch.leased']);
+  });
 });

@@ -166,6 +166,23 @@ export async function lockTransferInTx(tx: Queryable, id: string): Promise<Trans
   return rows[0] ? fromRow(rows[0]) : null;
 }
 
+/**
+ * Reads transfers and holds their rows until the transaction ends, in id order (so two such calls
+ * cannot deadlock), many at a time: the ids go as one comma-joined text, as no transfer id holds a comma.
+ */
+export async function lockTransfersInTx(tx: Queryable, ids: readonly string[]): Promise<Transfer[]> {
+  const locked: Transfer[] = [];
+  const sorted = [...ids].sort();
+  for (let start = 0; start < sorted.length; start += TRANSFERS_PER_INSERT) {
+    const { rows } = await tx.query<TransferRow>(
+      "SELECT * FROM transfers WHERE id = ANY(string_to_array($1, ',')) ORDER BY id FOR UPDATE",
+      [sorted.slice(start, start + TRANSFERS_PER_INSERT).join(',')],
+    );
+    locked.push(...rows.map(fromRow));
+  }
+  return locked;
+}
+
 export interface TransferChange {
   status: TransferStatus;
   document?: Record<string, unknown>;

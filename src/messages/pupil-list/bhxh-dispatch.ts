@@ -4,10 +4,11 @@
  * are batched one list at a time, the batch headed by the list's unit and period.
  */
 import { toIsoDate } from '../../domain/calendar-date.js';
+import { canonicalJson } from '../../domain/canonical-json.js';
 import type { ApiClient } from '../../auth/clients.js';
 import type { Queryable } from '../../store/database.js';
 import {
-  changeTransferInTx, insertTransfersInTx, lockTransferInTx, type NewTransfer, type TransferStatus,
+  changeTransferInTx, insertTransfersInTx, lockTransfersInTx, type NewTransfer, type TransferStatus,
 } from '../../store/transfers.js';
 import type { DispatchFacts } from '../message-module.js';
 import type { D03Row } from './d03-row.js';
@@ -92,26 +93,30 @@ export const transferIdOf = (listId: string, stt: number) => `${listId}:${stt}`;
 /**
  * Sends rows of a sent list: each without a transfer gets one, `queued`, with its audit event; a row
  * whose transfer BHXH returned (or that failed, or has not left yet) goes out again in the same
- * transfer, its record corrected, so BHXH hears of the person under one MA_HO_SO. A transfer BHXH
- * holds or answered with a card is left as it is. Returns the links of the rows given a new
- * transfer, for the caller to write on the rows (`setRowTransfersInTx`) or with them.
+ * transfer when its record changed (or, `resendUnchanged`, when the school corrected it even to the
+ * same values), so BHXH hears of the person under one MA_HO_SO. A row whose record is as sent stays
+ * as it is, and so does a transfer BHXH holds or answered with a card. Returns the links of the rows
+ * given a new transfer, for the caller to write on the rows (`setRowTransfersInTx`) or with them.
  */
 export async function sendRowsInTx(tx: Queryable, list: Pick<StoredList, 'listId' | 'kyKeKhai' | 'maTinh' | 'maDonVi'>, rows: readonly RowToSend[],
-  client: ApiClient): Promise<Array<{ position: number; transferId: string }>> {
+  client: ApiClient, options: { resendUnchanged?: boolean } = {}): Promise<Array<{ position: number; transferId: string }>> {
   const fresh: NewTransfer[] = [];
   const links: Array<{ position: number; transferId: string }> = [];
+  const earlier = new Map((await lockTransfersInTx(tx, rows.flatMap((row) => (row.transferId === null ? [] : [row.transferId]))))
+    .map((transfer) => [transfer.id, transfer]));
   for (const row of rows) {
     if (!row.cardFrom || !row.cardTo) continue;
     const card = { from: row.cardFrom, to: row.cardTo };
     // The row itself stays in the list's table; the transfer names it, and carries BHXH's record.
     const document = { listId: list.listId, kyKeKhai: list.kyKeKhai, stt: row.row.stt };
     const soDinhDanh = row.row.soDinhDanh ?? row.row.maSoBhxh ?? '';
-    const current = row.transferId === null ? null : await lockTransferInTx(tx, row.transferId);
+    const current = row.transferId === null ? undefined : earlier.get(row.transferId);
     if (current) {
-      if (!sendsAgainInPlace(current.status)) continue;
-      await changeTransferInTx(tx, current, {
-        status: 'queued', document, soDinhDanh, bhxhDocument: toD03TsRecord(current.id, row.row, card), bhxhErrors: null,
-      }, { actor: client.id, action: 'pupil-list.row-resent', details: { listId: list.listId, stt: row.row.stt } });
+      const record = toD03TsRecord(current.id, row.row, card);
+      const unchanged = canonicalJson(record) === canonicalJson(current.bhxhDocument);
+      if (!sendsAgainInPlace(current.status) || (unchanged && !options.resendUnchanged)) continue;
+      await changeTransferInTx(tx, current, { status: 'queued', document, soDinhDanh, bhxhDocument: record, bhxhErrors: null },
+        { actor: client.id, action: 'pupil-list.row-resent', details: { listId: list.listId, stt: row.row.stt } });
       continue;
     }
     const id = transferIdOf(list.listId, row.row.stt);

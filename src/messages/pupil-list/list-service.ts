@@ -246,7 +246,7 @@ function checkedValues(row: D03Row): string {
  * else (for the rows left) STT, each earlier row once. A row left unchanged that was invalid is
  * checked again with the rest, as its problems (another list of the period) may have gone since.
  */
-function carryOver(rows: readonly RowToStore[], earlier: readonly StoredRow[]): { rows: RowToStore[]; unchanged: number; alreadySent: Set<number> } {
+function carryOver(rows: readonly RowToStore[], earlier: readonly StoredRow[]): { rows: RowToStore[]; unchanged: number } {
   const unmatched = new Set(earlier);
   const byPersonalNumber = new Map(earlier.flatMap((row) => (row.row.soDinhDanh ? [[row.row.soDinhDanh, row] as const] : [])));
   const byBhxhNumber = new Map(earlier.flatMap((row) => (row.row.maSoBhxh ? [[row.row.maSoBhxh, row] as const] : [])));
@@ -263,8 +263,6 @@ function carryOver(rows: readonly RowToStore[], earlier: readonly StoredRow[]): 
     if (!matches[index]) matches[index] = take(leftByStt.get(row.row.stt)?.pop());
   });
   let unchanged = 0;
-  // Rows that keep the transfer BHXH has or will have as it is: they are not sent again.
-  const alreadySent = new Set<number>();
   const carried = rows.map((row, index) => {
     const match = matches[index];
     if (!match || row.readProblems.length > 0 || match.readProblems.length > 0 || checkedValues(match.row) !== checkedValues(row.row)) {
@@ -274,14 +272,13 @@ function carryOver(rows: readonly RowToStore[], earlier: readonly StoredRow[]): 
     }
     unchanged += 1;
     if (match.status !== 'queued') return row;
-    if (match.transferId) alreadySent.add(row.position);
     const relabel = (problem: RowProblem) => ({ ...problem, stt: row.row.stt });
     return {
       ...row, status: match.status, problems: match.problems.map(relabel), warnings: match.warnings.map(relabel), cardFrom: match.cardFrom, cardTo: match.cardTo,
       transferId: match.transferId,
     };
   });
-  return { rows: carried, unchanged, alreadySent };
+  return { rows: carried, unchanged };
 }
 
 /** How many different notes the rows sharing an STT show together in the file. */
@@ -370,8 +367,7 @@ export class PupilLists {
       const listed = await listedPersonKeys(tx, upload.kyKeKhai, personKeys, earlier?.listId);
       let rows = flagAlreadyListed(checked, listed, upload.kyKeKhai);
       let unchanged: number | undefined;
-      let alreadySent = new Set<number>();
-      if (earlier) ({ rows, unchanged, alreadySent } = carryOver(rows, await allRows(tx, earlier.listId)));
+      if (earlier) ({ rows, unchanged } = carryOver(rows, await allRows(tx, earlier.listId)));
       const valid = countValid(rows);
       const invalid = rows.length - valid;
       const listId = newId();
@@ -386,7 +382,8 @@ export class PupilLists {
       };
       // A sent list's rows are queued for BHXH first, so each row is written with its transfer.
       if (status === 'queued') {
-        const links = await sendRowsInTx(tx, list, rows.filter((row) => row.status === 'queued' && !alreadySent.has(row.position)), client);
+        // A row taken over unchanged keeps its record as sent: only changed rows go to BHXH again.
+        const links = await sendRowsInTx(tx, list, rows.filter((row) => row.status === 'queued'), client);
         const transferOf = new Map(links.map((link) => [link.position, link.transferId]));
         if (transferOf.size > 0) rows = rows.map((row) => (transferOf.has(row.position) ? { ...row, transferId: transferOf.get(row.position) ?? null } : row));
       }
@@ -524,7 +521,9 @@ export class PupilLists {
       const status: ListStatus = list.status === 'queued' || invalid === 0 ? 'queued' : 'checked';
       await updateListInTx(tx, listId, status, valid, invalid);
       const after = rechecked[target.position] as RowToStore;
-      if (list.status === 'queued' && after.status === 'queued') await setRowTransfersInTx(tx, listId, await sendRowsInTx(tx, list, [after], client));
+      if (list.status === 'queued' && after.status === 'queued') {
+        await setRowTransfersInTx(tx, listId, await sendRowsInTx(tx, list, [after], client, { resendUnchanged: true }));
+      }
       appendAuditEventInTx(tx, {
         actor: client.id, action: 'pupil-list.row-corrected', fromStatus: list.status, toStatus: status,
         details: { listId, maTinh: list.maTinh, stt, rowStatus: after.status, codes: after.problems.map((problem) => problem.code), valid, invalid },
@@ -552,7 +551,8 @@ export class PupilLists {
       }
       await updateListInTx(tx, listId, 'queued', list.validCount, list.invalidCount);
       const rows = await allRows(tx, listId);
-      await setRowTransfersInTx(tx, listId, await sendRowsInTx(tx, list, rows.filter((row) => row.status === 'queued' && row.transferId === null), client));
+      // Rows a replaced list handed on keep their records as sent, unless they changed.
+      await setRowTransfersInTx(tx, listId, await sendRowsInTx(tx, list, rows.filter((row) => row.status === 'queued'), client));
       appendAuditEventInTx(tx, {
         actor: client.id, action: 'pupil-list.sent', fromStatus: list.status, toStatus: 'queued',
         details: { listId, maTinh: list.maTinh, rows: list.rowCount, valid: list.validCount, invalid: list.invalidCount },
