@@ -53,7 +53,7 @@ const listAnswer = {
   },
 } as const;
 /** A row's statuses: its own check, then its transfer's, from queued on. */
-const ROW_STATUSES = ['invalid', 'queued', 'sending', 'sent', 'issued', 'returned', 'failed'];
+const ROW_STATUSES = ['invalid', 'queued', 'sending', 'sent', 'issued', 'returned', 'failed', 'withdrawn'];
 const rowView = {
   type: 'object',
   required: ['stt', 'status', 'ghiChu', 'problems', 'warnings', 'cardPeriod', 'maThe', 'gtTheTu', 'gtTheDen', 'bhxhErrors'],
@@ -61,7 +61,7 @@ const rowView = {
     stt: { type: 'integer' },
     status: {
       type: 'string', enum: ROW_STATUSES,
-      description: 'invalid (to correct), queued (waiting to be sent), or where its record to BHXH is: sending, sent, issued, returned, failed',
+      description: 'invalid (to correct), queued (waiting to be sent), where its record to BHXH is (sending, sent, issued, returned, failed), or withdrawn: dropped by the list that replaced its own before it left',
     },
     maThe: { type: ['string', 'null'], description: 'the card BHXH issued' },
     gtTheTu: { type: ['string', 'null'], format: 'date', description: 'the issued card runs from' },

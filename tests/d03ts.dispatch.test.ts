@@ -248,6 +248,12 @@ describe('a list leased by BHXH', () => {
     const leased = await lease();
     expect(leased.json().records.map((record: { MA_HO_SO: string }) => record.MA_HO_SO)).toEqual([`${sent}:1`]);
     expect((await lease()).statusCode).toBe(204);
+    // The dropped row's record is withdrawn for good, audited, and says so on the earlier list.
+    const dropped = (await listRows(call, sent))[1];
+    expect(dropped).toMatchObject({ status: 'withdrawn', ghiChu: 'Không gửi BHXH: danh sách thay thế không còn dòng này.' });
+    const detail = (await gateway.request('operator', { method: 'GET', url: `/ngsp/v1/transfers/${sent}:2` })).json();
+    expect(detail).toMatchObject({ status: 'received' });
+    expect(detail.history.map((event: { action: string }) => event.action)).toEqual(['pupil-list.row-queued', 'pupil-list.row-withdrawn']);
   });
 
   it('a corrected list in place of a sent one: its changed rows go in their earlier records, once it is sent itself', async () => {

@@ -8,11 +8,11 @@ import { canonicalJson } from '../../domain/canonical-json.js';
 import type { ApiClient } from '../../auth/clients.js';
 import type { Queryable } from '../../store/database.js';
 import {
-  changeTransferInTx, insertTransfersInTx, lockTransfersInTx, type NewTransfer, type TransferStatus,
+  changeTransferInTx, insertTransfersInTx, lockTransfersInTx, moveTransfersInTx, type NewTransfer, type TransferStatus,
 } from '../../store/transfers.js';
 import type { DispatchFacts } from '../message-module.js';
 import type { D03Row } from './d03-row.js';
-import { listHead, type StoredList } from './list-store.js';
+import { listHead, type StoredList, type StoredRow } from './list-store.js';
 import { parseRowDate, sexCode } from './row-checks.js';
 
 export const PUPIL_LIST_TRANSFER_TYPE = 'D03_TS' as const;
@@ -130,4 +130,17 @@ export async function sendRowsInTx(tx: Queryable, list: Pick<StoredList, 'listId
     actor: client.id, action: 'pupil-list.row-queued', details: { listId: list.listId, stt: transfer.document.stt },
   }));
   return links;
+}
+
+/**
+ * The rows of a replaced list that its replacement dropped and that have not left yet never leave:
+ * their transfers go back to `received` (not sent) for good, audited, rather than wait `queued`
+ * where every claim would walk past them.
+ */
+export async function withdrawDroppedRowsInTx(tx: Queryable, earlierRows: readonly StoredRow[], kept: ReadonlySet<string>,
+  event: { actor: string; listId: string; replacedBy: string }): Promise<void> {
+  const withdrawn = { actor: event.actor, action: 'pupil-list.row-withdrawn', details: { listId: event.listId, replacedBy: event.replacedBy } };
+  await moveTransfersInTx(tx, earlierRows.flatMap((row) => (row.transferId !== null && row.bhxh?.status === 'queued' && !kept.has(row.transferId)
+    ? [{ id: row.transferId, fromStatus: 'queued' as const, toStatus: 'received' as const, batchId: null, event: withdrawn }]
+    : [])));
 }

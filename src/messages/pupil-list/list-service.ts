@@ -27,7 +27,7 @@ import {
 } from './list-store.js';
 import { alreadyListedProblem, checkList, personKeyOf, personKeysOf, type PersonKey } from './row-checks.js';
 import { noteFor } from './row-notes.js';
-import { sendRowsInTx, sendsAgainInPlace } from './bhxh-dispatch.js';
+import { sendRowsInTx, sendsAgainInPlace, withdrawDroppedRowsInTx } from './bhxh-dispatch.js';
 import type { TransferStatus } from '../../store/transfers.js';
 
 export interface PupilListsDeps {
@@ -58,11 +58,16 @@ export interface ListUpload {
   body: Buffer;
 }
 
-/** A row as the school sees it: invalid, waiting to be sent, or where its transfer to BHXH is. */
-export type RowViewStatus = 'invalid' | 'queued' | TransferStatus;
+/**
+ * A row as the school sees it: invalid, waiting to be sent, where its transfer to BHXH is, or
+ * `withdrawn`: dropped by the list that replaced its own before it left (its transfer `received`, for good).
+ */
+export type RowViewStatus = 'invalid' | 'queued' | 'withdrawn' | Exclude<TransferStatus, 'received'>;
 
 export function rowStatusOf(row: Pick<StoredRow, 'status' | 'bhxh'>): RowViewStatus {
-  return row.status === 'invalid' ? 'invalid' : row.bhxh?.status ?? 'queued';
+  if (row.status === 'invalid') return 'invalid';
+  const status = row.bhxh?.status ?? 'queued';
+  return status === 'received' ? 'withdrawn' : status;
 }
 
 const isoOf = (bhxhDate: string | undefined) => (bhxhDate ? `${bhxhDate.slice(0, 4)}-${bhxhDate.slice(4, 6)}-${bhxhDate.slice(6, 8)}` : null);
@@ -367,7 +372,8 @@ export class PupilLists {
       const listed = await listedPersonKeys(tx, upload.kyKeKhai, personKeys, earlier?.listId);
       let rows = flagAlreadyListed(checked, listed, upload.kyKeKhai);
       let unchanged: number | undefined;
-      if (earlier) ({ rows, unchanged } = carryOver(rows, await allRows(tx, earlier.listId)));
+      const earlierRows = earlier ? await allRows(tx, earlier.listId) : [];
+      if (earlier) ({ rows, unchanged } = carryOver(rows, earlierRows));
       const valid = countValid(rows);
       const invalid = rows.length - valid;
       const listId = newId();
@@ -398,6 +404,8 @@ export class PupilLists {
           actor: client.id, action: 'pupil-list.replaced', fromStatus: earlier.status, toStatus: 'replaced',
           details: { listId: earlier.listId, maTinh: earlier.maTinh, replacedBy: listId },
         });
+        const kept = new Set(rows.flatMap((row) => (row.transferId === null ? [] : [row.transferId])));
+        await withdrawDroppedRowsInTx(tx, earlierRows, kept, { actor: client.id, listId: earlier.listId, replacedBy: listId });
       }
       return { statusCode: 202 as const, answer };
     }, { locks: [`pupil-list-period:${upload.kyKeKhai}`, `pupil-list-key:${client.id}:${upload.idempotencyKey}`] });

@@ -82,6 +82,7 @@ export function noteFor(row: NotedRow): string {
   }
   if (row.status === 'sending' || row.status === 'sent') return 'Đã gửi BHXH, chờ kết quả.';
   if (row.status === 'failed') return 'Chưa gửi được tới BHXH, sẽ gửi lại.';
+  if (row.status === 'withdrawn') return 'Không gửi BHXH: danh sách thay thế không còn dòng này.';
   const card = row.cardFrom && row.cardTo ? `, thẻ BHYT từ ${ddMMyyyy(row.cardFrom)} đến ${ddMMyyyy(row.cardTo)}` : '';
   return `Hợp lệ, chờ gửi BHXH${card}.${warnings}`;
 }
