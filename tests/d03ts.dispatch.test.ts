@@ -256,6 +256,22 @@ describe('a list leased by BHXH', () => {
     expect(detail.history.map((event: { action: string }) => event.action)).toEqual(['pupil-list.row-queued', 'pupil-list.row-withdrawn']);
   });
 
+  it('a corrected list in place of one BHXH already holds: a changed row is not sent twice, and the school is told', async () => {
+    const rows = [pupil(1), pupil(2)];
+    const sent = await uploadList(call, rows);
+    const lease = () => gateway.request('bhxh08', { method: 'POST', url: '/bhxh/v1/batches/lease', payload: { maTinh: '08', loai: 'D03_TS' } });
+    expect((await lease()).statusCode).toBe(200);
+    const replacing = await call('school', {
+      method: 'POST', url: `/ts/v1/danh-sach?kyKeKhai=10/2026&replaces=${sent}`,
+      headers: { 'content-type': 'application/json', 'idempotency-key': `dispatch-replace-${++keyCounter}` },
+      payload: JSON.stringify({ kyKeKhai: '10/2026', rows: [{ ...rows[0], soBienLai: 'BL-MOI' }, rows[1]] }),
+    });
+    expect(replacing.json()).toMatchObject({ status: 'queued', unchanged: 1, warnings: [{ stt: 1, code: 'ALREADY_WITH_BHXH' }] });
+    expect((await lease()).statusCode).toBe(204);
+    expect((await listRows(call, replacing.json().listId)).map((row) => row.status)).toEqual(['sent', 'sent']);
+    expect(await gateway.db.query('SELECT count(*)::int AS n FROM transfers').then((result) => result.rows[0].n)).toBe(2);
+  });
+
   it('a corrected list in place of a sent one: its changed rows go in their earlier records, once it is sent itself', async () => {
     const rows = [pupil(1), pupil(2)];
     const sent = await uploadList(call, rows);

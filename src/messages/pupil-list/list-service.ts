@@ -271,9 +271,12 @@ function carryOver(rows: readonly RowToStore[], earlier: readonly StoredRow[]): 
   const carried = rows.map((row, index) => {
     const match = matches[index];
     if (!match || row.readProblems.length > 0 || match.readProblems.length > 0 || checkedValues(match.row) !== checkedValues(row.row)) {
-      // A changed row goes out in the transfer of the row it changes when BHXH returned that one (or it never left):
-      // BHXH hears of the person under one MA_HO_SO.
-      return match?.transferId && match.bhxh && sendsAgainInPlace(match.bhxh.status) ? { ...row, transferId: match.transferId } : row;
+      // A changed row keeps the transfer of the row it changes, so BHXH hears of the person under one
+      // MA_HO_SO: it goes out again in it when BHXH returned that one (or it never left); while BHXH
+      // holds it or has issued the card, the change is not sent, and the school is told so.
+      if (!match?.transferId || !match.bhxh || match.bhxh.status === 'received') return row;
+      if (sendsAgainInPlace(match.bhxh.status) || row.status !== 'queued') return { ...row, transferId: match.transferId };
+      return { ...row, transferId: match.transferId, warnings: [...row.warnings, withBhxhWarning(row.row.stt, match.bhxh.status)] };
     }
     unchanged += 1;
     if (match.status !== 'queued') return row;
@@ -284,6 +287,10 @@ function carryOver(rows: readonly RowToStore[], earlier: readonly StoredRow[]): 
     };
   });
   return { rows: carried, unchanged };
+}
+
+function withBhxhWarning(stt: number, status: TransferStatus): RowProblem {
+  return { stt, path: '', code: 'ALREADY_WITH_BHXH', message: `BHXH already has this person's row as first sent (${status}): the change is not sent` };
 }
 
 /** How many different notes the rows sharing an STT show together in the file. */

@@ -36,6 +36,7 @@ const IN_WORDS: Record<string, string> = {
   CELL_ERROR: 'ô đang báo lỗi (#N/A, #REF!…)',
   ADDITIONALPROPERTIES: 'mẫu D03-TS không có cột này',
   INVALID_TEXT: 'có ký tự không hợp lệ (ký tự điều khiển hoặc lỗi mã hoá), hãy gõ lại',
+  ALREADY_WITH_BHXH: 'BHXH đã nhận dòng gửi trước của người này, phần sửa không được gửi lại',
 };
 
 // The duplicate's message names the other rows; the note keeps them, since the clerk must find them.
