@@ -269,7 +269,7 @@ describe('a list leased by BHXH', () => {
     expect(replacing.json()).toMatchObject({ status: 'queued', unchanged: 1, warnings: [{ stt: 1, code: 'ALREADY_WITH_BHXH' }] });
     expect((await lease()).statusCode).toBe(204);
     expect((await listRows(call, replacing.json().listId)).map((row) => row.status)).toEqual(['sent', 'sent']);
-    expect(await gateway.db.query('SELECT count(*)::int AS n FROM transfers').then((result) => result.rows[0].n)).toBe(2);
+    expect((await gateway.db.query<{ n: number }>('SELECT count(*)::int AS n FROM transfers')).rows).toEqual([{ n: 2 }]);
   });
 
   it('a corrected list in place of a sent one: its changed rows go in their earlier records, once it is sent itself', async () => {
