@@ -22,13 +22,13 @@ import { appendAuditEventInTx } from '../../store/audit-log.js';
 import type { Database, Queryable } from '../../store/database.js';
 import type { D03Row, RowProblem } from './d03-row.js';
 import {
-  allRows, findList, rowAt, setRowTransfersInTx, findListByIdempotencyKey, insertListInTx, listedPersonKeys, listRowsPage, lockList, markReplacedInTx, updateListInTx,
-  updateRowsInTx, type ListStatus, type RowStatus, type RowToStore, type StoredList, type StoredRow,
+  allRows, findList, findListByIdempotencyKey, insertListInTx, listedPersonKeys, listRowsPage, lockList, markReplacedInTx, rowAt,
+  setRowTransfersInTx, updateListInTx, updateRowsInTx, type ListStatus, type RowStatus, type RowToStore, type StoredList, type StoredRow,
 } from './list-store.js';
 import { alreadyListedProblem, checkList, personKeyOf, personKeysOf, type PersonKey } from './row-checks.js';
-import { noteFor } from './row-notes.js';
-import { sendRowsInTx, sendsAgainInPlace, withdrawDroppedRowsInTx } from './bhxh-dispatch.js';
 import type { TransferStatus } from '../../store/transfers.js';
+import { sendRowsInTx, sendsAgainInPlace, withdrawDroppedRowsInTx } from './bhxh-dispatch.js';
+import { noteFor } from './row-notes.js';
 
 export interface PupilListsDeps {
   db: Database;
@@ -289,6 +289,7 @@ function carryOver(rows: readonly RowToStore[], earlier: readonly StoredRow[]): 
   return { rows: carried, unchanged };
 }
 
+/** A changed row whose earlier record BHXH holds or answered with a card: the change stays with the school. */
 function withBhxhWarning(stt: number, status: TransferStatus): RowProblem {
   return { stt, path: '', code: 'ALREADY_WITH_BHXH', message: `BHXH already has this person's row as first sent (${status}): the change is not sent` };
 }
@@ -300,9 +301,10 @@ const countValid = (rows: readonly { status: RowStatus }[]) => rows.filter((row)
 
 /**
  * One whole-list job at a time in this process: reading and storing a list, writing its file back,
- * correcting a row (which checks the whole list again), sending its rows on. Each holds a list's rows in memory (about 100 MB for 30,000 rows, most of it
- * garbage by the end), so a process taking lists needs room for one list, not for as many as arrive
- * together; the others wait their turn, a few seconds at most.
+ * correcting a row (which checks the whole list again), sending its rows on. Each holds a list's
+ * rows in memory (about 100 MB for 30,000 rows, most of it garbage by the end), so a process taking
+ * lists needs room for one list, not for as many as arrive together; the others wait their turn, a
+ * few seconds at most.
  */
 class OneAtATime {
   private tail: Promise<unknown> = Promise.resolve();
@@ -481,7 +483,8 @@ export class PupilLists {
   /**
    * Replaces fields of one row (the first with that STT) and checks the whole list again, so a
    * duplicate fixed on one row clears the other row too. While the list is `checked` any row may be
-   * corrected; once `queued`, only the rows left invalid, since the others wait to be sent.
+   * corrected; once `queued`, only the rows left invalid and those BHXH returned, since the others are
+   * BHXH's. A row of a sent list that now passes goes to BHXH at once (sendRowsInTx).
    */
   correctRow(client: ApiClient, listId: string, stt: number, fields: Partial<D03Row>): Promise<ListRowView & { list: ListAnswerSummary }> {
     return this.wholeListJobs.run(() => this.correctRowNow(client, listId, stt, fields));
@@ -505,7 +508,7 @@ export class PupilLists {
       const sentBefore = (row: StoredRow) => list.status === 'queued' && row.status === 'queued' && !(row === target && returned);
       if (list.status === 'queued' && target.status !== 'invalid' && !returned) {
         throw new GatewayError('INVALID_STATE', 'This row is valid and the list is sent: it waits for BHXH and cannot be changed', [
-          { path: '/stt', code: 'ROW_SENT', message: 'only rows left invalid may be corrected once the list is sent' },
+          { path: '/stt', code: 'ROW_SENT', message: 'only rows left invalid or returned by BHXH may be corrected once the list is sent' },
         ]);
       }
       // A sent row's STT names its record at BHXH (MA_HO_SO `<listId>:<stt>`): it keeps it.
@@ -547,7 +550,10 @@ export class PupilLists {
     }, { locks: [`pupil-list-period:${kyKeKhai}`] });
   }
 
-  /** The list becomes `queued`; with invalid rows only when the school says to send the valid ones alone. */
+  /**
+   * The list becomes `queued`, its valid rows leaving for BHXH in the same transaction; with invalid
+   * rows only when the school says to send the valid ones alone.
+   */
   send(client: ApiClient, listId: string, validOnly: boolean): Promise<ListAnswerSummary> {
     return this.wholeListJobs.run(() => this.sendNow(client, listId, validOnly));
   }
