@@ -3,9 +3,9 @@
  * (docs/API.md, "Pupils' and students' lists") carries the card period the gateway computed. Records
  * are batched one list at a time, the batch headed by the list's unit and period.
  */
+import type { ApiClient } from '../../auth/clients.js';
 import { toIsoDate } from '../../domain/calendar-date.js';
 import { canonicalJson } from '../../domain/canonical-json.js';
-import type { ApiClient } from '../../auth/clients.js';
 import type { Queryable } from '../../store/database.js';
 import {
   changeTransferInTx, insertTransfersInTx, lockTransfersInTx, moveTransfersInTx, type NewTransfer, type TransferStatus,
@@ -60,6 +60,7 @@ const CARD_GROUP = /^(HS|SV)4/;
 export const pupilListDispatch: DispatchFacts = {
   transferType: PUPIL_LIST_TRANSFER_TYPE,
   loai: PUPIL_LIST_TRANSFER_TYPE,
+  // A row's transfer names, as its message, the list that first sent it: the batch's list.
   groupKey: 'transfers.message_id',
   heldBackWhen: `NOT EXISTS (SELECT 1 FROM pupil_list_rows r JOIN pupil_lists l ON l.list_id = r.list_id
                               WHERE r.transfer_id = transfers.id AND r.status = 'queued' AND l.status = 'queued')`,
