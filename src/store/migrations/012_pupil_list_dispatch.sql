@@ -1,5 +1,7 @@
 -- Pupils' and students' lists go to BHXH (docs/API.md, "Pupils' and students' lists"): each row to
 -- send is a transfer of type D03_TS, batched as BHXH's D03_TS document, one list per batch at most.
+-- Migration 013 (card re-issues) recreates the two CHECKs as well; each lists every type, so they hold
+-- whichever of the two a database applied first.
 ALTER TABLE transfers DROP CONSTRAINT transfers_type_check;
 ALTER TABLE transfers ADD CONSTRAINT transfers_type_check
   CHECK (type IN ('KHAI_SINH', 'KHAI_TU', 'HO_SO_MOT_CUA', 'D03_TS', 'CAP_LAI_THE'));
