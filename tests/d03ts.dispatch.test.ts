@@ -75,7 +75,6 @@ const refusal = (record: Record<string, unknown>) => ({
 describe('a list pushed to BHXH', () => {
   let harness: DispatchHarness;
   let call: ReturnType<typeof caller>;
-  let listId: string;
   const rows = [pupil(1), pupil(2), pupil(3, { lop: '12' }), pupil(4, { soDinhDanh: undefined, maSoBhxh: '0812345678' })];
 
   beforeAll(async () => {
@@ -93,7 +92,7 @@ describe('a list pushed to BHXH', () => {
   });
 
   it('answered with a mix of OK and LOI: each row shows its card or BHXH\'s errors, in the GET and the file', async () => {
-    listId = await uploadList(call, rows);
+    const listId = await uploadList(call, rows);
     const otherList = await uploadList(call, [pupil(1), pupil(2)], 'otherSchool');
     await harness.runs.run();
     await vi.waitFor(async () => {
@@ -148,6 +147,10 @@ describe('a list pushed to BHXH', () => {
   });
 
   it('a row BHXH returned, corrected, goes out again alone in its own transfer', async () => {
+    harness.simulator.setScript({ kind: 'answer', result: (record) => (record.STT === 2 ? refusal(record) : issueCard(record)) });
+    const listId = await uploadList(call, [pupil(1), pupil(2)]);
+    await harness.runs.run();
+    await vi.waitFor(async () => expect((await listRows(call, listId)).map((row) => row.status)).toEqual(['issued', 'returned']), { timeout: 10_000, interval: 50 });
     harness.simulator.setScript({ kind: 'answer' });
     const sentBefore = harness.simulator.deliveries.length;
     // Its STT names its record at BHXH: it stays.
