@@ -82,7 +82,7 @@ describe('a list pushed to BHXH', () => {
       now: gatewayOptions.now,
       gateway: { clients: gatewayOptions.clients, facilities: gatewayOptions.facilities },
       env: { DISPATCH_BATCH_SIZE: '3' },
-      // BHXH refuses STT 2 the first time it sees it.
+      // BHXH refuses every row numbered 2.
       script: [{ kind: 'answer', result: (record) => (record.STT === 2 ? refusal(record) : issueCard(record)) }],
     });
     call = caller(harness.gateway);
