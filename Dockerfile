@@ -33,5 +33,5 @@ EXPOSE 8080
 HEALTHCHECK --interval=15s --timeout=3s CMD node -e "fetch('http://127.0.0.1:'+(process.env.PORT||8080)+'/readyz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"
 # A heap limit of its own, whatever the host: V8 sizes its first collections from the limit, and
 # with the one it derives on a large host (4 GB) the RSS of a process taking a 30,000-row list
-# climbs past 500 MB of garbage; with this one it stays under 300 MB (docs/PERFORMANCE.md).
+# climbs past 500 MB of garbage; with this one it peaks at about 300 MB (docs/PERFORMANCE.md).
 CMD ["node", "--max-old-space-size=512", "dist/src/main.js"]
