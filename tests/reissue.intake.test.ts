@@ -224,7 +224,7 @@ describe('CapLaiThe rules', () => {
     expect((await post(capLaiThe({ hinhThucNhanThe: 'buu_chinh', diaChiNhanThe: 'Số 5, phường Minh Xuân' }))).statusCode).toBe(202);
   });
 
-  it('a second open request for the same person and reason is refused, by either number; another reason is not', async () => {
+  it('a second open request for the same person and reason group is refused, by either number; a change is its own group', async () => {
     const first = capLaiThe();
     const firstResponse = await post(first);
     expect(firstResponse.statusCode).toBe(202);
@@ -236,7 +236,55 @@ describe('CapLaiThe rules', () => {
     await expectRefused(capLaiThe({ nguoi: { ...first.nguoi, soDinhDanh: undefined }, maThe: first.maThe }), 'DUPLICATE_REQUEST', [
       { path: '/nguoi/maSoBhxh', code: 'DUPLICATE_REQUEST' },
     ]);
-    expect((await post(capLaiThe({ lyDo: 'hong', nguoi: first.nguoi, maThe: first.maThe }))).statusCode).toBe(202);
+    // A lost and a damaged card are one group: either would print the person a second new card.
+    await expectRefused(capLaiThe({ lyDo: 'hong', nguoi: first.nguoi, maThe: first.maThe }), 'DUPLICATE_REQUEST', [
+      { path: '/nguoi/soDinhDanh', code: 'DUPLICATE_REQUEST' },
+    ]);
+    expect((await post(thayDoiThongTin({ nguoi: first.nguoi, maThe: first.maThe }), 'correction08')).statusCode).toBe(202);
+  });
+
+  it('the open request is named only to a client that may read it', async () => {
+    const first = capLaiThe();
+    const firstId = (await post(first)).json().transferId as string;
+    const mine = await post(capLaiThe({ lyDo: 'hong', nguoi: first.nguoi, maThe: first.maThe }), 'reissue08b');
+    expect(mine.json().error.details[0].message).toContain(firstId);
+    // Province 01's office may not read 08's request: told there is one, not which.
+    const elsewhere = await expectRefused(capLaiThe({ maTinh: '01', maCoQuan: '01BHXH001', nguoi: first.nguoi, maThe: first.maThe }), 'DUPLICATE_REQUEST', [
+      { path: '/nguoi/soDinhDanh', code: 'DUPLICATE_REQUEST' },
+    ], 'reissue01');
+    expect(elsewhere.body).not.toContain(firstId);
+  });
+
+  it('two requests naming one person by different numbers are one person\'s: the number missing is taken from the old card or an earlier request', async () => {
+    // By personal number and old card, then by BHXH number alone: the card code ends with the BHXH number.
+    const first = capLaiThe();
+    expect((await post(capLaiThe({ nguoi: { ...first.nguoi, maSoBhxh: undefined }, maThe: first.maThe }))).statusCode).toBe(202);
+    await expectRefused(capLaiThe({ lyDo: 'hong', nguoi: { ...first.nguoi, soDinhDanh: undefined }, maThe: undefined }), 'DUPLICATE_REQUEST', [
+      { path: '/nguoi/maSoBhxh', code: 'DUPLICATE_REQUEST' },
+    ]);
+
+    // Neither gives the other number, but a change asked for earlier gave both.
+    const other = capLaiThe();
+    expect((await post(thayDoiThongTin({ nguoi: other.nguoi, maThe: other.maThe }), 'correction08')).statusCode).toBe(202);
+    const byNumber = await post(capLaiThe({ nguoi: { ...other.nguoi, maSoBhxh: undefined }, maThe: undefined }));
+    expect(byNumber.statusCode, byNumber.body).toBe(202);
+    await expectRefused(capLaiThe({ lyDo: 'hong', nguoi: { ...other.nguoi, soDinhDanh: undefined }, maThe: undefined }), 'DUPLICATE_REQUEST', [
+      { path: '/nguoi/maSoBhxh', code: 'DUPLICATE_REQUEST' },
+    ]);
+    expect((await read(byNumber.json().transferId)).document.nguoi.maSoBhxh).toBeUndefined();
+  });
+
+  it('10 pairs at once, one of each pair by personal number and one by BHXH number: one of each pair is taken, the other refused', async () => {
+    const people = Array.from({ length: 10 }, () => capLaiThe());
+    const responses = await Promise.all(people.flatMap((person) => [
+      post(capLaiThe({ nguoi: { ...person.nguoi, maSoBhxh: undefined }, maThe: person.maThe })),
+      post(capLaiThe({ lyDo: 'hong', nguoi: { ...person.nguoi, soDinhDanh: undefined }, maThe: undefined }), 'reissue08b'),
+    ]));
+    for (let pair = 0; pair < people.length; pair += 1) {
+      const codes = [responses[2 * pair]?.statusCode, responses[2 * pair + 1]?.statusCode].sort();
+      expect(codes).toEqual([202, 409]);
+    }
+    expect(responses.filter((response) => response.statusCode === 409).map((response) => response.json().error.code)).toEqual(Array(10).fill('DUPLICATE_REQUEST'));
   });
 
   it('a request once its card is issued is no longer open: the next one is taken', async () => {

@@ -86,7 +86,8 @@ export class IntakeService {
     }
 
     try {
-      const answer = await this.deps.db.transaction((tx) => prepared.store(tx, arrival), { locks: prepared.locks });
+      const locks = [...prepared.locks, ...(await prepared.lockedAlso?.(this.deps.db) ?? [])];
+      const answer = await this.deps.db.transaction((tx) => prepared.store(tx, arrival), { locks });
       return { statusCode: 202, answer };
     } catch (error) {
       // A twin of this message committed while we waited for its locks: answer as it was answered.

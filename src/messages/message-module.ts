@@ -47,6 +47,8 @@ export interface PreparedMessage {
   senders?: { roles: readonly Role[]; path: string };
   /** The subjects (persons, dossiers) its store works on: see TransactionOptions.locks. */
   locks: string[];
+  /** More subjects that only the database can name (a person's other number), read before the store's transaction. */
+  lockedAlso?(db: Queryable): Promise<string[]>;
   /** The rules a schema cannot say; throws the refusal. */
   check(): void;
   /** Stores it alone, in a transaction holding `locks`, and returns the answer to record and send. */

@@ -13,15 +13,16 @@ import type { Transfer } from '../store/transfers.js';
  * units' records reveal nothing.
  */
 export function assertMayTouch(transfer: Transfer | null, client: ApiClient): Transfer {
-  const ofItsKinds = (seen: Transfer) =>
-    readableKindsOf(client).some((kind) => kind.type === seen.type && seen.reason !== null && kind.reasons.includes(seen.reason));
-  const visible =
-    transfer !== null &&
-    (client.roles.includes('registry') && transfer.clientId === client.id
-      ? true
-      : (client.roles.includes('operator') || client.roles.includes('auditor') || ofItsKinds(transfer)) && actsForProvince(client, transfer.maTinh));
-  if (!visible || transfer === null) throw new GatewayError('NOT_FOUND', 'No such transfer');
+  if (transfer === null || !mayTouch(transfer, client)) throw new GatewayError('NOT_FOUND', 'No such transfer');
   return transfer;
+}
+
+/** Whether the client may see the transfer at all: what assertMayTouch decides, for a refusal that may name it or not. */
+export function mayTouch(transfer: Transfer, client: ApiClient): boolean {
+  const ofItsKinds = readableKindsOf(client).some((kind) => kind.type === transfer.type && transfer.reason !== null && kind.reasons.includes(transfer.reason));
+  return client.roles.includes('registry') && transfer.clientId === client.id
+    ? true
+    : (client.roles.includes('operator') || client.roles.includes('auditor') || ofItsKinds) && actsForProvince(client, transfer.maTinh);
 }
 
 /** What a registry (or an operator) asks of a transfer it may touch; the state table says in which statuses. */
