@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
-import { provinceScope } from '../src/auth/clients.js';
+import { provinceScope, type ApiClient } from '../src/auth/clients.js';
 import { GatewayError, type ErrorCode } from '../src/errors.js';
 import { requireClient } from '../src/http/auth-plugin.js';
 import type { IntakeService } from '../src/intake/intake-service.js';
@@ -9,6 +9,7 @@ import type { ReissueCorrection, ReissueCorrections } from '../src/messages/reis
 import {
   KIND_READER_ROLES, TRANSFER_TYPES, bodyLimitOf, readableKindsOf, sendersOf, type BodyLimits, type MessageType,
 } from '../src/messages/registry.js';
+import type { Transfer } from '../src/store/transfers.js';
 import type { Resends } from '../src/transfers/resends.js';
 import type { TransferReads } from '../src/transfers/transfer-reads.js';
 import { transferSummary } from '../src/transfers/transfer-views.js';
@@ -21,6 +22,8 @@ export interface NgspRestOptions extends BodyLimits {
   intake: IntakeService;
   birthCorrections: BirthCorrections;
   reissueCorrections: ReissueCorrections;
+  /** Gives up a card request returned or undelivered (→ closed), with the reason audited. */
+  withdrawCardRequest(transferId: string, reason: string, client: ApiClient): Promise<Transfer>;
   resends: Resends;
 }
 
@@ -165,6 +168,25 @@ async function ngspRest(app: FastifyInstance, options: NgspRestOptions) {
     },
   }, async (request) => {
     const transfer = await options.reissueCorrections.correct(request.params.transferId, request.body, requireClient(request));
+    return options.reads.detailOf(transfer);
+  });
+
+  app.post<{ Params: { transferId: string }; Body: { reason: string } }>('/ngsp/v1/cap-lai-the/:transferId/withdraw', {
+    config: { roles: [...sendersOf('CapLaiThe'), 'operator'] },
+    schema: {
+      operationId: 'withdrawCapLaiThe',
+      summary: 'Give up a card request BHXH returned or that could not be delivered (→ closed), so the person may ask again; the reason is audited',
+      tags: ['offices'],
+      params: transferIdParams,
+      body: {
+        type: 'object', additionalProperties: false, required: ['reason'],
+        properties: { reason: { type: 'string', minLength: 3, maxLength: 1000, description: 'why; recorded in the audit log' } },
+        examples: [{ reason: 'The person found the lost card' }],
+      },
+      response: { 200: { $ref: 'Transfer#' }, ...errorResponses(...AUTH_ERRORS, ...BODY_ERRORS, 'NOT_FOUND', 'INVALID_STATE', ...SERVER_ERRORS) },
+    },
+  }, async (request) => {
+    const transfer = await options.withdrawCardRequest(request.params.transferId, request.body.reason, requireClient(request));
     return options.reads.detailOf(transfer);
   });
 

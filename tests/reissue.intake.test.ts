@@ -287,13 +287,6 @@ describe('CapLaiThe rules', () => {
     expect(responses.filter((response) => response.statusCode === 409).map((response) => response.json().error.code)).toEqual(Array(10).fill('DUPLICATE_REQUEST'));
   });
 
-  it('a request once its card is issued is no longer open: the next one is taken', async () => {
-    const first = capLaiThe();
-    const transferId = (await post(first)).json().transferId;
-    await gateway.db.query(`UPDATE transfers SET status = 'issued' WHERE id = $1`, [transferId]);
-    expect((await post(capLaiThe({ nguoi: first.nguoi, maThe: first.maThe }))).statusCode).toBe(202);
-  });
-
   it('no card for a person whose death is registered, named by personal number or by BHXH number', async () => {
     const bhxh = maSoBhxh();
     const death = khaiTu({ hoTich: { nktMaSoBHXH: bhxh } });

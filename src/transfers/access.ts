@@ -1,6 +1,6 @@
 import { actsForProvince, type ApiClient } from '../auth/clients.js';
 import {
-  CORRECTABLE_STATUSES, FINAL_STATUSES, RESENDABLE_STATUSES, TRANSFER_STATES, type TransferStatus,
+  CORRECTABLE_STATUSES, FINAL_STATUSES, RESENDABLE_STATUSES, TRANSFER_STATES, WITHDRAWABLE_STATUSES, type TransferStatus,
 } from '../domain/transfer-status.js';
 import { GatewayError } from '../errors.js';
 import { readableKindsOf } from '../messages/registry.js';
@@ -26,10 +26,12 @@ export function mayTouch(transfer: Transfer, client: ApiClient): boolean {
 }
 
 /** What a registry (or an operator) asks of a transfer it may touch; the state table says in which statuses. */
-export type RegistryAction = 'correct' | 'resend';
+export type RegistryAction = 'correct' | 'resend' | 'withdraw';
 
-const ALLOWED_IN: Record<RegistryAction, readonly TransferStatus[]> = { correct: CORRECTABLE_STATUSES, resend: RESENDABLE_STATUSES };
-const DONE: Record<RegistryAction, string> = { correct: 'corrected', resend: 'resent' };
+const ALLOWED_IN: Record<RegistryAction, readonly TransferStatus[]> = {
+  correct: CORRECTABLE_STATUSES, resend: RESENDABLE_STATUSES, withdraw: WITHDRAWABLE_STATUSES,
+};
+const DONE: Record<RegistryAction, string> = { correct: 'corrected', resend: 'resent', withdraw: 'withdrawn' };
 
 /**
  * Where a record that left the gateway is while BHXH has not answered it. Neither the registry nor an
