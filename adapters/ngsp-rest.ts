@@ -1,15 +1,15 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
-import { provinceScope, type ApiClient } from '../src/auth/clients.js';
+import { provinceScope } from '../src/auth/clients.js';
 import { GatewayError, type ErrorCode } from '../src/errors.js';
 import { requireClient } from '../src/http/auth-plugin.js';
 import type { IntakeService } from '../src/intake/intake-service.js';
 import type { BirthCorrection, BirthCorrections } from '../src/messages/birth/corrections.js';
 import type { ReissueCorrection, ReissueCorrections } from '../src/messages/reissue/corrections.js';
+import type { ReissueWithdrawals } from '../src/messages/reissue/withdrawals.js';
 import {
   KIND_READER_ROLES, TRANSFER_TYPES, bodyLimitOf, readableKindsOf, sendersOf, type BodyLimits, type MessageType,
 } from '../src/messages/registry.js';
-import type { Transfer } from '../src/store/transfers.js';
 import type { Resends } from '../src/transfers/resends.js';
 import type { TransferReads } from '../src/transfers/transfer-reads.js';
 import { transferSummary } from '../src/transfers/transfer-views.js';
@@ -22,8 +22,7 @@ export interface NgspRestOptions extends BodyLimits {
   intake: IntakeService;
   birthCorrections: BirthCorrections;
   reissueCorrections: ReissueCorrections;
-  /** Gives up a card request returned or undelivered (→ closed), with the reason audited. */
-  withdrawCardRequest(transferId: string, reason: string, client: ApiClient): Promise<Transfer>;
+  reissueWithdrawals: ReissueWithdrawals;
   resends: Resends;
 }
 
@@ -186,7 +185,7 @@ async function ngspRest(app: FastifyInstance, options: NgspRestOptions) {
       response: { 200: { $ref: 'Transfer#' }, ...errorResponses(...AUTH_ERRORS, ...BODY_ERRORS, 'NOT_FOUND', 'INVALID_STATE', ...SERVER_ERRORS) },
     },
   }, async (request) => {
-    const transfer = await options.withdrawCardRequest(request.params.transferId, request.body.reason, requireClient(request));
+    const transfer = await options.reissueWithdrawals.withdraw(request.params.transferId, request.body.reason, requireClient(request));
     return options.reads.detailOf(transfer);
   });
 

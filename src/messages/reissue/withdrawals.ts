@@ -10,11 +10,15 @@ import { assertMayTouch, assertStatusAllows } from '../../transfers/access.js';
  * blocks another for the person (docs/DOMAIN.md, "Card re-issue and change"); this is the way out
  * when it is not to be sent again. Who may: an account of its kind and province, or an operator of it.
  */
-export async function withdrawCardRequest(db: Database, transferId: string, reason: string, client: ApiClient): Promise<Transfer> {
-  return db.transaction(async (tx) => {
-    const current = assertMayTouch(await lockTransferInTx(tx, transferId), client);
-    if (current.type !== 'CAP_LAI_THE') throw new GatewayError('NOT_FOUND', 'No such card request');
-    assertStatusAllows(current, 'withdraw');
-    return changeTransferInTx(tx, current, { status: 'closed' }, { actor: client.id, action: 'cap-lai-the.withdrawn', details: { reason } });
-  });
+export class ReissueWithdrawals {
+  constructor(private readonly db: Database) {}
+
+  async withdraw(transferId: string, reason: string, client: ApiClient): Promise<Transfer> {
+    return this.db.transaction(async (tx) => {
+      const current = assertMayTouch(await lockTransferInTx(tx, transferId), client);
+      if (current.type !== 'CAP_LAI_THE') throw new GatewayError('NOT_FOUND', 'No such card request');
+      assertStatusAllows(current, 'withdraw');
+      return changeTransferInTx(tx, current, { status: 'closed' }, { actor: client.id, action: 'cap-lai-the.withdrawn', details: { reason } });
+    });
+  }
 }
