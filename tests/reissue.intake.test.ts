@@ -1,5 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FacilityCatalogue } from '../src/catalogues/facility-catalogue.js';
+import { UnitCatalogue } from '../src/catalogues/unit-catalogue.js';
+import { mustParseCalendarDate } from '../src/domain/calendar-date.js';
+import type { GatewayError } from '../src/errors.js';
+import { checkCapLaiThe } from '../src/messages/reissue/rules.js';
+import { packagePath } from '../src/package-files.js';
 import { khaiTu } from './support/death-fixtures.js';
 import { khaiSinh, personalNumber, toSoapEnvelope, toXml } from './support/fixtures.js';
 import { countRows, startTestGateway, type ClientName, type TestGateway } from './support/gateway.js';
@@ -217,6 +222,34 @@ describe('CapLaiThe rules', () => {
 
   it('the old card must be the person\'s: it ends with the BHXH number', async () => {
     await expectRefused(capLaiThe({ maThe: 'GD4080899999999' }), 'VALIDATION_FAILED', [{ path: '/maThe', code: 'CARD_MISMATCH' }]);
+  });
+
+  it('the office is one of the province\'s: its code begins with the province\'s', async () => {
+    await expectRefused(capLaiThe({ maCoQuan: '01BHXH001' }), 'VALIDATION_FAILED', [{ path: '/maCoQuan', code: 'OFFICE_NOT_OF_PROVINCE' }]);
+  });
+
+  it('a new address must be a place of the unit list in force', async () => {
+    const response = await expectRefused(
+      thayDoiThongTin({ thayDoi: { diaChi: { maTinh: '99', maXa: '99001', dcChiTiet: 'Thôn Đồng Cầu' } } }),
+      'UNIT_NOT_CONFIGURED', [{ path: '/thayDoi/diaChi/maTinh', code: 'UNIT_NOT_CONFIGURED' }], 'correction08',
+    );
+    expect(response.statusCode).toBe(422);
+  });
+
+  it('the province must be in the unit list in force that day (province 02 merged on 01.07.2025)', () => {
+    const catalogues = {
+      units: UnitCatalogue.fromFile(packagePath('catalogues', 'units.json')),
+      facilities: FacilityCatalogue.fromData({ facilities: [] }),
+    };
+    const doc = capLaiThe({ maTinh: '02', maCoQuan: '02BHXH001' });
+    expect(() => checkCapLaiThe(doc, catalogues, mustParseCalendarDate('30.06.2025'))).not.toThrow();
+    let refusal: GatewayError | undefined;
+    try {
+      checkCapLaiThe(doc, catalogues, mustParseCalendarDate('01.07.2025'));
+    } catch (error) {
+      refusal = error as GatewayError;
+    }
+    expect(refusal).toMatchObject({ code: 'UNIT_NOT_CONFIGURED', details: [expect.objectContaining({ path: '/maTinh', code: 'UNIT_NOT_CONFIGURED' })] });
   });
 
   it('a card by post needs the address to send it to', async () => {

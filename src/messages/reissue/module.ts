@@ -70,7 +70,7 @@ export function reissueRecord(doc: CapLaiThe, transferId: string, hanTra: Calend
   return { ...assertBhxhDocument('CapLaiThe', toCapLaiThe(doc, { transferId, hanTra })) } as Record<string, unknown>;
 }
 
-export function reissueRules(catalogues: Pick<Catalogues, 'facilities'>, today: CalendarDate) {
+export function reissueRules(catalogues: Pick<Catalogues, 'units' | 'facilities'>, today: CalendarDate) {
   return (doc: CapLaiThe) => checkCapLaiThe(doc, catalogues, today);
 }
 
