@@ -174,6 +174,24 @@ describe('CAP_LAI_THE leased by BHXH', () => {
     }
   });
 
+  it('an OK whose card is another person\'s (MA_SO_BHXH not the request\'s) is rejected, never applied', async () => {
+    const gateway = await startTestGateway();
+    try {
+      const response = await gateway.request('reissue08', { method: 'POST', url: '/ngsp/v1/cap-lai-the', payload: capLaiThe() });
+      const transferId = response.json().transferId as string;
+      const leased = (await gateway.request('bhxh08', { method: 'POST', url: '/bhxh/v1/batches/lease', payload: { maTinh: '08', loai: 'CAP_LAI_THE' } })).json();
+      const stranger = '0899999999';
+      const answered = await gateway.request('bhxh08', {
+        method: 'POST', url: `/bhxh/v1/batches/${leased.batchId}/results`,
+        payload: { results: [{ ...issueCard(leased.records[0]), MA_SO_BHXH: stranger, MA_THE: `GD408${stranger}` }] },
+      });
+      expect(answered.json().rejected).toEqual([expect.objectContaining({ MA_HO_SO: transferId, reason: expect.stringContaining('MA_SO_BHXH') })]);
+      expect((await gateway.request('operator', { method: 'GET', url: `/ngsp/v1/transfers/${transferId}` })).json()).toMatchObject({ status: 'sent', card: null });
+    } finally {
+      await gateway.close();
+    }
+  });
+
   describe('a returned request', () => {
     /** Requests, leased by BHXH and answered LOI: returned, in province 08. */
     async function returnedRequest(gateway: Awaited<ReturnType<typeof startTestGateway>>, doc = capLaiThe()): Promise<string> {
