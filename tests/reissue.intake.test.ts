@@ -356,6 +356,24 @@ describe('correcting a card request (PATCH /ngsp/v1/cap-lai-the/{transferId})', 
     expect(response.json().history.at(-1)).toMatchObject({ action: 'cap-lai-the.corrected', details: { fields: ['/nguoi', '/hinhThucNhanThe', '/diaChiNhanThe'] } });
   });
 
+  it('the same correction as XML (application/xml, root CapLaiThe) is applied as JSON would be; another root is refused', async () => {
+    const transferId = await queued(thayDoiThongTin(), 'correction08');
+    const xmlPatch = (root: string) => gateway.request('correction08', {
+      method: 'PATCH', url: `/ngsp/v1/cap-lai-the/${transferId}`, headers: { 'content-type': 'application/xml' },
+      payload: toXml(root, { thayDoi: { gioiTinh: 1, hoTen: 'Nguyễn Văn Bính' }, hinhThucNhanThe: 'buu_chinh', diaChiNhanThe: 'Số 5, phường Minh Xuân' }),
+    });
+    const wrong = await xmlPatch('KhaiSinh');
+    expect(wrong.statusCode).toBe(400);
+    expect(wrong.json().error.details[0]).toMatchObject({ code: 'XML_ROOT' });
+    const response = await xmlPatch('CapLaiThe');
+    expect(response.statusCode, response.body).toBe(200);
+    const transfer = await read(transferId);
+    // XML carries text; the one validator coerces it as at intake.
+    expect(transfer.document.thayDoi).toMatchObject({ gioiTinh: 1, hoTen: 'Nguyễn Văn Bính', noiDangKyKCB: '08001' });
+    expect(transfer.bhxhDocument).toMatchObject({ HINH_THUC_NHAN_THE: 2, DIA_CHI_NHAN_THE: 'Số 5, phường Minh Xuân' });
+    expect(transfer.history.at(-1)).toMatchObject({ action: 'cap-lai-the.corrected' });
+  });
+
   it('is checked as at intake, and a refusal changes nothing', async () => {
     const transferId = await queued();
     const before = await read(transferId);
