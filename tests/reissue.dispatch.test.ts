@@ -252,6 +252,20 @@ describe('CAP_LAI_THE leased by BHXH', () => {
         await gateway.close();
       }
     });
+
+    it('is withdrawn by an operator of its province too', async () => {
+      const gateway = await startTestGateway();
+      try {
+        const transferId = await returnedRequest(gateway);
+        const withdrawn = await gateway.request('operator', {
+          method: 'POST', url: `/ngsp/v1/cap-lai-the/${transferId}/withdraw`, payload: { reason: 'The office closed; the person asked elsewhere' },
+        });
+        expect(withdrawn.statusCode, withdrawn.body).toBe(200);
+        expect(withdrawn.json().history.at(-1)).toMatchObject({ action: 'cap-lai-the.withdrawn', actor: 'ops-all', toStatus: 'closed' });
+      } finally {
+        await gateway.close();
+      }
+    });
   });
 
   it('a request whose card was issued (BHXH\'s OK) is no longer open: the next one for the person is taken', async () => {

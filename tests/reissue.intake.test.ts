@@ -4,6 +4,9 @@ import { UnitCatalogue } from '../src/catalogues/unit-catalogue.js';
 import { mustParseCalendarDate } from '../src/domain/calendar-date.js';
 import type { GatewayError } from '../src/errors.js';
 import { checkCapLaiThe } from '../src/messages/reissue/rules.js';
+import { asDuplicateRequest } from '../src/messages/reissue/standing.js';
+import { newId } from '../src/domain/ids.js';
+import { insertTransferInTx } from '../src/store/transfers.js';
 import { packagePath } from '../src/package-files.js';
 import { khaiTu } from './support/death-fixtures.js';
 import { khaiSinh, personalNumber, toSoapEnvelope, toXml } from './support/fixtures.js';
@@ -305,6 +308,29 @@ describe('CapLaiThe rules', () => {
       { path: '/nguoi/maSoBhxh', code: 'DUPLICATE_REQUEST' },
     ]);
     expect((await read(byNumber.json().transferId)).document.nguoi.maSoBhxh).toBeUndefined();
+  });
+
+  it('the database holds one open request per person and reason group too: what slips past the check is DUPLICATE_REQUEST', async () => {
+    // Stored as no intake would (no check, no lock), as a writer that raced past the check would.
+    const store = (personal: string, bhxh: string | undefined, reason: string) => gateway.db.transaction(async (tx) => {
+      const id = newId();
+      await insertTransferInTx(tx, {
+        id, type: 'CAP_LAI_THE', clientId: 'tkcl-08', messageId: id, status: 'queued', maTinh: '08', maDonVi: '08BHXH071',
+        soDinhDanh: personal, maSoBhxh: bhxh, document: {}, missing: [], bhxhDocument: {}, reason, dueOn: '2025-03-20',
+      }, { actor: 'test', action: 'test.stored' });
+    });
+    const refusalOf = async (attempt: Promise<void>) => {
+      const error = await attempt.then(() => null, (caught: unknown) => caught);
+      return asDuplicateRequest(error, '/nguoi/soDinhDanh');
+    };
+    const first = capLaiThe();
+    const bhxh = first.nguoi.maSoBhxh as string;
+    await store('', bhxh, 'mat');
+    expect(await refusalOf(store('', bhxh, 'hong'))).toMatchObject({ code: 'DUPLICATE_REQUEST' });
+    await store(first.nguoi.soDinhDanh as string, undefined, 'hong');
+    expect(await refusalOf(store(first.nguoi.soDinhDanh as string, undefined, 'mat'))).toMatchObject({ code: 'DUPLICATE_REQUEST' });
+    // A change is a group of its own.
+    await store(first.nguoi.soDinhDanh as string, bhxh, 'thay_doi_thong_tin');
   });
 
   it('10 pairs at once, one of each pair by personal number and one by BHXH number: one of each pair is taken, the other refused', async () => {

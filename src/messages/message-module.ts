@@ -5,6 +5,7 @@ import type { SchemaName } from '../intake/validator.js';
 import type { ClaimKind } from '../store/batches.js';
 import type { Database, Queryable } from '../store/database.js';
 import type { IntakeAnswer } from '../store/inbound-messages.js';
+import type { Transfer } from '../store/transfers.js';
 
 export type Door = 'rest-json' | 'rest-xml' | 'soap';
 
@@ -26,6 +27,8 @@ export interface Arrival {
   contentSha256: string;
   /** Records the first answer to the message (idempotency), in the store's transaction. */
   record(tx: Queryable, answer: IntakeAnswer): Promise<void>;
+  /** Whether the sender may read this transfer: a refusal names another record only then. */
+  mayRead(transfer: Transfer): boolean;
 }
 
 /**

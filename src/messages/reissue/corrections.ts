@@ -6,7 +6,7 @@ import { GatewayError } from '../../errors.js';
 import { normaliseDocument, validateDocument } from '../../intake/validator.js';
 import type { Database, Queryable } from '../../store/database.js';
 import { changeTransferInTx, findTransfer, lockTransferInTx, type Transfer } from '../../store/transfers.js';
-import { assertMayTouch, assertStatusAllows } from '../../transfers/access.js';
+import { assertMayTouch, assertStatusAllows, mayTouch } from '../../transfers/access.js';
 import { reissueRecord, reissueRules } from './module.js';
 import {
   asDuplicateRequest, knownPersonInTx, namedPerson, personPath, reissueLocks, reissueRefusalInTx,
@@ -50,7 +50,7 @@ export class ReissueCorrections {
     const today = todayInVietnam(this.deps.now?.() ?? new Date());
     reissueRules(this.deps.catalogues, today)(merged);
     const person = await knownPersonInTx(tx, namedPerson(merged));
-    const refusal = await reissueRefusalInTx(tx, { nguoi: merged.nguoi, person, lyDo: merged.lyDo }, client, current.id);
+    const refusal = await reissueRefusalInTx(tx, { nguoi: merged.nguoi, person, lyDo: merged.lyDo }, (transfer) => mayTouch(transfer, client), current.id);
     if (refusal) throw refusal;
     const corrected = await changeTransferInTx(
       tx,

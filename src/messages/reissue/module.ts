@@ -90,7 +90,7 @@ export function reissueModule(deps: ModuleDependencies): MessageModule<CapLaiThe
         check: () => reissueRules(deps.catalogues, today)(doc),
         async store(tx, arrival) {
           const person = await knownPersonInTx(tx, namedPerson(doc));
-          const refusal = await reissueRefusalInTx(tx, { nguoi: doc.nguoi, person, lyDo: doc.lyDo }, arrival.client);
+          const refusal = await reissueRefusalInTx(tx, { nguoi: doc.nguoi, person, lyDo: doc.lyDo }, arrival.mayRead);
           if (refusal) throw refusal;
           const transferId = newId();
           const hanTra = hanTraOf(deps.catalogues.holidays, arrival.receivedAt, doc.lyDo);

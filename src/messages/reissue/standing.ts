@@ -1,10 +1,8 @@
-import type { ApiClient } from '../../auth/clients.js';
 import type { CapLaiThe, LyDoCapLai } from '../../domain/documents.js';
 import { CARD_NOT_YET_SENT, FINAL_STATUSES, WITH_BHXH_STATUSES, type TransferStatus } from '../../domain/transfer-status.js';
 import { duplicateRequest, personDeceased, type GatewayError } from '../../errors.js';
 import type { Queryable } from '../../store/database.js';
-import { findTransfer, isUniqueViolation } from '../../store/transfers.js';
-import { mayTouch } from '../../transfers/access.js';
+import { findTransfer, isUniqueViolation, type Transfer } from '../../store/transfers.js';
 
 /** Who a request is for, by each number the gateway knows for them. */
 export interface RequestPerson {
@@ -91,13 +89,13 @@ export const requestWithBhxhOf = (soDinhDanh: string, maSoBhxh: string) =>
 /**
  * Why this request cannot be stored, or null: a death is registered for the person (by either
  * number), or a request of the same reason group for them is still open (anything but final). The
- * open request's id is told only to a client that may read it. `except` leaves out the request
+ * open request's id is told only to a sender that may read it (`mayRead`). `except` leaves out the request
  * itself, when a correction checks it again.
  */
 export async function reissueRefusalInTx(
   tx: Queryable,
   request: { nguoi: CapLaiThe['nguoi']; person: RequestPerson; lyDo: LyDoCapLai },
-  client: ApiClient,
+  mayRead: (transfer: Transfer) => boolean,
   except?: string,
 ): Promise<GatewayError | null> {
   const { soDinhDanh, maSoBhxh } = request.person;
@@ -115,7 +113,7 @@ export async function reissueRefusalInTx(
   if (row?.dead) return personDeceased(personPath(request.nguoi));
   if (row?.open_id) {
     const open = await findTransfer(tx, row.open_id);
-    return duplicateRequest(personPath(request.nguoi), open !== null && mayTouch(open, client) ? open.id : null);
+    return duplicateRequest(personPath(request.nguoi), open !== null && mayRead(open) ? open.id : null);
   }
   return null;
 }
