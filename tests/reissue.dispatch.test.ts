@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { issueCard } from '../src/dev/bhxh-simulator.js';
 import { startDispatchHarness, type DispatchHarness } from './support/dispatch-harness.js';
 import { startTestGateway } from './support/gateway.js';
+import { khaiSinh } from './support/fixtures.js';
 import { capLaiThe, thayDoiThongTin } from './support/reissue-fixtures.js';
 
 /**
@@ -266,6 +267,33 @@ describe('CAP_LAI_THE leased by BHXH', () => {
         await gateway.close();
       }
     });
+  });
+
+  it('a request by BHXH number alone is known by the personal number on the birth\'s issued card: one by personal number is then refused', async () => {
+    const gateway = await startTestGateway();
+    try {
+      const birth = khaiSinh();
+      const born = await gateway.request('registry08', { method: 'POST', url: '/ngsp/v1/khai-sinh', payload: birth });
+      expect(born.statusCode, born.body).toBe(202);
+      const leased = (await gateway.request('bhxh08', { method: 'POST', url: '/bhxh/v1/batches/lease', payload: { maTinh: '08', loai: 'CAP_THE_TE' } })).json();
+      await gateway.request('bhxh08', { method: 'POST', url: `/bhxh/v1/batches/${leased.batchId}/results`, payload: { results: leased.records.map(issueCard) } });
+      const card = (await gateway.request('operator', { method: 'GET', url: `/ngsp/v1/transfers/${born.json().transferId}` })).json().card;
+      expect(card?.maSoBHXH).toMatch(/^[0-9]{10}$/);
+
+      const person = { hoTen: 'Nguyễn Thị Ánh', ngaySinh: birth.hoTich.nksNgaySinh, gioiTinh: birth.hoTich.nksGioiTinh };
+      const byBhxhNumber = await gateway.request('reissue08', {
+        method: 'POST', url: '/ngsp/v1/cap-lai-the', payload: capLaiThe({ nguoi: { ...person, soDinhDanh: undefined, maSoBhxh: card.maSoBHXH }, maThe: undefined }),
+      });
+      expect(byBhxhNumber.statusCode, byBhxhNumber.body).toBe(202);
+      const byPersonalNumber = await gateway.request('reissue08', {
+        method: 'POST', url: '/ngsp/v1/cap-lai-the',
+        payload: capLaiThe({ lyDo: 'hong', nguoi: { ...person, soDinhDanh: birth.hoTich.soDinhDanh, maSoBhxh: undefined }, maThe: undefined }),
+      });
+      expect(byPersonalNumber.statusCode, byPersonalNumber.body).toBe(409);
+      expect(byPersonalNumber.json().error.code).toBe('DUPLICATE_REQUEST');
+    } finally {
+      await gateway.close();
+    }
   });
 
   it('a request whose card was issued (BHXH\'s OK) is no longer open: the next one for the person is taken', async () => {
