@@ -14,8 +14,9 @@ CREATE INDEX transfers_issued_card_by_bhxh_number ON transfers ((card->>'maSoBHX
 -- At most one open request per person and reason group: a lost and a damaged card are one group (either
 -- would print the person a new card), a change of information its own. Open: in no final status. The
 -- intake and PATCH check this first under the person's locks; these indexes settle what slips past
--- them (two requests naming the person by different numbers at the same moment). Re-issues arrived in
--- the same release (migration 013), so no stored pair can break them.
+-- them (two requests naming the person by different numbers at the same moment). Until now a lost and
+-- a damaged card's requests could both be open: a database holding such a pair stops this migration on
+-- the index's name, and one of the two must be settled first (re-issues land in the same release as 013).
 CREATE UNIQUE INDEX transfers_one_open_card_request_per_person
     ON transfers (so_dinh_danh, (CASE WHEN reason IN ('mat', 'hong') THEN 'mat_hong' ELSE reason END))
  WHERE type = 'CAP_LAI_THE' AND so_dinh_danh <> '' AND status NOT IN ('issued', 'processed', 'deceased', 'merged', 'closed');
