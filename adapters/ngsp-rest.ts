@@ -6,6 +6,7 @@ import { requireClient } from '../src/http/auth-plugin.js';
 import type { IntakeService } from '../src/intake/intake-service.js';
 import type { BirthCorrection, BirthCorrections } from '../src/messages/birth/corrections.js';
 import type { ReissueCorrection, ReissueCorrections } from '../src/messages/reissue/corrections.js';
+import type { ReissueWithdrawals } from '../src/messages/reissue/withdrawals.js';
 import {
   KIND_READER_ROLES, TRANSFER_TYPES, bodyLimitOf, readableKindsOf, sendersOf, type BodyLimits, type MessageType,
 } from '../src/messages/registry.js';
@@ -21,6 +22,7 @@ export interface NgspRestOptions extends BodyLimits {
   intake: IntakeService;
   birthCorrections: BirthCorrections;
   reissueCorrections: ReissueCorrections;
+  reissueWithdrawals: ReissueWithdrawals;
   resends: Resends;
 }
 
@@ -165,6 +167,25 @@ async function ngspRest(app: FastifyInstance, options: NgspRestOptions) {
     },
   }, async (request) => {
     const transfer = await options.reissueCorrections.correct(request.params.transferId, request.body, requireClient(request));
+    return options.reads.detailOf(transfer);
+  });
+
+  app.post<{ Params: { transferId: string }; Body: { reason: string } }>('/ngsp/v1/cap-lai-the/:transferId/withdraw', {
+    config: { roles: [...sendersOf('CapLaiThe'), 'operator'] },
+    schema: {
+      operationId: 'withdrawCapLaiThe',
+      summary: 'Give up a card request BHXH returned or that could not be delivered (→ closed), so the person may ask again; the reason is audited',
+      tags: ['offices'],
+      params: transferIdParams,
+      body: {
+        type: 'object', additionalProperties: false, required: ['reason'],
+        properties: { reason: { type: 'string', minLength: 3, maxLength: 1000, description: 'why; recorded in the audit log' } },
+        examples: [{ reason: 'The person found the lost card' }],
+      },
+      response: { 200: { $ref: 'Transfer#' }, ...errorResponses(...AUTH_ERRORS, ...BODY_ERRORS, 'NOT_FOUND', 'INVALID_STATE', ...SERVER_ERRORS) },
+    },
+  }, async (request) => {
+    const transfer = await options.reissueWithdrawals.withdraw(request.params.transferId, request.body.reason, requireClient(request));
     return options.reads.detailOf(transfer);
   });
 

@@ -8,7 +8,7 @@ import { GatewayError } from '../src/errors.js';
 import { toGatewayError } from '../src/http/error-handler.js';
 import { requireClient } from '../src/http/auth-plugin.js';
 import type { IntakeService } from '../src/intake/intake-service.js';
-import { SENDER_ROLES, bodyLimitOf, type BodyLimits, type MessageType } from '../src/messages/registry.js';
+import { SENDER_ROLES, bodyLimitOf, sendersOf, type BodyLimits, type MessageType } from '../src/messages/registry.js';
 import { decodeUtf8 } from '../src/codec/body-text.js';
 import { screenXmlText, soapBodyElement } from '../src/codec/xml-document.js';
 import { readBody } from './content-types.js';
@@ -141,10 +141,13 @@ async function ngspSoap(app: FastifyInstance, options: NgspSoapOptions) {
   });
 
   app.removeAllContentTypeParsers();
-  // The operation is known only once the body is read: read up to the largest any operation takes.
-  const largest = Math.max(...SOAP_OPERATIONS.map(({ input }) => bodyLimitOf(input, options)));
+  // The operation is known only once the body is read: read up to the largest that an operation the
+  // caller may send takes (a card office's account never streams a dossier's 20 MB to be refused).
+  const largestFor = (client: ApiClient) => Math.max(...SOAP_OPERATIONS
+    .filter(({ input }) => sendersOf(input).some((role) => client.roles.includes(role)))
+    .map(({ input }) => bodyLimitOf(input, options)));
   app.addContentTypeParser(['text/xml', 'application/soap+xml', 'application/xml'], async (request: FastifyRequest, payload: IncomingMessage): Promise<SoapEnvelope> => {
-    const body = await readBody(payload, request.headers['content-length'], largest);
+    const body = await readBody(payload, request.headers['content-length'], largestFor(requireClient(request)));
     const text = decodeUtf8(body);
     screenXmlText(text);
     const operation = operationOf(text, request.headers.soapaction);

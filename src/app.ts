@@ -33,6 +33,7 @@ import { BirthCorrections } from './messages/birth/corrections.js';
 import { StaleDossiers } from './messages/dossier/stale.js';
 import { PupilLists } from './messages/pupil-list/list-service.js';
 import { ReissueCorrections } from './messages/reissue/corrections.js';
+import { ReissueWithdrawals } from './messages/reissue/withdrawals.js';
 import { createMetrics, type GatewayMetrics } from './metrics.js';
 import { Readiness } from './readiness.js';
 import type { Database } from './store/database.js';
@@ -149,6 +150,7 @@ export async function buildApp(deps: GatewayDependencies): Promise<FastifyInstan
   await app.register(healthPlugin, { readiness: new Readiness({ db, redis: deps.redis }), metrics, metricsToken: config.metricsToken });
   await app.register(ngspRestPlugin, {
     reads, intake, birthCorrections, reissueCorrections: new ReissueCorrections({ db, catalogues: deps.catalogues, now }),
+    reissueWithdrawals: new ReissueWithdrawals(db),
     resends: new Resends(db), bodyLimit: config.bodyLimit, attachmentBodyLimit: config.motCuaBodyLimit,
   });
   await app.register(ngspSoapPlugin, { intake, bodyLimit: config.bodyLimit, attachmentBodyLimit: config.motCuaBodyLimit });

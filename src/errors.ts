@@ -112,9 +112,10 @@ export function duplicatePerson(record: string, path: string): GatewayError {
 }
 
 /** A request of this kind for this person is still open (not yet answered with a card): one at a time. */
-export function duplicateRequest(path: string, openTransferId: string): GatewayError {
+export function duplicateRequest(path: string, openTransferId: string | null): GatewayError {
+  const which = openTransferId === null ? 'another request' : `transfer ${openTransferId}`;
   return new GatewayError('DUPLICATE_REQUEST', 'An open request for this person and reason is already held', [
-    { path, code: 'DUPLICATE_REQUEST', message: `transfer ${openTransferId} asks the same for this person and is not done yet` },
+    { path, code: 'DUPLICATE_REQUEST', message: `${which} asks the same for this person and is not done yet` },
   ]);
 }
 

@@ -36,6 +36,7 @@ function arrivalOf(doc: KhaiSinh): Arrival {
   const contentSha256 = sha256Hex(documentJson);
   return {
     client, door: 'rest-json', messageId: doc.messageId, receivedAt: new Date(), documentJson, contentSha256,
+    mayRead: (transfer) => transfer.clientId === client.id,
     record: (tx, answer) => recordInboundMessageInTx(tx, {
       clientId: client.id, messageId: doc.messageId, messageType: 'KhaiSinh', contentSha256, transferId: answer.transferId, response: answer,
     }),

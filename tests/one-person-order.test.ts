@@ -5,6 +5,7 @@ import type { KhaiSinh } from '../src/domain/documents.js';
 import { BhxhSimulator, issueCard, type Behaviour } from '../src/dev/bhxh-simulator.js';
 import { khaiTu, khaiTuOf } from './support/death-fixtures.js';
 import { khaiSinh } from './support/fixtures.js';
+import { capLaiThe } from './support/reissue-fixtures.js';
 import { DispatchRuns } from './support/dispatch-runs.js';
 import { countRows, startTestGateway, type TestGateway } from './support/gateway.js';
 
@@ -36,7 +37,7 @@ class GatedFront {
     return this.url;
   }
 
-  hold(loai: 'CAP_THE_TE' | 'BAO_GIAM'): void {
+  hold(loai: 'CAP_THE_TE' | 'BAO_GIAM' | 'CAP_LAI_THE'): void {
     this.held.add(loai);
   }
 
@@ -312,6 +313,70 @@ describe('(b) a death registered while the card is with BHXH', () => {
     expect(harness().simulator.recordsReceived().filter((id) => id === birthId)).toHaveLength(1);
     expect(await statusOf(birthId)).toBe('deceased');
     expect((await detail(birthId)).history.map((event) => event.action)).toContain('transfer.person-deceased');
+  });
+});
+
+describe('(b) a death registered while a card asked for again (CAP_LAI_THE) is with BHXH', () => {
+  /** Sends a card request (re-issue of a lost card) and holds it in flight, as holdCardInFlight a birth's. */
+  async function requestInFlight(front: GatedFront, request = capLaiThe()): Promise<string> {
+    const response = await harness().gateway.request('reissue08', { method: 'POST', url: '/ngsp/v1/cap-lai-the', payload: request });
+    expect(response.statusCode, response.body).toBe(202);
+    const requestId = response.json().transferId as string;
+    front.hold('CAP_LAI_THE');
+    await runDispatch();
+    await waitForStatus(requestId, 'sending');
+    return requestId;
+  }
+
+  /** The death of the request's person (born 12.05.1990, a man), giving both numbers. */
+  const deathOf = (request: ReturnType<typeof capLaiThe>, soDinhDanh: string) => khaiTu({
+    hoTich: { nktSoDDCN: soDinhDanh, nktNgaySinh: request.nguoi.ngaySinh, nktHoTen: request.nguoi.hoTen, nktMaSoBHXH: request.nguoi.maSoBhxh },
+  });
+
+  it('a request named by BHXH number alone: the death giving that number waits until BHXH answered the request', async () => {
+    const { front } = await start();
+    const full = capLaiThe();
+    const request = capLaiThe({ nguoi: { ...full.nguoi, soDinhDanh: undefined }, maThe: full.maThe });
+    const requestId = await requestInFlight(front, request);
+    const deathId = await pushDeath(deathOf(full, full.nguoi.soDinhDanh as string));
+    expect(await statusOf(requestId)).toBe('sending');
+    await runDispatch();
+    expect(await statusOf(deathId)).toBe('queued');
+    expect(received().map((delivery) => delivery.loai)).toEqual(['CAP_LAI_THE']);
+
+    front.release();
+    await waitForStatus(requestId, 'issued');
+    await runDispatch();
+    await waitForStatus(deathId, 'processed');
+    expect(received()).toEqual([
+      { loai: 'CAP_LAI_THE', ids: [requestId] },
+      { loai: 'BAO_GIAM', ids: [deathId] },
+    ]);
+  });
+
+  it('a request BHXH returns after the death was registered is not sent again: it ends deceased', async () => {
+    const { front, simulator } = await start();
+    simulator.setScript({
+      kind: 'answer',
+      result: (record) => record.NGAY_CHET === undefined
+        ? { MA_HO_SO: record.MA_HO_SO, KET_QUA: 'LOI', LOI: [{ MA_LOI: 'SAI_HO_TEN', MO_TA: 'Họ tên không khớp' }] }
+        : issueCard(record),
+    });
+    const request = capLaiThe();
+    const requestId = await requestInFlight(front, request);
+    const deathId = await pushDeath(deathOf(request, request.nguoi.soDinhDanh as string));
+    front.release();
+    await waitForStatus(requestId, 'returned');
+
+    // Its office would resend it; BHXH must not get a card for a person known to be dead.
+    const resent = await harness().gateway.request('reissue08', { method: 'POST', url: `/ngsp/v1/transfers/${requestId}/resend` });
+    expect(resent.statusCode, resent.body).toBe(200);
+    await runDispatch();
+    await waitForStatus(deathId, 'processed');
+    await runDispatch();
+    expect(harness().simulator.recordsReceived().filter((id) => id === requestId)).toHaveLength(1);
+    expect(await statusOf(requestId)).toBe('deceased');
+    expect((await detail(requestId)).history.at(-1)).toMatchObject({ action: 'transfer.person-deceased', fromStatus: 'queued', toStatus: 'deceased', details: { death: deathId } });
   });
 });
 

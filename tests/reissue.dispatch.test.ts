@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { issueCard } from '../src/dev/bhxh-simulator.js';
 import { startDispatchHarness, type DispatchHarness } from './support/dispatch-harness.js';
 import { startTestGateway } from './support/gateway.js';
+import { khaiSinh } from './support/fixtures.js';
 import { capLaiThe, thayDoiThongTin } from './support/reissue-fixtures.js';
 
 /**
@@ -169,6 +170,142 @@ describe('CAP_LAI_THE leased by BHXH', () => {
       });
       expect(answered.json().rejected).toEqual([expect.objectContaining({ MA_HO_SO: response.json().transferId, reason: expect.stringContaining('MA_THE') })]);
       expect((await gateway.request('operator', { method: 'GET', url: `/ngsp/v1/transfers/${response.json().transferId}` })).json().status).toBe('sent');
+    } finally {
+      await gateway.close();
+    }
+  });
+
+  it('an OK whose card is another person\'s (MA_SO_BHXH not the request\'s) is rejected, never applied', async () => {
+    const gateway = await startTestGateway();
+    try {
+      const response = await gateway.request('reissue08', { method: 'POST', url: '/ngsp/v1/cap-lai-the', payload: capLaiThe() });
+      const transferId = response.json().transferId as string;
+      const leased = (await gateway.request('bhxh08', { method: 'POST', url: '/bhxh/v1/batches/lease', payload: { maTinh: '08', loai: 'CAP_LAI_THE' } })).json();
+      const stranger = '0899999999';
+      const answered = await gateway.request('bhxh08', {
+        method: 'POST', url: `/bhxh/v1/batches/${leased.batchId}/results`,
+        payload: { results: [{ ...issueCard(leased.records[0]), MA_SO_BHXH: stranger, MA_THE: `GD408${stranger}` }] },
+      });
+      expect(answered.json().rejected).toEqual([expect.objectContaining({ MA_HO_SO: transferId, reason: expect.stringContaining('MA_SO_BHXH') })]);
+      expect((await gateway.request('operator', { method: 'GET', url: `/ngsp/v1/transfers/${transferId}` })).json()).toMatchObject({ status: 'sent', card: null });
+    } finally {
+      await gateway.close();
+    }
+  });
+
+  describe('a returned request', () => {
+    /** Requests, leased by BHXH and answered LOI: returned, in province 08. */
+    async function returnedRequest(gateway: Awaited<ReturnType<typeof startTestGateway>>, doc = capLaiThe()): Promise<string> {
+      const response = await gateway.request('reissue08', { method: 'POST', url: '/ngsp/v1/cap-lai-the', payload: doc });
+      expect(response.statusCode, response.body).toBe(202);
+      const transferId = response.json().transferId as string;
+      const leased = (await gateway.request('bhxh08', { method: 'POST', url: '/bhxh/v1/batches/lease', payload: { maTinh: '08', loai: 'CAP_LAI_THE' } })).json();
+      const answered = await gateway.request('bhxh08', {
+        method: 'POST', url: `/bhxh/v1/batches/${leased.batchId}/results`,
+        payload: { results: [{ MA_HO_SO: transferId, KET_QUA: 'LOI', LOI: [{ MA_LOI: 'SAI_HO_TEN' }] }] },
+      });
+      expect(answered.json(), answered.body).toEqual({ accepted: 1, rejected: [] });
+      return transferId;
+    }
+
+    it('is resent only by its own kind of account of its province, or an operator of it', async () => {
+      const gateway = await startTestGateway();
+      try {
+        const transferId = await returnedRequest(gateway);
+        for (const as of ['correction08', 'reissue01', 'operator01', 'registry08'] as const) {
+          const refused = await gateway.request(as, { method: 'POST', url: `/ngsp/v1/transfers/${transferId}/resend` });
+          expect(refused.statusCode, `${as}: ${refused.body}`).toBe(404);
+        }
+        const status = async () => (await gateway.request('operator', { method: 'GET', url: `/ngsp/v1/transfers/${transferId}` })).json().status;
+        expect(await status()).toBe('returned');
+        expect((await gateway.request('reissue08b', { method: 'POST', url: `/ngsp/v1/transfers/${transferId}/resend` })).statusCode).toBe(200);
+        expect(await status()).toBe('queued');
+      } finally {
+        await gateway.close();
+      }
+    });
+
+    it('is withdrawn by its office with a reason (→ closed, audited): no longer open, the person may ask again', async () => {
+      const gateway = await startTestGateway();
+      try {
+        const doc = capLaiThe();
+        const transferId = await returnedRequest(gateway, doc);
+        const withdraw = (as: 'reissue08' | 'reissue08b' | 'correction08' | 'reissue01' | 'operator01', id = transferId) =>
+          gateway.request(as, { method: 'POST', url: `/ngsp/v1/cap-lai-the/${id}/withdraw`, payload: { reason: 'The person found the lost card' } });
+        const again = () => gateway.request('reissue08', { method: 'POST', url: '/ngsp/v1/cap-lai-the', payload: capLaiThe({ lyDo: 'hong', nguoi: doc.nguoi, maThe: doc.maThe }) });
+        expect((await again()).json().error.code).toBe('DUPLICATE_REQUEST');
+        for (const as of ['correction08', 'reissue01', 'operator01'] as const) expect((await withdraw(as)).statusCode, as).toBe(404);
+
+        const withdrawn = await withdraw('reissue08b');
+        expect(withdrawn.statusCode, withdrawn.body).toBe(200);
+        expect(withdrawn.json()).toMatchObject({ status: 'closed' });
+        expect(withdrawn.json().history.at(-1)).toMatchObject({
+          action: 'cap-lai-the.withdrawn', fromStatus: 'returned', toStatus: 'closed', actor: 'tkcl-08-huyen', details: { reason: 'The person found the lost card' },
+        });
+        expect((await again()).statusCode).toBe(202);
+        // Closed is final; a request not returned is not withdrawn.
+        expect((await withdraw('reissue08')).json().error.code).toBe('INVALID_STATE');
+        const queued = (await gateway.request('reissue08', { method: 'POST', url: '/ngsp/v1/cap-lai-the', payload: capLaiThe() })).json().transferId as string;
+        const early = await withdraw('reissue08', queued);
+        expect(early.statusCode).toBe(409);
+        expect(early.json().error.code).toBe('INVALID_STATE');
+      } finally {
+        await gateway.close();
+      }
+    });
+
+    it('is withdrawn by an operator of its province too', async () => {
+      const gateway = await startTestGateway();
+      try {
+        const transferId = await returnedRequest(gateway);
+        const withdrawn = await gateway.request('operator', {
+          method: 'POST', url: `/ngsp/v1/cap-lai-the/${transferId}/withdraw`, payload: { reason: 'The office closed; the person asked elsewhere' },
+        });
+        expect(withdrawn.statusCode, withdrawn.body).toBe(200);
+        expect(withdrawn.json().history.at(-1)).toMatchObject({ action: 'cap-lai-the.withdrawn', actor: 'ops-all', toStatus: 'closed' });
+      } finally {
+        await gateway.close();
+      }
+    });
+  });
+
+  it('a request by BHXH number alone is known by the personal number on the birth\'s issued card: one by personal number is then refused', async () => {
+    const gateway = await startTestGateway();
+    try {
+      const birth = khaiSinh();
+      const born = await gateway.request('registry08', { method: 'POST', url: '/ngsp/v1/khai-sinh', payload: birth });
+      expect(born.statusCode, born.body).toBe(202);
+      const leased = (await gateway.request('bhxh08', { method: 'POST', url: '/bhxh/v1/batches/lease', payload: { maTinh: '08', loai: 'CAP_THE_TE' } })).json();
+      await gateway.request('bhxh08', { method: 'POST', url: `/bhxh/v1/batches/${leased.batchId}/results`, payload: { results: leased.records.map(issueCard) } });
+      const card = (await gateway.request('operator', { method: 'GET', url: `/ngsp/v1/transfers/${born.json().transferId}` })).json().card;
+      expect(card?.maSoBHXH).toMatch(/^[0-9]{10}$/);
+
+      const person = { hoTen: 'Nguyễn Thị Ánh', ngaySinh: birth.hoTich.nksNgaySinh, gioiTinh: birth.hoTich.nksGioiTinh };
+      const byBhxhNumber = await gateway.request('reissue08', {
+        method: 'POST', url: '/ngsp/v1/cap-lai-the', payload: capLaiThe({ nguoi: { ...person, soDinhDanh: undefined, maSoBhxh: card.maSoBHXH }, maThe: undefined }),
+      });
+      expect(byBhxhNumber.statusCode, byBhxhNumber.body).toBe(202);
+      const byPersonalNumber = await gateway.request('reissue08', {
+        method: 'POST', url: '/ngsp/v1/cap-lai-the',
+        payload: capLaiThe({ lyDo: 'hong', nguoi: { ...person, soDinhDanh: birth.hoTich.soDinhDanh, maSoBhxh: undefined }, maThe: undefined }),
+      });
+      expect(byPersonalNumber.statusCode, byPersonalNumber.body).toBe(409);
+      expect(byPersonalNumber.json().error.code).toBe('DUPLICATE_REQUEST');
+    } finally {
+      await gateway.close();
+    }
+  });
+
+  it('a request whose card was issued (BHXH\'s OK) is no longer open: the next one for the person is taken', async () => {
+    const gateway = await startTestGateway();
+    try {
+      const doc = capLaiThe();
+      const first = (await gateway.request('reissue08', { method: 'POST', url: '/ngsp/v1/cap-lai-the', payload: doc })).json().transferId as string;
+      const leased = (await gateway.request('bhxh08', { method: 'POST', url: '/bhxh/v1/batches/lease', payload: { maTinh: '08', loai: 'CAP_LAI_THE' } })).json();
+      await gateway.request('bhxh08', { method: 'POST', url: `/bhxh/v1/batches/${leased.batchId}/results`, payload: { results: leased.records.map(issueCard) } });
+      expect((await gateway.request('operator', { method: 'GET', url: `/ngsp/v1/transfers/${first}` })).json().status).toBe('issued');
+      const next = await gateway.request('reissue08', { method: 'POST', url: '/ngsp/v1/cap-lai-the', payload: capLaiThe({ lyDo: 'hong', nguoi: doc.nguoi, maThe: doc.maThe }) });
+      expect(next.statusCode, next.body).toBe(202);
     } finally {
       await gateway.close();
     }

@@ -1,5 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FacilityCatalogue } from '../src/catalogues/facility-catalogue.js';
+import { UnitCatalogue } from '../src/catalogues/unit-catalogue.js';
+import { mustParseCalendarDate } from '../src/domain/calendar-date.js';
+import type { GatewayError } from '../src/errors.js';
+import { checkCapLaiThe } from '../src/messages/reissue/rules.js';
+import { asDuplicateRequest } from '../src/messages/reissue/standing.js';
+import { newId } from '../src/domain/ids.js';
+import { insertTransferInTx } from '../src/store/transfers.js';
+import { packagePath } from '../src/package-files.js';
 import { khaiTu } from './support/death-fixtures.js';
 import { khaiSinh, personalNumber, toSoapEnvelope, toXml } from './support/fixtures.js';
 import { countRows, startTestGateway, type ClientName, type TestGateway } from './support/gateway.js';
@@ -219,12 +227,40 @@ describe('CapLaiThe rules', () => {
     await expectRefused(capLaiThe({ maThe: 'GD4080899999999' }), 'VALIDATION_FAILED', [{ path: '/maThe', code: 'CARD_MISMATCH' }]);
   });
 
+  it('the office is one of the province\'s: its code begins with the province\'s', async () => {
+    await expectRefused(capLaiThe({ maCoQuan: '01BHXH001' }), 'VALIDATION_FAILED', [{ path: '/maCoQuan', code: 'OFFICE_NOT_OF_PROVINCE' }]);
+  });
+
+  it('a new address must be a place of the unit list in force', async () => {
+    const response = await expectRefused(
+      thayDoiThongTin({ thayDoi: { diaChi: { maTinh: '99', maXa: '99001', dcChiTiet: 'Thôn Đồng Cầu' } } }),
+      'UNIT_NOT_CONFIGURED', [{ path: '/thayDoi/diaChi/maTinh', code: 'UNIT_NOT_CONFIGURED' }], 'correction08',
+    );
+    expect(response.statusCode).toBe(422);
+  });
+
+  it('the province must be in the unit list in force that day (province 02 merged on 01.07.2025)', () => {
+    const catalogues = {
+      units: UnitCatalogue.fromFile(packagePath('catalogues', 'units.json')),
+      facilities: FacilityCatalogue.fromData({ facilities: [] }),
+    };
+    const doc = capLaiThe({ maTinh: '02', maCoQuan: '02BHXH001' });
+    expect(() => checkCapLaiThe(doc, catalogues, mustParseCalendarDate('30.06.2025'))).not.toThrow();
+    let refusal: GatewayError | undefined;
+    try {
+      checkCapLaiThe(doc, catalogues, mustParseCalendarDate('01.07.2025'));
+    } catch (error) {
+      refusal = error as GatewayError;
+    }
+    expect(refusal).toMatchObject({ code: 'UNIT_NOT_CONFIGURED', details: [expect.objectContaining({ path: '/maTinh', code: 'UNIT_NOT_CONFIGURED' })] });
+  });
+
   it('a card by post needs the address to send it to', async () => {
     await expectRefused(capLaiThe({ hinhThucNhanThe: 'buu_chinh' }), 'VALIDATION_FAILED', [{ path: '/diaChiNhanThe', code: 'REQUIRED' }]);
     expect((await post(capLaiThe({ hinhThucNhanThe: 'buu_chinh', diaChiNhanThe: 'Số 5, phường Minh Xuân' }))).statusCode).toBe(202);
   });
 
-  it('a second open request for the same person and reason is refused, by either number; another reason is not', async () => {
+  it('a second open request for the same person and reason group is refused, by either number; a change is its own group', async () => {
     const first = capLaiThe();
     const firstResponse = await post(first);
     expect(firstResponse.statusCode).toBe(202);
@@ -236,14 +272,78 @@ describe('CapLaiThe rules', () => {
     await expectRefused(capLaiThe({ nguoi: { ...first.nguoi, soDinhDanh: undefined }, maThe: first.maThe }), 'DUPLICATE_REQUEST', [
       { path: '/nguoi/maSoBhxh', code: 'DUPLICATE_REQUEST' },
     ]);
-    expect((await post(capLaiThe({ lyDo: 'hong', nguoi: first.nguoi, maThe: first.maThe }))).statusCode).toBe(202);
+    // A lost and a damaged card are one group: either would print the person a second new card.
+    await expectRefused(capLaiThe({ lyDo: 'hong', nguoi: first.nguoi, maThe: first.maThe }), 'DUPLICATE_REQUEST', [
+      { path: '/nguoi/soDinhDanh', code: 'DUPLICATE_REQUEST' },
+    ]);
+    expect((await post(thayDoiThongTin({ nguoi: first.nguoi, maThe: first.maThe }), 'correction08')).statusCode).toBe(202);
   });
 
-  it('a request once its card is issued is no longer open: the next one is taken', async () => {
+  it('the open request is named only to a client that may read it', async () => {
     const first = capLaiThe();
-    const transferId = (await post(first)).json().transferId;
-    await gateway.db.query(`UPDATE transfers SET status = 'issued' WHERE id = $1`, [transferId]);
-    expect((await post(capLaiThe({ nguoi: first.nguoi, maThe: first.maThe }))).statusCode).toBe(202);
+    const firstId = (await post(first)).json().transferId as string;
+    const mine = await post(capLaiThe({ lyDo: 'hong', nguoi: first.nguoi, maThe: first.maThe }), 'reissue08b');
+    expect(mine.json().error.details[0].message).toContain(firstId);
+    // Province 01's office may not read 08's request: told there is one, not which.
+    const elsewhere = await expectRefused(capLaiThe({ maTinh: '01', maCoQuan: '01BHXH001', nguoi: first.nguoi, maThe: first.maThe }), 'DUPLICATE_REQUEST', [
+      { path: '/nguoi/soDinhDanh', code: 'DUPLICATE_REQUEST' },
+    ], 'reissue01');
+    expect(elsewhere.body).not.toContain(firstId);
+  });
+
+  it('two requests naming one person by different numbers are one person\'s: the number missing is taken from the old card or an earlier request', async () => {
+    // By personal number and old card, then by BHXH number alone: the card code ends with the BHXH number.
+    const first = capLaiThe();
+    expect((await post(capLaiThe({ nguoi: { ...first.nguoi, maSoBhxh: undefined }, maThe: first.maThe }))).statusCode).toBe(202);
+    await expectRefused(capLaiThe({ lyDo: 'hong', nguoi: { ...first.nguoi, soDinhDanh: undefined }, maThe: undefined }), 'DUPLICATE_REQUEST', [
+      { path: '/nguoi/maSoBhxh', code: 'DUPLICATE_REQUEST' },
+    ]);
+
+    // Neither gives the other number, but a change asked for earlier gave both.
+    const other = capLaiThe();
+    expect((await post(thayDoiThongTin({ nguoi: other.nguoi, maThe: other.maThe }), 'correction08')).statusCode).toBe(202);
+    const byNumber = await post(capLaiThe({ nguoi: { ...other.nguoi, maSoBhxh: undefined }, maThe: undefined }));
+    expect(byNumber.statusCode, byNumber.body).toBe(202);
+    await expectRefused(capLaiThe({ lyDo: 'hong', nguoi: { ...other.nguoi, soDinhDanh: undefined }, maThe: undefined }), 'DUPLICATE_REQUEST', [
+      { path: '/nguoi/maSoBhxh', code: 'DUPLICATE_REQUEST' },
+    ]);
+    expect((await read(byNumber.json().transferId)).document.nguoi.maSoBhxh).toBeUndefined();
+  });
+
+  it('the database holds one open request per person and reason group too: what slips past the check is DUPLICATE_REQUEST', async () => {
+    // Stored as no intake would (no check, no lock), as a writer that raced past the check would.
+    const store = (personal: string, bhxh: string | undefined, reason: string) => gateway.db.transaction(async (tx) => {
+      const id = newId();
+      await insertTransferInTx(tx, {
+        id, type: 'CAP_LAI_THE', clientId: 'tkcl-08', messageId: id, status: 'queued', maTinh: '08', maDonVi: '08BHXH071',
+        soDinhDanh: personal, maSoBhxh: bhxh, document: {}, missing: [], bhxhDocument: {}, reason, dueOn: '2025-03-20',
+      }, { actor: 'test', action: 'test.stored' });
+    });
+    const refusalOf = async (attempt: Promise<void>) => {
+      const error = await attempt.then(() => null, (caught: unknown) => caught);
+      return asDuplicateRequest(error, '/nguoi/soDinhDanh');
+    };
+    const first = capLaiThe();
+    const bhxh = first.nguoi.maSoBhxh as string;
+    await store('', bhxh, 'mat');
+    expect(await refusalOf(store('', bhxh, 'hong'))).toMatchObject({ code: 'DUPLICATE_REQUEST' });
+    await store(first.nguoi.soDinhDanh as string, undefined, 'hong');
+    expect(await refusalOf(store(first.nguoi.soDinhDanh as string, undefined, 'mat'))).toMatchObject({ code: 'DUPLICATE_REQUEST' });
+    // A change is a group of its own.
+    await store(first.nguoi.soDinhDanh as string, bhxh, 'thay_doi_thong_tin');
+  });
+
+  it('10 pairs at once, one of each pair by personal number and one by BHXH number: one of each pair is taken, the other refused', async () => {
+    const people = Array.from({ length: 10 }, () => capLaiThe());
+    const responses = await Promise.all(people.flatMap((person) => [
+      post(capLaiThe({ nguoi: { ...person.nguoi, maSoBhxh: undefined }, maThe: person.maThe })),
+      post(capLaiThe({ lyDo: 'hong', nguoi: { ...person.nguoi, soDinhDanh: undefined }, maThe: undefined }), 'reissue08b'),
+    ]));
+    for (let pair = 0; pair < people.length; pair += 1) {
+      const codes = [responses[2 * pair]?.statusCode, responses[2 * pair + 1]?.statusCode].sort();
+      expect(codes).toEqual([202, 409]);
+    }
+    expect(responses.filter((response) => response.statusCode === 409).map((response) => response.json().error.code)).toEqual(Array(10).fill('DUPLICATE_REQUEST'));
   });
 
   it('no card for a person whose death is registered, named by personal number or by BHXH number', async () => {
@@ -280,6 +380,24 @@ describe('correcting a card request (PATCH /ngsp/v1/cap-lai-the/{transferId})', 
       bhxhDocument: { HO_TEN: 'NGUYỄN VĂN BÍNH', HINH_THUC_NHAN_THE: 2, DIA_CHI_NHAN_THE: 'Số 5, phường Minh Xuân', HAN_TRA: '20250320' },
     });
     expect(response.json().history.at(-1)).toMatchObject({ action: 'cap-lai-the.corrected', details: { fields: ['/nguoi', '/hinhThucNhanThe', '/diaChiNhanThe'] } });
+  });
+
+  it('the same correction as XML (application/xml, root CapLaiThe) is applied as JSON would be; another root is refused', async () => {
+    const transferId = await queued(thayDoiThongTin(), 'correction08');
+    const xmlPatch = (root: string) => gateway.request('correction08', {
+      method: 'PATCH', url: `/ngsp/v1/cap-lai-the/${transferId}`, headers: { 'content-type': 'application/xml' },
+      payload: toXml(root, { thayDoi: { gioiTinh: 1, hoTen: 'Nguyễn Văn Bính' }, hinhThucNhanThe: 'buu_chinh', diaChiNhanThe: 'Số 5, phường Minh Xuân' }),
+    });
+    const wrong = await xmlPatch('KhaiSinh');
+    expect(wrong.statusCode).toBe(400);
+    expect(wrong.json().error.details[0]).toMatchObject({ code: 'XML_ROOT' });
+    const response = await xmlPatch('CapLaiThe');
+    expect(response.statusCode, response.body).toBe(200);
+    const transfer = await read(transferId);
+    // XML carries text; the one validator coerces it as at intake.
+    expect(transfer.document.thayDoi).toMatchObject({ gioiTinh: 1, hoTen: 'Nguyễn Văn Bính', noiDangKyKCB: '08001' });
+    expect(transfer.bhxhDocument).toMatchObject({ HINH_THUC_NHAN_THE: 2, DIA_CHI_NHAN_THE: 'Số 5, phường Minh Xuân' });
+    expect(transfer.history.at(-1)).toMatchObject({ action: 'cap-lai-the.corrected' });
   });
 
   it('is checked as at intake, and a refusal changes nothing', async () => {

@@ -14,15 +14,15 @@ const ALLOWED: Record<Role, string[]> = {
   registry: ['postKhaiSinh', 'postKhaiTu', 'postHoSoMotCua', 'patchKhaiSinh', 'resendTransfer', 'getTransfer', 'listTransfers', 'callSoap'],
   bhxh: ['leaseBatch', 'postBatchResults', 'renewLease'],
   operator: [
-    'patchKhaiSinh', 'patchCapLaiThe', 'resendTransfer', 'getTransfer', 'listTransfers', 'listAuditEvents', 'verifyAuditChain',
+    'patchKhaiSinh', 'patchCapLaiThe', 'withdrawCapLaiThe', 'resendTransfer', 'getTransfer', 'listTransfers', 'listAuditEvents', 'verifyAuditChain',
     'listTransfersForOperators', 'replayTransfer', 'replayTransfers', 'getReplayJob', 'pauseDispatch', 'resumeDispatch', 'runDispatch',
     'getDispatchState', 'reloadCatalogues', 'getBacklogReport', 'listCallbacks', 'retryCallbacks', 'getDanhSach', 'getDanhSachFile',
     'listStaleDossiers', 'linkDossierToBirth', 'closeDossier',
   ],
   auditor: ['getTransfer', 'listTransfers', 'listAuditEvents', 'verifyAuditChain', 'getDanhSach', 'getDanhSachFile'],
   school: ['postDanhSach', 'getDanhSach', 'getDanhSachFile', 'patchDanhSachRow', 'sendDanhSach'],
-  reissue: ['postCapLaiThe', 'patchCapLaiThe', 'callSoap', 'resendTransfer', 'getTransfer', 'listTransfers'],
-  correction: ['postCapLaiThe', 'patchCapLaiThe', 'callSoap', 'resendTransfer', 'getTransfer', 'listTransfers'],
+  reissue: ['postCapLaiThe', 'patchCapLaiThe', 'withdrawCapLaiThe', 'callSoap', 'resendTransfer', 'getTransfer', 'listTransfers'],
+  correction: ['postCapLaiThe', 'patchCapLaiThe', 'withdrawCapLaiThe', 'callSoap', 'resendTransfer', 'getTransfer', 'listTransfers'],
 };
 
 const keyOf = (role: Role) => `key-matrix-${role}`;

@@ -337,6 +337,16 @@ describe('the SOAP body limit follows the operation called, not a name found any
     expect(await countRows(gateway.db, 'transfers')).toBe(stored);
   });
 
+  it('a card office\'s account is read only up to the limit of what it may send: a 5 MB GuiHoSoMotCua from it is 413, not read and then refused', async () => {
+    const message = `<x:HoSoMotCua xmlns:x="urn:lienthong:ngsp:v1"><messageId>${'m'.repeat(8)}</messageId></x:HoSoMotCua>`;
+    const response = await gateway.request('reissue08', {
+      method: 'POST', url: '/ngsp/soap', payload: envelopeOf(`<soap:Body><!--${pad}-->${message}</soap:Body>`),
+      headers: { 'content-type': 'text/xml; charset=utf-8', soapaction: 'urn:lienthong:ngsp:v1#GuiHoSoMotCua' },
+    });
+    expect(response.statusCode).toBe(413);
+    expect(response.body).toContain('<faultcode>soap:Client.PAYLOAD_TOO_LARGE</faultcode>');
+  });
+
   it('a 5 MB KhaiSinh sent with the SOAPAction of GuiHoSoMotCua is refused and nothing is stored', async () => {
     const stored = await countRows(gateway.db, 'transfers');
     const response = await postSoap(envelopeOf(`<soap:Body><!--${pad}-->${khaiSinhElement()}</soap:Body>`), 'urn:lienthong:ngsp:v1#GuiHoSoMotCua');

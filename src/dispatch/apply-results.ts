@@ -10,6 +10,7 @@ import {
   setMemberOutcomesInTx,
   settleBatchStatusInTx,
   type Batch,
+  type BatchMember,
 } from '../store/batches.js';
 import type { Queryable } from '../store/database.js';
 import { moveTransfersInTx, type StatusMove } from '../store/transfers.js';
@@ -58,14 +59,20 @@ const issuesCard = (loai: Batch['loai']) => DISPATCH_FACTS.some((facts) => facts
  * Why a well-formed result still cannot be applied to this member, or null if it can: the card an OK
  * must carry, by the rule of the record's type when it has its own (DispatchFacts.cardProblem).
  */
-function cardProblem(result: BhxhResult, loai: Batch['loai']): string | null {
+function cardProblem(result: BhxhResult, loai: Batch['loai'], member: BatchMember): string | null {
   if (result.KET_QUA !== 'OK' || !issuesCard(loai)) return null;
   const ownRule = DISPATCH_FACTS.find((facts) => facts.loai === loai)?.cardProblem;
-  if (ownRule) return ownRule(result);
-  if (!result.MA_SO_BHXH || !result.MA_THE || !result.GT_THE_TU || !result.GT_THE_DEN) {
-    return 'an issued card needs MA_SO_BHXH, MA_THE, GT_THE_TU and GT_THE_DEN';
+  if (ownRule) {
+    const problem = ownRule(result);
+    if (problem) return problem;
+  } else {
+    if (!result.MA_SO_BHXH || !result.MA_THE || !result.GT_THE_TU || !result.GT_THE_DEN) {
+      return 'an issued card needs MA_SO_BHXH, MA_THE, GT_THE_TU and GT_THE_DEN';
+    }
+    if (!result.MA_THE.endsWith(result.MA_SO_BHXH)) return 'MA_THE must end with MA_SO_BHXH';
   }
-  if (!result.MA_THE.endsWith(result.MA_SO_BHXH)) return 'MA_THE must end with MA_SO_BHXH';
+  // A record that named its person by BHXH number (a card asked for again) gets that person's card only.
+  if (member.maSoBhxh !== null && result.MA_SO_BHXH !== undefined && result.MA_SO_BHXH !== member.maSoBhxh) return 'MA_SO_BHXH is not the BHXH number of the record\'s person';
   return null;
 }
 
@@ -111,7 +118,7 @@ export async function applyResultsInTx(tx: Queryable, batchId: string, results: 
       : seen.has(result.MA_HO_SO) ? 'answered twice in this answer'
       : member.outcome !== null ? `already answered (${member.outcome})`
       : member.transferStatus !== 'sent' || member.transferBatchId !== batchId ? `not awaiting a result (${member.transferStatus})`
-      : cardProblem(result, batch.loai);
+      : cardProblem(result, batch.loai, member);
     if (problem) {
       outcome.rejected.push({ MA_HO_SO: result.MA_HO_SO, reason: problem });
       continue;

@@ -16,11 +16,13 @@
  * - `merge`: the record a waiting one-stop dossier belongs to arrives, or an operator links it to its birth;
  * - `close`: an operator closes a one-stop dossier that will never find its record, with a reason, or
  *   the retention sweep purges its files;
- * - `reopen`: an operator links a closed dossier to its birth after all, while its files are still kept.
+ * - `reopen`: an operator links a closed dossier to its birth after all, while its files are still kept;
+ * - `withdraw`: the office (or an operator) gives up a record BHXH returned or that could not be
+ *   delivered, with a reason, rather than sending it again (a card request: docs/DOMAIN.md).
  */
 export type Cause =
   | 'correction' | 'dossier' | 'claim' | 'acknowledged' | 'released' | 'result' | 'undelivered' | 'lease-expired'
-  | 'resend' | 'replay' | 'death' | 'merge' | 'close' | 'reopen';
+  | 'resend' | 'replay' | 'death' | 'merge' | 'close' | 'reopen' | 'withdraw';
 
 interface State<S extends string> {
   /** What officers call it (docs/API.md, "Statuses"). */
@@ -66,11 +68,11 @@ export const TRANSFER_STATES = stateTable({
   processed: { vietnamese: 'đã báo giảm', to: { processed: ['dossier'] } },
   returned: {
     vietnamese: 'bị trả về',
-    to: { returned: ['correction', 'dossier'], queued: ['resend', 'replay'], deceased: ['death'] },
+    to: { returned: ['correction', 'dossier'], queued: ['resend', 'replay'], deceased: ['death'], closed: ['withdraw'] },
   },
   failed: {
     vietnamese: 'gửi không thành công',
-    to: { failed: ['dossier'], queued: ['replay'], deceased: ['death'] },
+    to: { failed: ['dossier'], queued: ['replay'], deceased: ['death'], closed: ['withdraw'] },
   },
   deceased: { vietnamese: 'không gửi, đã khai tử', to: { deceased: ['dossier'] } },
   merged: { vietnamese: 'đã gộp', to: {} },
@@ -108,6 +110,8 @@ export const CORRECTABLE_STATUSES = statusesMovedBy('correction');
 export const REPLAYABLE_STATUSES = statusesMovedBy('replay');
 /** The registry (or an operator) may send it again. */
 export const RESENDABLE_STATUSES = statusesMovedBy('resend');
+/** Its sender (or an operator) may give it up instead of sending it again. */
+export const WITHDRAWABLE_STATUSES = statusesMovedBy('withdraw');
 /** BHXH has it, or may have it already (a pushed batch not yet acknowledged): its answer is awaited. */
 export const WITH_BHXH_STATUSES = [...statusesMovedBy('acknowledged'), ...statusesMovedBy('result')];
 /** A card that has not reached BHXH, and so must not once its person's death is registered. */

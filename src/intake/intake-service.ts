@@ -12,6 +12,7 @@ import {
   recordInboundMessageInTx,
   type IntakeAnswer,
 } from '../store/inbound-messages.js';
+import { mayTouch } from '../transfers/access.js';
 
 export type { Door, MessageType };
 
@@ -67,6 +68,7 @@ export class IntakeService {
     const contentSha256 = sha256Hex(documentJson);
     const arrival: Arrival = {
       client, door, messageId, receivedAt, documentJson, contentSha256,
+      mayRead: (transfer) => mayTouch(transfer, client),
       record: (tx, answer) => recordInboundMessageInTx(tx, {
         clientId: client.id, messageId, messageType, contentSha256, transferId: answer.transferId, response: answer,
       }),
@@ -86,7 +88,8 @@ export class IntakeService {
     }
 
     try {
-      const answer = await this.deps.db.transaction((tx) => prepared.store(tx, arrival), { locks: prepared.locks });
+      const locks = [...prepared.locks, ...(await prepared.lockedAlso?.(this.deps.db) ?? [])];
+      const answer = await this.deps.db.transaction((tx) => prepared.store(tx, arrival), { locks });
       return { statusCode: 202, answer };
     } catch (error) {
       // A twin of this message committed while we waited for its locks: answer as it was answered.

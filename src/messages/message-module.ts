@@ -5,6 +5,7 @@ import type { SchemaName } from '../intake/validator.js';
 import type { ClaimKind } from '../store/batches.js';
 import type { Database, Queryable } from '../store/database.js';
 import type { IntakeAnswer } from '../store/inbound-messages.js';
+import type { Transfer } from '../store/transfers.js';
 
 export type Door = 'rest-json' | 'rest-xml' | 'soap';
 
@@ -26,6 +27,8 @@ export interface Arrival {
   contentSha256: string;
   /** Records the first answer to the message (idempotency), in the store's transaction. */
   record(tx: Queryable, answer: IntakeAnswer): Promise<void>;
+  /** Whether the sender may read this transfer: a refusal names another record only then. */
+  mayRead(transfer: Transfer): boolean;
 }
 
 /**
@@ -47,6 +50,8 @@ export interface PreparedMessage {
   senders?: { roles: readonly Role[]; path: string };
   /** The subjects (persons, dossiers) its store works on: see TransactionOptions.locks. */
   locks: string[];
+  /** More subjects that only the database can name (a person's other number), read before the store's transaction. */
+  lockedAlso?(db: Queryable): Promise<string[]>;
   /** The rules a schema cannot say; throws the refusal. */
   check(): void;
   /** Stores it alone, in a transaction holding `locks`, and returns the answer to record and send. */

@@ -300,18 +300,22 @@ export interface BatchMember {
   transferStatus: string;
   transferBatchId: string | null;
   type: TransferType;
+  /** The BHXH number the record names its person by, where its type keeps one: an issued card must carry it. */
+  maSoBhxh: string | null;
 }
 
 export async function batchMembersInTx(tx: Queryable, batchId: string): Promise<BatchMember[]> {
-  const { rows } = await tx.query<{ transfer_id: string; position: number; outcome: string | null; status: string; batch_id: string | null; type: TransferType }>(
-    `SELECT m.transfer_id, m.position, m.outcome, t.status, t.batch_id, t.type
+  const { rows } = await tx.query<{
+    transfer_id: string; position: number; outcome: string | null; status: string; batch_id: string | null; type: TransferType; ma_so_bhxh: string | null;
+  }>(
+    `SELECT m.transfer_id, m.position, m.outcome, t.status, t.batch_id, t.type, t.ma_so_bhxh
        FROM batch_members m JOIN transfers t ON t.id = m.transfer_id
       WHERE m.batch_id = $1 ORDER BY m.position FOR UPDATE OF t`,
     [batchId],
   );
   return rows.map((row) => ({
     transferId: row.transfer_id, position: Number(row.position), outcome: row.outcome,
-    transferStatus: row.status, transferBatchId: row.batch_id, type: row.type,
+    transferStatus: row.status, transferBatchId: row.batch_id, type: row.type, maSoBhxh: row.ma_so_bhxh ?? null,
   }));
 }
 

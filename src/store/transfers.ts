@@ -37,6 +37,8 @@ export interface Transfer {
   reason: string | null;
   /** The day (YYYY-MM-DD) by whose end it is due, where its type has a deadline of its own. */
   dueOn: string | null;
+  /** The person's BHXH number, where its type names people by it too (a re-issue's, given or derived). */
+  maSoBhxh: string | null;
   createdAt: string;
   updatedAt: string;
 }
@@ -59,6 +61,7 @@ interface TransferRow {
   ma_ho_so?: string | null;
   reason?: string | null;
   due_on?: string | null;
+  ma_so_bhxh?: string | null;
   created_at: Date | string;
   updated_at: Date | string;
 }
@@ -82,13 +85,14 @@ function fromRow(row: TransferRow): Transfer {
     maHoSo: row.ma_ho_so ?? null,
     reason: row.reason ?? null,
     dueOn: row.due_on ?? null,
+    maSoBhxh: row.ma_so_bhxh ?? null,
     createdAt: new Date(row.created_at).toISOString(),
     updatedAt: new Date(row.updated_at).toISOString(),
   };
 }
 
-export type NewTransfer = Omit<Transfer, 'createdAt' | 'updatedAt' | 'bhxhErrors' | 'card' | 'batchId' | 'maHoSo' | 'reason' | 'dueOn'>
-  & { maHoSo?: string; reason?: string; dueOn?: string };
+export type NewTransfer = Omit<Transfer, 'createdAt' | 'updatedAt' | 'bhxhErrors' | 'card' | 'batchId' | 'maHoSo' | 'reason' | 'dueOn' | 'maSoBhxh'>
+  & { maHoSo?: string; reason?: string; dueOn?: string; maSoBhxh?: string };
 
 const UNIQUE_VIOLATION = '23505';
 
@@ -112,14 +116,14 @@ export async function insertTransferInTx(
 ): Promise<Transfer> {
   assertMayMove(transfer.id, null, transfer.status);
   const inserted = await tx.query<TransferRow>(
-    `INSERT INTO transfers (id, type, client_id, message_id, status, ma_tinh, ma_don_vi, so_dinh_danh, document, missing, bhxh_document, ma_ho_so, reason, due_on)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb, $10::jsonb, $11::jsonb, $12, $13, $14)
+    `INSERT INTO transfers (id, type, client_id, message_id, status, ma_tinh, ma_don_vi, so_dinh_danh, document, missing, bhxh_document, ma_ho_so, reason, due_on, ma_so_bhxh)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb, $10::jsonb, $11::jsonb, $12, $13, $14, $15)
      RETURNING *`,
     [
       transfer.id, transfer.type, transfer.clientId, transfer.messageId, transfer.status, transfer.maTinh,
       transfer.maDonVi, transfer.soDinhDanh, JSON.stringify(transfer.document), JSON.stringify(transfer.missing),
       transfer.bhxhDocument === null ? null : JSON.stringify(transfer.bhxhDocument), transfer.maHoSo ?? null,
-      transfer.reason ?? null, transfer.dueOn ?? null,
+      transfer.reason ?? null, transfer.dueOn ?? null, transfer.maSoBhxh ?? null,
     ],
   );
   appendAuditEventInTx(tx, { ...event, transferId: transfer.id, fromStatus: null, toStatus: transfer.status });
@@ -188,6 +192,8 @@ export interface TransferChange {
   document?: Record<string, unknown>;
   missing?: string[];
   soDinhDanh?: string;
+  /** null: the request no longer names a BHXH number the gateway knows. */
+  maSoBhxh?: string | null;
   maTinh?: string;
   maDonVi?: string;
   maHoSo?: string;
@@ -214,6 +220,7 @@ export async function changeTransferInTx(
     ['document', json(change.document), '::jsonb'],
     ['missing', json(change.missing), '::jsonb'],
     ['so_dinh_danh', change.soDinhDanh, ''],
+    ['ma_so_bhxh', change.maSoBhxh, ''],
     ['ma_tinh', change.maTinh, ''],
     ['ma_don_vi', change.maDonVi, ''],
     ['ma_ho_so', change.maHoSo, ''],

@@ -1,6 +1,6 @@
 import { actsForProvince, type ApiClient } from '../auth/clients.js';
 import {
-  CORRECTABLE_STATUSES, FINAL_STATUSES, RESENDABLE_STATUSES, TRANSFER_STATES, type TransferStatus,
+  CORRECTABLE_STATUSES, FINAL_STATUSES, RESENDABLE_STATUSES, TRANSFER_STATES, WITHDRAWABLE_STATUSES, type TransferStatus,
 } from '../domain/transfer-status.js';
 import { GatewayError } from '../errors.js';
 import { readableKindsOf } from '../messages/registry.js';
@@ -13,22 +13,25 @@ import type { Transfer } from '../store/transfers.js';
  * units' records reveal nothing.
  */
 export function assertMayTouch(transfer: Transfer | null, client: ApiClient): Transfer {
-  const ofItsKinds = (seen: Transfer) =>
-    readableKindsOf(client).some((kind) => kind.type === seen.type && seen.reason !== null && kind.reasons.includes(seen.reason));
-  const visible =
-    transfer !== null &&
-    (client.roles.includes('registry') && transfer.clientId === client.id
-      ? true
-      : (client.roles.includes('operator') || client.roles.includes('auditor') || ofItsKinds(transfer)) && actsForProvince(client, transfer.maTinh));
-  if (!visible || transfer === null) throw new GatewayError('NOT_FOUND', 'No such transfer');
+  if (transfer === null || !mayTouch(transfer, client)) throw new GatewayError('NOT_FOUND', 'No such transfer');
   return transfer;
 }
 
-/** What a registry (or an operator) asks of a transfer it may touch; the state table says in which statuses. */
-export type RegistryAction = 'correct' | 'resend';
+/** Whether the client may see the transfer at all: what assertMayTouch decides, for a refusal that may name it or not. */
+export function mayTouch(transfer: Transfer, client: ApiClient): boolean {
+  const ofItsKinds = readableKindsOf(client).some((kind) => kind.type === transfer.type && transfer.reason !== null && kind.reasons.includes(transfer.reason));
+  return client.roles.includes('registry') && transfer.clientId === client.id
+    ? true
+    : (client.roles.includes('operator') || client.roles.includes('auditor') || ofItsKinds) && actsForProvince(client, transfer.maTinh);
+}
 
-const ALLOWED_IN: Record<RegistryAction, readonly TransferStatus[]> = { correct: CORRECTABLE_STATUSES, resend: RESENDABLE_STATUSES };
-const DONE: Record<RegistryAction, string> = { correct: 'corrected', resend: 'resent' };
+/** What a registry (or an operator) asks of a transfer it may touch; the state table says in which statuses. */
+export type RegistryAction = 'correct' | 'resend' | 'withdraw';
+
+const ALLOWED_IN: Record<RegistryAction, readonly TransferStatus[]> = {
+  correct: CORRECTABLE_STATUSES, resend: RESENDABLE_STATUSES, withdraw: WITHDRAWABLE_STATUSES,
+};
+const DONE: Record<RegistryAction, string> = { correct: 'corrected', resend: 'resent', withdraw: 'withdrawn' };
 
 /**
  * Where a record that left the gateway is while BHXH has not answered it. Neither the registry nor an

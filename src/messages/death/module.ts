@@ -8,12 +8,13 @@ import { duplicatePerson } from '../../errors.js';
 import { insertTransferInTx, isUniqueViolation, moveTransfersInTx } from '../../store/transfers.js';
 import { absorbDossiersInTx, waitingDeathDossiersInTx } from '../dossier/waiting.js';
 import type { DispatchFacts, MessageModule, ModuleDependencies } from '../message-module.js';
-import { bhxhNumberLock, unsentRequestsOfInTx } from '../reissue/standing.js';
+import { bhxhNumberLock, requestWithBhxhOf, unsentRequestsOfInTx } from '../reissue/standing.js';
 import { checkKhaiTu } from './rules.js';
 
 /**
  * A death leaves as BHXH's BAO_GIAM. One person, in order: it waits while that person's card is with
- * BHXH (being sent or sent), so BHXH never hears of the death before the card it ends.
+ * BHXH (being sent or sent), a birth's or one asked for again (by personal number, or by the BHXH
+ * number the death gives), so BHXH never hears of the death before the card it ends.
  */
 export const deathDispatch: DispatchFacts = {
   transferType: 'KHAI_TU',
@@ -21,7 +22,8 @@ export const deathDispatch: DispatchFacts = {
   issuesCard: false,
   heldBackWhen: `EXISTS (SELECT 1 FROM transfers card
                           WHERE card.type = 'KHAI_SINH' AND card.so_dinh_danh = transfers.so_dinh_danh
-                            AND card.status IN (${WITH_BHXH_STATUSES.map((status) => `'${status}'`).join(', ')}))`,
+                            AND card.status IN (${WITH_BHXH_STATUSES.map((status) => `'${status}'`).join(', ')}))
+                 OR ${requestWithBhxhOf('transfers.so_dinh_danh', "(transfers.document->'hoTich'->>'nktMaSoBHXH')")}`,
 };
 
 /** Deaths (KhaiTu): complete at intake, queued at once; they stop the person's cards not yet sent. */

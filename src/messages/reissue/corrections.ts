@@ -6,9 +6,11 @@ import { GatewayError } from '../../errors.js';
 import { normaliseDocument, validateDocument } from '../../intake/validator.js';
 import type { Database, Queryable } from '../../store/database.js';
 import { changeTransferInTx, findTransfer, lockTransferInTx, type Transfer } from '../../store/transfers.js';
-import { assertMayTouch, assertStatusAllows } from '../../transfers/access.js';
+import { assertMayTouch, assertStatusAllows, mayTouch } from '../../transfers/access.js';
 import { reissueRecord, reissueRules } from './module.js';
-import { reissueLocks, reissueRefusalInTx } from './standing.js';
+import {
+  asDuplicateRequest, knownPersonInTx, namedPerson, personPath, reissueLocks, reissueRefusalInTx,
+} from './standing.js';
 
 /**
  * What an office corrects in a request BHXH returned, or one not yet sent (PATCH
@@ -47,7 +49,8 @@ export class ReissueCorrections {
     const merged = mergedRequest(current, correction);
     const today = todayInVietnam(this.deps.now?.() ?? new Date());
     reissueRules(this.deps.catalogues, today)(merged);
-    const refusal = await reissueRefusalInTx(tx, merged, current.id);
+    const person = await knownPersonInTx(tx, namedPerson(merged));
+    const refusal = await reissueRefusalInTx(tx, { nguoi: merged.nguoi, person, lyDo: merged.lyDo }, (transfer) => mayTouch(transfer, client), current.id);
     if (refusal) throw refusal;
     const corrected = await changeTransferInTx(
       tx,
@@ -55,12 +58,15 @@ export class ReissueCorrections {
       {
         status: current.status,
         document: { ...merged },
-        soDinhDanh: merged.nguoi.soDinhDanh ?? '',
+        soDinhDanh: person.soDinhDanh ?? '',
+        maSoBhxh: person.maSoBhxh ?? null,
         maDonVi: merged.maCoQuan,
         bhxhDocument: reissueRecord(merged, current.id, mustParseCalendarDate(current.dueOn)),
       },
       { actor: client.id, action: 'cap-lai-the.corrected', payload: merged, details: { fields: Object.keys(correction).map((key) => `/${key}`) } },
-    );
+    ).catch((error: unknown) => {
+      throw asDuplicateRequest(error, personPath(merged.nguoi));
+    });
     return { corrected };
   }
 }
@@ -77,9 +83,14 @@ function mergedRequest(current: Transfer, correction: ReissueCorrection): CapLai
   });
 }
 
-/** The person locks of the request as stored and as corrected, as far as can be told before validation. */
+/**
+ * The person locks of the request as stored (by the numbers the gateway keeps for it) and as
+ * corrected, as far as can be told before validation.
+ */
 function locksFor(transfer: Transfer, correction: ReissueCorrection): string[] {
-  const stored = (transfer.document as unknown as CapLaiThe).nguoi;
-  const next = normaliseDocument({ ...stored, ...correction.nguoi }, 0, '/nguoi') as CapLaiThe['nguoi'];
-  return [...new Set([...reissueLocks(stored), ...reissueLocks(next)])];
+  const stored = transfer.document as unknown as CapLaiThe;
+  const nguoi = normaliseDocument({ ...stored.nguoi, ...correction.nguoi }, 0, '/nguoi') as CapLaiThe['nguoi'];
+  const kept = { ...(transfer.soDinhDanh ? { soDinhDanh: transfer.soDinhDanh } : {}), ...(transfer.maSoBhxh ? { maSoBhxh: transfer.maSoBhxh } : {}) };
+  const next = namedPerson({ nguoi, maThe: typeof correction.maThe === 'string' ? correction.maThe : stored.maThe });
+  return [...new Set([...reissueLocks(kept), ...reissueLocks(namedPerson(stored)), ...reissueLocks(next)])];
 }

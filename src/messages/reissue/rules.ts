@@ -10,9 +10,11 @@ import { GatewayError, type ErrorDetail } from '../../errors.js';
  * cannot say: the reason decides whether new values may come; the person is named by personal
  * number or BHXH number; the values the card will carry obey the birth's rules (real dates not in
  * the future, the personal number agreeing with birth date and sex, a facility of the list, a name
- * BHXH can take). All data errors at once.
+ * BHXH can take); the office is one of the province's (its code begins with the province's code).
+ * All data errors at once; then the province and a new address against the unit list in force
+ * today (UNIT_NOT_CONFIGURED).
  */
-export function checkCapLaiThe(doc: CapLaiThe, catalogues: Pick<Catalogues, 'facilities'>, today: CalendarDate): void {
+export function checkCapLaiThe(doc: CapLaiThe, catalogues: Pick<Catalogues, 'units' | 'facilities'>, today: CalendarDate): void {
   const { nguoi, thayDoi } = doc;
   const problems: ErrorDetail[] = [];
   const problem = (path: string, code: string, message: string) => problems.push({ path, code, message });
@@ -40,10 +42,19 @@ export function checkCapLaiThe(doc: CapLaiThe, catalogues: Pick<Catalogues, 'fac
   if (doc.maThe !== undefined && nguoi.maSoBhxh !== undefined && !doc.maThe.endsWith(nguoi.maSoBhxh)) {
     problem('/maThe', 'CARD_MISMATCH', 'a card code ends with its holder\'s BHXH number (maSoBhxh)');
   }
+  if (!doc.maCoQuan.startsWith(doc.maTinh)) {
+    problem('/maCoQuan', 'OFFICE_NOT_OF_PROVINCE', `a BHXH office of province ${doc.maTinh} has a code beginning with ${doc.maTinh}`);
+  }
   if (doc.hinhThucNhanThe === 'buu_chinh' && doc.diaChiNhanThe === undefined) {
     problem('/diaChiNhanThe', 'REQUIRED', 'a card sent by post (buu_chinh) needs the address to send it to');
   }
   if (thayDoi?.noiDangKyKCB !== undefined) problems.push(...catalogues.facilities.check(thayDoi.noiDangKyKCB, '/thayDoi/noiDangKyKCB'));
   problems.push(...capLaiTheProblems(doc));
   if (problems.length > 0) throw new GatewayError('VALIDATION_FAILED', 'The CapLaiThe document is not valid', problems);
+
+  const unitProblems: ErrorDetail[] = catalogues.units.hasProvince(doc.maTinh, today)
+    ? []
+    : [{ path: '/maTinh', code: 'UNIT_NOT_CONFIGURED', message: `province ${doc.maTinh} is not in the unit list in force today` }];
+  if (thayDoi?.diaChi !== undefined) unitProblems.push(...catalogues.units.checkPlace(thayDoi.diaChi, today, '/thayDoi/diaChi'));
+  if (unitProblems.length > 0) throw new GatewayError('UNIT_NOT_CONFIGURED', undefined, unitProblems);
 }
