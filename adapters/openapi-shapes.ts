@@ -155,7 +155,7 @@ const auditEventPage = {
   required: ['events', 'nextCursor'],
   properties: {
     events: { type: 'array', items: { $ref: 'AuditEvent#' } },
-    nextCursor: { ...nullableString, description: 'opaque, to pass as `after` (the last seq of the page when `after` was a number); null on a page that is not full' },
+    nextCursor: { type: 'string', description: 'opaque, to pass as `after` for the events after this page; there is always one, even on an empty page (a number as `after` is answered with a cursor too)' },
   },
 } as const;
 

@@ -319,11 +319,12 @@ describe('audit chains', () => {
       await other.commit();
       await append('test.three');
       const seen: string[] = [];
-      let after: string | null = '';
-      while (after !== null) {
+      let after = '';
+      for (let more = true; more;) {
         const response = await log.gateway.request('auditor', { method: 'GET', url: `/audit/v1/events?transferId=transfer-a&limit=2${after ? `&after=${after}` : ''}` });
-        const answer = response.json() as { events: Array<{ action: string; chain: number }>; nextCursor: string | null };
+        const answer = response.json() as { events: Array<{ action: string; chain: number }>; nextCursor: string };
         seen.push(...answer.events.map((event) => `${event.action}@${event.chain}`));
+        more = answer.events.length > 0;
         after = answer.nextCursor;
       }
       expect(seen).toEqual(['test.one@1', 'test.two@2', 'test.three@1']);
@@ -337,7 +338,7 @@ describe('audit chains', () => {
     const page = async (after?: string, limit = 1000) => {
       const response = await log.gateway.request('auditor', { method: 'GET', url: `/audit/v1/events?limit=${limit}${after ? `&after=${after}` : ''}` });
       expect(response.statusCode).toBe(200);
-      return response.json() as { events: Array<{ seq: number; action: string }>; nextCursor: string | null };
+      return response.json() as { events: Array<{ seq: number; action: string }>; nextCursor: string };
     };
     try {
       await log.append(1, 'test.before');
@@ -353,16 +354,47 @@ describe('audit chains', () => {
       expect(cursor).not.toMatch(/^\d+$/);
       const next = await page(cursor);
       expect(next.events.map((event) => event.action)).toEqual(['test.slow']);
-      expect(next.nextCursor).toBeNull();
+      // Past the end the cursor stays, for a poller to ask again with; on an empty page it is the one passed.
+      const end = await page(next.nextCursor);
+      expect(end).toEqual({ events: [], nextCursor: next.nextCursor });
+      await log.append(1, 'test.later');
+      expect((await page(end.nextCursor)).events.map((event) => event.action)).toEqual(['test.later']);
 
       // A numeric `after` is read as before chains: the events with a higher seq, which misses the slow one.
       const lastSeen = first.events[first.events.length - 1]!.seq;
-      expect((await page(String(lastSeen))).events).toEqual([]);
-      expect((await page('0')).events.map((event) => event.action)).toEqual(['test.before', 'test.slow', 'test.fast']);
+      expect((await page(String(lastSeen))).events.map((event) => event.action)).toEqual(['test.later']);
+      expect((await page('0')).events.map((event) => event.action)).toEqual(['test.before', 'test.slow', 'test.fast', 'test.later']);
 
-      const refused = await log.gateway.request('auditor', { method: 'GET', url: '/audit/v1/events?after=not-a-cursor' });
-      expect(refused.statusCode).toBe(400);
-      expect(refused.json()).toMatchObject({ error: { code: 'VALIDATION_FAILED', details: [{ path: '/querystring/after', code: 'BAD_CURSOR' }] } });
+      for (const after of ['not-a-cursor', '99999999999999999999999']) {
+        const refused = await log.gateway.request('auditor', { method: 'GET', url: `/audit/v1/events?after=${after}` });
+        expect(refused.statusCode).toBe(400);
+        expect(refused.json()).toMatchObject({ error: { code: 'VALIDATION_FAILED', details: [{ path: '/querystring/after', code: 'BAD_CURSOR' }] } });
+      }
+    } finally {
+      await log.close();
+    }
+  });
+
+  it('answer a numeric `after` with a cursor that goes on to an event committed late with a lower seq', async () => {
+    const log = await signedGateway();
+    const page = async (after: string) => {
+      const response = await log.gateway.request('auditor', { method: 'GET', url: `/audit/v1/events?limit=1000&after=${after}` });
+      expect(response.statusCode).toBe(200);
+      return response.json() as { events: Array<{ seq: number; action: string }>; nextCursor: string };
+    };
+    try {
+      await log.append(1, 'test.before');
+      const slow = await holdingWriter(log.gateway, 'test.slow');
+      await log.append(1, 'test.fast');
+      const first = await page('0');
+      expect(first.events.map((event) => event.action)).toEqual(['test.before', 'test.fast']);
+      expect(first.nextCursor).not.toMatch(/^\d+$/);
+      await slow.commit();
+      expect((await page(first.nextCursor)).events.map((event) => event.action)).toEqual(['test.slow']);
+      // An empty numeric page gives a cursor too: of the events up to that seq.
+      const past = await page('999999');
+      expect(past.events).toEqual([]);
+      expect((await page(past.nextCursor)).events).toEqual([]);
     } finally {
       await log.close();
     }

@@ -42,12 +42,13 @@ interface Event { seq: number; action: string; transferId: string | null; detail
 /** Every event the client may list, page after page. */
 async function allEvents(as: Reader, limit: number): Promise<Event[]> {
   const events: Event[] = [];
-  let after: string | null = '0';
-  while (after !== null) {
+  let after = '0';
+  for (let more = true; more;) {
     const response = await get(as, `/audit/v1/events?after=${after}&limit=${limit}`);
     expect(response.statusCode).toBe(200);
-    const page: { events: Event[]; nextCursor: string | null } = response.json();
+    const page: { events: Event[]; nextCursor: string } = response.json();
     events.push(...page.events);
+    more = page.events.length > 0;
     after = page.nextCursor;
   }
   return events;

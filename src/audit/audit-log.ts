@@ -4,7 +4,7 @@ import { Worker } from 'node:worker_threads';
 import { provinceScope, type ApiClient } from '../auth/clients.js';
 import { isConnectionError } from '../availability.js';
 import { GatewayError, unavailable } from '../errors.js';
-import { listAuditEvents, positionsAfter, type AuditEvent, type ChainPositions } from '../store/audit-log.js';
+import { listAuditEvents, listAuditEventsBySeq, positionsAfter, type AuditEvent, type ChainPositions } from '../store/audit-log.js';
 import type { Database } from '../store/database.js';
 import { findTransfer } from '../store/transfers.js';
 import { assertMayTouch } from '../transfers/access.js';
@@ -24,7 +24,8 @@ export interface AuditEventQuery {
 
 export interface AuditEventPage {
   events: AuditEvent[];
-  nextCursor: string | null;
+  /** Where the next page starts: there is always one, even past the newest event. */
+  nextCursor: string;
 }
 
 /** The feed's cursor: every chain's place, opaque to clients. Never all digits, unlike an old `seq`. */
@@ -81,19 +82,21 @@ export class AuditLog {
     const provinces = provinceScope(client);
     if (provinces && query.transferId !== undefined) assertMayTouch(await findTransfer(this.db, query.transferId), client);
     const numeric = query.after !== undefined && /^\d+$/.test(query.after);
-    const positions = query.after === undefined || numeric ? {} : decodeCursor(query.after);
-    if (!positions) {
+    const positions = query.after === undefined ? {} : numeric ? undefined : decodeCursor(query.after);
+    if (numeric ? !Number.isSafeInteger(Number(query.after)) : !positions) {
       throw new GatewayError('VALIDATION_FAILED', 'The request querystring is not valid', [
         { path: '/querystring/after', code: 'BAD_CURSOR', message: 'neither a seq nor a cursor this gateway gave' },
       ]);
     }
-    const events = await listAuditEvents(this.db, {
-      transferId: query.transferId, limit: query.limit, provinces: provinces && [...provinces, EVERY_PROVINCE],
-      ...(numeric ? { afterSeq: Number(query.after) } : { after: positions }),
-    });
-    // Numeric: the last seq, as an older client expects back. A cursor: the places seen so far.
-    const next = numeric ? String(events[events.length - 1]?.seq) : encodeCursor(positionsAfter(positions, events));
-    return { events, nextCursor: events.length === query.limit ? next : null };
+    const scope = { transferId: query.transferId, limit: query.limit, provinces: provinces && [...provinces, EVERY_PROVINCE] };
+    // Always a cursor, even past the end: a poller keeps it and asks again later, and a numeric
+    // `after` is answered with the chains' places too, so the next page misses nothing.
+    if (numeric) {
+      const page = await listAuditEventsBySeq(this.db, { ...scope, afterSeq: Number(query.after) });
+      return { events: page.events, nextCursor: encodeCursor(page.positions) };
+    }
+    const events = await listAuditEvents(this.db, { ...scope, after: positions! });
+    return { events, nextCursor: events.length === 0 && query.after !== undefined ? query.after : encodeCursor(positionsAfter(positions!, events)) };
   }
 
   private verifying?: Promise<AuditVerdict>;

@@ -318,6 +318,34 @@ export async function listAuditEvents(db: Queryable, query: AuditQuery): Promise
   return rows.map(fromRow);
 }
 
+/**
+ * Events whose seq is above `afterSeq`, in seq order, and, read in the same statement, the cursor
+ * that goes on from them: per chain, the place of its newest event whose seq is at most the page's
+ * last (or `afterSeq` on an empty page). An event with a lower seq that commits later is then still
+ * ahead of that cursor: nothing after it in its chain can have committed before it.
+ */
+export async function listAuditEventsBySeq(db: Queryable, query: AuditQuery & { afterSeq: number }): Promise<{ events: AuditEvent[]; positions: ChainPositions }> {
+  const { rows } = await db.query<AuditRow & { positions: ChainPositions; seq: string | number | null }>(
+    `WITH page AS (
+       SELECT * FROM audit_events e WHERE e.seq > $2 AND ${IN_SCOPE} ORDER BY e.seq LIMIT $3
+     ),
+     seen AS (
+       SELECT COALESCE(jsonb_object_agg(c.chain_id::text, last.place), '{}'::jsonb) AS positions
+         FROM audit_chains c CROSS JOIN LATERAL (
+           SELECT COALESCE(e.chain_seq, e.seq) AS place FROM audit_events e
+            WHERE e.chain_id = c.chain_id AND e.seq <= COALESCE((SELECT max(seq) FROM page), $2)
+            ORDER BY e.seq DESC LIMIT 1) last
+     )
+     SELECT seen.positions, page.* FROM seen LEFT JOIN page ON true ORDER BY page.seq`,
+    [query.transferId ?? null, query.afterSeq, query.limit, query.provinces ?? null],
+  );
+  const positions = rows[0]?.positions ?? {};
+  return {
+    events: rows.filter((row) => row.seq !== null).map(fromRow),
+    positions: Object.fromEntries(Object.entries(positions).map(([chain, place]) => [chain, Number(place)])),
+  };
+}
+
 /** The places a reader has seen once it has read these events after `from`. */
 export function positionsAfter(from: ChainPositions, events: AuditEvent[]): ChainPositions {
   const positions = { ...from };
