@@ -184,7 +184,7 @@ const chainVerdict = {
     ok: { type: 'boolean' },
     events: { type: 'integer', description: 'events verified' },
     head: { type: 'string', description: 'the Merkle root over every chain\'s last verified event' },
-    brokenSeq: { type: 'integer', description: 'the first event found wrong, when there is one to name (not ok)' },
+    brokenSeq: { type: 'integer', description: 'not ok: the seq of the first problem naming an event (a cut end: the last event kept), 0 when only checkpoints are wrong' },
     reason: { type: 'string', description: 'the first problem in words (not ok)' },
     problems: { type: 'array', items: { $ref: 'AuditProblem#' }, description: 'every chain\'s first problem, and every checkpoint\'s' },
     chains: { type: 'integer' },

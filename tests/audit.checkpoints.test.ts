@@ -187,11 +187,13 @@ describe('verification against checkpoints names each kind of tampering', () => 
       const verdict = await log.verify();
       // Every event left links and hashes as it should, and the head row names the last of them.
       expect(verdict.events).toBe(8);
+      // The contract's `brokenSeq` is there too: the last event kept.
       expect(verdict).toMatchObject({
         ok: false,
+        brokenSeq: 8,
         problems: [
-          { kind: 'cut-end', chain: 1, chainSeq: 9, checkpoint: 1 },
-          { kind: 'rewritten-head', chain: 1, chainSeq: 8, checkpoint: 1 },
+          { kind: 'cut-end', chain: 1, chainSeq: 9, seq: 8, checkpoint: 1 },
+          { kind: 'rewritten-head', chain: 1, chainSeq: 8, seq: 8, checkpoint: 1 },
         ],
       });
     } finally {
@@ -224,7 +226,8 @@ describe('verification against checkpoints names each kind of tampering', () => 
     const log = await prepared();
     try {
       writeFileSync(join(log.dir, '000000000001.json'), '{"body": "trunc');
-      expect(await log.verify()).toMatchObject({ ok: false, events: 12, problems: [{ kind: 'rewritten-checkpoint', checkpoint: 1 }] });
+      // No event is wrong: brokenSeq is 0, as documented, not missing.
+      expect(await log.verify()).toMatchObject({ ok: false, brokenSeq: 0, events: 12, problems: [{ kind: 'rewritten-checkpoint', checkpoint: 1 }] });
     } finally {
       await log.close();
     }

@@ -18,7 +18,11 @@ export interface AuditProblem {
   chain?: number;
   /** The place in the chain where it shows. */
   chainSeq?: number;
-  /** The event found there, if any. */
+  /**
+   * The event where it shows: the one changed; for a removed event, the one found after the gap
+   * (the removed one's seq is gone with it); for a cut end or a head row that does not name its
+   * chain's end, the chain's last event kept (0 for none).
+   */
   seq?: number;
   checkpoint?: number;
 }
@@ -29,7 +33,7 @@ export interface AuditVerdict {
   events: number;
   /** The Merkle root over the chains' heads as walked (one hash for all chains). */
   head: string;
-  /** Not ok: the first event found wrong, when one is there to name. */
+  /** Not ok: the `seq` of the first problem that names an event; 0 when only checkpoints are wrong. */
   brokenSeq?: number;
   /** Not ok: the first problem, in words. */
   reason?: string;
@@ -165,6 +169,7 @@ export async function verifyAuditLog(db: Queryable, options: VerifyOptions = {})
     const signedAt = anchors.get(head.chain) ?? new Map<number, Anchor>();
     let place = 0;
     let prevHash = GENESIS_HASH;
+    let lastSeq = 0;
     let problem: AuditProblem | undefined;
     const chain = head.chain;
     walk: while (place < head.seq) {
@@ -190,22 +195,23 @@ export async function verifyAuditLog(db: Queryable, options: VerifyOptions = {})
         if (problem) break walk;
         place += 1;
         prevHash = event.hash;
+        lastSeq = event.seq;
         events += 1;
       }
     }
     let signedTo = 0;
     for (const signedPlace of signedAt.keys()) signedTo = Math.max(signedTo, signedPlace);
     if (!problem && place < head.seq) {
-      problem = { kind: 'cut-end', chain, chainSeq: place + 1, detail: `chain ${chain} ends at place ${place}, its head row at ${head.seq}: its newest events were removed` };
+      problem = { kind: 'cut-end', chain, chainSeq: place + 1, seq: lastSeq, detail: `chain ${chain} ends at place ${place}, its head row at ${head.seq}: its newest events were removed` };
     } else if (!problem && prevHash !== head.hash) {
-      problem = { kind: 'rewritten-head', chain, chainSeq: head.seq, detail: `chain ${chain}'s head row does not name its last event` };
+      problem = { kind: 'rewritten-head', chain, chainSeq: head.seq, seq: lastSeq, detail: `chain ${chain}'s head row does not name its last event` };
     }
     if (problem) problems.push(problem);
     if (signedTo > place && problem?.kind !== 'removed-event' && problem?.kind !== 'changed-event') {
       const by = signedAt.get(signedTo)!.checkpoint;
-      problems.push({ kind: 'cut-end', chain, chainSeq: place + 1, checkpoint: by, detail: `checkpoint ${by} signed chain ${chain} up to place ${signedTo}; it now ends at ${place}: its newest events were removed` });
+      problems.push({ kind: 'cut-end', chain, chainSeq: place + 1, seq: lastSeq, checkpoint: by, detail: `checkpoint ${by} signed chain ${chain} up to place ${signedTo}; it now ends at ${place}: its newest events were removed` });
       if (head.seq < signedTo) {
-        problems.push({ kind: 'rewritten-head', chain, chainSeq: head.seq, checkpoint: by, detail: `chain ${chain}'s head row was set back to place ${head.seq}, before what checkpoint ${by} signed` });
+        problems.push({ kind: 'rewritten-head', chain, chainSeq: head.seq, seq: lastSeq, checkpoint: by, detail: `chain ${chain}'s head row was set back to place ${head.seq}, before what checkpoint ${by} signed` });
       }
     }
     unsignedEvents += Math.max(0, head.seq - signedTo);
@@ -221,7 +227,7 @@ export async function verifyAuditLog(db: Queryable, options: VerifyOptions = {})
     ok: problems.length === 0,
     events,
     head: merkleRoot(walked),
-    ...(first ? { brokenSeq: problems.find((problem) => problem.seq !== undefined)?.seq, reason: first.detail } : {}),
+    ...(first ? { brokenSeq: problems.find((problem) => problem.seq !== undefined)?.seq ?? 0, reason: first.detail } : {}),
     problems,
     chains: heads.length,
     checkpoints: {
