@@ -9,7 +9,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { ClientRegistry, sha256OfKey, type Role } from '../src/auth/clients.js';
 import { issueCard } from '../src/dev/bhxh-simulator.js';
 import { appendAuditEventInTx } from '../src/store/audit-log.js';
-import { claimCallbacks, recordDelivered } from '../src/store/callback-outbox.js';
+import { claimCallbacks, recordDelivered, recordFailed } from '../src/store/callback-outbox.js';
 import { khaiSinh } from './support/fixtures.js';
 import { countRows, startTestGateway, type TestGateway, type TestGatewayOptions } from './support/gateway.js';
 
@@ -157,6 +157,25 @@ describe('the callback outbox', () => {
     expect(await claimCallbacks(gateway.db, subscriber.id, 10, 'process-b', 60_000)).toEqual([]);
     expect(await recordDelivered(gateway.db, Number(later!.audit_seq), null)).toBe(true);
     expect(await claimCallbacks(gateway.db, subscriber.id, 10, 'process-b', 60_000)).toMatchObject([{ transferId: first }]);
+  });
+
+  it('lets a callback that joins late ahead of a failed one go alone: the failed one keeps its backoff', async () => {
+    const subscriber = registryClient('hotich-08-backoff', await receiver());
+    const gateway = await gatewayWith([subscriber]);
+    const first = await push(gateway, subscriber);
+    const second = await push(gateway, subscriber);
+    const [earlier, later] = await outbox(gateway);
+    await gateway.db.query('DELETE FROM callback_outbox WHERE audit_seq = $1', [earlier!.audit_seq]);
+    expect(await claimCallbacks(gateway.db, subscriber.id, 10, 'process-a', 60_000)).toMatchObject([{ transferId: second }]);
+    await recordFailed(gateway.db, { auditSeq: Number(later!.audit_seq), clientId: subscriber.id }, 'process-a', 'HTTP 500', 3_600_000);
+    // The earlier one commits late, due, ahead of the failed one.
+    await gateway.db.query('INSERT INTO callback_outbox (audit_seq, client_id, transfer_id) VALUES ($1, $2, $3)', [earlier!.audit_seq, subscriber.id, first]);
+    expect(await claimCallbacks(gateway.db, subscriber.id, 10, 'process-b', 60_000)).toMatchObject([{ transferId: first }]);
+    await recordFailed(gateway.db, { auditSeq: Number(earlier!.audit_seq), clientId: subscriber.id }, 'process-b', 'HTTP 500', 1_000);
+    const { rows: [backoff] } = await gateway.db.query<{ waiting: boolean }>(
+      "SELECT next_attempt_at > now() + interval '50 minutes' AS waiting FROM callback_outbox WHERE audit_seq = $1", [later!.audit_seq],
+    );
+    expect(backoff?.waiting).toBe(true);
   });
 
   it('starts a new subscriber from now, and drops the backlog of a client whose callback address is removed', async () => {

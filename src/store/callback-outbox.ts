@@ -67,7 +67,7 @@ export async function dueClients(db: Queryable, clientIds: string[]): Promise<st
 }
 
 /**
- * Takes the client's oldest callbacks, up to `limit`, when the oldest is due and none is in flight, and leases them to
+ * Takes the client's oldest callbacks that are due, up to `limit` and up to the first one not due, when none is in flight, and leases them to
  * `holder` for `leaseMs`; none when it is not due or another process is claiming for this client.
  * Its own short transaction: the client's subscription row is locked first, and the backlog read by
  * a later statement, so that read sees the lease of whoever held the lock before.
@@ -83,7 +83,10 @@ export async function claimCallbacks(db: Database, clientId: string, limit: numb
       `WITH backlog AS (
          SELECT audit_seq, next_attempt_at FROM callback_outbox WHERE client_id = $1 ORDER BY audit_seq LIMIT $2
        ), taken AS (
-         SELECT audit_seq FROM backlog WHERE (SELECT next_attempt_at FROM backlog ORDER BY audit_seq LIMIT 1) <= now()
+         -- Only the due run at the head, up to the first callback not due: a callback that joined
+         -- late ahead of a failed one must not take the failed one along before its backoff ends.
+         SELECT audit_seq FROM backlog
+          WHERE audit_seq < COALESCE((SELECT min(audit_seq) FROM backlog WHERE next_attempt_at > now()), 'Infinity'::numeric)
            -- Audit events on different chains may commit out of seq order: a callback can join the
            -- backlog ahead of ones already in flight. The client waits until they are done, so it
            -- still has one holder at a time and none is posted twice at once.
@@ -126,7 +129,8 @@ export async function recordDelivered(db: Queryable, auditSeq: number, next: { a
 
 /**
  * The receiver did not take it: it waits `delayMs` before its next attempt, and the callbacks the
- * holder claimed after it go back, since none may leave before it.
+ * holder claimed after it go back, since none may leave before it. They were all due when claimed
+ * (a claim takes only the due run), so handing them back due takes no one's backoff away.
  */
 export async function recordFailed(db: Queryable, callback: { auditSeq: number; clientId: string }, holder: string, error: string, delayMs: number): Promise<void> {
   await db.query(
