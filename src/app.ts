@@ -161,6 +161,7 @@ export async function buildApp(deps: GatewayDependencies): Promise<FastifyInstan
   const holds = new DispatchHolds(db);
   const callbackOperations = new CallbackOperations(db);
   await app.register(auditApiPlugin, { auditLog });
+  app.addHook('onClose', () => auditLog.close());
   const checkpoints = auditKeys.signing && new CheckpointSchedule({
     db, signing: auditKeys.signing, dir: config.auditCheckpointDir, intervalMs: config.auditCheckpointSeconds * 1000, logger: deps.logger,
   });

@@ -52,7 +52,11 @@ export interface AuditLogOptions {
   /** Where a verification worker connects (PostgreSQL only; PGlite lives on the gateway's thread). */
   databaseUrl?: string;
   databaseSchema?: string;
+  /** A worker's verification that takes longer is stopped and answered 503 (default 10 minutes). */
+  verifyTimeoutMs?: number;
 }
+
+const VERIFY_TIMEOUT_MS = 600_000;
 
 /**
  * The worker's entry: the compiled .js beside this file, or, when this runs as TypeScript (tests,
@@ -113,23 +117,40 @@ export class AuditLog {
     return this.verifying;
   }
 
+  private worker?: Worker;
+
   private walk(): Promise<AuditVerdict> {
-    const { keys, checkpointDir, databaseUrl, databaseSchema } = this.options;
+    const { keys, checkpointDir, databaseUrl, databaseSchema, verifyTimeoutMs = VERIFY_TIMEOUT_MS } = this.options;
     if (this.db.kind !== 'postgres' || !databaseUrl) {
       return verifyAuditLog(this.db, { verifying: keys?.verifying, checkpointDir, yieldEvery: 200 });
     }
     const worker = startVerifyWorker({
       url: databaseUrl, schema: databaseSchema, checkpointDir, publicKeyPem: keys?.verifying && publicKeyPem(keys.verifying),
+      timeoutMs: verifyTimeoutMs,
     });
-    return new Promise((resolve, reject) => {
+    this.worker = worker;
+    let timer: NodeJS.Timeout | undefined;
+    // Whatever stops a walk (the database out of reach, a lock it waits behind, the worker's end) is
+    // a 503 to retry: the verdict is not known, and the next call starts a worker of its own.
+    const verdict = new Promise<AuditVerdict>((resolve, reject) => {
+      const fail = (why: string) => reject(Object.assign(unavailable(`The audit log could not be verified now (${why}); try again`), { cause: why }));
+      timer = setTimeout(() => fail(`not done in ${verifyTimeoutMs} ms`), verifyTimeoutMs);
       worker.once('message', (answer: { verdict?: AuditVerdict; error?: string; code?: string }) => {
-        if (answer.verdict) return resolve(answer.verdict);
-        // The database out of reach is a 503 to retry, as for any request; anything else is a fault.
-        const failure = Object.assign(new Error(`audit verification failed: ${answer.error}`), { code: answer.code });
-        reject(isConnectionError(failure) ? unavailable() : failure);
+        if (answer.verdict) resolve(answer.verdict);
+        else fail(isConnectionError(Object.assign(new Error(), { code: answer.code })) ? 'the database is out of reach' : `it failed: ${answer.error}`);
       });
-      worker.once('error', reject);
-      worker.once('exit', (code) => reject(new Error(`audit verification worker stopped (exit ${code})`)));
+      worker.once('error', (error) => fail(`its worker failed: ${error.message}`));
+      worker.once('exit', (code) => fail(`its worker stopped (exit ${code})`));
     });
+    return verdict.finally(() => {
+      clearTimeout(timer);
+      if (this.worker === worker) this.worker = undefined;
+      void worker.terminate();
+    });
+  }
+
+  /** Stops a verification under way (it is answered 503), so a closing gateway waits for no walk. */
+  async close(): Promise<void> {
+    await this.worker?.terminate();
   }
 }

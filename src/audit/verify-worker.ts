@@ -10,14 +10,21 @@ export interface VerifyWorkerData {
   schema?: string;
   publicKeyPem?: string;
   checkpointDir?: string;
+  /** No statement, nor the connection, waits longer: the gateway stops the worker by then anyway. */
+  timeoutMs: number;
 }
 
 /**
  * Verification on a thread of its own, with a connection of its own: the rows of a million events
  * are received, parsed and hashed here, none of it on the thread that answers requests.
  */
-async function run({ url, schema, publicKeyPem, checkpointDir }: VerifyWorkerData) {
-  const client = new pg.Client({ connectionString: url, ...(schema ? { options: `-c search_path=${schema}` } : {}) });
+async function run({ url, schema, publicKeyPem, checkpointDir, timeoutMs }: VerifyWorkerData) {
+  // The server ends a statement or an idle transaction left by a stopped worker; keepalive finds a
+  // peer that went away without a word.
+  const settings = [`-c statement_timeout=${timeoutMs}`, `-c idle_in_transaction_session_timeout=${timeoutMs}`, ...(schema ? [`-c search_path=${schema}`] : [])];
+  const client = new pg.Client({
+    connectionString: url, options: settings.join(' '), keepAlive: true, connectionTimeoutMillis: Math.min(timeoutMs, 30_000),
+  });
   client.on('error', () => undefined);
   await client.connect();
   try {
