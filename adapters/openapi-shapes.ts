@@ -179,14 +179,15 @@ const auditProblem = {
 const chainVerdict = {
   $id: 'ChainVerdict',
   type: 'object',
-  required: ['ok', 'events', 'problems', 'chains', 'checkpoints'],
+  required: ['ok', 'events', 'problems', 'moreProblems', 'chains', 'checkpoints'],
   properties: {
     ok: { type: 'boolean' },
     events: { type: 'integer', description: 'events verified' },
     head: { type: 'string', description: 'the Merkle root over every chain\'s last verified event' },
     brokenSeq: { type: 'integer', description: 'not ok: the seq of the first problem naming an event (a cut end: the last event kept), 0 when only checkpoints are wrong' },
     reason: { type: 'string', description: 'the first problem in words (not ok)' },
-    problems: { type: 'array', items: { $ref: 'AuditProblem#' }, description: 'every chain\'s first problem, and every checkpoint\'s' },
+    problems: { type: 'array', items: { $ref: 'AuditProblem#' }, description: 'every chain\'s first problem, and every checkpoint\'s: the first 100' },
+    moreProblems: { type: 'integer', description: 'problems found beyond those listed' },
     chains: { type: 'integer' },
     checkpoints: {
       type: 'object',

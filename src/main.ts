@@ -40,7 +40,7 @@ async function main() {
     const made = !config.auditSigningKeyFile && ensureSigningKey(signingKeyFile);
     auditFiles = { auditSigningKeyFile: signingKeyFile, auditCheckpointDir: auditFiles.auditCheckpointDir ?? join(config.dataDir, 'audit', 'checkpoints') };
     const { verifying } = loadAuditKeys({ signingKeyFile });
-    logger.info({ file: signingKeyFile, made, publicKey: verifying && publicKeyPem(verifying) }, 'dev mode: audit checkpoints signed with this key');
+    logger.info({ file: signingKeyFile, made, publicKey: verifying[0] && publicKeyPem(verifying[0]) }, 'dev mode: audit checkpoints signed with this key');
   } else if (!config.auditSigningKeyFile) {
     logger.warn('AUDIT_SIGNING_KEY_FILE is not set: no signed audit checkpoints, so the audit log holds only against whoever cannot write the database');
   }

@@ -1,10 +1,11 @@
-import { generateKeyPairSync, sign } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createPublicKey, generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
-import { CheckpointSchedule, copyCheckpointsOut, ensureSigningKey, loadAuditKeys, publicKeyPem, writeCheckpoint, type CheckpointBody } from '../src/audit/checkpoints.js';
+import { CheckpointSchedule, copyCheckpointsOut, ensureSigningKey, keyIdOf, loadAuditKeys, publicKeyPem, writeCheckpoint, type CheckpointBody } from '../src/audit/checkpoints.js';
+import { verifyAuditLog } from '../src/audit/verify.js';
 import { canonicalJson, sha256Hex } from '../src/domain/canonical-json.js';
 import { appendAuditEventsInTx, hashEvent, listAuditEvents } from '../src/store/audit-log.js';
 import { startTestGateway, type TestGateway } from './support/gateway.js';
@@ -132,13 +133,57 @@ describe('the checkpoint schedule and its keys', () => {
     expect(readFileSync(file, 'utf8')).toBe(made);
     const { signing, verifying } = loadAuditKeys({ signingKeyFile: file });
     const publicKeyFile = join(keysDir, 'dev', 'public-key.pem');
-    writeFileSync(publicKeyFile, publicKeyPem(verifying!));
-    expect(publicKeyPem(loadAuditKeys({ publicKeyFile }).verifying!)).toBe(publicKeyPem(verifying!));
+    writeFileSync(publicKeyFile, publicKeyPem(verifying[0]!));
+    expect(loadAuditKeys({ publicKeyFile }).verifying.map(publicKeyPem)).toEqual([publicKeyPem(verifying[0]!)]);
     expect(loadAuditKeys({ publicKeyFile }).signing).toBeUndefined();
     expect(signing?.asymmetricKeyType).toBe('ed25519');
     const rsa = join(keysDir, 'dev', 'rsa.pem');
     writeFileSync(rsa, generateKeyPairSync('rsa', { modulusLength: 1024 }).privateKey.export({ type: 'pkcs8', format: 'pem' }));
     expect(() => loadAuditKeys({ signingKeyFile: rsa })).toThrow(/Ed25519/);
+  });
+});
+
+describe('audit public keys', () => {
+  const pem = (key: KeyObject) => publicKeyPem(createPublicKey(key));
+
+  it('are read several from one file or from a directory, and refused at start when the signing key is not among them', () => {
+    const dir = mkdtempSync(join(keysDir, 'public-'));
+    const older = generateKeyPairSync('ed25519').privateKey;
+    const signing = loadAuditKeys({ signingKeyFile }).signing!;
+    const both = join(dir, 'both.pem');
+    writeFileSync(both, `${pem(older)}${pem(signing)}`);
+    expect(loadAuditKeys({ signingKeyFile, publicKeyFile: both }).verifying.map(keyIdOf)).toEqual([older, signing].map((key) => keyIdOf(createPublicKey(key))));
+    const asDir = join(dir, 'keys');
+    mkdirSync(asDir);
+    writeFileSync(join(asDir, '2025.pem'), pem(older));
+    writeFileSync(join(asDir, '2026.pem'), pem(signing));
+    expect(loadAuditKeys({ publicKeyFile: asDir }).verifying).toHaveLength(2);
+
+    const onlyOlder = join(dir, 'older.pem');
+    writeFileSync(onlyOlder, pem(older));
+    expect(() => loadAuditKeys({ signingKeyFile, publicKeyFile: onlyOlder })).toThrow(/does not hold the public key/);
+    writeFileSync(join(dir, 'empty.pem'), 'nothing here');
+    expect(() => loadAuditKeys({ publicKeyFile: join(dir, 'empty.pem') })).toThrow(/holds no public key/);
+  });
+
+  it('check each checkpoint with the key it names, so a rotation does not turn verification red; problems listed are capped', async () => {
+    const log = await signedGateway();
+    try {
+      await log.append(2);
+      expect(await log.checkpoint()).toBe(1);
+      const rotated = generateKeyPairSync('ed25519').privateKey;
+      await log.append(2);
+      expect((await writeCheckpoint(log.gateway.db, rotated))?.number).toBe(2);
+      const oldKey = createPublicKey(loadAuditKeys({ signingKeyFile }).signing!);
+      expect(await verifyAuditLog(log.gateway.db, { verifying: [oldKey, createPublicKey(rotated)] })).toMatchObject({ ok: true, problems: [], moreProblems: 0 });
+
+      const withNewOnly = await verifyAuditLog(log.gateway.db, { verifying: [createPublicKey(rotated)] });
+      expect(withNewOnly).toMatchObject({ ok: false, problems: [{ kind: 'bad-signature', checkpoint: 1 }], moreProblems: 0 });
+      expect(withNewOnly.problems[0]!.detail).toMatch(/not among the audit public keys/);
+      expect(await verifyAuditLog(log.gateway.db, { verifying: [createPublicKey(rotated)], maxProblems: 0 })).toMatchObject({ ok: false, problems: [], moreProblems: 1 });
+    } finally {
+      await log.close();
+    }
   });
 });
 

@@ -125,7 +125,7 @@ export class AuditLog {
       return verifyAuditLog(this.db, { verifying: keys?.verifying, checkpointDir, yieldEvery: 200 });
     }
     const worker = startVerifyWorker({
-      url: databaseUrl, schema: databaseSchema, checkpointDir, publicKeyPem: keys?.verifying && publicKeyPem(keys.verifying),
+      url: databaseUrl, schema: databaseSchema, checkpointDir, publicKeyPems: (keys?.verifying ?? []).map(publicKeyPem),
       timeoutMs: verifyTimeoutMs,
     });
     this.worker = worker;

@@ -1,5 +1,5 @@
 import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes, sign, verify, type KeyObject } from 'node:crypto';
-import { linkSync, mkdirSync, readdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
+import { linkSync, mkdirSync, readdirSync, readFileSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { Logger } from 'pino';
 import { canonicalJson, sha256Hex } from '../domain/canonical-json.js';
@@ -16,8 +16,12 @@ import type { Database, Queryable } from '../store/database.js';
 export interface AuditKeys {
   /** Only where checkpoints are written. */
   signing?: KeyObject;
-  /** Checks every checkpoint; derived from the signing key unless given. */
-  verifying?: KeyObject;
+  /**
+   * Checks the checkpoints, each with the key its body's `keyId` names: the keys of
+   * AUDIT_PUBLIC_KEY_FILE (all that were ever used, so a rotation keeps the older checkpoints
+   * checkable), else the signing key's own. Empty: signatures are not checked.
+   */
+  verifying: KeyObject[];
 }
 
 function ed25519(key: KeyObject, file: string): KeyObject {
@@ -25,11 +29,26 @@ function ed25519(key: KeyObject, file: string): KeyObject {
   return key;
 }
 
+const PUBLIC_KEY_PEM = /-----BEGIN PUBLIC KEY-----[\s\S]+?-----END PUBLIC KEY-----/g;
+
+/** The public keys of a file (one PEM block after another) or of a directory's `.pem` files. */
+function readPublicKeys(path: string): KeyObject[] {
+  const files = statSync(path).isDirectory()
+    ? readdirSync(path).filter((name) => name.endsWith('.pem')).sort().map((name) => join(path, name))
+    : [path];
+  const keys = files.flatMap((file) => (readFileSync(file, 'utf8').match(PUBLIC_KEY_PEM) ?? []).map((pem) => ed25519(createPublicKey(pem), file)));
+  if (keys.length === 0) throw new Error(`${path} holds no public key (PEM, "BEGIN PUBLIC KEY")`);
+  return keys;
+}
+
 export function loadAuditKeys(files: { signingKeyFile?: string; publicKeyFile?: string }): AuditKeys {
   const signing = files.signingKeyFile ? ed25519(createPrivateKey(readFileSync(files.signingKeyFile)), files.signingKeyFile) : undefined;
-  const verifying = files.publicKeyFile
-    ? ed25519(createPublicKey(readFileSync(files.publicKeyFile)), files.publicKeyFile)
-    : signing && createPublicKey(signing);
+  if (!files.publicKeyFile) return { signing, verifying: signing ? [createPublicKey(signing)] : [] };
+  const verifying = readPublicKeys(files.publicKeyFile);
+  // Checkpoints signed with a key the verifiers do not have would all be found bad: refused at start.
+  if (signing && !verifying.some((key) => keyIdOf(key) === keyIdOf(createPublicKey(signing)))) {
+    throw new Error(`${files.publicKeyFile} does not hold the public key of ${files.signingKeyFile} (key id ${keyIdOf(createPublicKey(signing))})`);
+  }
   return { signing, verifying };
 }
 

@@ -8,7 +8,7 @@ import { verifyAuditLog } from './verify.js';
 export interface VerifyWorkerData {
   url: string;
   schema?: string;
-  publicKeyPem?: string;
+  publicKeyPems: string[];
   checkpointDir?: string;
   /** No statement, nor the connection, waits longer: the gateway stops the worker by then anyway. */
   timeoutMs: number;
@@ -18,7 +18,7 @@ export interface VerifyWorkerData {
  * Verification on a thread of its own, with a connection of its own: the rows of a million events
  * are received, parsed and hashed here, none of it on the thread that answers requests.
  */
-async function run({ url, schema, publicKeyPem, checkpointDir, timeoutMs }: VerifyWorkerData) {
+async function run({ url, schema, publicKeyPems, checkpointDir, timeoutMs }: VerifyWorkerData) {
   // The server ends a statement or an idle transaction left by a stopped worker; keepalive finds a
   // peer that went away without a word.
   const settings = [`-c statement_timeout=${timeoutMs}`, `-c idle_in_transaction_session_timeout=${timeoutMs}`, ...(schema ? [`-c search_path=${schema}`] : [])];
@@ -40,7 +40,7 @@ async function run({ url, schema, publicKeyPem, checkpointDir, timeoutMs }: Veri
     // One snapshot for the whole walk, taken at its first read (after the checkpoint directory is
     // read): events committed meanwhile are for the next verification.
     await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
-    return await verifyAuditLog(db, { verifying: publicKeyPem ? createPublicKey(publicKeyPem) : undefined, checkpointDir });
+    return await verifyAuditLog(db, { verifying: publicKeyPems.map((pem) => createPublicKey(pem)), checkpointDir });
   } finally {
     await client.end();
   }

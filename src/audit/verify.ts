@@ -4,7 +4,7 @@ import { canonicalJson, sha256Hex } from '../domain/canonical-json.js';
 import { GENESIS_HASH, hashEvent, readChainEvents, readChainHeads, type ChainHead } from '../store/audit-log.js';
 import type { Queryable } from '../store/database.js';
 import {
-  merkleRoot, readFiledCheckpoints, readStoredCheckpoints, signatureHolds, type CheckpointBody, type SignedCheckpoint,
+  keyIdOf, merkleRoot, readFiledCheckpoints, readStoredCheckpoints, signatureHolds, type CheckpointBody, type SignedCheckpoint,
 } from './checkpoints.js';
 
 /** What verification can find wrong (docs/API.md, "Audit"). */
@@ -38,6 +38,8 @@ export interface AuditVerdict {
   /** Not ok: the first problem, in words. */
   reason?: string;
   problems: AuditProblem[];
+  /** Problems found beyond those listed. */
+  moreProblems: number;
   chains: number;
   checkpoints: {
     count: number;
@@ -50,7 +52,10 @@ export interface AuditVerdict {
 }
 
 export interface VerifyOptions {
-  verifying?: KeyObject;
+  /** The audit public keys, chosen by each checkpoint's `keyId`; none: signatures are not checked. */
+  verifying?: KeyObject[];
+  /** Problems listed at most; the rest are counted (`moreProblems`). */
+  maxProblems?: number;
   /** The directory of copied checkpoints: a checkpoint missing or changed in the database shows. */
   checkpointDir?: string;
   /** Give the event loop a turn after this many events (a walk on the gateway's own thread). */
@@ -90,7 +95,8 @@ function reconcile(stored: SignedCheckpoint[], filed: SignedCheckpoint[], proble
  * from one to the next. Returns, per chain, the hashes the valid checkpoints signed at each place:
  * the walk then sees that each checkpoint's head lies on the chain, so each is an ancestor of the next.
  */
-function checkCheckpoints(checkpoints: SignedCheckpoint[], verifying: KeyObject | undefined, problems: AuditProblem[]) {
+function checkCheckpoints(checkpoints: SignedCheckpoint[], verifying: KeyObject[] | undefined, problems: AuditProblem[]) {
+  const keys = verifying?.length ? new Map(verifying.map((key) => [keyIdOf(key), key])) : undefined;
   const anchors = new Map<number, Map<number, Anchor>>();
   let previousText: string | undefined;
   let previous: CheckpointBody | undefined;
@@ -104,9 +110,15 @@ function checkCheckpoints(checkpoints: SignedCheckpoint[], verifying: KeyObject 
       problems.push({ kind: 'rewritten-checkpoint', checkpoint: n, detail: `checkpoint ${n} is not JSON` });
       continue;
     }
-    const signed = verifying ? signatureHolds(checkpoint, verifying) : true;
+    const key = keys?.get(String(body.keyId));
+    const signed = keys ? key !== undefined && signatureHolds(checkpoint, key) : true;
     if (!signed) {
-      problems.push({ kind: 'bad-signature', checkpoint: n, detail: `checkpoint ${n}'s signature does not hold with the audit public key` });
+      problems.push({
+        kind: 'bad-signature', checkpoint: n,
+        detail: key
+          ? `checkpoint ${n}'s signature does not hold with the audit public key ${String(body.keyId)}`
+          : `checkpoint ${n} names key ${String(body.keyId)}, which is not among the audit public keys`,
+      });
     } else if (body.number !== n || canonicalJson(body) !== checkpoint.body || merkleRoot(body.chains) !== body.root) {
       problems.push({ kind: 'rewritten-checkpoint', checkpoint: n, detail: `checkpoint ${n}'s body does not agree with itself` });
     }
@@ -143,6 +155,8 @@ function checkCheckpoints(checkpoints: SignedCheckpoint[], verifying: KeyObject 
 }
 
 const PAGE = 2000;
+/** Enough to see what was done; a log rewritten wholesale would otherwise answer megabytes. */
+const MAX_PROBLEMS = 100;
 
 /**
  * Verifies the whole audit log: the checkpoints first (signatures, links, heads only moving on), then
@@ -223,16 +237,18 @@ export async function verifyAuditLog(db: Queryable, options: VerifyOptions = {})
     }
   }
   const first = problems[0];
+  const listed = options.maxProblems ?? MAX_PROBLEMS;
   return {
     ok: problems.length === 0,
     events,
     head: merkleRoot(walked),
     ...(first ? { brokenSeq: problems.find((problem) => problem.seq !== undefined)?.seq ?? 0, reason: first.detail } : {}),
-    problems,
+    problems: problems.slice(0, listed),
+    moreProblems: Math.max(0, problems.length - listed),
     chains: heads.length,
     checkpoints: {
       count: checkpoints.length,
-      checked: options.verifying !== undefined,
+      checked: (options.verifying?.length ?? 0) > 0,
       last: last ? { number: last.number, at: last.at } : null,
       unsignedEvents,
     },

@@ -260,7 +260,8 @@ const COMMANDS: Record<string, Command> = {
     const text = verdict.ok
       ? `audit chain holds: ${verdict.events} event(s), head ${verdict.head ?? '-'}${signed}`
       : [`audit chain BROKEN: ${verdict.reason} (${verdict.events} event(s) verified)`,
-        ...((verdict.problems as Json[] | undefined) ?? []).map((problem) => `  ${problem.kind}: ${problem.detail}`)].join('\n');
+        ...((verdict.problems as Json[] | undefined) ?? []).map((problem) => `  ${problem.kind}: ${problem.detail}`),
+        ...(Number(verdict.moreProblems) > 0 ? [`  … and ${Number(verdict.moreProblems)} more`] : [])].join('\n');
     return { json: verdict, text, exitCode: verdict.ok ? 0 : 1 };
   },
 
