@@ -163,7 +163,7 @@ export async function buildApp(deps: GatewayDependencies): Promise<FastifyInstan
   await app.register(auditApiPlugin, { auditLog });
   app.addHook('onClose', () => auditLog.close());
   const checkpoints = auditKeys.signing && new CheckpointSchedule({
-    db, signing: auditKeys.signing, dir: config.auditCheckpointDir, intervalMs: config.auditCheckpointSeconds * 1000, logger: deps.logger,
+    db, signing: auditKeys.signing, verifying: auditKeys.verifying, dir: config.auditCheckpointDir, intervalMs: config.auditCheckpointSeconds * 1000, logger: deps.logger,
   });
   if (checkpoints) app.addHook('onClose', () => checkpoints.close());
   await app.register(opsApiPlugin, {

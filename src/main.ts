@@ -43,6 +43,8 @@ async function main() {
     logger.info({ file: signingKeyFile, made, publicKey: verifying[0] && publicKeyPem(verifying[0]) }, 'dev mode: audit checkpoints signed with this key');
   } else if (!config.auditSigningKeyFile) {
     logger.warn('AUDIT_SIGNING_KEY_FILE is not set: no signed audit checkpoints, so the audit log holds only against whoever cannot write the database');
+  } else if (!config.auditCheckpointDir) {
+    logger.warn('AUDIT_CHECKPOINT_DIR is not set: signed audit checkpoints are kept only in the database, so whoever can write it can remove the newest of them and cut what they signed');
   }
 
   const catalogues = Catalogues.fromFiles({ units: config.unitsFile, facilities: config.facilitiesFile, holidays: config.holidaysFile });

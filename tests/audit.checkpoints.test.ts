@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
-import { CheckpointSchedule, copyCheckpointsOut, ensureSigningKey, keyIdOf, loadAuditKeys, publicKeyPem, writeCheckpoint, type CheckpointBody } from '../src/audit/checkpoints.js';
+import { CheckpointRefused, CheckpointSchedule, copyCheckpointsOut, readNewestFiled, ensureSigningKey, keyIdOf, loadAuditKeys, publicKeyPem, writeCheckpoint, type CheckpointBody } from '../src/audit/checkpoints.js';
 import { verifyAuditLog } from '../src/audit/verify.js';
 import { canonicalJson, sha256Hex } from '../src/domain/canonical-json.js';
 import { appendAuditEventsInTx, hashEvent, listAuditEvents } from '../src/store/audit-log.js';
@@ -173,14 +173,63 @@ describe('audit public keys', () => {
       expect(await log.checkpoint()).toBe(1);
       const rotated = generateKeyPairSync('ed25519').privateKey;
       await log.append(2);
-      expect((await writeCheckpoint(log.gateway.db, rotated))?.number).toBe(2);
       const oldKey = createPublicKey(loadAuditKeys({ signingKeyFile }).signing!);
+      expect((await writeCheckpoint(log.gateway.db, rotated, { verifying: [oldKey] }))?.number).toBe(2);
       expect(await verifyAuditLog(log.gateway.db, { verifying: [oldKey, createPublicKey(rotated)] })).toMatchObject({ ok: true, problems: [], moreProblems: 0 });
 
       const withNewOnly = await verifyAuditLog(log.gateway.db, { verifying: [createPublicKey(rotated)] });
       expect(withNewOnly).toMatchObject({ ok: false, problems: [{ kind: 'bad-signature', checkpoint: 1 }], moreProblems: 0 });
       expect(withNewOnly.problems[0]!.detail).toMatch(/not among the audit public keys/);
       expect(await verifyAuditLog(log.gateway.db, { verifying: [createPublicKey(rotated)], maxProblems: 0 })).toMatchObject({ ok: false, problems: [], moreProblems: 1 });
+    } finally {
+      await log.close();
+    }
+  });
+});
+
+describe('the checkpoint writer refuses to sign over a log that no longer holds what it signed', () => {
+  const cases: Array<[string, (log: Signed, signed: CheckpointBody) => Promise<void>, RegExp]> = [
+    ['a cut end with its head row set back', async (log) => {
+      const [third] = await listAuditEvents(log.gateway.db, { afterSeq: 2, limit: 1 });
+      await tamper(log.gateway, 'DELETE FROM audit_events WHERE seq > 3', `UPDATE audit_chains SET head_seq = 3, head_hash = '${third!.hash}' WHERE chain_id = 1`);
+    }, /chain 1's head is at 3, behind 4/],
+    ['the signed event rewritten in place', async (log, signed) => {
+      const head = signed.chains.find((chain) => chain.chain === 1)!;
+      await tamper(log.gateway, `UPDATE audit_events SET hash = '${'f'.repeat(64)}' WHERE chain_id = 1 AND chain_seq = ${head.seq}`);
+    }, /not the one checkpoint 1 signed/],
+    ['the previous checkpoint rewritten, where there is no copy to compare with', async (log, signed) => {
+      rmSync(join(log.dir, '000000000001.json'));
+      await tamper(log.gateway, `UPDATE audit_checkpoints SET body = '${canonicalJson({ ...signed, events: 3 })}' WHERE number = 1`);
+    }, /signature does not hold/],
+    ['the previous checkpoint rewritten, with its copy in the directory', async (log, signed) => {
+      await tamper(log.gateway, `UPDATE audit_checkpoints SET body = '${canonicalJson({ ...signed, events: 3 })}' WHERE number = 1`);
+    }, /differs from its copy/],
+    ['the previous checkpoint removed from the database, its copy still in the directory', async (log) => {
+      await tamper(log.gateway, 'DELETE FROM audit_checkpoints WHERE number = 1');
+    }, /directory holds checkpoint 1, the database none/],
+  ];
+
+  it.each(cases)('%s', async (_case, rewrite, refusal) => {
+    const log = await signedGateway();
+    try {
+      await log.append(4);
+      await log.checkpoint();
+      const { rows: [row] } = await log.gateway.db.query<{ body: string }>('SELECT body FROM audit_checkpoints WHERE number = 1');
+      await rewrite(log, JSON.parse(row!.body) as CheckpointBody);
+      const lines: string[] = [];
+      const schedule = new CheckpointSchedule({
+        // A period of 1 ms: the last checkpoint is old enough for the tick to sign another.
+        db: log.gateway.db, signing: loadAuditKeys({ signingKeyFile }).signing!, dir: log.dir, intervalMs: 1,
+        logger: pino({ level: 'info' }, { write: (line: string) => lines.push(line) }),
+      });
+      await schedule.tick();
+      await schedule.close();
+      const { rows: [count] } = await log.gateway.db.query<{ n: string }>('SELECT count(*) AS n FROM audit_checkpoints WHERE number > 1');
+      expect(Number(count?.n)).toBe(0);
+      expect(lines.map((line) => JSON.parse(line) as { alarm?: string; msg: string })).toEqual([
+        expect.objectContaining({ alarm: 'audit-log-tampered', msg: expect.stringMatching(refusal) }),
+      ]);
+      await expect(writeCheckpoint(log.gateway.db, loadAuditKeys({ signingKeyFile }).signing!, { filed: readNewestFiled(log.dir) })).rejects.toThrow(CheckpointRefused);
     } finally {
       await log.close();
     }

@@ -156,17 +156,36 @@ export function readFiledCheckpoints(dir: string): SignedCheckpoint[] {
     });
 }
 
+/** The newest checkpoint in the directory, read from its file: a listing, so once per process. */
+export function readNewestFiled(dir: string): SignedCheckpoint | undefined {
+  let names: string[];
+  try {
+    names = readdirSync(dir).filter((name) => CHECKPOINT_FILE.test(name));
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw error;
+  }
+  const newest = names.sort().at(-1);
+  if (!newest) return undefined;
+  const number = Number(CHECKPOINT_FILE.exec(newest)![1]);
+  try {
+    const { body, signature } = JSON.parse(readFileSync(join(dir, newest), 'utf8')) as SignedCheckpoint;
+    return { number, body: String(body), signature: String(signature) };
+  } catch {
+    return { number, body: '', signature: '' };
+  }
+}
+
 /**
- * Copies to the directory every checkpoint newer than its newest file: each in a file of its own,
- * created once and never rewritten ('wx'), so the directory only grows and an auditor can copy it
- * away with any tool. A process that died between its commit and its copy is made good by the next.
+ * Copies to the directory every checkpoint after `after` (the newest this process knows is there):
+ * each in a file of its own, created once and never rewritten ('wx'), so the directory only grows
+ * and an auditor can copy it away with any tool. A process that died between its commit and its copy
+ * is made good by the next. Answers the newest checkpoint now in the directory, if it copied any.
  */
-export async function copyCheckpointsOut(db: Queryable, dir: string): Promise<number> {
+export async function copyCheckpointsOut(db: Queryable, dir: string, after = readNewestFiled(dir)?.number ?? 0): Promise<SignedCheckpoint | undefined> {
   mkdirSync(dir, { recursive: true });
-  const filed = readdirSync(dir).filter((name) => CHECKPOINT_FILE.test(name)).sort();
-  const newestFiled = filed.length === 0 ? 0 : Number(CHECKPOINT_FILE.exec(filed[filed.length - 1]!)![1]);
   const { rows } = await db.query<{ number: string | number; body: string; signature: string }>(
-    'SELECT number, body, signature FROM audit_checkpoints WHERE number > $1 ORDER BY number', [newestFiled],
+    'SELECT number, body, signature FROM audit_checkpoints WHERE number > $1 ORDER BY number', [after],
   );
   for (const row of rows) {
     // Written aside and linked into place: a reader never sees half a file, and a file once there is
@@ -182,44 +201,109 @@ export async function copyCheckpointsOut(db: Queryable, dir: string): Promise<nu
       unlinkSync(aside);
     }
   }
-  return rows.length;
+  const newest = rows.at(-1);
+  return newest && { number: Number(newest.number), body: newest.body, signature: newest.signature };
 }
 
 /** One checkpoint writer at a time across processes; 7411 is migrations', 7413 subjects'. */
 const CHECKPOINT_LOCK = 7414;
 
 /**
+ * The database does not agree with what was signed before: signing its heads now would vouch for a
+ * rewritten log. Nothing is signed until someone looks.
+ */
+export class CheckpointRefused extends Error {}
+
+export interface WriteCheckpointOptions {
+  /** No checkpoint when the last one is younger (every process ticks; one a period is enough). */
+  minAgeMs?: number;
+  /** The public keys the previous checkpoint may be signed with, besides the signing key's own. */
+  verifying?: KeyObject[];
+  /** The newest checkpoint in this process's checkpoint directory: the database must still hold it. */
+  filed?: SignedCheckpoint;
+}
+
+/**
+ * Checks that the database still holds what the previous checkpoint signed before anything is
+ * signed over it: its row is the directory's, its signature holds, and every chain's head is at or
+ * past the place it signed, where the event still has the hash it signed (one index probe a chain).
+ */
+async function checkPrevious(
+  tx: Queryable, last: { number: number; body: string; signature: string } | undefined, heads: ChainHead[],
+  keys: KeyObject[], filed: SignedCheckpoint | undefined,
+): Promise<void> {
+  if (filed && (!last || filed.number > last.number)) {
+    throw new CheckpointRefused(`the checkpoint directory holds checkpoint ${filed.number}, the database ${last ? `only up to ${last.number}` : 'none'}: checkpoints were removed`);
+  }
+  if (filed && last && filed.number === last.number && (filed.body !== last.body || filed.signature !== last.signature)) {
+    throw new CheckpointRefused(`checkpoint ${last.number} in the database differs from its copy in the checkpoint directory`);
+  }
+  if (!last) return;
+  let previous: CheckpointBody;
+  try {
+    previous = JSON.parse(last.body) as CheckpointBody;
+  } catch {
+    throw new CheckpointRefused(`checkpoint ${last.number} in the database is not JSON`);
+  }
+  const key = keys.find((candidate) => keyIdOf(candidate) === previous.keyId);
+  if (!key || !signatureHolds(last, key)) {
+    throw new CheckpointRefused(`checkpoint ${last.number}'s signature does not hold with ${key ? `key ${previous.keyId}` : `any audit key (it names ${String(previous.keyId)})`}`);
+  }
+  const signed = previous.chains.filter((head) => head.seq > 0);
+  const { rows } = await tx.query<{ chain: number; hash: string | null }>(
+    `SELECT p.chain, e.hash FROM unnest($1::int[], $2::bigint[]) AS p(chain, place)
+       LEFT JOIN audit_events e ON e.chain_id = p.chain AND COALESCE(e.chain_seq, e.seq) = p.place`,
+    [signed.map((head) => head.chain), signed.map((head) => head.seq)],
+  );
+  const found = new Map(rows.map((row) => [row.chain, row.hash]));
+  for (const before of signed) {
+    const now = heads.find((head) => head.chain === before.chain);
+    if (!now || now.seq < before.seq) {
+      throw new CheckpointRefused(`chain ${before.chain}'s head is ${now ? `at ${now.seq}, behind ${before.seq}` : 'gone'}, where checkpoint ${last.number} signed it`);
+    }
+    if (found.get(before.chain) !== before.hash) {
+      throw new CheckpointRefused(`chain ${before.chain}'s event at place ${before.seq} is not the one checkpoint ${last.number} signed`);
+    }
+  }
+}
+
+/**
  * Signs the chains' heads as one snapshot sees them, if any moved since the last checkpoint, and
  * stores the checkpoint. Undefined when nothing moved, another process is writing one right now, or
- * the last one is younger than `minAgeMs` (every process ticks; one checkpoint a period is enough).
+ * the last one is younger than `minAgeMs`. Throws CheckpointRefused when the database no longer
+ * holds what the last checkpoint signed.
  */
-export async function writeCheckpoint(db: Database, signing: KeyObject, minAgeMs = 0): Promise<SignedCheckpoint | undefined> {
+export async function writeCheckpoint(db: Database, signing: KeyObject, options: WriteCheckpointOptions = {}): Promise<SignedCheckpoint | undefined> {
+  const { minAgeMs = 0, verifying = [], filed } = options;
   return db.transaction(async (tx) => {
     const { rows: [turn] } = await tx.query<{ locked: boolean }>(
       `SELECT pg_try_advisory_xact_lock(${CHECKPOINT_LOCK}, hashtext(current_schema())) AS locked`,
     );
     if (!turn?.locked) return undefined;
-    const { rows: [last] } = await tx.query<{ number: string | number; body: string; recent: boolean }>(
-      `SELECT number, body, at > clock_timestamp() - make_interval(secs => $1::float8) AS recent
+    const { rows: [lastRow] } = await tx.query<{ number: string | number; body: string; signature: string; recent: boolean }>(
+      `SELECT number, body, signature, at > clock_timestamp() - make_interval(secs => $1::float8) AS recent
          FROM audit_checkpoints ORDER BY number DESC LIMIT 1`,
       [minAgeMs / 1000],
     );
-    if (last?.recent) return undefined;
+    if (lastRow?.recent) return undefined;
+    const last = lastRow && { number: Number(lastRow.number), body: lastRow.body, signature: lastRow.signature };
     const { rows } = await tx.query<{ chain_id: number; head_seq: string | number; head_hash: string; at: string }>(
       `SELECT chain_id, head_seq, head_hash, to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS at
          FROM audit_chains ORDER BY chain_id`,
     );
     const chains = rows.map((row) => ({ chain: row.chain_id, seq: Number(row.head_seq), hash: row.head_hash }));
-    const previous = last ? (JSON.parse(last.body) as CheckpointBody) : undefined;
-    if (previous && canonicalJson(previous.chains) === canonicalJson(chains)) return undefined;
+    const signingPublic = createPublicKey(signing);
+    await checkPrevious(tx, last, chains, [signingPublic, ...verifying], filed);
+    if (last && canonicalJson((JSON.parse(last.body) as CheckpointBody).chains) === canonicalJson(chains)) return undefined;
     const body: CheckpointBody = {
-      number: previous ? previous.number + 1 : 1,
+      // The row's number, which the table's key keeps unique, not what its body claims.
+      number: last ? last.number + 1 : 1,
       at: rows[0]?.at ?? new Date().toISOString(),
       previous: last ? sha256Hex(last.body) : GENESIS_HASH,
       chains,
       events: chains.reduce((sum, head) => sum + head.seq, 0),
       root: merkleRoot(chains),
-      keyId: keyIdOf(createPublicKey(signing)),
+      keyId: keyIdOf(signingPublic),
     };
     const text = canonicalJson(body);
     const checkpoint = { number: body.number, body: text, signature: sign(null, Buffer.from(text, 'utf8'), signing).toString('base64') };
@@ -232,6 +316,8 @@ export async function writeCheckpoint(db: Database, signing: KeyObject, minAgeMs
 export interface CheckpointScheduleOptions {
   db: Database;
   signing: KeyObject;
+  /** The audit public keys (a rotation's older ones): the previous checkpoint's signature is checked. */
+  verifying?: KeyObject[];
   /** Without one, checkpoints are only in the database. */
   dir?: string;
   intervalMs: number;
@@ -240,11 +326,14 @@ export interface CheckpointScheduleOptions {
 
 /**
  * The periodic checkpoint: every process ticks, the advisory lock lets one write at a time, and each
- * copies what its directory lacks. No Redis: like the callbacks, it needs only PostgreSQL.
+ * copies what its directory lacks. No Redis: like the callbacks, it needs only PostgreSQL. The newest
+ * checkpoint in the directory is kept in memory: the directory is listed once, not every tick.
  */
 export class CheckpointSchedule {
   private timer?: NodeJS.Timeout;
   private running?: Promise<void>;
+  private newestFiled?: SignedCheckpoint;
+  private listed = false;
 
   constructor(private readonly options: CheckpointScheduleOptions) {}
 
@@ -254,13 +343,22 @@ export class CheckpointSchedule {
 
   tick(): Promise<void> {
     this.running ??= (async () => {
+      const { db, signing, verifying, dir, intervalMs, logger } = this.options;
       try {
+        if (dir && !this.listed) {
+          this.newestFiled = readNewestFiled(dir);
+          this.listed = true;
+        }
         // Timers of different processes drift: a checkpoint a little younger than the period is the period's.
-        const written = await writeCheckpoint(this.options.db, this.options.signing, this.options.intervalMs * 0.9);
-        if (this.options.dir) await copyCheckpointsOut(this.options.db, this.options.dir);
-        if (written) this.options.logger.debug({ checkpoint: written.number }, 'audit checkpoint signed');
+        const written = await writeCheckpoint(db, signing, { minAgeMs: intervalMs * 0.9, verifying, filed: this.newestFiled });
+        if (dir) this.newestFiled = (await copyCheckpointsOut(db, dir, this.newestFiled?.number ?? 0)) ?? this.newestFiled;
+        if (written) logger.debug({ checkpoint: written.number }, 'audit checkpoint signed');
       } catch (error) {
-        this.options.logger.error({ err: error }, 'audit checkpoint failed: the next tick tries again');
+        if (error instanceof CheckpointRefused) {
+          logger.error({ alarm: 'audit-log-tampered' }, `AUDIT ALARM: no checkpoint signed: ${error.message}; run the audit verification`);
+        } else {
+          logger.error({ err: error }, 'audit checkpoint failed: the next tick tries again');
+        }
       } finally {
         this.running = undefined;
       }
