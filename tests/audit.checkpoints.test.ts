@@ -187,6 +187,38 @@ describe('audit public keys', () => {
   });
 });
 
+describe('verification of many checkpoints', () => {
+  it('reads them a page at a time, the directory\'s copies with them, and still finds one removed from a later page', async () => {
+    const log = await signedGateway();
+    try {
+      for (let i = 0; i < 5; i++) {
+        await log.append(1);
+        await log.checkpoint();
+      }
+      const reads: unknown[][] = [];
+      const db = {
+        exec: (sql: string) => log.gateway.db.exec(sql),
+        query: <Row>(sql: string, params?: unknown[]) => {
+          if (sql.includes('FROM audit_checkpoints')) reads.push(params ?? []);
+          return log.gateway.db.query<Row>(sql, params);
+        },
+      };
+      const verifying = loadAuditKeys({ signingKeyFile }).verifying;
+      expect(await verifyAuditLog(db, { verifying, checkpointDir: log.dir, pageSize: 2, yieldEvery: 1 }))
+        .toMatchObject({ ok: true, checkpoints: { count: 5, last: { number: 5 } } });
+      // After 0, 2 and 4, two at a time: never the whole table in one result.
+      expect(reads).toEqual([[0, 2], [2, 2], [4, 2]]);
+
+      await tamper(log.gateway, 'DELETE FROM audit_checkpoints WHERE number = 4');
+      const verdict = await verifyAuditLog(db, { verifying, checkpointDir: log.dir, pageSize: 2 });
+      expect(verdict).toMatchObject({ ok: false, checkpoints: { count: 5 } });
+      expect(verdict.problems).toMatchObject([{ kind: 'removed-checkpoint', checkpoint: 4 }]);
+    } finally {
+      await log.close();
+    }
+  });
+});
+
 describe('the checkpoint writer refuses to sign over a log that no longer holds what it signed', () => {
   const cases: Array<[string, (log: Signed, signed: CheckpointBody) => Promise<void>, RegExp]> = [
     ['a cut end with its head row set back', async (log) => {

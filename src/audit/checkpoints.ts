@@ -1,5 +1,6 @@
 import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes, sign, verify, type KeyObject } from 'node:crypto';
 import { linkSync, mkdirSync, readdirSync, readFileSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { readdir, readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { Logger } from 'pino';
 import { canonicalJson, sha256Hex } from '../domain/canonical-json.js';
@@ -122,9 +123,10 @@ export function signatureHolds(checkpoint: SignedCheckpoint, key: KeyObject): bo
   }
 }
 
-export async function readStoredCheckpoints(db: Queryable): Promise<SignedCheckpoint[]> {
+/** The database's checkpoints after number `after`, at most `limit`, in order. */
+export async function readStoredCheckpoints(db: Queryable, after: number, limit: number): Promise<SignedCheckpoint[]> {
   const { rows } = await db.query<{ number: string | number; body: string; signature: string }>(
-    'SELECT number, body, signature FROM audit_checkpoints ORDER BY number',
+    'SELECT number, body, signature FROM audit_checkpoints WHERE number > $1 ORDER BY number LIMIT $2', [after, limit],
   );
   return rows.map((row) => ({ number: Number(row.number), body: row.body, signature: row.signature }));
 }
@@ -132,28 +134,27 @@ export async function readStoredCheckpoints(db: Queryable): Promise<SignedCheckp
 const CHECKPOINT_FILE = /^(\d{12})\.json$/;
 const fileName = (number: number) => `${String(number).padStart(12, '0')}.json`;
 
-/** The checkpoints copied to a directory, by number; a file that is not one is left out. */
-export function readFiledCheckpoints(dir: string): SignedCheckpoint[] {
+/** The numbers of the checkpoints copied to a directory, in order; a file that is not one is left out. */
+export async function listFiledCheckpoints(dir: string): Promise<number[]> {
   let names: string[];
   try {
-    names = readdirSync(dir);
+    names = await readdir(dir);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
     throw error;
   }
-  return names
-    .filter((name) => CHECKPOINT_FILE.test(name))
-    .sort()
-    .map((name) => {
-      const number = Number(CHECKPOINT_FILE.exec(name)![1]);
-      try {
-        const { body, signature } = JSON.parse(readFileSync(join(dir, name), 'utf8')) as SignedCheckpoint;
-        return { number, body: String(body), signature: String(signature) };
-      } catch {
-        // Not what was copied: verification names it, as a checkpoint whose copy differs.
-        return { number, body: '', signature: '' };
-      }
-    });
+  return names.filter((name) => CHECKPOINT_FILE.test(name)).map((name) => Number(CHECKPOINT_FILE.exec(name)![1])).sort((a, b) => a - b);
+}
+
+/** One copied checkpoint; a file that cannot be read as one has an empty body. */
+export async function readFiledCheckpoint(dir: string, number: number): Promise<SignedCheckpoint> {
+  try {
+    const { body, signature } = JSON.parse(await readFile(join(dir, fileName(number)), 'utf8')) as SignedCheckpoint;
+    return { number, body: String(body), signature: String(signature) };
+  } catch {
+    // Not what was copied: verification names it, as a checkpoint whose copy differs.
+    return { number, body: '', signature: '' };
+  }
 }
 
 /** The newest checkpoint in the directory, read from its file: a listing, so once per process. */

@@ -4,7 +4,7 @@ import { canonicalJson, sha256Hex } from '../domain/canonical-json.js';
 import { GENESIS_HASH, hashEvent, readChainEvents, readChainHeads, type ChainHead } from '../store/audit-log.js';
 import type { Queryable } from '../store/database.js';
 import {
-  keyIdOf, merkleRoot, readFiledCheckpoints, readStoredCheckpoints, signatureHolds, type CheckpointBody, type SignedCheckpoint,
+  keyIdOf, listFiledCheckpoints, merkleRoot, readFiledCheckpoint, readStoredCheckpoints, signatureHolds, type CheckpointBody, type SignedCheckpoint,
 } from './checkpoints.js';
 
 /** What verification can find wrong (docs/API.md, "Audit"). */
@@ -91,17 +91,42 @@ function reconcile(stored: SignedCheckpoint[], filed: SignedCheckpoint[], proble
 }
 
 /**
+ * Every checkpoint in number order, a page at a time: the database's rows reconciled with the
+ * directory's copies of the same numbers, so neither is ever held whole (a year at one a minute is
+ * half a million).
+ */
+async function* checkpointsInOrder(db: Queryable, dir: string | undefined, filed: number[], pageSize: number, problems: AuditProblem[]) {
+  let after = 0;
+  let next = 0;
+  for (;;) {
+    const page = await readStoredCheckpoints(db, after, pageSize);
+    const last = page.length < pageSize ? Infinity : page[page.length - 1]!.number;
+    const copies: SignedCheckpoint[] = [];
+    while (dir && next < filed.length && filed[next]! <= last) copies.push(await readFiledCheckpoint(dir, filed[next++]!));
+    yield* reconcile(page, copies, problems);
+    if (last === Infinity) return;
+    after = last;
+  }
+}
+
+/**
  * Checks each checkpoint's signature and its link to the one before, and that no chain goes back
  * from one to the next. Returns, per chain, the hashes the valid checkpoints signed at each place:
  * the walk then sees that each checkpoint's head lies on the chain, so each is an ancestor of the next.
  */
-function checkCheckpoints(checkpoints: SignedCheckpoint[], verifying: KeyObject[] | undefined, problems: AuditProblem[]) {
+async function checkCheckpoints(
+  checkpoints: AsyncIterable<SignedCheckpoint>, verifying: KeyObject[] | undefined, problems: AuditProblem[], yieldEvery: number | undefined,
+) {
   const keys = verifying?.length ? new Map(verifying.map((key) => [keyIdOf(key), key])) : undefined;
   const anchors = new Map<number, Map<number, Anchor>>();
   let previousText: string | undefined;
   let previous: CheckpointBody | undefined;
   let last: CheckpointBody | undefined;
-  for (const checkpoint of checkpoints) {
+  let count = 0;
+  for await (const checkpoint of checkpoints) {
+    // A signature check is most of a millisecond: on the gateway's own thread, others get turns.
+    count += 1;
+    if (yieldEvery && count % yieldEvery === 0) await setImmediate();
     const n = checkpoint.number;
     let body: CheckpointBody;
     try {
@@ -151,7 +176,7 @@ function checkCheckpoints(checkpoints: SignedCheckpoint[], verifying: KeyObject[
       places.set(head.seq, { hash: head.hash, checkpoint: n });
     }
   }
-  return { anchors, last };
+  return { anchors, last, count };
 }
 
 const PAGE = 2000;
@@ -166,15 +191,15 @@ const MAX_PROBLEMS = 100;
  */
 export async function verifyAuditLog(db: Queryable, options: VerifyOptions = {}): Promise<AuditVerdict> {
   const problems: AuditProblem[] = [];
-  // The copies first: each was copied after its row committed, so the database shows every one of
-  // them unless it was removed. Then the checkpoints before the heads: a checkpoint signed meanwhile
-  // could otherwise claim more than the heads read.
-  const filed = options.checkpointDir ? readFiledCheckpoints(options.checkpointDir) : [];
-  const stored = await readStoredCheckpoints(db);
-  const checkpoints = reconcile(stored, filed, problems);
-  const { anchors, last } = checkCheckpoints(checkpoints, options.verifying, problems);
-  const heads = await readChainHeads(db);
+  // The directory's listing first: each copy was made after its row committed, so the database shows
+  // every one of them unless it was removed (a copy's file, once there, never changes). Then the
+  // checkpoints before the heads: a checkpoint signed meanwhile could otherwise claim more than the
+  // heads read.
   const pageSize = options.pageSize ?? PAGE;
+  const filed = options.checkpointDir ? await listFiledCheckpoints(options.checkpointDir) : [];
+  const checkpoints = checkpointsInOrder(db, options.checkpointDir, filed, pageSize, problems);
+  const { anchors, last, count } = await checkCheckpoints(checkpoints, options.verifying, problems, options.yieldEvery);
+  const heads = await readChainHeads(db);
   const walked: ChainHead[] = [];
   let events = 0;
   let unsignedEvents = 0;
@@ -247,7 +272,7 @@ export async function verifyAuditLog(db: Queryable, options: VerifyOptions = {})
     moreProblems: Math.max(0, problems.length - listed),
     chains: heads.length,
     checkpoints: {
-      count: checkpoints.length,
+      count,
       checked: (options.verifying?.length ?? 0) > 0,
       last: last ? { number: last.number, at: last.at } : null,
       unsignedEvents,
