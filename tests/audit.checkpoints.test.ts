@@ -131,6 +131,8 @@ describe('the checkpoint schedule and its keys', () => {
     const made = readFileSync(file, 'utf8');
     expect(ensureSigningKey(file)).toBe(false);
     expect(readFileSync(file, 'utf8')).toBe(made);
+    // Written aside and linked into place: nothing is left beside it.
+    expect(readdirSync(join(keysDir, 'dev'))).toEqual(['signing-key.pem']);
     const { signing, verifying } = loadAuditKeys({ signingKeyFile: file });
     const publicKeyFile = join(keysDir, 'dev', 'public-key.pem');
     writeFileSync(publicKeyFile, publicKeyPem(verifying[0]!));

@@ -65,18 +65,23 @@ export function keyIdOf(key: KeyObject): string {
 
 /**
  * Dev mode's signing key, made once under DATA_DIR: a gateway without one would write no
- * checkpoints. Returns whether it was made now. Several processes may start together: the first
- * to create the file wins, the others read it.
+ * checkpoints. Returns whether it was made now. Several processes may start together: the key is
+ * written aside and linked into place, so the first link wins and no process reads a file another
+ * is still writing.
  */
 export function ensureSigningKey(file: string): boolean {
   const { privateKey } = generateKeyPairSync('ed25519');
   mkdirSync(dirname(file), { recursive: true });
+  const aside = `${file}.${process.pid}.${randomBytes(4).toString('hex')}`;
+  writeFileSync(aside, privateKey.export({ type: 'pkcs8', format: 'pem' }), { flag: 'wx', mode: 0o600 });
   try {
-    writeFileSync(file, privateKey.export({ type: 'pkcs8', format: 'pem' }), { flag: 'wx', mode: 0o600 });
+    linkSync(aside, file);
     return true;
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false;
     throw error;
+  } finally {
+    unlinkSync(aside);
   }
 }
 
