@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { buildApp } from './app.js';
-import { ensureSigningKey, loadAuditKeys, publicKeyPem } from './audit/checkpoints.js';
+import { devCheckpointDir, ensureSigningKey, loadAuditKeys, publicKeyPem } from './audit/checkpoints.js';
 import { ClientRegistry, ROLES } from './auth/clients.js';
 import { Catalogues } from './catalogues/catalogues.js';
 import { loadConfig } from './config.js';
@@ -38,7 +38,7 @@ async function main() {
     // Dev mode signs its checkpoints too, with a key of its own that stays across restarts.
     const signingKeyFile = auditFiles.auditSigningKeyFile ?? join(config.dataDir, 'audit', 'signing-key.pem');
     const made = !config.auditSigningKeyFile && ensureSigningKey(signingKeyFile);
-    auditFiles = { auditSigningKeyFile: signingKeyFile, auditCheckpointDir: auditFiles.auditCheckpointDir ?? join(config.dataDir, 'audit', 'checkpoints') };
+    auditFiles = { auditSigningKeyFile: signingKeyFile, auditCheckpointDir: auditFiles.auditCheckpointDir ?? await devCheckpointDir(db, join(config.dataDir, 'audit', 'checkpoints')) };
     const { verifying } = loadAuditKeys({ signingKeyFile });
     logger.info({ file: signingKeyFile, made, publicKey: verifying[0] && publicKeyPem(verifying[0]) }, 'dev mode: audit checkpoints signed with this key');
   } else if (!config.auditSigningKeyFile) {

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
-import { CheckpointRefused, CheckpointSchedule, copyCheckpointsOut, readNewestFiled, ensureSigningKey, keyIdOf, loadAuditKeys, publicKeyPem, writeCheckpoint, type CheckpointBody } from '../src/audit/checkpoints.js';
+import { CheckpointRefused, CheckpointSchedule, copyCheckpointsOut, devCheckpointDir, readNewestFiled, ensureSigningKey, keyIdOf, loadAuditKeys, publicKeyPem, writeCheckpoint, type CheckpointBody } from '../src/audit/checkpoints.js';
 import { verifyAuditLog } from '../src/audit/verify.js';
 import { canonicalJson, sha256Hex } from '../src/domain/canonical-json.js';
 import { appendAuditEventsInTx, hashEvent, listAuditEvents } from '../src/store/audit-log.js';
@@ -122,6 +122,20 @@ describe('the checkpoint schedule and its keys', () => {
       expect(await log.verify()).toMatchObject({ ok: true, checkpoints: { count: 2, unsignedEvents: 0 } });
     } finally {
       await log.close();
+    }
+  });
+
+  it('keeps dev mode\'s copies in a folder of each database\'s own, so a fresh database does not meet old checkpoints', async () => {
+    const [one, other] = [await signedGateway(), await signedGateway()];
+    try {
+      const parent = join(keysDir, 'dev-checkpoints');
+      const dir = await devCheckpointDir(one.gateway.db, parent);
+      expect(dir.startsWith(`${parent}/`)).toBe(true);
+      expect(await devCheckpointDir(one.gateway.db, parent)).toBe(dir);
+      expect(await devCheckpointDir(other.gateway.db, parent)).not.toBe(dir);
+    } finally {
+      await one.close();
+      await other.close();
     }
   });
 

@@ -85,6 +85,16 @@ export function ensureSigningKey(file: string): boolean {
   }
 }
 
+/**
+ * Dev mode's checkpoint directory: a folder per audit log (migration 020 names each), so a database
+ * made afresh does not meet the checkpoints of the one before it.
+ */
+export async function devCheckpointDir(db: Queryable, parent: string): Promise<string> {
+  const { rows: [instance] } = await db.query<{ id: string }>('SELECT id FROM audit_log_instance');
+  if (!instance) throw new Error('audit_log_instance is empty: the database was not migrated');
+  return join(parent, instance.id);
+}
+
 /** A leaf per chain head, in chain order; a pair's node is the hash of both; an odd one goes up as it is. */
 export function merkleRoot(heads: ChainHead[]): string {
   let level = [...heads]
