@@ -76,6 +76,12 @@ function pupil(overrides: Partial<Record<keyof D03Row, unknown>> = {}): D03Row {
 
 const jsonList = (rows: D03Row[], kyKeKhai = '10/2026') => JSON.stringify({ kyKeKhai, rows });
 
+/** The ids of the transfers carrying a list's rows to BHXH. */
+async function transfersOf(listId: string): Promise<string[]> {
+  const { rows } = await gateway.db.query<{ id: string }>('SELECT id FROM transfers WHERE message_id = $1 ORDER BY id', [listId]);
+  return rows.map((row) => row.id);
+}
+
 const stored = async () => ({
   lists: await countRows(gateway.db, 'pupil_lists'),
   rows: await countRows(gateway.db, 'pupil_list_rows'),
@@ -420,7 +426,13 @@ describe('correcting and sending', () => {
     expect(whole.json()).toMatchObject({ status: 'queued', list: { status: 'queued', valid: 3, invalid: 0 } });
     const view = (await call('school', { method: 'GET', url: `/ts/v1/danh-sach/${listId}` })).json();
     expect(view.items.map((item: { status: string }) => item.status)).toEqual(['queued', 'queued', 'queued']);
-    expect(await countRows(gateway.db, 'audit_events')).toBe(auditBefore + 4);
+    // Made whole by the correction, the list leaves as a send would send it: each row in its transfer.
+    expect(await transfersOf(listId)).toEqual([`${listId}:1`, `${listId}:2`, `${listId}:3`]);
+    // Four corrections, three rows queued for BHXH, and the list sent.
+    expect(await countRows(gateway.db, 'audit_events')).toBe(auditBefore + 8);
+    const again = await call('school', { method: 'POST', url: `/ts/v1/danh-sach/${listId}/send`, payload: {} });
+    expect(again.json()).toMatchObject({ status: 'queued', valid: 3 });
+    expect(await countRows(gateway.db, 'audit_events')).toBe(auditBefore + 8);
 
     const missing = await call('school', { method: 'PATCH', url: `/ts/v1/danh-sach/${listId}/rows/99`, payload: { gioiTinh: 'Nam' } });
     expect(missing.statusCode).toBe(404);
@@ -455,6 +467,19 @@ describe('correcting and sending', () => {
     expect(validRow.statusCode).toBe(409);
     const invalidRow = await call('school', { method: 'PATCH', url: `/ts/v1/danh-sach/${listId}/rows/2`, payload: { soThang: 6 } });
     expect(invalidRow.json()).toMatchObject({ status: 'queued', list: { status: 'queued', valid: 2, invalid: 0 } });
+  });
+
+  it('in a sent list, a correction that clears a duplicate sends both rows it made valid', async () => {
+    const twin = pupil({ stt: 2 });
+    const { listId } = (await upload(jsonList([pupil({ stt: 1 }), twin, { ...twin, stt: 3 }]), 'application/json')).json();
+    await call('school', { method: 'POST', url: `/ts/v1/danh-sach/${listId}/send`, payload: { validOnly: true } });
+    expect(await transfersOf(listId)).toEqual([`${listId}:1`]);
+
+    const fixed = await call('school', { method: 'PATCH', url: `/ts/v1/danh-sach/${listId}/rows/3`, payload: { soDinhDanh: pupil().soDinhDanh } });
+    expect(fixed.json()).toMatchObject({ status: 'queued', list: { status: 'queued', valid: 3, invalid: 0 } });
+    expect(await transfersOf(listId)).toEqual([`${listId}:1`, `${listId}:2`, `${listId}:3`]);
+    const view = (await call('school', { method: 'GET', url: `/ts/v1/danh-sach/${listId}` })).json();
+    expect(view.items.map((item: { status: string }) => item.status)).toEqual(['queued', 'queued', 'queued']);
   });
 });
 

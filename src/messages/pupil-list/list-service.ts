@@ -539,8 +539,19 @@ export class PupilLists {
       const status: ListStatus = list.status === 'queued' || invalid === 0 ? 'queued' : 'checked';
       await updateListInTx(tx, listId, status, valid, invalid);
       const after = rechecked[target.position] as RowToStore;
-      if (list.status === 'queued' && after.status === 'queued') {
-        await setRowTransfersInTx(tx, listId, await sendRowsInTx(tx, list, [after], client, { resendUnchanged: true }));
+      if (list.status === 'queued') {
+        // The correction may make other rows valid too (a duplicate gone): they leave with it, or never would.
+        const becameValid = changed.filter((row) => row.status === 'queued' && row.position !== target.position && rows[row.position]?.status === 'invalid');
+        const links = await sendRowsInTx(tx, list, becameValid, client);
+        if (after.status === 'queued') links.push(...await sendRowsInTx(tx, list, [after], client, { resendUnchanged: true }));
+        await setRowTransfersInTx(tx, listId, links);
+      } else if (status === 'queued') {
+        // The last invalid row fixed: the list is whole and leaves as a send would send it.
+        await setRowTransfersInTx(tx, listId, await sendRowsInTx(tx, list, rechecked.filter((row) => row.status === 'queued'), client));
+        appendAuditEventInTx(tx, {
+          actor: client.id, action: 'pupil-list.sent', fromStatus: list.status, toStatus: 'queued',
+          details: { listId, maTinh: list.maTinh, rows: rechecked.length, valid, invalid },
+        });
       }
       appendAuditEventInTx(tx, {
         actor: client.id, action: 'pupil-list.row-corrected', fromStatus: list.status, toStatus: status,
