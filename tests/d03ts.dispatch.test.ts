@@ -275,6 +275,32 @@ describe('a list leased by BHXH', () => {
     expect((await gateway.db.query<{ n: number }>('SELECT count(*)::int AS n FROM transfers')).rows).toEqual([{ n: 2 }]);
   });
 
+  it('a new person at the STT of a dropped one whose card was issued: a row and a record of its own, not the card', async () => {
+    const rows = [pupil(1), pupil(2)];
+    const sent = await uploadList(call, rows);
+    const lease = () => gateway.request('bhxh08', { method: 'POST', url: '/bhxh/v1/batches/lease', payload: { maTinh: '08', loai: 'D03_TS' } });
+    const leased = (await lease()).json();
+    const answered = await gateway.request('bhxh08', {
+      method: 'POST', url: `/bhxh/v1/batches/${leased.batchId}/results`, payload: { results: leased.records.map(issueCard) },
+    });
+    expect(answered.json()).toMatchObject({ accepted: 2 });
+
+    const newcomer = pupil(2, { hoTen: 'Trần Văn Bình' });
+    const replacing = await call('school', {
+      method: 'POST', url: `/ts/v1/danh-sach?kyKeKhai=10/2026&replaces=${sent}`,
+      headers: { 'content-type': 'application/json', 'idempotency-key': `dispatch-replace-${++keyCounter}` },
+      payload: JSON.stringify({ kyKeKhai: '10/2026', rows: [rows[0], newcomer] }),
+    });
+    expect(replacing.json()).toMatchObject({ status: 'queued', unchanged: 1, warnings: [] });
+    const listId = replacing.json().listId;
+    const items = await listRows(call, listId);
+    expect(items.map((row) => [row.status, row.maThe === null])).toEqual([['issued', false], ['queued', true]]);
+    const next = (await lease()).json();
+    expect(next.records.map((record: Record<string, unknown>) => [record.MA_HO_SO, record.SO_DINH_DANH])).toEqual([[`${listId}:2`, newcomer.soDinhDanh]]);
+    // The dropped person keeps the card BHXH issued, on the earlier list.
+    expect((await listRows(call, sent)).map((row) => row.status)).toEqual(['issued', 'issued']);
+  });
+
   it('a corrected list in place of a sent one: its changed rows go in their earlier records, once it is sent itself', async () => {
     const rows = [pupil(1), pupil(2)];
     const sent = await uploadList(call, rows);

@@ -246,9 +246,20 @@ function checkedValues(row: D03Row): string {
 }
 
 /**
+ * Whether two rows standing at the same STT may be one person: neither carries a personal or BHXH
+ * number, or a number they both carry is the same and none differs. Another person at a dropped
+ * person's place is a new row, never heir to that person's record (and card).
+ */
+function mayBeSamePerson(now: D03Row, before: D03Row): boolean {
+  const pairs = [[now.soDinhDanh, before.soDinhDanh], [now.maSoBhxh, before.maSoBhxh]] as const;
+  if (pairs.every(([a, b]) => !a && !b)) return true;
+  return pairs.some(([a, b]) => a && a === b) && !pairs.some(([a, b]) => a && b && a !== b);
+}
+
+/**
  * A list that replaces an earlier one keeps the earlier outcome of every valid row it did not change:
  * a row already accepted is not judged again. Rows are matched by personal number, else BHXH number,
- * else (for the rows left) STT, each earlier row once. A row left unchanged that was invalid is
+ * else (for the rows left) STT when the numbers allow one person (`mayBeSamePerson`), each earlier row once. A row left unchanged that was invalid is
  * checked again with the rest, as its problems (another list of the period) may have gone since.
  */
 function carryOver(rows: readonly RowToStore[], earlier: readonly StoredRow[]): { rows: RowToStore[]; unchanged: number } {
@@ -265,7 +276,12 @@ function carryOver(rows: readonly RowToStore[], earlier: readonly StoredRow[]): 
     else leftByStt.set(row.stt, [row]);
   }
   rows.forEach((row, index) => {
-    if (!matches[index]) matches[index] = take(leftByStt.get(row.row.stt)?.pop());
+    if (matches[index]) return;
+    // Only the next earlier row with that STT is looked at: rows sharing an STT are invalid anyway, and
+    // searching among thousands of them for each would grow with the square of their number.
+    const sharing = leftByStt.get(row.row.stt);
+    const candidate = sharing?.at(-1);
+    if (candidate && mayBeSamePerson(row.row, candidate.row)) matches[index] = take(sharing?.pop());
   });
   let unchanged = 0;
   const carried = rows.map((row, index) => {
