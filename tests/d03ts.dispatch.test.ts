@@ -301,6 +301,50 @@ describe('a list leased by BHXH', () => {
     expect((await listRows(call, sent)).map((row) => row.status)).toEqual(['issued', 'issued']);
   });
 
+  it('a person whose card was issued stays listed for the period when the replacing list drops them: another list cannot send them again', async () => {
+    const rows = [pupil(1), pupil(2)];
+    const sent = await uploadList(call, rows);
+    const lease = () => gateway.request('bhxh08', { method: 'POST', url: '/bhxh/v1/batches/lease', payload: { maTinh: '08', loai: 'D03_TS' } });
+    const leased = (await lease()).json();
+    await gateway.request('bhxh08', { method: 'POST', url: `/bhxh/v1/batches/${leased.batchId}/results`, payload: { results: leased.records.map(issueCard) } });
+    const replacing = await call('school', {
+      method: 'POST', url: `/ts/v1/danh-sach?kyKeKhai=10/2026&replaces=${sent}`,
+      headers: { 'content-type': 'application/json', 'idempotency-key': `dispatch-replace-${++keyCounter}` },
+      payload: JSON.stringify({ kyKeKhai: '10/2026', rows: [{ ...rows[1], stt: 1 }] }),
+    });
+    expect(replacing.json()).toMatchObject({ status: 'queued', unchanged: 1 });
+
+    const elsewhere = await call('otherSchool', {
+      method: 'POST', url: '/ts/v1/danh-sach?kyKeKhai=10/2026',
+      headers: { 'content-type': 'application/json', 'idempotency-key': `dispatch-other-${++keyCounter}` },
+      payload: JSON.stringify({ kyKeKhai: '10/2026', rows: [{ ...rows[0], stt: 1 }] }),
+    });
+    expect(elsewhere.json()).toMatchObject({ status: 'checked', invalid: 1, errors: [{ stt: 1, code: 'ALREADY_LISTED' }] });
+    expect((await lease()).statusCode).toBe(204);
+  });
+
+  it('an unchanged invalid row keeps the record it carries through a second replacement: corrected, it is not sent again', async () => {
+    const rows = [pupil(1), pupil(2)];
+    const sent = await uploadList(call, rows);
+    const lease = () => gateway.request('bhxh08', { method: 'POST', url: '/bhxh/v1/batches/lease', payload: { maTinh: '08', loai: 'D03_TS' } });
+    expect((await lease()).statusCode).toBe(200);
+    const replace = async (replaces: string, listRows: D03Row[]) => (await call('school', {
+      method: 'POST', url: `/ts/v1/danh-sach?kyKeKhai=10/2026&replaces=${replaces}`,
+      headers: { 'content-type': 'application/json', 'idempotency-key': `dispatch-replace-${++keyCounter}` },
+      payload: JSON.stringify({ kyKeKhai: '10/2026', rows: listRows }),
+    })).json();
+    const broken = [{ ...rows[0] as D03Row, gioiTinh: 'X' }, rows[1] as D03Row];
+    const second = await replace(sent, broken);
+    expect(second).toMatchObject({ status: 'checked', invalid: 1 });
+    const third = await replace(second.listId, broken);
+    expect(third).toMatchObject({ status: 'checked', invalid: 1, unchanged: 2 });
+
+    const fixed = await call('school', { method: 'PATCH', url: `/ts/v1/danh-sach/${third.listId}/rows/1`, payload: { gioiTinh: 'Nam' } });
+    expect(fixed.json()).toMatchObject({ status: 'sent', list: { status: 'queued', valid: 2 } });
+    expect((await gateway.db.query<{ id: string }>('SELECT id FROM transfers ORDER BY id')).rows.map((row) => row.id)).toEqual([`${sent}:1`, `${sent}:2`]);
+    expect((await lease()).statusCode).toBe(204);
+  });
+
   it('a corrected list in place of a sent one: its changed rows go in their earlier records, once it is sent itself', async () => {
     const rows = [pupil(1), pupil(2)];
     const sent = await uploadList(call, rows);

@@ -295,7 +295,8 @@ function carryOver(rows: readonly RowToStore[], earlier: readonly StoredRow[]): 
       return { ...row, transferId: match.transferId, warnings: [...row.warnings, withBhxhWarning(row.row.stt, match.bhxh.status)] };
     }
     unchanged += 1;
-    if (match.status !== 'queued') return row;
+    // An invalid row keeps its record too (one BHXH may hold): corrected later, it must not get a second.
+    if (match.status !== 'queued') return match.transferId && match.bhxh?.status !== 'received' ? { ...row, transferId: match.transferId } : row;
     const relabel = (problem: RowProblem) => ({ ...problem, stt: row.row.stt });
     return {
       ...row, status: match.status, problems: match.problems.map(relabel), warnings: match.warnings.map(relabel), cardFrom: match.cardFrom, cardTo: match.cardTo,

@@ -107,8 +107,10 @@ export async function lockList(tx: Queryable, listId: string): Promise<StoredLis
 }
 
 /**
- * Which of these people are on a list of the period other than `exceptListId` and not replaced, as
- * rows that are not invalid: one query for a whole list. Keys come back as `d:<personal number>` and `b:<BHXH number>`.
+ * Which of these people are listed in the period elsewhere than on `exceptListId`, in one query for a
+ * whole list: on a list not replaced, as rows that are not invalid; or, whatever their list became,
+ * carried by a record that left for BHXH or waits to (queued, sending, sent, issued), unless that record
+ * is one `exceptListId` carries on itself. Keys come back as `d:<personal number>` and `b:<BHXH number>`.
  */
 export async function listedPersonKeys(db: Queryable, kyKeKhai: string, people: readonly PersonKey[], exceptListId?: string): Promise<Set<string>> {
   const personalNumbers = people.flatMap((person) => (person.soDinhDanh ? [person.soDinhDanh] : []));
@@ -119,13 +121,15 @@ export async function listedPersonKeys(db: Queryable, kyKeKhai: string, people: 
   // 30,000-row list was about 50 MB of strings made and dropped.
   const { rows } = await db.query<{ key: string }>(
     `SELECT key FROM (
-       SELECT 'd:' || so_dinh_danh AS key, list_id FROM pupil_list_rows
+       SELECT 'd:' || so_dinh_danh AS key, list_id, transfer_id FROM pupil_list_rows
         WHERE ky_ke_khai = $1 AND status <> 'invalid' AND so_dinh_danh = ANY(string_to_array($2, ',')) AND list_id IS DISTINCT FROM $4
        UNION ALL
-       SELECT 'b:' || ma_so_bhxh, list_id FROM pupil_list_rows
+       SELECT 'b:' || ma_so_bhxh, list_id, transfer_id FROM pupil_list_rows
         WHERE ky_ke_khai = $1 AND status <> 'invalid' AND ma_so_bhxh = ANY(string_to_array($3, ',')) AND list_id IS DISTINCT FROM $4
      ) AS found
-     WHERE NOT EXISTS (SELECT FROM pupil_lists l WHERE l.list_id = found.list_id AND l.status = 'replaced')`,
+     WHERE NOT EXISTS (SELECT FROM pupil_lists l WHERE l.list_id = found.list_id AND l.status = 'replaced')
+        OR (EXISTS (SELECT FROM transfers t WHERE t.id = found.transfer_id AND t.status IN ('queued', 'sending', 'sent', 'issued'))
+            AND NOT EXISTS (SELECT FROM pupil_list_rows mine WHERE mine.list_id = $4 AND mine.transfer_id = found.transfer_id))`,
     [kyKeKhai, personalNumbers.join(','), bhxhNumbers.join(','), exceptListId ?? null],
   );
   return new Set(rows.map((row) => row.key));
