@@ -291,7 +291,8 @@ describe('a list leased by BHXH', () => {
       headers: { 'content-type': 'application/json', 'idempotency-key': `dispatch-replace-${++keyCounter}` },
       payload: JSON.stringify({ kyKeKhai: '10/2026', rows: [rows[0], newcomer] }),
     });
-    expect(replacing.json()).toMatchObject({ status: 'queued', unchanged: 1, warnings: [] });
+    // The dropped person's record stays with BHXH, as the answer says.
+    expect(replacing.json()).toMatchObject({ status: 'queued', unchanged: 1, warnings: [{ stt: 2, code: 'DROPPED_ALREADY_WITH_BHXH' }] });
     const listId = replacing.json().listId;
     const items = await listRows(call, listId);
     expect(items.map((row) => [row.status, row.maThe === null])).toEqual([['issued', false], ['queued', true]]);
@@ -343,6 +344,51 @@ describe('a list leased by BHXH', () => {
     expect(fixed.json()).toMatchObject({ status: 'sent', list: { status: 'queued', valid: 2 } });
     expect((await gateway.db.query<{ id: string }>('SELECT id FROM transfers ORDER BY id')).rows.map((row) => row.id)).toEqual([`${sent}:1`, `${sent}:2`]);
     expect((await lease()).statusCode).toBe(204);
+  });
+
+  it('a record that leaves while a corrected list is being stored: the change is judged on the record as it left, and the school told', async () => {
+    const rows = [pupil(1), pupil(2)];
+    const sent = await uploadList(call, rows);
+    // The test stands in for a claim: it holds the first row's record, and moves it to sent once the upload waits for it.
+    const { upload } = await gateway.db.transaction(async (tx) => {
+      await tx.query('SELECT id FROM transfers WHERE id = $1 FOR UPDATE', [`${sent}:1`]);
+      const { rows: [me] } = await tx.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
+      // inject() starts the request only once awaited: Promise.resolve starts it now.
+      const upload = Promise.resolve(call('school', {
+        method: 'POST', url: `/ts/v1/danh-sach?kyKeKhai=10/2026&replaces=${sent}`,
+        headers: { 'content-type': 'application/json', 'idempotency-key': `dispatch-replace-${++keyCounter}` },
+        payload: JSON.stringify({ kyKeKhai: '10/2026', rows: [{ ...rows[0], soBienLai: 'BL-MOI' }] }),
+      }));
+      await vi.waitFor(async () => {
+        const { rows: [waiting] } = await gateway.db.query<{ n: number }>(
+          'SELECT count(*)::int AS n FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid))', [me?.pid]);
+        expect(waiting?.n).toBeGreaterThan(0);
+      }, { timeout: 10_000, interval: 20 });
+      await tx.query("UPDATE transfers SET status = 'sent' WHERE id = $1", [`${sent}:1`]);
+      // Wrapped: returned bare, the transaction would wait for the upload that waits for it.
+      return { upload };
+    });
+    const replacing = await upload;
+    expect(replacing.statusCode, replacing.body).toBe(202);
+    // The changed row is BHXH's as first sent: the school is told, not left believing the change went.
+    expect(replacing.json().warnings).toEqual([
+      expect.objectContaining({ stt: 1, code: 'ALREADY_WITH_BHXH' }),
+    ]);
+    expect((await listRows(call, replacing.json().listId)).map((row) => row.status)).toEqual(['sent']);
+  });
+
+  it('a dropped row BHXH already has is not withdrawn, and the answer says so', async () => {
+    const rows = [pupil(1), pupil(2)];
+    const sent = await uploadList(call, rows);
+    const lease = () => gateway.request('bhxh08', { method: 'POST', url: '/bhxh/v1/batches/lease', payload: { maTinh: '08', loai: 'D03_TS' } });
+    expect((await lease()).statusCode).toBe(200);
+    const replacing = await call('school', {
+      method: 'POST', url: `/ts/v1/danh-sach?kyKeKhai=10/2026&replaces=${sent}`,
+      headers: { 'content-type': 'application/json', 'idempotency-key': `dispatch-replace-${++keyCounter}` },
+      payload: JSON.stringify({ kyKeKhai: '10/2026', rows: [rows[0]] }),
+    });
+    expect(replacing.json()).toMatchObject({ status: 'queued', unchanged: 1, warnings: [{ stt: 2, code: 'DROPPED_ALREADY_WITH_BHXH' }] });
+    expect((await listRows(call, sent)).map((row) => row.status)).toEqual(['sent', 'sent']);
   });
 
   it('a corrected list in place of a sent one: its changed rows go in their earlier records, once it is sent itself', async () => {

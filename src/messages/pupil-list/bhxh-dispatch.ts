@@ -12,7 +12,7 @@ import {
 } from '../../store/transfers.js';
 import type { DispatchFacts } from '../message-module.js';
 import type { D03Row } from './d03-row.js';
-import { listHead, type StoredList, type StoredRow } from './list-store.js';
+import { listHead, type RowAtBhxh, type StoredList, type StoredRow } from './list-store.js';
 import { parseRowDate, sexCode } from './row-checks.js';
 
 export const PUPIL_LIST_TRANSFER_TYPE = 'D03_TS' as const;
@@ -132,6 +132,33 @@ export async function sendRowsInTx(tx: Queryable, list: Pick<StoredList, 'listId
   }));
   return links;
 }
+
+/**
+ * The rows with their records locked until the transaction ends, each showing its record as locked. A
+ * claim skips locked records, so none leaves between this read and what is decided on it (a change
+ * sent in place, or a warning that BHXH has the row already); an unlocked read could be stale by then.
+ */
+export async function lockRecordsOfRowsInTx(tx: Queryable, rows: readonly StoredRow[]): Promise<StoredRow[]> {
+  const locked = new Map((await lockTransfersInTx(tx, rows.flatMap((row) => (row.transferId === null ? [] : [row.transferId]))))
+    .map((transfer) => [transfer.id, transfer]));
+  return rows.map((row) => {
+    const transfer = row.transferId === null ? undefined : locked.get(row.transferId);
+    if (!transfer) return row;
+    return { ...row, bhxh: { status: transfer.status, card: transfer.card as RowAtBhxh['card'], errors: transfer.bhxhErrors as RowAtBhxh['errors'] } };
+  });
+}
+
+/** A dropped row whose record left already: it cannot be withdrawn, and the school hears so. */
+export function droppedWithBhxh(stt: number, status: TransferStatus): { stt: number; path: string; code: string; message: string } {
+  return {
+    stt, path: '', code: 'DROPPED_ALREADY_WITH_BHXH',
+    message: `the replaced list's row ${stt} is not in this list, but BHXH already has it (${status}): it is not withdrawn`,
+  };
+}
+
+/** Whether a dropped row's record is with BHXH (or answered): it stays, and the school is told. */
+export const leftForBhxh = (row: StoredRow, kept: ReadonlySet<string>) => row.transferId !== null && !kept.has(row.transferId)
+  && row.bhxh !== null && row.bhxh.status !== 'queued' && row.bhxh.status !== 'received';
 
 /**
  * The rows of a replaced list that its replacement dropped and that have not left yet never leave:

@@ -27,7 +27,7 @@ import {
 } from './list-store.js';
 import { alreadyListedProblem, checkList, personKeyOf, personKeysOf, type PersonKey } from './row-checks.js';
 import type { TransferStatus } from '../../store/transfers.js';
-import { sendRowsInTx, sendsAgainInPlace, withdrawDroppedRowsInTx } from './bhxh-dispatch.js';
+import { droppedWithBhxh, leftForBhxh, lockRecordsOfRowsInTx, sendRowsInTx, sendsAgainInPlace, withdrawDroppedRowsInTx } from './bhxh-dispatch.js';
 import { noteFor } from './row-notes.js';
 
 export interface PupilListsDeps {
@@ -398,14 +398,17 @@ export class PupilLists {
       const listed = await listedPersonKeys(tx, upload.kyKeKhai, personKeys, earlier?.listId);
       let rows = flagAlreadyListed(checked, listed, upload.kyKeKhai);
       let unchanged: number | undefined;
-      const earlierRows = earlier ? await allRows(tx, earlier.listId) : [];
+      // Decided on the earlier records as locked: what carryOver and the withdrawal read is what they are.
+      const earlierRows = earlier ? await lockRecordsOfRowsInTx(tx, await allRows(tx, earlier.listId)) : [];
       if (earlier) ({ rows, unchanged } = carryOver(rows, earlierRows));
+      const kept = new Set(rows.flatMap((row) => (row.transferId === null ? [] : [row.transferId])));
+      const droppedSent = earlierRows.flatMap((row) => (leftForBhxh(row, kept) ? [droppedWithBhxh(row.stt, row.bhxh?.status as TransferStatus)] : []));
       const valid = countValid(rows);
       const invalid = rows.length - valid;
       const listId = newId();
       const status: ListStatus = invalid === 0 ? 'queued' : 'checked';
       const answer: ListAnswer = {
-        listId, status, rows: rows.length, valid, invalid, errors: allOf(rows, 'problems'), warnings: allOf(rows, 'warnings'),
+        listId, status, rows: rows.length, valid, invalid, errors: allOf(rows, 'problems'), warnings: [...allOf(rows, 'warnings'), ...droppedSent],
         ...(earlier && { replaces: earlier.listId, unchanged }),
       };
       const list = {
@@ -430,7 +433,6 @@ export class PupilLists {
           actor: client.id, action: 'pupil-list.replaced', fromStatus: earlier.status, toStatus: 'replaced',
           details: { listId: earlier.listId, maTinh: earlier.maTinh, replacedBy: listId },
         });
-        const kept = new Set(rows.flatMap((row) => (row.transferId === null ? [] : [row.transferId])));
         await withdrawDroppedRowsInTx(tx, earlierRows, kept, { actor: client.id, listId: earlier.listId, replacedBy: listId });
       }
       return { statusCode: 202 as const, answer };
@@ -518,8 +520,11 @@ export class PupilLists {
       refuseChange(client, list);
       refuseReplaced(list);
       const rows = await allRows(tx, listId);
-      const target = rows.find((row) => row.stt === stt);
-      if (!target) throw new GatewayError('NOT_FOUND', `The list has no row with STT ${stt}`);
+      const found = rows.findIndex((row) => row.stt === stt);
+      if (found < 0) throw new GatewayError('NOT_FOUND', `The list has no row with STT ${stt}`);
+      // Its record locked, so a replay or claim cannot move it between this read and the change decided on it.
+      const target = (await lockRecordsOfRowsInTx(tx, [rows[found] as StoredRow]))[0] as StoredRow;
+      rows[found] = target;
       // Once the list is sent, a row BHXH returned may be corrected too: it goes out again in its own transfer.
       const returned = target.bhxh?.status === 'returned';
       const sentBefore = (row: StoredRow) => list.status === 'queued' && row.status === 'queued' && !(row === target && returned);
