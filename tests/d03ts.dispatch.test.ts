@@ -401,8 +401,12 @@ describe('a list leased by BHXH', () => {
     });
     expect(replacing.json()).toMatchObject({ status: 'checked', valid: 2, invalid: 1, unchanged: 1 });
     const lease = () => gateway.request('bhxh08', { method: 'POST', url: '/bhxh/v1/batches/lease', payload: { maTinh: '08', loai: 'D03_TS' } });
-    // Neither list is sent now: the earlier one is replaced, the new one waits.
+    // Neither list is sent now: the earlier one is replaced, the new one waits. Its records wait out of
+    // the claim's way (received), the rows still shown waiting.
     expect((await lease()).statusCode).toBe(204);
+    const statuses = async () => (await gateway.db.query<{ id: string; status: string }>('SELECT id, status FROM transfers ORDER BY id')).rows;
+    expect(await statuses()).toEqual([{ id: `${sent}:1`, status: 'received' }, { id: `${sent}:2`, status: 'received' }]);
+    expect((await listRows(call, replacing.json().listId)).map((row) => row.status)).toEqual(['queued', 'queued', 'invalid']);
 
     const send = await call('school', { method: 'POST', url: `/ts/v1/danh-sach/${replacing.json().listId}/send`, payload: { validOnly: true } });
     expect(send.statusCode, send.body).toBe(200);
@@ -412,7 +416,7 @@ describe('a list leased by BHXH', () => {
       [`${sent}:1`, 'BL-MOI'], [`${sent}:2`, rows[1]?.soBienLai],
     ]);
     const history = (await gateway.request('operator', { method: 'GET', url: `/ngsp/v1/transfers/${sent}:2` })).json().history;
-    // The unchanged row's record was not touched: queued with the first list, then leased.
-    expect(history.map((event: { action: string }) => event.action)).toEqual(['pupil-list.row-queued', 'dispatch.leased']);
+    // The unchanged row's record was sent as it was: queued with the first list, held while the second waited, then leased.
+    expect(history.map((event: { action: string }) => event.action)).toEqual(['pupil-list.row-queued', 'pupil-list.row-held', 'pupil-list.row-released', 'dispatch.leased']);
   });
 });

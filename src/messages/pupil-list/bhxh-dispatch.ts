@@ -62,6 +62,8 @@ export const pupilListDispatch: DispatchFacts = {
   loai: PUPIL_LIST_TRANSFER_TYPE,
   // A row's transfer names, as its message, the list that first sent it: the batch's list.
   groupKey: 'transfers.message_id',
+  // Held records leave `queued` (holdRecordsInTx); this stays as the guard for one put back to queued
+  // by a lease's expiry or a replay after its list was replaced.
   heldBackWhen: `NOT EXISTS (SELECT 1 FROM pupil_list_rows r JOIN pupil_lists l ON l.list_id = r.list_id
                               WHERE r.transfer_id = transfers.id AND r.status = 'queued' AND l.status = 'queued')`,
   issuesCard: true,
@@ -85,8 +87,11 @@ export interface RowToSend {
   transferId: string | null;
 }
 
-/** A changed row goes out again in its transfer when BHXH returned it, or it never left (queued, failed). */
-export const sendsAgainInPlace = (status: TransferStatus) => status === 'queued' || status === 'returned' || status === 'failed';
+/**
+ * A changed row goes out again in its transfer when BHXH returned it, or it never left (queued, failed,
+ * or `received`: held back while its list waited; a withdrawn one is on a replaced list, never carried).
+ */
+export const sendsAgainInPlace = (status: TransferStatus) => status === 'queued' || status === 'received' || status === 'returned' || status === 'failed';
 
 /** Where a row's transfer goes to BHXH from, once it has one: `<listId>:<stt>`, its record's MA_HO_SO. */
 export const transferIdOf = (listId: string, stt: number) => `${listId}:${stt}`;
@@ -115,9 +120,11 @@ export async function sendRowsInTx(tx: Queryable, list: Pick<StoredList, 'listId
     if (current) {
       const record = toD03TsRecord(current.id, row.row, card);
       const unchanged = canonicalJson(record) === canonicalJson(current.bhxhDocument);
-      if (!sendsAgainInPlace(current.status) || (unchanged && !options.resendUnchanged)) continue;
+      // A held record goes back to queued with its list, changed or not.
+      const held = current.status === 'received';
+      if (!sendsAgainInPlace(current.status) || (unchanged && !options.resendUnchanged && !held)) continue;
       await changeTransferInTx(tx, current, { status: 'queued', document, soDinhDanh, bhxhDocument: record, bhxhErrors: null },
-        { actor: client.id, action: 'pupil-list.row-resent', details: { listId: list.listId, stt: row.row.stt } });
+        { actor: client.id, action: held ? 'pupil-list.row-released' : 'pupil-list.row-resent', details: { listId: list.listId, stt: row.row.stt } });
       continue;
     }
     const id = transferIdOf(list.listId, row.row.stt);
@@ -159,6 +166,20 @@ export function droppedWithBhxh(stt: number, status: TransferStatus): { stt: num
 /** Whether a dropped row's record is with BHXH (or answered): it stays, and the school is told. */
 export const leftForBhxh = (row: StoredRow, kept: ReadonlySet<string>) => row.transferId !== null && !kept.has(row.transferId)
   && row.bhxh !== null && row.bhxh.status !== 'queued' && row.bhxh.status !== 'received';
+
+/**
+ * Records still `queued` that must not leave yet (carried onto a list that waits to be sent, or onto a
+ * row now invalid) go to `received`, audited, so the claim's index of queued records never holds them:
+ * a claim walking thousands of held records grew with their number. `sendRowsInTx` queues them again.
+ * Their status is the one `lockRecordsOfRowsInTx` read from `earlierRows`, locked.
+ */
+export async function holdRecordsInTx(tx: Queryable, rows: ReadonlyArray<{ transferId: string | null }>, earlierRows: readonly StoredRow[],
+  event: { actor: string; listId: string }): Promise<void> {
+  const queued = new Set(earlierRows.flatMap((row) => (row.transferId !== null && row.bhxh?.status === 'queued' ? [row.transferId] : [])));
+  const ids = new Set(rows.flatMap((row) => (row.transferId !== null && queued.has(row.transferId) ? [row.transferId] : [])));
+  const held = { actor: event.actor, action: 'pupil-list.row-held', details: { listId: event.listId } };
+  await moveTransfersInTx(tx, [...ids].map((id) => ({ id, fromStatus: 'queued' as const, toStatus: 'received' as const, batchId: null, event: held })));
+}
 
 /**
  * The rows of a replaced list that its replacement dropped and that have not left yet never leave:

@@ -27,7 +27,7 @@ import {
 } from './list-store.js';
 import { alreadyListedProblem, checkList, personKeyOf, personKeysOf, type PersonKey } from './row-checks.js';
 import type { TransferStatus } from '../../store/transfers.js';
-import { droppedWithBhxh, leftForBhxh, lockRecordsOfRowsInTx, sendRowsInTx, sendsAgainInPlace, withdrawDroppedRowsInTx } from './bhxh-dispatch.js';
+import { droppedWithBhxh, holdRecordsInTx, leftForBhxh, lockRecordsOfRowsInTx, sendRowsInTx, sendsAgainInPlace, withdrawDroppedRowsInTx } from './bhxh-dispatch.js';
 import { noteFor } from './row-notes.js';
 
 export interface PupilListsDeps {
@@ -61,19 +61,21 @@ export interface ListUpload {
 /**
  * A row as the school sees it: invalid, waiting to be sent, where its transfer to BHXH is, or
  * `withdrawn`: dropped by the list that replaced its own before it left (its transfer `received`, for good).
+ * On a list not replaced, a `received` transfer is held back until the list is sent: the row waits.
  */
 export type RowViewStatus = 'invalid' | 'queued' | 'withdrawn' | Exclude<TransferStatus, 'received'>;
 
-export function rowStatusOf(row: Pick<StoredRow, 'status' | 'bhxh'>): RowViewStatus {
+export function rowStatusOf(row: Pick<StoredRow, 'status' | 'bhxh'>, listStatus: ListStatus): RowViewStatus {
   if (row.status === 'invalid') return 'invalid';
   const status = row.bhxh?.status ?? 'queued';
-  return status === 'received' ? 'withdrawn' : status;
+  if (status !== 'received') return status;
+  return listStatus === 'replaced' ? 'withdrawn' : 'queued';
 }
 
 const isoOf = (bhxhDate: string | undefined) => (bhxhDate ? `${bhxhDate.slice(0, 4)}-${bhxhDate.slice(4, 6)}-${bhxhDate.slice(6, 8)}` : null);
 
-function rowView(row: StoredRow): ListRowView {
-  const status = rowStatusOf(row);
+function rowView(row: StoredRow, listStatus: ListStatus): ListRowView {
+  const status = rowStatusOf(row, listStatus);
   const card = status === 'issued' ? row.bhxh?.card : null;
   return {
     stt: row.stt, status, ghiChu: noteFor({ ...row, status }), problems: row.problems, warnings: row.warnings,
@@ -290,13 +292,14 @@ function carryOver(rows: readonly RowToStore[], earlier: readonly StoredRow[]): 
       // A changed row keeps the transfer of the row it changes, so BHXH hears of the person under one
       // MA_HO_SO: it goes out again in it when BHXH returned that one (or it never left); while BHXH
       // holds it or has issued the card, the change is not sent, and the school is told so.
-      if (!match?.transferId || !match.bhxh || match.bhxh.status === 'received') return row;
+      // (A `received` record on a list not replaced is one held back, not one withdrawn: it is carried too.)
+      if (!match?.transferId || !match.bhxh) return row;
       if (sendsAgainInPlace(match.bhxh.status) || row.status !== 'queued') return { ...row, transferId: match.transferId };
       return { ...row, transferId: match.transferId, warnings: [...row.warnings, withBhxhWarning(row.row.stt, match.bhxh.status)] };
     }
     unchanged += 1;
     // An invalid row keeps its record too (one BHXH may hold): corrected later, it must not get a second.
-    if (match.status !== 'queued') return match.transferId && match.bhxh?.status !== 'received' ? { ...row, transferId: match.transferId } : row;
+    if (match.status !== 'queued') return match.transferId ? { ...row, transferId: match.transferId } : row;
     const relabel = (problem: RowProblem) => ({ ...problem, stt: row.row.stt });
     return {
       ...row, status: match.status, problems: match.problems.map(relabel), warnings: match.warnings.map(relabel), cardFrom: match.cardFrom, cardTo: match.cardTo,
@@ -415,6 +418,8 @@ export class PupilLists {
         listId, clientId: client.id, idempotencyKey: upload.idempotencyKey, contentSha256, answer, maTinh, maDonVi,
         tenDonVi: header.tenDonVi, kyKeKhai: upload.kyKeKhai, format, status, validCount: valid, invalidCount: invalid,
       };
+      // Records carried onto a list that waits, or onto a row now invalid, wait out of the claim's way.
+      await holdRecordsInTx(tx, rows.filter((row) => status === 'checked' || row.status === 'invalid'), earlierRows, { actor: client.id, listId });
       // A sent list's rows are queued for BHXH first, so each row is written with its transfer.
       if (status === 'queued') {
         // A row taken over unchanged keeps its record as sent: only changed rows go to BHXH again.
@@ -467,7 +472,7 @@ export class PupilLists {
       listId: list.listId, status: list.status, replacedBy: list.replacedBy, maTinh: list.maTinh, maDonVi: list.maDonVi, tenDonVi: list.tenDonVi,
       kyKeKhai: list.kyKeKhai, format: list.format, rows: list.rowCount, valid: list.validCount, invalid: list.invalidCount,
       createdAt: list.createdAt, updatedAt: list.updatedAt,
-      items: rows.map(rowView),
+      items: rows.map((row) => rowView(row, list.status)),
       nextCursor: rows.length === page.limit && last ? String(last.position) : null,
     };
   }
@@ -484,7 +489,7 @@ export class PupilLists {
     // distinct notes of the first few of them, so thousands of rows sharing an STT do not each carry all.
     const notesByStt = new Map<number, string[]>();
     for (const row of rows) {
-      const note = noteFor({ ...row, status: rowStatusOf(row) });
+      const note = noteFor({ ...row, status: rowStatusOf(row, list.status) });
       const sharing = notesByStt.get(row.stt);
       if (!sharing) notesByStt.set(row.stt, [note]);
       else if (sharing.length < MAX_NOTES_PER_STT && !sharing.includes(note)) sharing.push(note);
@@ -494,7 +499,7 @@ export class PupilLists {
       header: { tenDonVi: list.tenDonVi ?? undefined, maDonVi: list.maDonVi, kyKeKhai: list.kyKeKhai },
       rows: rows.map((row) => row.row),
       notes,
-      rowsToFix: new Set(rows.filter((row) => rowStatusOf(row) === 'invalid' || rowStatusOf(row) === 'returned').map((row) => row.stt)),
+      rowsToFix: new Set(rows.filter((row) => ['invalid', 'returned'].includes(rowStatusOf(row, list.status))).map((row) => row.stt)),
     };
     return type === 'csv' ? writeD03Csv(annotated) : writeD03Xlsx(annotated);
   }
@@ -579,7 +584,7 @@ export class PupilLists {
         actor: client.id, action: 'pupil-list.row-corrected', fromStatus: list.status, toStatus: status,
         details: { listId, maTinh: list.maTinh, stt, rowStatus: after.status, codes: after.problems.map((problem) => problem.code), valid, invalid },
       });
-      return { ...rowView(await rowAt(tx, listId, target.position) as StoredRow), list: { listId, status, rows: rechecked.length, valid, invalid } };
+      return { ...rowView(await rowAt(tx, listId, target.position) as StoredRow, status), list: { listId, status, rows: rechecked.length, valid, invalid } };
     }, { locks: [`pupil-list-period:${kyKeKhai}`] });
   }
 
