@@ -27,6 +27,7 @@ import type { ClientRegistry } from './auth/clients.js';
 import type { Catalogues } from './catalogues/catalogues.js';
 import type { GatewayConfig } from './config.js';
 import { authPlugin } from './http/auth-plugin.js';
+import { bodyBudgetPlugin } from './http/body-budget.js';
 import { errorHandlerPlugin } from './http/error-handler.js';
 import { IntakeService } from './intake/intake-service.js';
 import { BirthCorrections } from './messages/birth/corrections.js';
@@ -146,6 +147,7 @@ export async function buildApp(deps: GatewayDependencies): Promise<FastifyInstan
 
   await app.register(errorHandlerPlugin);
   await app.register(authPlugin, { clients: deps.clients });
+  await app.register(bodyBudgetPlugin, { bytes: config.largeBodiesInFlight, largeBody: config.bodyLimit, unknownLength: config.motCuaBodyLimit });
   await app.register(apiDocsPlugin);
   await app.register(healthPlugin, { readiness: new Readiness({ db, redis: deps.redis }), metrics, metricsToken: config.metricsToken });
   await app.register(ngspRestPlugin, {

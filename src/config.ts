@@ -48,6 +48,8 @@ export interface GatewayConfig {
   metricsRefreshMs: number;
   bodyLimit: number;
   motCuaBodyLimit: number;
+  /** Bytes of bodies over `bodyLimit` read at once; past it, 503 with Retry-After (src/http/body-budget.ts). */
+  largeBodiesInFlight: number;
   /** A one-stop dossier still waiting this many days is listed as stale, unless an operator asks otherwise. */
   staleDossierDays: number;
   /**
@@ -146,6 +148,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): GatewayConfig 
     metricsRefreshMs: integer(env, 'METRICS_REFRESH_MS', 15_000, 100),
     bodyLimit: integer(env, 'BODY_LIMIT', 1024 * 1024, 1024),
     motCuaBodyLimit: integer(env, 'MOTCUA_BODY_LIMIT', 20 * 1024 * 1024, 1024),
+    // About five 18 MB dossiers, each held three or four times over while read and parsed, in a 512 MB heap.
+    largeBodiesInFlight: integer(env, 'LARGE_BODIES_IN_FLIGHT', 96 * 1024 * 1024, 1024),
     staleDossierDays,
     dossierAttachmentRetentionDays,
     logLevel: optional(env, 'LOG_LEVEL') ?? 'info',
