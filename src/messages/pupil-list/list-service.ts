@@ -29,6 +29,7 @@ import { alreadyListedProblem, checkList, personKeyOf, personKeysOf, type Person
 import type { TransferStatus } from '../../store/transfers.js';
 import { droppedWithBhxh, holdRecordsInTx, leftForBhxh, lockRecordsOfRowsInTx, sendRowsInTx, sendsAgainInPlace, withdrawDroppedRowsInTx } from './bhxh-dispatch.js';
 import { noteFor } from './row-notes.js';
+import { MAX_WAITING_LIST_JOBS, OneAtATime, withListJobTimeout } from './one-at-a-time.js';
 
 export interface PupilListsDeps {
   db: Database;
@@ -319,26 +320,8 @@ const MAX_NOTES_PER_STT = 3;
 
 const countValid = (rows: readonly { status: RowStatus }[]) => rows.filter((row) => row.status === 'queued').length;
 
-/**
- * One whole-list job at a time in this process: reading and storing a list, writing its file back,
- * correcting a row (which checks the whole list again), sending its rows on. Each holds a list's
- * rows in memory (about 100 MB for 30,000 rows, most of it garbage by the end), so a process taking
- * lists needs room for one list, not for as many as arrive together; the others wait their turn, a
- * few seconds at most.
- */
-class OneAtATime {
-  private tail: Promise<unknown> = Promise.resolve();
-
-  run<T>(job: () => Promise<T>): Promise<T> {
-    const result = this.tail.then(job, job);
-    // The tail waits for the job without holding its result (a whole file, say) until the next one.
-    this.tail = result.then(() => undefined, () => undefined);
-    return result;
-  }
-}
-
 export class PupilLists {
-  private readonly wholeListJobs = new OneAtATime();
+  private readonly wholeListJobs = new OneAtATime(MAX_WAITING_LIST_JOBS);
 
   constructor(private readonly deps: PupilListsDeps) {}
 
@@ -394,6 +377,7 @@ export class PupilLists {
 
     // One period at a time: a person cannot slip onto two lists of the period by arriving at once.
     return this.deps.db.transaction(async (tx) => {
+      await withListJobTimeout(tx);
       const twin = await this.repeatedUpload(tx, client, upload.idempotencyKey, contentSha256);
       if (twin) return twin;
       const earlier = upload.replaces === undefined ? null : await lockList(tx, upload.replaces);
@@ -521,6 +505,7 @@ export class PupilLists {
     const { kyKeKhai } = await this.visibleList(client, listId);
     // The period's lock, as an upload takes it: a person corrected in cannot slip onto another list meanwhile.
     return this.deps.db.transaction(async (tx) => {
+      await withListJobTimeout(tx);
       const list = await lockList(tx, listId);
       refuseChange(client, list);
       refuseReplaced(list);
@@ -599,6 +584,7 @@ export class PupilLists {
   private async sendNow(client: ApiClient, listId: string, validOnly: boolean): Promise<ListAnswerSummary> {
     schoolOf(client);
     return this.deps.db.transaction(async (tx) => {
+      await withListJobTimeout(tx);
       const list = await lockList(tx, listId);
       refuseChange(client, list);
       refuseReplaced(list);
