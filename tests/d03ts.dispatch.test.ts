@@ -229,6 +229,16 @@ describe('a list leased by BHXH', () => {
     expect((await listRows(call, first)).map((row) => row.status)).toEqual(['issued', 'issued', 'returned']);
   });
 
+  it('a row naming its BHXH number gets that person\'s card only: an OK with another MA_SO_BHXH is rejected', async () => {
+    const listId = await uploadList(call, [pupil(1, { maSoBhxh: '0812345670' })]);
+    const leased = (await gateway.request('bhxh08', { method: 'POST', url: '/bhxh/v1/batches/lease', payload: { maTinh: '08', loai: 'D03_TS' } })).json();
+    const wrongPerson = { ...issueCard(leased.records[0]), MA_SO_BHXH: '0899999999', MA_THE: 'HS4080899999999' };
+    const refused = await gateway.request('bhxh08', { method: 'POST', url: `/bhxh/v1/batches/${leased.batchId}/results`, payload: { results: [wrongPerson] } });
+    expect(refused.json()).toEqual({ accepted: 0, rejected: [{ MA_HO_SO: `${listId}:1`, reason: expect.stringContaining('MA_SO_BHXH is not the BHXH number') }] });
+    const right = await gateway.request('bhxh08', { method: 'POST', url: `/bhxh/v1/batches/${leased.batchId}/results`, payload: { results: [issueCard(leased.records[0])] } });
+    expect(right.json()).toEqual({ accepted: 1, rejected: [] });
+  });
+
   it('a list waiting to be sent, or replaced by one that dropped a row, leaves nothing to lease for it', async () => {
     const response = await call('school', {
       method: 'POST', url: '/ts/v1/danh-sach?kyKeKhai=10/2026',

@@ -145,14 +145,15 @@ export async function insertTransfersInTx(
   // A chunk a statement, so only one chunk's JSON text is alive at a time.
   for (let start = 0; start < transfers.length; start += TRANSFERS_PER_INSERT) {
     await tx.query(
-      `INSERT INTO transfers (id, type, client_id, message_id, status, ma_tinh, ma_don_vi, so_dinh_danh, document, missing, bhxh_document, ma_ho_so)
-       SELECT id, type, client_id, message_id, status, ma_tinh, ma_don_vi, so_dinh_danh, document, missing, bhxh_document, ma_ho_so
+      `INSERT INTO transfers (id, type, client_id, message_id, status, ma_tinh, ma_don_vi, so_dinh_danh, document, missing, bhxh_document, ma_ho_so,
+         ma_so_bhxh)
+       SELECT id, type, client_id, message_id, status, ma_tinh, ma_don_vi, so_dinh_danh, document, missing, bhxh_document, ma_ho_so, ma_so_bhxh
          FROM jsonb_to_recordset($1::jsonb) AS t(id text, type text, client_id text, message_id text, status text, ma_tinh text,
-           ma_don_vi text, so_dinh_danh text, document jsonb, missing jsonb, bhxh_document jsonb, ma_ho_so text)`,
+           ma_don_vi text, so_dinh_danh text, document jsonb, missing jsonb, bhxh_document jsonb, ma_ho_so text, ma_so_bhxh text)`,
       [JSON.stringify(transfers.slice(start, start + TRANSFERS_PER_INSERT).map((transfer) => ({
         id: transfer.id, type: transfer.type, client_id: transfer.clientId, message_id: transfer.messageId, status: transfer.status,
         ma_tinh: transfer.maTinh, ma_don_vi: transfer.maDonVi, so_dinh_danh: transfer.soDinhDanh, document: transfer.document,
-        missing: transfer.missing, bhxh_document: transfer.bhxhDocument, ma_ho_so: transfer.maHoSo ?? null,
+        missing: transfer.missing, bhxh_document: transfer.bhxhDocument, ma_ho_so: transfer.maHoSo ?? null, ma_so_bhxh: transfer.maSoBhxh ?? null,
       })))],
     );
   }

@@ -123,7 +123,7 @@ export async function sendRowsInTx(tx: Queryable, list: Pick<StoredList, 'listId
       // A held record goes back to queued with its list, changed or not.
       const held = current.status === 'received';
       if (!sendsAgainInPlace(current.status) || (unchanged && !options.resendUnchanged && !held)) continue;
-      await changeTransferInTx(tx, current, { status: 'queued', document, soDinhDanh, bhxhDocument: record, bhxhErrors: null },
+      await changeTransferInTx(tx, current, { status: 'queued', document, soDinhDanh, maSoBhxh: row.row.maSoBhxh ?? null, bhxhDocument: record, bhxhErrors: null },
         { actor: client.id, action: held ? 'pupil-list.row-released' : 'pupil-list.row-resent', details: { listId: list.listId, stt: row.row.stt } });
       continue;
     }
@@ -131,6 +131,8 @@ export async function sendRowsInTx(tx: Queryable, list: Pick<StoredList, 'listId
     fresh.push({
       id, type: PUPIL_LIST_TRANSFER_TYPE, clientId: client.id, messageId: list.listId, status: 'queued', maTinh: list.maTinh,
       maDonVi: list.maDonVi, soDinhDanh, document, missing: [], bhxhDocument: toD03TsRecord(id, row.row, card),
+      // A row naming its person's BHXH number gets that person's card only (apply-results checks an OK's MA_SO_BHXH).
+      ...(row.row.maSoBhxh !== undefined && { maSoBhxh: row.row.maSoBhxh }),
     });
     links.push({ position: row.position, transferId: id });
   }
