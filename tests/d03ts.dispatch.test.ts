@@ -229,6 +229,12 @@ describe('a list leased by BHXH', () => {
     expect((await listRows(call, first)).map((row) => row.status)).toEqual(['issued', 'issued', 'returned']);
   });
 
+  it('a batch\'s records in the list\'s order, row 10 after row 2', async () => {
+    const listId = await uploadList(call, Array.from({ length: 11 }, (_, index) => pupil(index + 1)));
+    const leased = (await gateway.request('bhxh08', { method: 'POST', url: '/bhxh/v1/batches/lease', payload: { maTinh: '08', loai: 'D03_TS', max: 100 } })).json();
+    expect(leased.records.map((record: Record<string, unknown>) => record.MA_HO_SO)).toEqual(Array.from({ length: 11 }, (_, index) => `${listId}:${index + 1}`));
+  });
+
   it('a row naming its BHXH number gets that person\'s card only: an OK with another MA_SO_BHXH is rejected', async () => {
     const listId = await uploadList(call, [pupil(1, { maSoBhxh: '0812345670' })]);
     const leased = (await gateway.request('bhxh08', { method: 'POST', url: '/bhxh/v1/batches/lease', payload: { maTinh: '08', loai: 'D03_TS' } })).json();

@@ -44,6 +44,11 @@ export interface ClaimKind {
    * records of a province and type all batch together.
    */
   groupKey?: string;
+  /**
+   * The order of a batch's records, given their ids as claimed (text order, the claim's index, since
+   * the claim does not sort): for a type whose ids do not sort as its records should be read.
+   */
+  orderMembers?: (ids: readonly string[]) => string[];
 }
 
 export interface Batch {
@@ -178,7 +183,8 @@ export async function claimIntoBatchesInTx(tx: Queryable, request: ClaimRequest)
       [...values, head.ma_tinh, head.type, Math.min(request.batchSize, request.limit - taken.length), head.group_key],
     );
     if (rows.length === 0) break;
-    const ids = rows.map((row) => row.id);
+    const claimed = rows.map((row) => row.id);
+    const ids = kinds.find((kind) => kind.transferType === head.type)?.orderMembers?.(claimed) ?? claimed;
     planned.push({ id: newId(), maTinh: head.ma_tinh, loai: loaiOf.get(head.type) as Loai, groupKey: head.group_key, ids });
     taken.push(...ids);
   }

@@ -52,6 +52,8 @@ export function toD03TsRecord(maHoSo: string, row: D03Row, card: { from: string;
 
 const CARD_GROUP = /^(HS|SV)4/;
 
+const sttOf = (transferId: string) => Number(transferId.slice(transferId.lastIndexOf(':') + 1));
+
 /**
  * Records leave as BHXH's D03_TS, one list per batch. A record leaves only while its row stands valid
  * on a list that is sent: the rows of a list replaced by one that dropped them, or that waits to be
@@ -66,6 +68,8 @@ export const pupilListDispatch: DispatchFacts = {
   // by a lease's expiry or a replay after its list was replaced.
   heldBackWhen: `NOT EXISTS (SELECT 1 FROM pupil_list_rows r JOIN pupil_lists l ON l.list_id = r.list_id
                               WHERE r.transfer_id = transfers.id AND r.status = 'queued' AND l.status = 'queued')`,
+  // Ids are `<listId>:<stt>`: as text row 10 would come before row 2; BHXH reads them in the list's order.
+  orderMembers: (ids) => [...ids].sort((a, b) => sttOf(a) - sttOf(b)),
   issuesCard: true,
   cardProblem(result) {
     if (!result.MA_THE || !result.GT_THE_TU || !result.GT_THE_DEN) return 'an issued card needs MA_THE, GT_THE_TU and GT_THE_DEN';
