@@ -23,10 +23,14 @@ afterAll(async () => {
 });
 
 /** A one-stop dossier announced as `bytes` long, of which nothing is sent yet: the request stays in flight. */
-function largeDossier(bytes: number): { request: ClientRequest; response: Promise<{ status: number; headers: IncomingMessage['headers']; body: string }> } {
+function largeDossier(bytes: number, door: 'rest' | 'soap' = 'rest'): { request: ClientRequest; response: Promise<{ status: number; headers: IncomingMessage['headers']; body: string }> } {
   const request = httpRequest({
-    host: '127.0.0.1', port, method: 'POST', path: '/ngsp/v1/mot-cua',
-    headers: { authorization: `Bearer ${gateway.keys.registry08}`, 'content-type': 'application/json', 'content-length': String(bytes) },
+    host: '127.0.0.1', port, method: 'POST', path: door === 'rest' ? '/ngsp/v1/mot-cua' : '/ngsp/soap',
+    headers: {
+      authorization: `Bearer ${gateway.keys.registry08}`,
+      'content-type': door === 'rest' ? 'application/json' : 'text/xml; charset=utf-8',
+      'content-length': String(bytes),
+    },
   });
   request.on('error', () => {});
   request.flushHeaders();
@@ -57,6 +61,21 @@ describe('large bodies in flight', () => {
     const third = largeDossier(2 * KIB);
     await vi.waitFor(() => expect(gateway.app.bodyBudget.inUse).toBe(2 * KIB), { timeout: 5_000, interval: 10 });
     third.request.destroy();
+    await vi.waitFor(() => expect(gateway.app.bodyBudget.inUse).toBe(0), { timeout: 5_000, interval: 10 });
+  });
+
+  it('past the bound at the SOAP door: the same 503 as a SOAP Fault', async () => {
+    const first = largeDossier(2 * KIB, 'soap');
+    await vi.waitFor(() => expect(gateway.app.bodyBudget.inUse).toBe(2 * KIB), { timeout: 5_000, interval: 10 });
+    const second = largeDossier(2 * KIB, 'soap');
+    const refused = await second.response;
+    expect(refused.status).toBe(503);
+    expect(refused.headers['retry-after']).toBe('5');
+    expect(refused.headers['content-type']).toMatch(/^text\/xml/);
+    expect(refused.body).toContain('soap:Fault');
+    expect(refused.body).toContain('UNAVAILABLE');
+    second.request.destroy();
+    first.request.destroy();
     await vi.waitFor(() => expect(gateway.app.bodyBudget.inUse).toBe(0), { timeout: 5_000, interval: 10 });
   });
 
