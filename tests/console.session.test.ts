@@ -201,6 +201,23 @@ describe('the transfer list', () => {
     for (const problem of ['Trạng thái không hợp lệ.', 'Mã tỉnh gồm 2 chữ số.', 'Ngày không hợp lệ.', 'Vị trí trang không hợp lệ']) expect(response.body).toContain(problem);
   });
 
+  it('a repeated parameter, a year 0 or a day the calendar lacks is named on the page, not a 500', async () => {
+    const operator = await signIn('operator');
+    for (const url of [
+      '/console/transfers?status=failed&status=returned', '/console/transfers?from=0000-01-01', '/console/transfers?to=2024-02-31',
+      '/console/replay?preview=1&from=2024-13-01', '/console/replay?preview=1&unit=08&unit=09&notice=x&notice=y',
+    ]) {
+      const response = await operator.get(url);
+      expect(response.statusCode, url).toBe(200);
+      expect(response.headers['content-type'], url).toMatch(/^text\/html/);
+    }
+    expect((await operator.get('/console/transfers?from=0000-01-01')).body).toContain('Ngày không hợp lệ.');
+    expect((await operator.get('/console/transfers?to=2024-02-31')).body).toContain('Ngày không hợp lệ.');
+    expect((await operator.get('/console/transfers?to=2024-02-29')).body).not.toContain('Ngày không hợp lệ.');
+    const repeated = await operator.get('/console/transfers?status=failed&status=returned');
+    expect(repeated.body).not.toContain('class="problem"');
+  });
+
   it('an operator of one province sees only that province\'s transfers, and is told another\'s does not exist', async () => {
     const [in46] = await returned(1, 'E03');
     const scoped = await signIn('operator01');

@@ -144,7 +144,7 @@ async function consoleRoutes(app: FastifyInstance, options: ConsoleOptions) {
     return reply.redirect(`${CONSOLE_PREFIX}${first?.path ?? '/transfers'}`, 303);
   });
 
-  app.get<{ Querystring: { notice?: string } }>(`${CONSOLE_PREFIX}/login`, async (request, reply) => {
+  app.get<{ Querystring: { notice?: unknown } }>(`${CONSOLE_PREFIX}/login`, async (request, reply) => {
     const notice = request.query.notice === 'ended' ? MESSAGES.ended : request.query.notice === 'signedOut' ? MESSAGES.signedOut : undefined;
     return signInPage(request, reply, 200, { notice });
   });

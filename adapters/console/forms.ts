@@ -11,8 +11,9 @@ import { CONSOLE_PREFIX, csrfField, page, statusName, type PageOptions } from '.
 export const ANYONE = { consoleRoles: ['operator', 'auditor'] as const };
 export const OPERATOR = { consoleRoles: ['operator'] as const };
 
-export type Query = Record<string, string | undefined>;
-export type Form = Record<string, string | undefined>;
+/** As fastify parses them: a repeated parameter arrives as an array, so a value is read with `text()`. */
+export type Query = Record<string, string | string[] | undefined>;
+export type Form = Record<string, string | string[] | undefined>;
 
 export const PAGE_SIZE = 50;
 const DAY_MS = 24 * 3600_000;
@@ -35,15 +36,36 @@ const NOTICES: Record<string, string> = {
   retried: 'Đã cho gửi lại các thông báo lỗi.',
 };
 
-export const noticeOf = (query: Query) => (query.notice ? NOTICES[query.notice] : undefined);
+export const noticeOf = (query: Query) => {
+  const notice = text(query.notice);
+  return notice && Object.hasOwn(NOTICES, notice) ? NOTICES[notice] : undefined;
+};
 
-export const text = (value: string | undefined) => {
-  const trimmed = value?.trim();
+/** A parameter's text, or undefined when it is missing, blank or not one string (`?status=a&status=b`). */
+export const text = (value: unknown) => {
+  const trimmed = typeof value === 'string' ? value.trim() : undefined;
   return trimmed ? trimmed : undefined;
 };
 
-const DATE = /^\d{4}-\d{2}-\d{2}$/;
+const DATE = /^(\d{4})-(\d{2})-(\d{2})$/;
 export const PROVINCE = /^\d{2}$/;
+
+/** Years a registration's date can have; year 1's first hour is year 0 in UTC, which PostgreSQL refuses. */
+const FIRST_YEAR = 1900;
+
+/**
+ * A calendar date that exists: Date.parse rolls 2024-02-31 over to 2 March and takes year 0, which
+ * then fails in PostgreSQL, so the parts are rebuilt and compared.
+ */
+export function isCalendarDate(value: string): boolean {
+  const parts = DATE.exec(value);
+  if (!parts) return false;
+  const [year, month, day] = parts.slice(1).map(Number) as [number, number, number];
+  if (year < FIRST_YEAR) return false;
+  const date = new Date(Date.UTC(year, month - 1, day));
+  date.setUTCFullYear(year);
+  return date.getUTCFullYear() === year && date.getUTCMonth() === month - 1 && date.getUTCDate() === day;
+}
 
 /** The start of a Vietnamese calendar day, or of the day after (an inclusive "to"). */
 export function dayStart(date: string, dayAfter = false): string {
@@ -71,7 +93,7 @@ export function readFilter(query: Query, statuses: readonly string[]): { filter:
   if (type) (TRANSFER_TYPES as readonly string[]).includes(type) ? (filter.type = type as TransferFilterForm['type']) : problems.push('Loại hồ sơ không hợp lệ.');
   for (const field of ['from', 'to'] as const) {
     const date = text(query[field]);
-    if (date) DATE.test(date) && !Number.isNaN(Date.parse(date)) ? (filter[field] = date) : problems.push('Ngày không hợp lệ.');
+    if (date) isCalendarDate(date) ? (filter[field] = date) : problems.push('Ngày không hợp lệ.');
   }
   const errorCode = text(query.errorCode);
   if (errorCode) errorCode.length <= 64 ? (filter.errorCode = errorCode) : problems.push('Mã lỗi quá dài.');

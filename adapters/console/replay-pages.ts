@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { GatewayError } from '../../src/errors.js';
 import type { ReplayFilter } from '../../src/transfers/replays.js';
 import { REPLAYABLE_STATUSES } from '../../src/domain/transfer-status.js';
-import { OPERATOR, type Form, type Query, type TransferFilterForm, dayStart, filterFields, readFilter, readReason, reasonForm, send, sessionOf, transferLink } from './forms.js';
+import { OPERATOR, type Form, type Query, type TransferFilterForm, dayStart, filterFields, readFilter, readReason, reasonForm, send, sessionOf, text, transferLink } from './forms.js';
 import { html } from './html.js';
 import { CONSOLE_PREFIX, when } from './layout.js';
 import type { SectionServices } from './sections.js';
@@ -19,7 +19,7 @@ export function bulkReplayPages(app: FastifyInstance, services: SectionServices)
     const { client, csrfToken } = sessionOf(request);
     const { filter, problems } = readFilter({ status: 'failed', ...query }, REPLAYABLE_STATUSES);
     if (filter.unit && !client.units.includes('*') && !client.units.includes(filter.unit)) problems.push(`Tỉnh ${filter.unit} không thuộc phạm vi của khóa này.`);
-    const preview = query.preview === '1' && problems.length === 0 ? await replays.preview(bulkFilter(filter), client) : null;
+    const preview = text(query.preview) === '1' && problems.length === 0 ? await replays.preview(bulkFilter(filter), client) : null;
     const hidden = html`${Object.entries(filter).map(([name, value]) => html`<input type="hidden" name="${name}" value="${value}">`)}`;
     return send(reply, request, { title: 'Gửi lại hàng loạt', section: '/replay', problem: [...problems, problem].filter(Boolean).join(' ') || undefined }, html`
 <form class="filters" method="get" action="${CONSOLE_PREFIX}/replay">
@@ -30,7 +30,7 @@ export function bulkReplayPages(app: FastifyInstance, services: SectionServices)
 ${preview && html`<section aria-label="Xem trước">
   <p><strong>${preview.matched}</strong> hồ sơ khớp bộ lọc.${preview.matched > preview.sample.length && html` ${preview.sample.length} hồ sơ đầu:`}</p>
   ${preview.sample.length > 0 && html`<ul>${preview.sample.map((transferId) => html`<li class="mono">${transferLink(transferId)}</li>`)}</ul>`}
-  ${preview.matched > 0 && reasonForm(`${CONSOLE_PREFIX}/replay`, csrfToken, hidden, undefined, query.reason)}
+  ${preview.matched > 0 && reasonForm(`${CONSOLE_PREFIX}/replay`, csrfToken, hidden, undefined, text(query.reason))}
 </section>`}`, problem ? 400 : 200);
   };
 

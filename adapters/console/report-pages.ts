@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { provinceScope } from '../../src/auth/clients.js';
 import type { BacklogDay } from '../../src/transfers/backlog-report.js';
 import { FINAL_STATUSES } from '../../src/domain/transfer-status.js';
-import { ANYONE, OPERATOR, type Query, send, sessionOf } from './forms.js';
+import { ANYONE, OPERATOR, type Query, send, sessionOf, text } from './forms.js';
 import { html, type Html } from './html.js';
 import { CONSOLE_PREFIX, when } from './layout.js';
 import type { SectionServices } from './sections.js';
@@ -55,7 +55,7 @@ ${[...history.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([maTinh, se
   });
 
   app.get<{ Querystring: Query }>(`${CONSOLE_PREFIX}/audit`, { config: ANYONE }, async (request, reply) => {
-    const verdict = request.query.verify === '1' ? await services.auditLog.verify() : null;
+    const verdict = text(request.query.verify) === '1' ? await services.auditLog.verify() : null;
     return send(reply, request, { title: 'Nhật ký kiểm toán', section: '/audit' }, html`
 <p>Mỗi sự kiện nhật ký nối với sự kiện trước bằng mã băm; kiểm tra tính lại toàn bộ chuỗi.</p>
 <form method="get" action="${CONSOLE_PREFIX}/audit"><input type="hidden" name="verify" value="1"><button type="submit">Kiểm tra chuỗi</button></form>

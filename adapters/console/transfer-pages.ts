@@ -109,7 +109,7 @@ ${reasonForm(`${path}/replay`, csrfToken, html``, problem, reason)}`, problem ? 
 
   app.post<{ Params: { transferId: string }; Body: Form }>(`${CONSOLE_PREFIX}/transfers/:transferId/replay`, { config: OPERATOR }, async (request, reply) => {
     const { reason, problem } = readReason(request.body);
-    if (!reason) return replayOnePage(request, reply, problem, request.body.reason);
+    if (!reason) return replayOnePage(request, reply, problem, text(request.body.reason));
     const transfer = await replays.replayOne(request.params.transferId, reason, sessionOf(request).client).catch((error: unknown) => {
       if (error instanceof GatewayError && error.code === 'INVALID_STATE') return null;
       throw error;
