@@ -289,6 +289,28 @@ describe('state changes', () => {
   });
 });
 
+describe('operators\' pages', () => {
+  async function batch(id: string, createdAt: string): Promise<void> {
+    await gateway.db.query(
+      `INSERT INTO batches (id, ma_tinh, loai, mode, status, record_count, created_at) VALUES ($1, '47', 'CAP_THE_TE', 'push', 'closed', 1, $2)`,
+      [id, createdAt],
+    );
+  }
+
+  it('the batches page lists the newest first by their time-ordered ids', async () => {
+    const older = newId();
+    const newer = newId();
+    expect(newer).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-/);
+    expect(newer > older).toBe(true);
+    // created_at says otherwise (a clock stepped back): the id's order is the one kept.
+    await batch(older, '2026-01-02T00:00:00Z');
+    await batch(newer, '2026-01-01T00:00:00Z');
+    const page = (await (await signIn('operator')).get('/console/batches?status=closed')).body;
+    expect(page.indexOf(newer)).toBeGreaterThan(0);
+    expect(page.indexOf(newer)).toBeLessThan(page.indexOf(older));
+  });
+});
+
 describe('the end of a session', () => {
   it('signing out ends the session', async () => {
     const operator = await signIn('operator');

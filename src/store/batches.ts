@@ -262,12 +262,16 @@ export async function markPushStarted(db: Queryable, batchId: string): Promise<v
   await db.query('UPDATE batches SET push_started_at = COALESCE(push_started_at, now()) WHERE id = $1', [batchId]);
 }
 
-/** The latest batches, newest first, of the given provinces (undefined: all). */
+/**
+ * The latest batches, newest first, of the given provinces (undefined: all). By id, not created_at:
+ * ids are UUIDv7 (`newId`), ordered by the time they were made, and the primary key reads them
+ * backwards up to the limit where created_at, unindexed, would sort the whole table.
+ */
 export async function listRecentBatches(db: Queryable, query: { provinces?: string[]; status?: BatchStatus; limit: number }): Promise<Batch[]> {
   const { rows } = await db.query<BatchRow>(
     `SELECT * FROM batches
       WHERE ($1::text[] IS NULL OR ma_tinh = ANY($1)) AND ($2::text IS NULL OR status = $2)
-      ORDER BY created_at DESC, id DESC LIMIT $3`,
+      ORDER BY id DESC LIMIT $3`,
     [query.provinces ?? null, query.status ?? null, query.limit],
   );
   return rows.map(fromRow);
