@@ -85,6 +85,17 @@ async function pausedProvinces(): Promise<string[]> {
   return (await gateway.request('operator', { method: 'GET', url: '/ops/v1/dispatch' })).json().paused;
 }
 
+/** A transfer written as the store leaves it, in a province no other test sends to. */
+async function storedTransfer(maTinh: string, status: string, createdAt?: string): Promise<string> {
+  const id = newId();
+  await gateway.db.query(
+    `INSERT INTO transfers (id, type, client_id, message_id, status, ma_tinh, ma_don_vi, so_dinh_danh, document, missing, bhxh_document, created_at)
+     VALUES ($1, 'KHAI_SINH', 'hotich-08', $1, $2, $3, '02215', $4, '{}', '[]', '{}', COALESCE($5::timestamptz, now()))`,
+    [id, status, maTinh, personalNumber(), createdAt ?? null],
+  );
+  return id;
+}
+
 describe('console pages and cookies', () => {
   it('every console page carries a strict Content-Security-Policy and refuses framing', async () => {
     const operator = await signIn('operator');
@@ -296,6 +307,23 @@ describe('operators\' pages', () => {
       [id, createdAt],
     );
   }
+
+  it('an operator of one province sees its counts and holds on the dispatch page, not another province\'s', async () => {
+    await storedTransfer('47', 'closed');
+    const operator = await signIn('operator');
+    expect((await operator.post('/console/dispatch/pause', { maTinh: '47' })).statusCode).toBe(303);
+    try {
+      const everyProvince = (await operator.get('/console/dispatch')).body;
+      expect(everyProvince).toContain('đã đóng<strong>');
+      expect(everyProvince).toContain('Tiếp tục 47');
+      const scoped = (await (await signIn('operator01')).get('/console/dispatch')).body;
+      expect(scoped).not.toContain('đã đóng<strong>');
+      expect(scoped).not.toContain('Tiếp tục 47');
+      expect(scoped).toContain('Không tỉnh nào.');
+    } finally {
+      await operator.post('/console/dispatch/resume', { maTinh: '47' });
+    }
+  });
 
   it('the batches page lists the newest first by their time-ordered ids', async () => {
     const older = newId();

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { GatewayError } from '../../src/errors.js';
-import { provinceScope } from '../../src/auth/clients.js';
+import { actsForProvince, provinceScope } from '../../src/auth/clients.js';
 import type { BatchStatus } from '../../src/dispatch/batch-overview.js';
 import type { CallbackView } from '../../src/dispatch/callbacks.js';
 import { TRANSFER_STATUSES } from '../../src/domain/transfer-status.js';
@@ -34,7 +34,10 @@ ${list.length === 0 ? html`<tr><td colspan="10" class="muted">Chưa có lô nào
 
   app.get<{ Querystring: Query }>(`${CONSOLE_PREFIX}/dispatch`, { config: OPERATOR }, async (request, reply) => {
     const { client, csrfToken } = sessionOf(request);
-    const [nextRunAt, paused, counts] = await Promise.all([services.dispatcher.nextRunAt(), services.holds.list(), reads.countByStatus()]);
+    const scope = provinceScope(client);
+    const [nextRunAt, held, counts] = await Promise.all([services.dispatcher.nextRunAt(), services.holds.list(), reads.countByStatus(scope)]);
+    // An operator of some provinces sees the holds that stop them: their own and the one on every province.
+    const paused = held.filter((maTinh) => maTinh === '*' || actsForProvince(client, maTinh));
     const holdForm = (action: 'pause' | 'resume', label: string, maTinh?: string) => html`<form class="inline" method="post" action="${CONSOLE_PREFIX}/dispatch/${action}">
   ${csrfField(csrfToken)}${maTinh ? html`<input type="hidden" name="maTinh" value="${maTinh}">` : html`<label>Mã tỉnh<input name="maTinh" size="3" maxlength="2" inputmode="numeric" pattern="[0-9]{2}" required></label>`}
   <button type="submit"${action === 'resume' ? html` class="secondary"` : ''}>${label}</button></form>`;

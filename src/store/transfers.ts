@@ -417,9 +417,11 @@ export async function listTransfers(
   return { items: rows.map(fromRow), nextCursor: encodeCursor(next) };
 }
 
-export async function countTransfersByStatus(db: Queryable): Promise<Record<string, number>> {
+/** Transfers per status, of the given provinces (undefined: all). */
+export async function countTransfersByStatus(db: Queryable, provinces?: string[]): Promise<Record<string, number>> {
   const { rows } = await db.query<{ status: string; count: string | number }>(
-    'SELECT status, count(*) AS count FROM transfers GROUP BY status',
+    'SELECT status, count(*) AS count FROM transfers WHERE ($1::text[] IS NULL OR ma_tinh = ANY($1)) GROUP BY status',
+    [provinces ?? null],
   );
   return Object.fromEntries(rows.map((row) => [row.status, Number(row.count)]));
 }

@@ -30,8 +30,8 @@ export class TransferReads {
     return listTransfers(this.db, filter, page);
   }
 
-  countByStatus(): Promise<Record<string, number>> {
-    return countTransfersByStatus(this.db);
+  countByStatus(provinces?: string[]): Promise<Record<string, number>> {
+    return countTransfersByStatus(this.db, provinces);
   }
 
   backlog(calendar: WorkingCalendar, now: Date, provinces?: string[]) {
