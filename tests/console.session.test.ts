@@ -5,6 +5,7 @@ import type { LightMyRequestResponse } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ClientRegistry, sha256OfKey, type Role } from '../src/auth/clients.js';
 import { html } from '../adapters/console/html.js';
+import { mayChangeState, requireAccessMarked } from '../adapters/console/console-plugin.js';
 import { newId } from '../src/domain/ids.js';
 import { khaiSinh, personalNumber } from './support/fixtures.js';
 import { startTestGateway, type ClientName, type TestGateway } from './support/gateway.js';
@@ -155,6 +156,37 @@ describe('console pages and cookies', () => {
     }
   });
 
+  it('a console path that names no page gets the console\'s 404 page under its headers', async () => {
+    const operator = await signIn('operator');
+    for (const response of [await gateway.app.inject({ method: 'GET', url: '/console/nowhere' }), await operator.get('/console/transfers/x/nowhere')]) {
+      expect(response.statusCode).toBe(404);
+      expect(response.headers['content-type']).toMatch(/^text\/html/);
+      expect(response.body).toContain('Không có trang này.');
+      expect(String(response.headers['content-security-policy'])).toContain("default-src 'self'");
+      expect(response.headers['cache-control']).toBe('no-store');
+    }
+  });
+
+  it('a console route that says neither its roles nor that it is public is refused when registered', () => {
+    expect(() => requireAccessMarked({ url: '/console/new-page' })).toThrow(/must name its roles/);
+    expect(() => requireAccessMarked({ url: '/console/new-page', config: {} })).toThrow(/must name its roles/);
+    expect(() => requireAccessMarked({ url: '/console/new-page', config: { consoleRoles: ['operator'] } })).not.toThrow();
+    expect(() => requireAccessMarked({ url: '/console/login', config: { consolePublic: true } })).not.toThrow();
+  });
+
+  it('refusals are said in Vietnamese, not in the API\'s English', async () => {
+    const scoped = await signIn('operator01');
+    const forbidden = await scoped.post('/console/dispatch/pause', { maTinh: '47' });
+    expect(forbidden.statusCode).toBe(403);
+    expect(forbidden.body).toContain('không thuộc các tỉnh của khóa này');
+    expect(forbidden.body).not.toContain('outside this operator');
+    const missing = await scoped.get(`/console/transfers/${newId()}`);
+    expect(missing.statusCode).toBe(404);
+    expect(missing.body).toContain('Không tìm thấy.');
+    expect(missing.body).not.toMatch(/No such|not found/i);
+    expect(await pausedProvinces()).not.toContain('47');
+  });
+
   it('a page without a session sends the browser to the sign-in page', async () => {
     const response = await gateway.app.inject({ method: 'GET', url: '/console/transfers' });
     expect(response.statusCode).toBe(303);
@@ -253,6 +285,19 @@ describe('state changes', () => {
     expect(await pausedProvinces()).toEqual(['08']);
     expect((await operator.post('/console/dispatch/resume', { maTinh: '08' })).statusCode).toBe(303);
     expect(await pausedProvinces()).toEqual([]);
+  });
+
+  it('every method but GET and HEAD needs the CSRF token, and the bulk replay\'s form is refused without it', async () => {
+    expect(['POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'].every(mayChangeState)).toBe(true);
+    expect(['GET', 'HEAD'].some(mayChangeState)).toBe(false);
+    const id = await storedTransfer('48', 'failed');
+    const operator = await signIn('operator');
+    for (const token of [null, 'guessed']) {
+      const refused = await operator.post('/console/replay', { status: 'failed', unit: '48', reason: 'forged replay' }, token);
+      expect(refused.statusCode).toBe(403);
+    }
+    const after = (await gateway.request('operator', { method: 'GET', url: `/ngsp/v1/transfers/${id}` })).json();
+    expect(after.status).toBe('failed');
   });
 
   it('an auditor reads transfers but cannot replay, pause or open the operators\' pages', async () => {

@@ -3,8 +3,9 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import type { Role } from '../../src/auth/clients.js';
 import { sameToken, type ConsoleSession, type ConsoleSessions } from '../../src/auth/console-sessions.js';
+import type { ErrorCode } from '../../src/errors.js';
 import { toGatewayError } from '../../src/http/error-handler.js';
-import { ANYONE } from './forms.js';
+import { ANYONE, saidByConsole } from './forms.js';
 import { html } from './html.js';
 import { CONSOLE_PREFIX, SECTIONS, mayUse, page } from './layout.js';
 import { consoleSections, type SectionServices } from './sections.js';
@@ -12,8 +13,10 @@ import { CONSOLE_CSS } from './style.js';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
-    /** Console pages: who may open it; a console route without it is open (sign-in, the stylesheet). */
+    /** Console pages: who may open it. Every console route says this or `consolePublic`. */
     consoleRoles?: readonly Role[];
+    /** A console route open without a session: sign-in, the stylesheet, the page for a missing path. */
+    consolePublic?: true;
   }
   interface FastifyRequest {
     consoleSession: ConsoleSession | null;
@@ -61,6 +64,37 @@ function cookie(request: FastifyRequest, name: string, value: string, maxAgeSeco
   ].join('; ');
 }
 
+/** Open without a session. */
+const PUBLIC = { consolePublic: true } as const;
+
+/**
+ * Fails closed: a console route that says neither who may open it nor that anyone may is refused when
+ * it is registered, so a page added without thought cannot be served to someone who has not signed in.
+ */
+export function requireAccessMarked(route: { url: string; config?: { consoleRoles?: readonly Role[]; consolePublic?: true } }): void {
+  if (!route.config?.consoleRoles && !route.config?.consolePublic) {
+    throw new Error(`Console route ${route.url} must name its roles (consoleRoles) or be marked consolePublic`);
+  }
+}
+
+/** Only GET and HEAD are taken to change nothing; any other method must carry the session's CSRF token. */
+export const mayChangeState = (method: string) => method !== 'GET' && method !== 'HEAD';
+
+/** Why the console refused, in officers' words, by the error's stable code (src/errors.ts). */
+const REFUSALS: Partial<Record<ErrorCode, string>> & { INTERNAL: string } = {
+  UNAUTHORIZED: 'Cần đăng nhập.',
+  FORBIDDEN: 'Khóa này không được làm việc này, hoặc hồ sơ không thuộc các tỉnh của khóa này.',
+  NOT_FOUND: 'Không tìm thấy.',
+  MALFORMED_BODY: 'Không đọc được biểu mẫu.',
+  VALIDATION_FAILED: 'Dữ liệu nhập không hợp lệ.',
+  UNSUPPORTED_MEDIA_TYPE: 'Biểu mẫu không đúng định dạng.',
+  PAYLOAD_TOO_LARGE: 'Biểu mẫu quá lớn.',
+  INVALID_STATE: 'Trạng thái hiện tại của hồ sơ không cho phép việc này.',
+  METHOD_NOT_ALLOWED: 'Không dùng được cách gửi này.',
+  UNAVAILABLE: 'Hệ thống tạm thời không phục vụ được; vui lòng thử lại sau.',
+  INTERNAL: 'Có lỗi trong hệ thống; vui lòng thử lại sau.',
+};
+
 const MESSAGES = {
   signedOut: 'Đã đăng xuất.',
   ended: 'Phiên làm việc đã kết thúc. Vui lòng đăng nhập lại.',
@@ -88,6 +122,7 @@ async function consoleRoutes(app: FastifyInstance, options: ConsoleOptions) {
   // Pages for people, not operations of the API: /docs leaves them out.
   app.addHook('onRoute', (route) => {
     route.schema = { ...route.schema, hide: true };
+    requireAccessMarked(route);
   });
 
   app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: FORM_LIMIT }, (_request, body, done) => {
@@ -118,10 +153,10 @@ async function consoleRoutes(app: FastifyInstance, options: ConsoleOptions) {
     }
   });
 
-  // Every state change is a POST with the session's token: a form posted from elsewhere has none.
+  // Every request that may change something carries the session's token: a form posted from elsewhere has none.
   app.addHook('preHandler', async (request, reply) => {
     const session = request.consoleSession;
-    if (!session || request.method !== 'POST') return;
+    if (!session || !mayChangeState(request.method)) return;
     if (!sameToken(session.csrfToken, (request.body as Record<string, unknown> | undefined)?._csrf)) {
       return problemPage(reply, 403, 'Không được phép', MESSAGES.badForm, session);
     }
@@ -131,25 +166,30 @@ async function consoleRoutes(app: FastifyInstance, options: ConsoleOptions) {
     const refusal = toGatewayError(error);
     if (refusal.status >= 500) request.log.error({ err: error }, 'console request failed');
     const titles: Record<number, string> = { 403: 'Không được phép', 404: 'Không tìm thấy', 409: 'Không thực hiện được' };
-    return problemPage(reply, refusal.status, titles[refusal.status] ?? 'Có lỗi xảy ra', refusal.message, request.consoleSession);
+    // The services speak English to the API's clients; an officer reads the code's meaning, or what a page said itself.
+    const said = saidByConsole(error) ? refusal.message : (REFUSALS[refusal.code as ErrorCode] ?? REFUSALS.INTERNAL);
+    return problemPage(reply, refusal.status, titles[refusal.status] ?? 'Có lỗi xảy ra', said, request.consoleSession);
   });
 
-  app.get(`${CONSOLE_PREFIX}/assets/console.css`, async (_request, reply) =>
+  // A console path that names no page: the console's own 404, under its headers, not the API's JSON.
+  app.all(`${CONSOLE_PREFIX}/*`, { config: PUBLIC }, async (_request, reply) => problemPage(reply, 404, 'Không tìm thấy', 'Không có trang này.'));
+
+  app.get(`${CONSOLE_PREFIX}/assets/console.css`, { config: PUBLIC }, async (_request, reply) =>
     reply.type('text/css; charset=utf-8').header('cache-control', 'public, max-age=3600').send(CONSOLE_CSS));
 
-  app.get(CONSOLE_PREFIX, async (_request, reply) => reply.redirect(`${CONSOLE_PREFIX}/`, 308));
+  app.get(CONSOLE_PREFIX, { config: PUBLIC }, async (_request, reply) => reply.redirect(`${CONSOLE_PREFIX}/`, 308));
   app.get(`${CONSOLE_PREFIX}/`, { config: ANYONE }, async (request, reply) => {
     const client = (request.consoleSession as ConsoleSession).client;
     const first = SECTIONS.find((section) => mayUse(client, section.roles));
     return reply.redirect(`${CONSOLE_PREFIX}${first?.path ?? '/transfers'}`, 303);
   });
 
-  app.get<{ Querystring: { notice?: unknown } }>(`${CONSOLE_PREFIX}/login`, async (request, reply) => {
+  app.get<{ Querystring: { notice?: unknown } }>(`${CONSOLE_PREFIX}/login`, { config: PUBLIC }, async (request, reply) => {
     const notice = request.query.notice === 'ended' ? MESSAGES.ended : request.query.notice === 'signedOut' ? MESSAGES.signedOut : undefined;
     return signInPage(request, reply, 200, { notice });
   });
 
-  app.post<{ Body: Record<string, string> }>(`${CONSOLE_PREFIX}/login`, async (request, reply) => {
+  app.post<{ Body: Record<string, string> }>(`${CONSOLE_PREFIX}/login`, { config: PUBLIC }, async (request, reply) => {
     const expected = readCookie(request, SIGN_IN_COOKIE);
     if (!expected || !sameToken(expected, request.body?._csrf)) return signInPage(request, reply, 403, { problem: MESSAGES.badForm });
     const token = typeof request.body.key === 'string' ? await sessions.signIn(request.body.key.trim()) : null;

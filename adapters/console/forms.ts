@@ -1,6 +1,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { ConsoleSession } from '../../src/auth/console-sessions.js';
 import type { TransferStatus } from '../../src/domain/transfer-status.js';
+import { GatewayError, type ErrorCode } from '../../src/errors.js';
 import { TRANSFER_TYPES } from '../../src/messages/registry.js';
 import { html, type Html } from './html.js';
 import { CONSOLE_PREFIX, csrfField, page, statusName, type PageOptions } from './layout.js';
@@ -19,6 +20,17 @@ export const PAGE_SIZE = 50;
 const DAY_MS = 24 * 3600_000;
 const REASON_MIN = 3;
 const REASON_MAX = 1000;
+
+const CONSOLE_WORDS = new WeakSet<GatewayError>();
+
+/** A refusal a page words itself, in Vietnamese, shown as it is (others are shown by their code). */
+export function refusal(code: ErrorCode, vietnamese: string): GatewayError {
+  const error = new GatewayError(code, vietnamese);
+  CONSOLE_WORDS.add(error);
+  return error;
+}
+
+export const saidByConsole = (error: unknown) => error instanceof GatewayError && CONSOLE_WORDS.has(error);
 
 export const sessionOf = (request: FastifyRequest) => request.consoleSession as ConsoleSession;
 

@@ -1,10 +1,9 @@
 import type { FastifyInstance } from 'fastify';
-import { GatewayError } from '../../src/errors.js';
 import { actsForProvince, provinceScope } from '../../src/auth/clients.js';
 import type { BatchStatus } from '../../src/dispatch/batch-overview.js';
 import type { CallbackView } from '../../src/dispatch/callbacks.js';
 import { TRANSFER_STATUSES } from '../../src/domain/transfer-status.js';
-import { OPERATOR, BATCH_STATUS_NAMES, BREAKER_NAMES, type Form, type Query, PROVINCE, noticeOf, send, sessionOf, text } from './forms.js';
+import { OPERATOR, BATCH_STATUS_NAMES, BREAKER_NAMES, type Form, type Query, PROVINCE, noticeOf, refusal, send, sessionOf, text } from './forms.js';
 import { html } from './html.js';
 import { CONSOLE_PREFIX, csrfField, statusName, when } from './layout.js';
 import type { SectionServices } from './sections.js';
@@ -59,7 +58,7 @@ ${paused.length === 0 ? html`<tr><td colspan="2" class="muted">Không tỉnh nà
   for (const [action, paused] of [['pause', true], ['resume', false]] as const) {
     app.post<{ Body: Form }>(`${CONSOLE_PREFIX}/dispatch/${action}`, { config: OPERATOR }, async (request, reply) => {
       const maTinh = text(request.body.maTinh);
-      if (maTinh !== undefined && !PROVINCE.test(maTinh)) throw new GatewayError('VALIDATION_FAILED', 'Mã tỉnh gồm 2 chữ số.');
+      if (maTinh !== undefined && !PROVINCE.test(maTinh)) throw refusal('VALIDATION_FAILED', 'Mã tỉnh gồm 2 chữ số.');
       await services.holds.set(sessionOf(request).client, maTinh, paused);
       return reply.redirect(`${CONSOLE_PREFIX}/dispatch?notice=${paused ? 'paused' : 'resumed'}`, 303);
     });
@@ -89,7 +88,7 @@ ${byClient.size === 0 ? html`<tr><td colspan="6" class="muted">Không có thông
 
   app.post<{ Body: Form }>(`${CONSOLE_PREFIX}/callbacks/retry`, { config: OPERATOR }, async (request, reply) => {
     const clientId = text(request.body.clientId);
-    if (clientId !== undefined && !/^[A-Za-z0-9._-]{1,64}$/.test(clientId)) throw new GatewayError('VALIDATION_FAILED', 'Mã đơn vị không hợp lệ.');
+    if (clientId !== undefined && !/^[A-Za-z0-9._-]{1,64}$/.test(clientId)) throw refusal('VALIDATION_FAILED', 'Mã đơn vị không hợp lệ.');
     await services.callbacks.retry(sessionOf(request).client, clientId);
     return reply.redirect(`${CONSOLE_PREFIX}/callbacks?notice=retried`, 303);
   });

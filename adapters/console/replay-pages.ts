@@ -1,8 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { GatewayError } from '../../src/errors.js';
 import type { ReplayFilter } from '../../src/transfers/replays.js';
 import { REPLAYABLE_STATUSES } from '../../src/domain/transfer-status.js';
-import { OPERATOR, type Form, type Query, type TransferFilterForm, dayStart, filterFields, readFilter, readReason, reasonForm, send, sessionOf, text, transferLink } from './forms.js';
+import { OPERATOR, type Form, type Query, type TransferFilterForm, dayStart, filterFields, readFilter, readReason, reasonForm, refusal, send, sessionOf, text, transferLink } from './forms.js';
 import { html } from './html.js';
 import { CONSOLE_PREFIX, when } from './layout.js';
 import type { SectionServices } from './sections.js';
@@ -41,7 +40,7 @@ ${preview && html`<section aria-label="Xem trước">
     const { filter, problems } = readFilter({ status: 'failed', ...request.body }, REPLAYABLE_STATUSES);
     const { reason, problem } = readReason(request.body);
     if (!reason || problems.length > 0) return bulkPage(request, reply, { ...request.body, preview: '1' }, [problem, ...problems].filter(Boolean).join(' '));
-    if (filter.unit && !client.units.includes('*') && !client.units.includes(filter.unit)) throw new GatewayError('FORBIDDEN', `Tỉnh ${filter.unit} không thuộc phạm vi của khóa này.`);
+    if (filter.unit && !client.units.includes('*') && !client.units.includes(filter.unit)) throw refusal('FORBIDDEN', `Tỉnh ${filter.unit} không thuộc phạm vi của khóa này.`);
     const { jobId } = await replays.startBulk(bulkFilter(filter), reason, client);
     return reply.redirect(`${CONSOLE_PREFIX}/replay/${encodeURIComponent(jobId)}`, 303);
   });
