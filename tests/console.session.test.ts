@@ -223,6 +223,9 @@ describe('the transfer list', () => {
     const first = idsOn(firstPage.body);
     expect(first).toHaveLength(50);
     expect(firstPage.body).toContain('bị trả về');
+    // The list runs from the earliest change to the latest, and says so.
+    expect(firstPage.body).toContain('Hồ sơ thay đổi sớm nhất ở trang đầu');
+    expect(first[0]).toBe(withE17[0]);
     // The error's text is shown as text.
     const next = /href="(\/console\/transfers\?[^"]*cursor=[^"]+)">Trang sau/.exec(firstPage.body)?.[1];
     expect(next).toBeDefined();

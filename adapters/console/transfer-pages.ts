@@ -33,7 +33,7 @@ export function transferPages(app: FastifyInstance, services: SectionServices): 
   ${filterFields(filter, TRANSFER_STATUSES, 'Nhận', true)}
   <button type="submit">Lọc</button>
 </form>
-<p class="muted">Sắp theo thứ tự thay đổi gần nhất; mỗi trang ${PAGE_SIZE} hồ sơ, không bỏ sót hồ sơ nào đổi trạng thái trong lúc xem.</p>
+<p class="muted">Hồ sơ thay đổi sớm nhất ở trang đầu, mới thay đổi ở các trang sau; mỗi trang ${PAGE_SIZE} hồ sơ, không bỏ sót hồ sơ nào đổi trạng thái trong lúc xem (hồ sơ vừa đổi chuyển xuống cuối).</p>
 <table>
   <thead><tr><th>Mã hồ sơ</th><th>Loại</th><th>Tỉnh</th><th>Trạng thái</th><th>Lỗi BHXH</th><th>Nhận lúc</th><th>Cập nhật</th></tr></thead>
   <tbody>
