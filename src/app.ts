@@ -18,6 +18,7 @@ import { AuditLog } from './audit/audit-log.js';
 import { ConsoleSessions } from './auth/console-sessions.js';
 import { BatchOverview } from './dispatch/batch-overview.js';
 import { CheckpointSchedule, loadAuditKeys } from './audit/checkpoints.js';
+import { CallbackFailures } from './dispatch/callback-failures.js';
 import { CallbackDelivery, CallbackOperations } from './dispatch/callbacks.js';
 import { DispatchHolds } from './dispatch/dispatch-holds.js';
 import { Dispatcher } from './dispatch/dispatcher.js';
@@ -175,6 +176,7 @@ export async function buildApp(deps: GatewayDependencies): Promise<FastifyInstan
   await app.register(consolePlugin, {
     sessions: new ConsoleSessions({ db, clients: deps.clients, lifetimeMs: config.consoleSessionMs }),
     reads, auditLog, replays, holds, dispatcher, batches: new BatchOverview(db), callbacks: callbackOperations,
+    callbackFailures: new CallbackFailures(db),
     catalogues: deps.catalogues, now,
   });
   await app.register(opsDossiersPlugin, { dossiers: staleDossiers, reads, staleAfterDays: config.staleDossierDays });

@@ -7,6 +7,7 @@ import { ClientRegistry, sha256OfKey, type Role } from '../src/auth/clients.js';
 import { html } from '../adapters/console/html.js';
 import { mayChangeState, requireAccessMarked } from '../adapters/console/console-plugin.js';
 import { newId } from '../src/domain/ids.js';
+import { appendAuditEventsInTx } from '../src/store/audit-log.js';
 import { khaiSinh, personalNumber } from './support/fixtures.js';
 import { startTestGateway, type ClientName, type TestGateway } from './support/gateway.js';
 
@@ -370,6 +371,33 @@ describe('operators\' pages', () => {
       expect(scoped).toContain('Không tỉnh nào.');
     } finally {
       await operator.post('/console/dispatch/resume', { maTinh: '47' });
+    }
+  });
+
+  it('the callbacks page counts every failing callback of every client, within the operator\'s provinces', async () => {
+    const in49 = await storedTransfer('49', 'issued');
+    const in01 = await storedTransfer('01', 'issued');
+    await gateway.db.transaction(async (tx) => appendAuditEventsInTx(tx, Array.from({ length: 502 }, () => ({ actor: 'test', action: 'test.callback-failing' }))));
+    const { rows } = await gateway.db.query<{ seq: string }>("SELECT seq FROM audit_events WHERE action = 'test.callback-failing' ORDER BY seq");
+    const seqs = rows.map((row) => row.seq);
+    // More than the 500 oldest belong to one client; the last, the newest, to another.
+    await gateway.db.query(
+      `INSERT INTO callback_outbox (audit_seq, client_id, transfer_id, attempts, next_attempt_at, last_attempt_at, last_error)
+       SELECT seq, CASE WHEN seq = $2 THEN 'hotich-late' ELSE 'hotich-busy' END, CASE WHEN seq = $2 THEN $4 ELSE $3 END,
+              2, now() + interval '1 hour', now(), 'HTTP 503'
+         FROM unnest($1::bigint[]) AS seq`,
+      [seqs, seqs.at(-1), in49, in01],
+    );
+    try {
+      const everyProvince = (await (await signIn('operator')).get('/console/callbacks')).body;
+      expect(everyProvince).toMatch(/hotich-busy<\/td><td class="num">501<\/td>/);
+      expect(everyProvince).toMatch(/hotich-late<\/td><td class="num">1<\/td>/);
+      expect(everyProvince).toContain('HTTP 503');
+      const scoped = (await (await signIn('operator01')).get('/console/callbacks')).body;
+      expect(scoped).toMatch(/hotich-late<\/td><td class="num">1<\/td>/);
+      expect(scoped).not.toContain('hotich-busy');
+    } finally {
+      await gateway.db.query('DELETE FROM callback_outbox WHERE audit_seq = ANY($1::bigint[])', [seqs]);
     }
   });
 

@@ -1,7 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { actsForProvince, provinceScope } from '../../src/auth/clients.js';
 import type { BatchStatus } from '../../src/dispatch/batch-overview.js';
-import type { CallbackView } from '../../src/dispatch/callbacks.js';
 import { TRANSFER_STATUSES } from '../../src/domain/transfer-status.js';
 import { OPERATOR, BATCH_STATUS_NAMES, BREAKER_NAMES, type Form, type Query, PROVINCE, noticeOf, refusal, send, sessionOf, text } from './forms.js';
 import { html } from './html.js';
@@ -71,18 +70,14 @@ ${paused.length === 0 ? html`<tr><td colspan="2" class="muted">Không tỉnh nà
 
   app.get<{ Querystring: Query }>(`${CONSOLE_PREFIX}/callbacks`, { config: OPERATOR }, async (request, reply) => {
     const { client, csrfToken } = sessionOf(request);
-    const { items } = await services.callbacks.list(client, { state: 'failing', limit: 500 });
-    const byClient = new Map<string, CallbackView[]>();
-    for (const item of items) byClient.set(item.clientId, [...(byClient.get(item.clientId) ?? []), item]);
+    const failing = await services.callbackFailures.byClient(client);
     return send(reply, request, { title: 'Thông báo trạng thái gửi không được', section: '/callbacks', notice: noticeOf(request.query) }, html`
 <p class="muted">Thông báo (callback) mà hệ thống hộ tịch của đơn vị chưa nhận được; tự gửi lại theo lịch, hoặc gửi lại ngay.</p>
 <table><thead><tr><th>Đơn vị nhận</th><th class="num">Số thông báo lỗi</th><th>Cũ nhất</th><th>Lỗi gần nhất</th><th>Thử lại lúc</th><th></th></tr></thead><tbody>
-${byClient.size === 0 ? html`<tr><td colspan="6" class="muted">Không có thông báo nào bị lỗi.</td></tr>` : [...byClient.entries()].map(([clientId, failing]) => {
-  const latest = failing.reduce((a, b) => ((a.lastAttemptAt ?? '') >= (b.lastAttemptAt ?? '') ? a : b));
-  return html`<tr><td class="mono">${clientId}</td><td class="num">${failing.length}${failing.length === 500 && '+'}</td><td>${when(failing[0]?.at)}</td>
-  <td>${latest.lastError ?? ''}</td><td>${when(latest.nextAttemptAt)}</td>
-  <td><form class="inline" method="post" action="${CONSOLE_PREFIX}/callbacks/retry">${csrfField(csrfToken)}<input type="hidden" name="clientId" value="${clientId}"><button type="submit">Thử lại ngay</button></form></td></tr>`;
-})}
+${failing.length === 0 ? html`<tr><td colspan="6" class="muted">Không có thông báo nào bị lỗi.</td></tr>` : failing.map((line) => html`<tr>
+  <td class="mono">${line.clientId}</td><td class="num">${line.failing}</td><td>${when(line.oldestAt)}</td>
+  <td>${line.latestError ?? ''}</td><td>${when(line.nextAttemptAt)}</td>
+  <td><form class="inline" method="post" action="${CONSOLE_PREFIX}/callbacks/retry">${csrfField(csrfToken)}<input type="hidden" name="clientId" value="${line.clientId}"><button type="submit">Thử lại ngay</button></form></td></tr>`)}
 </tbody></table>`);
   });
 

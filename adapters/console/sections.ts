@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { AuditLog } from '../../src/audit/audit-log.js';
 import type { Catalogues } from '../../src/catalogues/catalogues.js';
 import type { BatchOverview } from '../../src/dispatch/batch-overview.js';
+import type { CallbackFailures } from '../../src/dispatch/callback-failures.js';
 import type { CallbackOperations } from '../../src/dispatch/callbacks.js';
 import type { DispatchHolds } from '../../src/dispatch/dispatch-holds.js';
 import type { Dispatcher } from '../../src/dispatch/dispatcher.js';
@@ -21,6 +22,7 @@ export interface SectionServices {
   dispatcher: Dispatcher;
   batches: BatchOverview;
   callbacks: CallbackOperations;
+  callbackFailures: CallbackFailures;
   catalogues: Catalogues;
   now: () => Date;
 }
