@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { newId } from '../src/domain/ids.js';
-import type { TransferStatus } from '../src/domain/transfer-status.js';
+import { FINAL_STATUSES, TRANSFER_STATUSES, type TransferStatus } from '../src/domain/transfer-status.js';
 import { holidayCalendarFromFile } from '../src/catalogues/holiday-catalogue.js';
 import { packagePath } from '../src/package-files.js';
 import { appendAuditEventInTx } from '../src/store/audit-log.js';
@@ -138,5 +138,46 @@ describe('the backlog over time (the console\'s chart)', () => {
     const days = (series ?? []).map((point) => point.day);
     expect(days).toEqual([...days].sort());
     expect(new Set(days).size).toBe(14);
+  });
+
+  it('leaves out records final before the window began, and keeps to the provinces asked for', async () => {
+    const calendar = holidayCalendarFromFile(packagePath('catalogues', 'holidays.json'));
+    const DAY = 24 * 3600_000;
+    const realNow = Date.now();
+    const insert = async (maTinh: string, status: TransferStatus) => {
+      const id = newId();
+      await gateway.db.query(
+        `INSERT INTO transfers (id, type, client_id, message_id, status, ma_tinh, ma_don_vi, so_dinh_danh, document, missing, bhxh_document, created_at)
+         VALUES ($1, 'KHAI_SINH', 'hotich-08', $1, $2, $3, '02215', $4, '{}', '[]', '{}', $5)`,
+        [id, status, maTinh, personalNumber(), new Date(realNow - 30 * DAY)],
+      );
+      return id;
+    };
+    const finishedNow = await insert('55', 'issued');
+    await insert('55', 'queued');
+    await insert('56', 'queued');
+    await gateway.db.transaction(async (tx) => {
+      appendAuditEventInTx(tx, { actor: 'test', action: 'result.issued', transferId: finishedNow, fromStatus: 'sent', toStatus: 'issued' });
+    });
+    const reads = new TransferReads(gateway.db);
+    // Three weeks on, the issued one was final before the chart's first day: only the queued one waited.
+    const later = await reads.backlogHistory(calendar, new Date(realNow + 20 * DAY), 14, ['55']);
+    expect([...later.keys()]).toEqual(['55']);
+    expect(later.get('55')?.map((point) => point.waiting)).toEqual(Array(14).fill(1));
+    // Three days on, it was waiting until today, when it became final.
+    const soon = (await reads.backlogHistory(calendar, new Date(realNow + 3 * DAY), 14, ['55', '56']));
+    expect([...soon.keys()].sort()).toEqual(['55', '56']);
+    expect(soon.get('55')?.[0]?.waiting).toBe(2);
+    expect(soon.get('55')?.[13]?.waiting).toBe(1);
+    expect(soon.get('56')?.map((point) => point.waiting)).toEqual(Array(14).fill(1));
+  });
+
+  it('finds the records that became final through an index of exactly the final statuses', async () => {
+    const { rows } = await gateway.db.query<{ indexdef: string }>(
+      "SELECT indexdef FROM pg_indexes WHERE schemaname = $1 AND indexname = 'audit_events_final_by_time'", [gateway.schema],
+    );
+    const named = [...(rows[0]?.indexdef ?? '').matchAll(/'([a-z_]+)'/g)].map((match) => match[1]);
+    expect(named.sort()).toEqual([...FINAL_STATUSES].sort());
+    expect(TRANSFER_STATUSES.filter((status) => !FINAL_STATUSES.includes(status)).some((status) => named.includes(status))).toBe(false);
   });
 });

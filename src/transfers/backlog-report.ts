@@ -1,6 +1,6 @@
 import { todayInVietnam, toIsoDate } from '../domain/calendar-date.js';
 import { vietnamTimestamp, type WorkingCalendar } from '../domain/working-days.js';
-import { FINAL_STATUSES, statusesMovedBy, type TransferStatus } from '../domain/transfer-status.js';
+import { FINAL_STATUSES, TRANSFER_STATUSES, statusesMovedBy, type TransferStatus } from '../domain/transfer-status.js';
 import type { Queryable } from '../store/database.js';
 
 /** Quy chế phối hợp 1123/QCPH-BHXH-STP: at most 5 working days from registration to card. */
@@ -121,11 +121,26 @@ export interface BacklogDay {
 const VIETNAM_OFFSET_MS = 7 * 3600_000;
 const DAY_MS = 24 * 3600_000;
 
+/** Final statuses as SQL literals: the partial index of migration 018 is used only by a query naming them. */
+const FINAL_LIST = FINAL_STATUSES.map((status) => {
+  if (!/^[a-z_]+$/.test(status)) throw new Error(`Unexpected status name ${status}`);
+  return `'${status}'`;
+}).join(', ');
+const NOT_FINAL: readonly TransferStatus[] = TRANSFER_STATUSES.filter((status) => !FINAL_STATUSES.includes(status));
+
 /**
  * Per province, how many records were waiting (not final) at the end of each of the last `days`
  * days, and how many of those were past the deadline then. Computed from the transfers and the
  * audit log (when each reached a final status), so it needs no sampling job and has history from
- * the first day; one statement, scanning the records registered before now once per day shown.
+ * the first day.
+ *
+ * Only two kinds of record can have been waiting on a day of the window: those not final now, and
+ * those that became final since the window's first day ended; a record final before then was final
+ * on every day shown. So the statement reads those alone: the first through the status index, the
+ * second through the index of final events by time (migration 018), and looks up each one's final
+ * event by transfer. Its cost follows the backlog and the window's traffic, not every record ever
+ * received. (A table of finished days would be cheaper still on a huge window, but it goes stale when
+ * the holiday catalogue or a late audit event changes the past; at 14 days this is cheap enough.)
  */
 export async function backlogHistory(
   db: Queryable, calendar: WorkingCalendar, now: Date, days: number, provinces?: string[],
@@ -138,16 +153,24 @@ export async function backlogHistory(
   const dayOf = (end: Date) => new Date(end.getTime() + VIETNAM_OFFSET_MS - 1).toISOString().slice(0, 10);
   const { rows } = await db.query<{ position: number; ma_tinh: string; waiting: string | number; late: string | number }>(
     `WITH days AS (SELECT * FROM unnest($1::timestamptz[], $2::timestamptz[]) WITH ORDINALITY AS d(day_end, cutoff, position)),
-          finals AS (SELECT transfer_id, min(at) AS final_at FROM audit_events
-                      WHERE to_status = ANY($3::text[]) AND transfer_id IS NOT NULL GROUP BY transfer_id)
-     SELECT d.position, t.ma_tinh, count(*) AS waiting, count(*) FILTER (WHERE t.created_at < d.cutoff) AS late
+          candidates AS (
+            SELECT id, ma_tinh, created_at FROM transfers
+             WHERE status = ANY($3::text[]) AND ($4::text[] IS NULL OR ma_tinh = ANY($4))
+            UNION
+            SELECT t.id, t.ma_tinh, t.created_at FROM transfers t
+             WHERE t.id IN (SELECT transfer_id FROM audit_events
+                             WHERE to_status IN (${FINAL_LIST}) AND at >= $5::timestamptz AND transfer_id IS NOT NULL)
+               AND ($4::text[] IS NULL OR t.ma_tinh = ANY($4))),
+          finals AS (
+            SELECT c.id, (SELECT min(e.at) FROM audit_events e WHERE e.transfer_id = c.id AND e.to_status IN (${FINAL_LIST})) AS final_at
+              FROM candidates c)
+     SELECT d.position, c.ma_tinh, count(*) AS waiting, count(*) FILTER (WHERE c.created_at < d.cutoff) AS late
        FROM days d
-       JOIN transfers t ON t.created_at < d.day_end
-       LEFT JOIN finals f ON f.transfer_id = t.id
-      WHERE (f.final_at IS NULL OR f.final_at >= d.day_end)
-        AND ($4::text[] IS NULL OR t.ma_tinh = ANY($4))
-      GROUP BY d.position, t.ma_tinh`,
-    [ends, ends.map((end) => calendar.overdueIfReceivedBefore(end, BACKLOG_DEADLINE_WORKING_DAYS)), FINAL_STATUSES, provinces ?? null],
+       JOIN candidates c ON c.created_at < d.day_end
+       JOIN finals f ON f.id = c.id
+      WHERE f.final_at IS NULL OR f.final_at >= d.day_end
+      GROUP BY d.position, c.ma_tinh`,
+    [ends, ends.map((end) => calendar.overdueIfReceivedBefore(end, BACKLOG_DEADLINE_WORKING_DAYS)), NOT_FINAL, provinces ?? null, ends[0] ?? now],
   );
   const history = new Map<string, BacklogDay[]>();
   for (const row of rows) {
