@@ -401,6 +401,37 @@ describe('operators\' pages', () => {
     }
   });
 
+  it('an operator of one province previews, replays and follows bulk replays of its province only', async () => {
+    const own = await storedTransfer('01', 'failed');
+    const other = await storedTransfer('47', 'failed');
+    const scoped = await signIn('operator01');
+    const preview = (await scoped.get('/console/replay?preview=1&status=failed')).body;
+    expect(preview).toContain(own);
+    expect(preview).not.toContain(other);
+    const otherProvince = await scoped.get('/console/replay?preview=1&status=failed&unit=47');
+    expect(otherProvince.body).toContain('Tỉnh 47 không thuộc phạm vi của khóa này.');
+    expect(otherProvince.body).not.toContain(other);
+    const refused = await scoped.post('/console/replay', { status: 'failed', unit: '47', reason: 'not mine' });
+    expect(refused.statusCode).toBe(403);
+    expect(refused.body).toContain('Tỉnh 47 không thuộc phạm vi của khóa này.');
+    const everyProvince = await signIn('operator');
+    const started = await everyProvince.post('/console/replay', { status: 'failed', unit: '47', reason: 'resend 47' });
+    expect(started.statusCode).toBe(303);
+    const progress = started.headers.location as string;
+    expect((await everyProvince.get(progress)).statusCode).toBe(200);
+    expect((await scoped.get(progress)).statusCode).toBe(404);
+  });
+
+  it('an operator of one province sees its own province on the backlog page and chart, not others', async () => {
+    await storedTransfer('47', 'queued');
+    const everyProvince = (await (await signIn('operator')).get('/console/backlog')).body;
+    expect(everyProvince).toContain('<td>47</td>');
+    const scoped = (await (await signIn('operator01')).get('/console/backlog')).body;
+    expect(scoped).not.toContain('<td>47</td>');
+    expect(scoped).not.toContain('Tỉnh 47');
+    expect(scoped).not.toMatch(/<h3>Tỉnh (?!01)/);
+  });
+
   it('the batches page lists the newest first by their time-ordered ids', async () => {
     const older = newId();
     const newer = newId();
@@ -416,6 +447,21 @@ describe('operators\' pages', () => {
 });
 
 describe('the end of a session', () => {
+  it('a new sign-in in the same browser ends the session it had', async () => {
+    const earlier = await signIn('operator');
+    const signInPage = await gateway.app.inject({ method: 'GET', url: '/console/login', headers: { cookie: earlier.cookie } });
+    const signInCookie = valueOf(cookieNamed(signInPage, 'lienthong_console_signin'));
+    const again = await gateway.app.inject({
+      method: 'POST', url: '/console/login', headers: { ...FORM, cookie: `${earlier.cookie}; ${signInCookie}` },
+      payload: form({ _csrf: csrfIn(signInPage.body), key: gateway.keys.auditor }),
+    });
+    expect(again.statusCode).toBe(303);
+    const later = valueOf(cookieNamed(again, 'lienthong_console'));
+    expect(later).not.toBe(earlier.cookie);
+    expect((await earlier.get('/console/transfers')).headers.location).toBe('/console/login?notice=ended');
+    expect((await gateway.app.inject({ method: 'GET', url: '/console/transfers', headers: { cookie: later } })).statusCode).toBe(200);
+  });
+
   it('signing out ends the session', async () => {
     const operator = await signIn('operator');
     const out = await operator.post('/console/logout', {});
