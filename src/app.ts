@@ -176,7 +176,7 @@ export async function buildApp(deps: GatewayDependencies): Promise<FastifyInstan
   await app.register(consolePlugin, {
     sessions: new ConsoleSessions({ db, clients: deps.clients, lifetimeMs: config.consoleSessionMs }),
     reads, auditLog, replays, holds, dispatcher, batches: new BatchOverview(db), callbacks: callbackOperations,
-    callbackFailures: new CallbackFailures(db),
+    callbackFailures: new CallbackFailures(db), dossiers: staleDossiers, staleAfterDays: config.staleDossierDays,
     catalogues: deps.catalogues, now,
   });
   await app.register(opsDossiersPlugin, { dossiers: staleDossiers, reads, staleAfterDays: config.staleDossierDays });

@@ -8,6 +8,7 @@ import { html } from '../adapters/console/html.js';
 import { mayChangeState, requireAccessMarked } from '../adapters/console/console-plugin.js';
 import { newId } from '../src/domain/ids.js';
 import { appendAuditEventsInTx } from '../src/store/audit-log.js';
+import { clean, hoSoMotCua } from './support/death-fixtures.js';
 import { khaiSinh, personalNumber } from './support/fixtures.js';
 import { startTestGateway, type ClientName, type TestGateway } from './support/gateway.js';
 
@@ -443,6 +444,70 @@ describe('operators\' pages', () => {
     const page = (await (await signIn('operator')).get('/console/batches?status=closed')).body;
     expect(page.indexOf(newer)).toBeGreaterThan(0);
     expect(page.indexOf(newer)).toBeLessThan(page.indexOf(older));
+  });
+});
+
+describe('one-stop dossiers that wait too long', () => {
+  async function staleDossier(): Promise<string> {
+    const response = await gateway.request('registry08b', { method: 'POST', url: '/ngsp/v1/mot-cua', payload: hoSoMotCua() as object });
+    expect(response.statusCode, response.body).toBe(202);
+    const id = response.json().transferId as string;
+    // Arrived long before the gateway's clock (TEST_NOW), as one that waited past STALE_DOSSIER_DAYS.
+    await gateway.db.query("UPDATE transfers SET created_at = '2024-01-01T00:00:00Z' WHERE id = $1", [id]);
+    return id;
+  }
+  const statusOf = async (id: string) => (await gateway.db.query<{ status: string }>('SELECT status FROM transfers WHERE id = $1', [id])).rows[0]?.status;
+
+  it('are listed to operators of their province, and closed with a reason, with the CSRF token only', async () => {
+    const id = await staleDossier();
+    const operator = await signIn('operator');
+    const list = await operator.get('/console/dossiers');
+    expect(list.statusCode).toBe(200);
+    expect(list.body).toContain(id);
+    expect((await (await signIn('operator01')).get('/console/dossiers')).body).not.toContain(id);
+    expect((await (await signIn('auditor')).get('/console/dossiers')).statusCode).toBe(403);
+    expect((await operator.get('/console/dossiers?olderThanDays=-1')).body).toContain('Số ngày là số nguyên');
+
+    expect((await operator.post(`/console/dossiers/${id}/close`, { reason: 'no birth will come' }, null)).statusCode).toBe(403);
+    const noReason = await operator.post(`/console/dossiers/${id}/close`, { reason: '' });
+    expect(noReason.statusCode).toBe(400);
+    expect(noReason.body).toContain('Cần ghi lý do');
+    expect((await (await signIn('operator01')).post(`/console/dossiers/${id}/close`, { reason: 'not mine' })).statusCode).toBe(404);
+    expect(await statusOf(id)).toBe('received');
+
+    const closed = await operator.post(`/console/dossiers/${id}/close`, { reason: 'registered abroad' });
+    expect(closed.statusCode).toBe(303);
+    const after = await operator.get(closed.headers.location as string);
+    expect(after.body).toContain('Đã đóng hồ sơ một cửa.');
+    expect(after.body).not.toContain(`/console/dossiers/${id}"`);
+    expect(await statusOf(id)).toBe('closed');
+    const events = (await gateway.request('auditor', { method: 'GET', url: `/audit/v1/events?transferId=${id}` })).json().events;
+    expect(events.at(-1)).toMatchObject({ actor: 'ops-all', action: 'mot-cua.closed', details: { reason: 'registered abroad' } });
+    const again = await operator.post(`/console/dossiers/${id}/close`, { reason: 'twice' });
+    expect(again.statusCode).toBe(409);
+  });
+
+  it('are linked to their birth with a reason; a birth that does not exist is said on the form', async () => {
+    const id = await staleDossier();
+    const birth = await gateway.request('registry08', {
+      method: 'POST', url: '/ngsp/v1/khai-sinh',
+      payload: clean(khaiSinh({ bhyt: { noiDangKyKCB: '08001', nguoiGiamHoTheo: 'nguoi_di_khai', hinhThucNhanThe: 'buu_chinh' }, hoTich: { nycSoDienThoai: undefined, nycNoiCuTru: undefined } })) as object,
+    });
+    expect(birth.statusCode, birth.body).toBe(202);
+    const birthId = birth.json().transferId as string;
+    const operator = await signIn('operator');
+    const form = await operator.get(`/console/dossiers/${id}`);
+    expect(form.body).toContain('Gắn vào khai sinh');
+    const unknown = await operator.post(`/console/dossiers/${id}/link`, { birthTransferId: newId(), reason: 'wrong number' });
+    expect(unknown.statusCode).toBe(404);
+    expect(unknown.body).toContain('Không có hồ sơ khai sinh với mã này');
+    expect(await statusOf(id)).toBe('received');
+    const linked = await operator.post(`/console/dossiers/${id}/link`, { birthTransferId: birthId, reason: 'same family, checked by phone' });
+    expect(linked.statusCode, linked.body).toBe(303);
+    expect(linked.headers.location).toBe(`/console/transfers/${birthId}?notice=linked`);
+    expect(await statusOf(id)).toBe('merged');
+    expect(await statusOf(birthId)).toBe('queued');
+    expect((await operator.get(`/console/dossiers/${birthId}`)).statusCode).toBe(404);
   });
 });
 

@@ -46,6 +46,8 @@ const NOTICES: Record<string, string> = {
   resumed: 'Đã cho gửi tiếp.',
   run: 'Đã yêu cầu một lượt gửi ngay.',
   retried: 'Đã cho gửi lại các thông báo lỗi.',
+  linked: 'Đã gắn hồ sơ một cửa vào khai sinh này.',
+  dossierClosed: 'Đã đóng hồ sơ một cửa.',
 };
 
 export const noticeOf = (query: Query) => {

@@ -6,8 +6,10 @@ import type { CallbackFailures } from '../../src/dispatch/callback-failures.js';
 import type { CallbackOperations } from '../../src/dispatch/callbacks.js';
 import type { DispatchHolds } from '../../src/dispatch/dispatch-holds.js';
 import type { Dispatcher } from '../../src/dispatch/dispatcher.js';
+import type { StaleDossiers } from '../../src/messages/dossier/stale.js';
 import type { Replays } from '../../src/transfers/replays.js';
 import type { TransferReads } from '../../src/transfers/transfer-reads.js';
+import { dossierPages } from './dossier-pages.js';
 import { operationPages } from './operation-pages.js';
 import { bulkReplayPages } from './replay-pages.js';
 import { reportPages } from './report-pages.js';
@@ -24,6 +26,9 @@ export interface SectionServices {
   callbacks: CallbackOperations;
   callbackFailures: CallbackFailures;
   catalogues: Catalogues;
+  dossiers: StaleDossiers;
+  /** How long a one-stop dossier waits before the console lists it, unless the operator asks otherwise (STALE_DOSSIER_DAYS). */
+  staleAfterDays: number;
   now: () => Date;
 }
 
@@ -33,4 +38,5 @@ export function consoleSections(app: FastifyInstance, services: SectionServices)
   bulkReplayPages(app, services);
   operationPages(app, services);
   reportPages(app, services);
+  dossierPages(app, services);
 }
