@@ -235,6 +235,12 @@ describe('the transfer list', () => {
     expect(nextUrl).toContain('errorCode=E17');
     const second = idsOn((await operator.get(nextUrl)).body);
     expect([...first, ...second].sort()).toEqual([...withE17].sort());
+    // "Trang cuối" opens on the latest 50 changes: all but the first of the 51, and pages on from there.
+    const lastLink = /href="(\/console\/transfers\?[^"]*last=1)">Trang cuối/.exec(firstPage.body)?.[1];
+    expect(lastLink).toBeDefined();
+    const lastPage = await operator.get((lastLink as string).replaceAll('&amp;', '&'));
+    expect(idsOn(lastPage.body)).toEqual(withE17.slice(1));
+    expect(lastPage.body).toContain('Trang đầu');
     const e02 = idsOn((await operator.get('/console/transfers?errorCode=E02')).body);
     expect(e02.sort()).toEqual([...withE02].sort());
     const detail = await operator.get(`/console/transfers/${withE02[0]}`);

@@ -14,14 +14,12 @@ export function transferPages(app: FastifyInstance, services: SectionServices): 
   app.get<{ Querystring: Query }>(`${CONSOLE_PREFIX}/transfers`, { config: ANYONE }, async (request, reply) => {
     const { client } = sessionOf(request);
     const { filter, problems } = readFilter(request.query, TRANSFER_STATUSES);
-    const cursor = text(request.query.cursor);
-    const result = await reads.list(
-      {
-        status: filter.status, maTinh: filter.unit, provinces: provinceScope(client), type: filter.type,
-        createdFrom: filter.from && dayStart(filter.from), createdTo: filter.to && dayStart(filter.to, true), bhxhErrorCode: filter.errorCode,
-      },
-      { limit: PAGE_SIZE, after: cursor },
-    ).catch((error: unknown) => {
+    const matching = {
+      status: filter.status, maTinh: filter.unit, provinces: provinceScope(client), type: filter.type,
+      createdFrom: filter.from && dayStart(filter.from), createdTo: filter.to && dayStart(filter.to, true), bhxhErrorCode: filter.errorCode,
+    };
+    const cursor = text(request.query.last) === '1' ? ((await reads.lastPage(matching, PAGE_SIZE)) ?? undefined) : text(request.query.cursor);
+    const result = await reads.list(matching, { limit: PAGE_SIZE, after: cursor }).catch((error: unknown) => {
       // A cursor from an older page layout or typed by hand: start again from the first page.
       if (error instanceof GatewayError && error.code === 'VALIDATION_FAILED') return null;
       throw error;
@@ -33,7 +31,7 @@ export function transferPages(app: FastifyInstance, services: SectionServices): 
   ${filterFields(filter, TRANSFER_STATUSES, 'Nhận', true)}
   <button type="submit">Lọc</button>
 </form>
-<p class="muted">Hồ sơ thay đổi sớm nhất ở trang đầu, mới thay đổi ở các trang sau; mỗi trang ${PAGE_SIZE} hồ sơ, không bỏ sót hồ sơ nào đổi trạng thái trong lúc xem (hồ sơ vừa đổi chuyển xuống cuối).</p>
+<p class="muted">Hồ sơ thay đổi sớm nhất ở trang đầu, mới thay đổi ở các trang sau và trang cuối; mỗi trang ${PAGE_SIZE} hồ sơ, không bỏ sót hồ sơ nào đổi trạng thái trong lúc xem (hồ sơ vừa đổi chuyển xuống cuối).</p>
 <table>
   <thead><tr><th>Mã hồ sơ</th><th>Loại</th><th>Tỉnh</th><th>Trạng thái</th><th>Lỗi BHXH</th><th>Nhận lúc</th><th>Cập nhật</th></tr></thead>
   <tbody>
@@ -45,6 +43,7 @@ export function transferPages(app: FastifyInstance, services: SectionServices): 
 <nav class="pager" aria-label="Trang">
   ${cursor && html`<a href="${CONSOLE_PREFIX}/transfers${filterQuery(filter)}">Trang đầu</a>`}
   ${result?.nextCursor && items.length === PAGE_SIZE && html`<a href="${CONSOLE_PREFIX}/transfers${filterQuery(filter, { cursor: result.nextCursor })}">Trang sau</a>`}
+  <a href="${CONSOLE_PREFIX}/transfers${filterQuery(filter, { last: '1' })}">Trang cuối (thay đổi mới nhất)</a>
 </nav>`);
   });
 

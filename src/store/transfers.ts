@@ -349,6 +349,38 @@ function decodeCursor(text: string): ListCursor {
   return { seen: seenSnapshot, window: windowSnapshot, afterXid: String(xid), afterId: afterId as string };
 }
 
+/** The filter's conditions on $1…$7, and the BHXH error code and the kinds on the parameters given. */
+const filterMatches = (errorCodeParameter: number, kindsParameter: number) => `($1::text IS NULL OR status = $1)
+        AND ($2::text IS NULL OR ma_tinh = $2)
+        AND ($3::text[] IS NULL OR ma_tinh = ANY($3))
+        AND ($4::text IS NULL OR type = $4)
+        AND ($5::text IS NULL OR client_id = $5)
+        AND ($6::timestamptz IS NULL OR created_at >= $6)
+        AND ($7::timestamptz IS NULL OR created_at < $7)
+        AND ($${errorCodeParameter}::text IS NULL OR bhxh_errors @> jsonb_build_array(jsonb_build_object('MA_LOI', $${errorCodeParameter}::text)))
+        AND ($${kindsParameter}::text[] IS NULL OR type || ':' || coalesce(reason, '') = ANY($${kindsParameter}))`;
+
+/**
+ * A cursor whose page is the last `limit` transfers matching the filter (the latest changes), read
+ * backwards along the change index; null when they fit on the first page. It is an ordinary cursor
+ * taken in the current snapshot, so paging on from it skips nothing that changes afterwards.
+ */
+export async function lastPageCursor(db: Queryable, filter: TransferFilter, limit: number): Promise<string | null> {
+  const { rows } = await db.query<{ change_position: string; id: string; listed_in: string }>(
+    `SELECT change_xid::text AS change_position, id, pg_current_snapshot()::text AS listed_in FROM transfers
+      WHERE ${filterMatches(8, 9)}
+      ORDER BY change_xid DESC, id DESC
+      OFFSET $10 LIMIT 1`,
+    [
+      filter.status ?? null, filter.maTinh ?? null, filter.provinces ?? null, filter.type ?? null,
+      filter.clientId ?? null, filter.createdFrom ?? null, filter.createdTo ?? null, filter.bhxhErrorCode ?? null,
+      kindKeys(filter.kinds), limit,
+    ],
+  );
+  const anchor = rows[0];
+  return anchor ? encodeCursor({ seen: null, window: anchor.listed_in, afterXid: anchor.change_position, afterId: anchor.id }) : null;
+}
+
 /**
  * A page of transfers in the order they last changed, and where the next page starts: null when
  * this one is empty, so a poller keeps the last cursor it was given and asks again with it later.
@@ -368,15 +400,7 @@ export async function listTransfers(
   page: { limit: number; after?: string },
 ): Promise<TransferPage> {
   const cursor = page.after === undefined ? null : decodeCursor(page.after);
-  const matches = `($1::text IS NULL OR status = $1)
-        AND ($2::text IS NULL OR ma_tinh = $2)
-        AND ($3::text[] IS NULL OR ma_tinh = ANY($3))
-        AND ($4::text IS NULL OR type = $4)
-        AND ($5::text IS NULL OR client_id = $5)
-        AND ($6::timestamptz IS NULL OR created_at >= $6)
-        AND ($7::timestamptz IS NULL OR created_at < $7)
-        AND ($13::text IS NULL OR bhxh_errors @> jsonb_build_array(jsonb_build_object('MA_LOI', $13::text)))
-        AND ($14::text[] IS NULL OR type || ':' || coalesce(reason, '') = ANY($14))`;
+  const matches = filterMatches(13, 14);
   const columns = 'transfers.*, change_xid::text AS change_position, pg_current_snapshot()::text AS listed_in';
   const { rows } = await db.query<TransferRow & { change_position: string; listed_in: string; later: boolean }>(
     `SELECT * FROM (

@@ -3,7 +3,7 @@ import type { WorkingCalendar } from '../domain/working-days.js';
 import { listAuditEvents } from '../store/audit-log.js';
 import { deliveryHistory } from '../store/batches.js';
 import type { Database } from '../store/database.js';
-import { countTransfersByStatus, findTransfer, listTransfers, type Transfer, type TransferFilter, type TransferPage } from '../store/transfers.js';
+import { countTransfersByStatus, findTransfer, lastPageCursor, listTransfers, type Transfer, type TransferFilter, type TransferPage } from '../store/transfers.js';
 import { backlogHistory, backlogReport } from './backlog-report.js';
 import { assertMayTouch } from './access.js';
 import { transferDetail } from './transfer-views.js';
@@ -28,6 +28,11 @@ export class TransferReads {
 
   list(filter: TransferFilter, page: Parameters<typeof listTransfers>[2]): Promise<TransferPage> {
     return listTransfers(this.db, filter, page);
+  }
+
+  /** Where the last page of this filter starts (null: the first page is the last). */
+  lastPage(filter: TransferFilter, limit: number): Promise<string | null> {
+    return lastPageCursor(this.db, filter, limit);
   }
 
   countByStatus(provinces?: string[]): Promise<Record<string, number>> {
