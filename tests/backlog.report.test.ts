@@ -172,6 +172,25 @@ describe('the backlog over time (the console\'s chart)', () => {
     expect(soon.get('56')?.map((point) => point.waiting)).toEqual(Array(14).fill(1));
   });
 
+  it('counts a record with a due date of its own (a re-issue\'s hanTra) late from the day after it, as the report does', async () => {
+    const calendar = holidayCalendarFromFile(packagePath('catalogues', 'holidays.json'));
+    const DAY = 24 * 3600_000;
+    const realNow = Date.now();
+    const asOf = new Date(realNow + 1000);
+    const vietnamDay = (instant: number) => new Date(instant + 7 * 3600_000).toISOString().slice(0, 10);
+    const dueOn = vietnamDay(realNow - 5 * DAY);
+    await gateway.db.query(
+      `INSERT INTO transfers (id, type, client_id, message_id, status, ma_tinh, ma_don_vi, so_dinh_danh, document, missing, bhxh_document, created_at, reason, due_on)
+       VALUES ($1, 'CAP_LAI_THE', 'bhxh-08', $1, 'sent', '57', '02215', $2, '{}', '[]', '{}', $3, 'mat', $4)`,
+      [newId(), personalNumber(), new Date(realNow - 6 * DAY), dueOn],
+    );
+    const series = (await new TransferReads(gateway.db).backlogHistory(calendar, asOf, 14, ['57'])).get('57') ?? [];
+    // Registered six days ago, due five days ago: not late by the 5 working days, late by its hanTra.
+    expect(series.filter((point) => point.waiting === 1).map((point) => point.pastDeadline)).toEqual(series.filter((point) => point.waiting === 1).map((point) => Number(point.day >= dueOn)));
+    expect(series.at(-1)).toMatchObject({ waiting: 1, pastDeadline: 1 });
+    expect(series.find((point) => point.day === dueOn)?.pastDeadline).toBe(1);
+  });
+
   it('finds the records that became final through an index of exactly the final statuses', async () => {
     const { rows } = await gateway.db.query<{ indexdef: string }>(
       "SELECT indexdef FROM pg_indexes WHERE schemaname = $1 AND indexname = 'audit_events_final_by_time'", [gateway.schema],

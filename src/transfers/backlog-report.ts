@@ -130,7 +130,7 @@ const NOT_FINAL: readonly TransferStatus[] = TRANSFER_STATUSES.filter((status) =
 
 /**
  * Per province, how many records were waiting (not final) at the end of each of the last `days`
- * days, and how many of those were past the deadline then. Computed from the transfers and the
+ * days, and how many of those were past the deadline then (or their own due date, hanTra). Computed from the transfers and the
  * audit log (when each reached a final status), so it needs no sampling job and has history from
  * the first day.
  *
@@ -152,25 +152,28 @@ export async function backlogHistory(
   });
   const dayOf = (end: Date) => new Date(end.getTime() + VIETNAM_OFFSET_MS - 1).toISOString().slice(0, 10);
   const { rows } = await db.query<{ position: number; ma_tinh: string; waiting: string | number; late: string | number }>(
-    `WITH days AS (SELECT * FROM unnest($1::timestamptz[], $2::timestamptz[]) WITH ORDINALITY AS d(day_end, cutoff, position)),
+    `WITH days AS (SELECT * FROM unnest($1::timestamptz[], $2::timestamptz[], $6::text[]) WITH ORDINALITY AS d(day_end, cutoff, date_then, position)),
           candidates AS (
-            SELECT id, ma_tinh, created_at FROM transfers
+            SELECT id, ma_tinh, created_at, due_on FROM transfers
              WHERE status = ANY($3::text[]) AND ($4::text[] IS NULL OR ma_tinh = ANY($4))
             UNION
-            SELECT t.id, t.ma_tinh, t.created_at FROM transfers t
+            SELECT t.id, t.ma_tinh, t.created_at, t.due_on FROM transfers t
              WHERE t.id IN (SELECT transfer_id FROM audit_events
                              WHERE to_status IN (${FINAL_LIST}) AND at >= $5::timestamptz AND transfer_id IS NOT NULL)
                AND ($4::text[] IS NULL OR t.ma_tinh = ANY($4))),
           finals AS (
             SELECT c.id, (SELECT min(e.at) FROM audit_events e WHERE e.transfer_id = c.id AND e.to_status IN (${FINAL_LIST})) AS final_at
               FROM candidates c)
-     SELECT d.position, c.ma_tinh, count(*) AS waiting, count(*) FILTER (WHERE c.created_at < d.cutoff) AS late
+     SELECT d.position, c.ma_tinh, count(*) AS waiting,
+            count(*) FILTER (WHERE CASE WHEN c.due_on IS NULL THEN c.created_at < d.cutoff ELSE c.due_on < d.date_then END) AS late
        FROM days d
        JOIN candidates c ON c.created_at < d.day_end
        JOIN finals f ON f.id = c.id
       WHERE f.final_at IS NULL OR f.final_at >= d.day_end
       GROUP BY d.position, c.ma_tinh`,
-    [ends, ends.map((end) => calendar.overdueIfReceivedBefore(end, BACKLOG_DEADLINE_WORKING_DAYS)), NOT_FINAL, provinces ?? null, ends[0] ?? now],
+    [ends, ends.map((end) => calendar.overdueIfReceivedBefore(end, BACKLOG_DEADLINE_WORKING_DAYS)), NOT_FINAL, provinces ?? null, ends[0] ?? now,
+      // As the report: a record with a due date of its own (hanTra) is late once that day has ended.
+      ends.map((end) => new Date(end.getTime() + VIETNAM_OFFSET_MS).toISOString().slice(0, 10))],
   );
   const history = new Map<string, BacklogDay[]>();
   for (const row of rows) {
