@@ -439,6 +439,38 @@ describe('operators\' pages', () => {
     expect(scoped).not.toMatch(/<h3>Tỉnh (?!01)/);
   });
 
+  it('the re-issues page lists open requests by their due date, those past it marked, within the operator\'s provinces', async () => {
+    const request = async (maTinh: string, status: string, dueOn: string) => {
+      const id = newId();
+      await gateway.db.query(
+        `INSERT INTO transfers (id, type, client_id, message_id, status, ma_tinh, ma_don_vi, so_dinh_danh, document, missing, bhxh_document, reason, due_on)
+         VALUES ($1, 'CAP_LAI_THE', 'bhxh-08', $1, $2, $3, '02215', $4, '{}', '[]', '{}', 'mat', $5)`,
+        [id, status, maTinh, personalNumber(), dueOn],
+      );
+      return id;
+    };
+    // The gateway's today is TEST_NOW's, 20/03/2025.
+    const late = await request('58', 'queued', '2025-03-10');
+    const notYet = await request('58', 'returned', '2025-03-25');
+    const done = await request('58', 'issued', '2025-03-01');
+    const own = await request('01', 'sent', '2025-03-21');
+    const page = (await (await signIn('operator')).get('/console/reissues')).body;
+    expect(page).toContain(late);
+    expect(page).toContain(notYet);
+    expect(page).not.toContain(done);
+    expect(page.indexOf(late)).toBeLessThan(page.indexOf(notYet));
+    const rowOf = (id: string) => new RegExp(`<tr( class="overdue")?>\\s*<td class="mono"><a href="/console/transfers/${id}"`).exec(page);
+    expect(rowOf(late)?.[1]).toBe(' class="overdue"');
+    expect(rowOf(notYet)).not.toBeNull();
+    expect(rowOf(notYet)?.[1]).toBeUndefined();
+    expect(page).toContain('10/03/2025 <strong class="late">quá hạn</strong>');
+    expect(page).toContain('mất thẻ');
+    const scoped = (await (await signIn('operator01')).get('/console/reissues')).body;
+    expect(scoped).toContain(own);
+    expect(scoped).not.toContain(late);
+    expect((await (await signIn('auditor')).get('/console/reissues')).statusCode).toBe(403);
+  });
+
   it('the batches page lists the newest first by their time-ordered ids', async () => {
     const older = newId();
     const newer = newId();

@@ -12,6 +12,7 @@ import type { TransferReads } from '../../src/transfers/transfer-reads.js';
 import { dossierPages } from './dossier-pages.js';
 import { operationPages } from './operation-pages.js';
 import { bulkReplayPages } from './replay-pages.js';
+import { reissuePages } from './reissue-pages.js';
 import { reportPages } from './report-pages.js';
 import { transferPages } from './transfer-pages.js';
 
@@ -39,4 +40,5 @@ export function consoleSections(app: FastifyInstance, services: SectionServices)
   operationPages(app, services);
   reportPages(app, services);
   dossierPages(app, services);
+  reissuePages(app, services);
 }

@@ -46,4 +46,6 @@ progress { width: 100%; height: 1.5rem; }
 svg.chart { background: #fff; border: 1px solid var(--line); max-width: 100%; height: auto; }
 .legend-waiting { color: var(--brand); }
 .legend-overdue { color: var(--bad); }
+tr.overdue td { background: #fdf0ef; }
+.late { color: var(--bad); }
 `;

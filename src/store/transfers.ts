@@ -441,6 +441,23 @@ export async function listTransfers(
   return { items: rows.map(fromRow), nextCursor: encodeCursor(next) };
 }
 
+/**
+ * Open transfers that have a due date of their own (a card re-issue's hanTra), soonest due first, of
+ * the given provinces (undefined: all): read through the status index, so the cost follows what is open.
+ */
+export async function listOpenDueTransfers(
+  db: Queryable, query: { openStatuses: readonly string[]; provinces?: string[]; limit: number },
+): Promise<Transfer[]> {
+  const { rows } = await db.query<TransferRow>(
+    `SELECT * FROM transfers
+      WHERE status = ANY($1::text[]) AND due_on IS NOT NULL AND ($2::text[] IS NULL OR ma_tinh = ANY($2))
+      ORDER BY due_on, id
+      LIMIT $3`,
+    [query.openStatuses, query.provinces ?? null, query.limit],
+  );
+  return rows.map(fromRow);
+}
+
 /** Transfers per status, of the given provinces (undefined: all). */
 export async function countTransfersByStatus(db: Queryable, provinces?: string[]): Promise<Record<string, number>> {
   const { rows } = await db.query<{ status: string; count: string | number }>(

@@ -1,9 +1,10 @@
 import type { ApiClient } from '../auth/clients.js';
+import { FINAL_STATUSES, TRANSFER_STATUSES } from '../domain/transfer-status.js';
 import type { WorkingCalendar } from '../domain/working-days.js';
 import { listAuditEvents } from '../store/audit-log.js';
 import { deliveryHistory } from '../store/batches.js';
 import type { Database } from '../store/database.js';
-import { countTransfersByStatus, findTransfer, lastPageCursor, listTransfers, type Transfer, type TransferFilter, type TransferPage } from '../store/transfers.js';
+import { countTransfersByStatus, findTransfer, lastPageCursor, listOpenDueTransfers, listTransfers, type Transfer, type TransferFilter, type TransferPage } from '../store/transfers.js';
 import { backlogHistory, backlogReport } from './backlog-report.js';
 import { assertMayTouch } from './access.js';
 import { transferDetail } from './transfer-views.js';
@@ -33,6 +34,11 @@ export class TransferReads {
   /** Where the last page of this filter starts (null: the first page is the last). */
   lastPage(filter: TransferFilter, limit: number): Promise<string | null> {
     return lastPageCursor(this.db, filter, limit);
+  }
+
+  /** Open requests with a due date of their own (card re-issues), soonest due first. */
+  openDue(provinces: string[] | undefined, limit: number): Promise<Transfer[]> {
+    return listOpenDueTransfers(this.db, { openStatuses: TRANSFER_STATUSES.filter((status) => !FINAL_STATUSES.includes(status)), provinces, limit });
   }
 
   countByStatus(provinces?: string[]): Promise<Record<string, number>> {
