@@ -3,6 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { hoSoMotCua } from './support/death-fixtures.js';
+import { capLaiThe, thayDoiThongTin } from './support/reissue-fixtures.js';
 import { khaiSinh } from './support/fixtures.js';
 import { startDispatchHarness, type DispatchHarness } from './support/dispatch-harness.js';
 
@@ -152,6 +154,36 @@ describe('the console in Chromium', () => {
       if (name === 'backlog') expect(await page.getByRole('img', { name: /Tỉnh 08/ }).count()).toBe(1);
       await shoot(page, name);
     }
+    // A one-stop dossier still waiting (all of them, with 0 days): closed with a reason.
+    const dossier = await h.gateway.request('registry08b', { method: 'POST', url: '/ngsp/v1/mot-cua', payload: hoSoMotCua() as object });
+    expect(dossier.statusCode, dossier.body).toBe(202);
+    const dossierId = dossier.json().transferId as string;
+    await page.getByRole('link', { name: 'Một cửa chờ' }).click();
+    await page.getByLabel('Chờ quá (ngày)').fill('0');
+    await page.getByRole('button', { name: 'Lọc' }).click();
+    await page.getByRole('link', { name: dossierId }).waitFor();
+    await shoot(page, 'dossiers');
+    await page.getByRole('link', { name: 'Gắn hoặc đóng' }).click();
+    const closing = page.getByRole('form', { name: 'Đóng hồ sơ' });
+    await closing.getByLabel('Lý do').fill('Khai sinh đăng ký ở nước ngoài');
+    await closing.getByRole('button', { name: 'Đóng' }).click();
+    await page.getByRole('status').filter({ hasText: 'Đã đóng hồ sơ một cửa.' }).waitFor();
+    expect((await statusOf(dossierId)).status).toBe('closed');
+    // Two card requests, one of them made overdue: it stands out.
+    const requests: string[] = [];
+    for (const [as, document] of [['reissue08', capLaiThe()], ['correction08', thayDoiThongTin()]] as const) {
+      const response = await h.gateway.request(as, { method: 'POST', url: '/ngsp/v1/cap-lai-the', payload: document as object });
+      expect(response.statusCode, response.body).toBe(202);
+      requests.push(response.json().transferId);
+    }
+    const threeDaysAgo = new Date(Date.now() + 7 * 3600_000 - 3 * 86_400_000).toISOString().slice(0, 10);
+    await h.gateway.db.query('UPDATE transfers SET due_on = $2 WHERE id = $1', [requests[0], threeDaysAgo]);
+    await page.getByRole('link', { name: 'Cấp lại thẻ' }).click();
+    await page.getByRole('heading', { name: 'Cấp lại, đổi thẻ BHYT' }).waitFor();
+    expect(await page.locator('tr.overdue').count()).toBe(1);
+    expect(await page.locator('tr.overdue').getByRole('link', { name: requests[0] }).count()).toBe(1);
+    await shoot(page, 'reissues');
+
     await page.getByRole('link', { name: 'Nhật ký' }).click();
     await page.getByRole('button', { name: 'Kiểm tra chuỗi' }).click();
     await page.getByText('Chuỗi nguyên vẹn').waitFor();

@@ -15,7 +15,7 @@ export const SECTIONS: ReadonlyArray<{ path: string; label: string; roles: reado
   { path: '/dispatch', label: 'Điều phối', roles: ['operator'] },
   { path: '/backlog', label: 'Tồn đọng', roles: ['operator'] },
   { path: '/callbacks', label: 'Thông báo lỗi', roles: ['operator'] },
-  { path: '/dossiers', label: 'Hồ sơ một cửa chờ', roles: ['operator'] },
+  { path: '/dossiers', label: 'Một cửa chờ', roles: ['operator'] },
   { path: '/reissues', label: 'Cấp lại thẻ', roles: ['operator'] },
   { path: '/audit', label: 'Nhật ký', roles: ['operator', 'auditor'] },
 ];

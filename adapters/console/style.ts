@@ -6,10 +6,10 @@ export const CONSOLE_CSS = `
 :root { --ink: #1d2733; --muted: #5b6776; --line: #d6dde5; --brand: #0b5394; --bad: #b3261e; --good: #1e7b34; --wait: #8a6100; }
 * { box-sizing: border-box; }
 body { margin: 0; font: 15px/1.45 system-ui, "Segoe UI", Roboto, "Noto Sans", sans-serif; color: var(--ink); background: #f6f8fa; }
-header { background: var(--brand); color: #fff; display: flex; align-items: center; gap: 1.5rem; padding: .5rem 1.25rem; flex-wrap: wrap; }
+header { background: var(--brand); color: #fff; display: flex; align-items: center; gap: 1rem; padding: .5rem 1rem; flex-wrap: wrap; }
 header .brand { font-weight: 700; }
-header nav { display: flex; gap: 1rem; flex-wrap: wrap; flex: 1; }
-header a { color: #fff; text-decoration: none; padding: .25rem 0; border-bottom: 2px solid transparent; }
+header nav { display: flex; gap: .75rem; flex-wrap: wrap; flex: 1; }
+header a { color: #fff; text-decoration: none; padding: .25rem 0; border-bottom: 2px solid transparent; font-size: .92em; }
 header a[aria-current="page"] { border-bottom-color: #fff; }
 header form { margin: 0; }
 header .who { opacity: .85; font-size: .9em; }
