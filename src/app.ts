@@ -33,6 +33,7 @@ import { errorHandlerPlugin } from './http/error-handler.js';
 import { IntakeService } from './intake/intake-service.js';
 import { BirthCorrections } from './messages/birth/corrections.js';
 import { StaleDossiers } from './messages/dossier/stale.js';
+import { ListOverview } from './messages/pupil-list/list-overview.js';
 import { PupilLists } from './messages/pupil-list/list-service.js';
 import { ReissueCorrections } from './messages/reissue/corrections.js';
 import { ReissueWithdrawals } from './messages/reissue/withdrawals.js';
@@ -173,14 +174,16 @@ export async function buildApp(deps: GatewayDependencies): Promise<FastifyInstan
     reads, dispatcher, holds, replays, catalogues: deps.catalogues, intervalMs: config.dispatchIntervalMs, now,
   });
   await app.register(opsCallbacksPlugin, { callbacks: callbackOperations });
+  const pupilLists = new PupilLists({ db, catalogues: deps.catalogues, now });
   await app.register(consolePlugin, {
     sessions: new ConsoleSessions({ db, clients: deps.clients, lifetimeMs: config.consoleSessionMs }),
     reads, auditLog, replays, holds, dispatcher, batches: new BatchOverview(db), callbacks: callbackOperations,
     callbackFailures: new CallbackFailures(db), dossiers: staleDossiers, staleAfterDays: config.staleDossierDays,
+    lists: pupilLists, listOverview: new ListOverview(db),
     catalogues: deps.catalogues, now,
   });
   await app.register(opsDossiersPlugin, { dossiers: staleDossiers, reads, staleAfterDays: config.staleDossierDays });
-  await app.register(tsListsPlugin, { lists: new PupilLists({ db, catalogues: deps.catalogues, now }), bodyLimit: config.motCuaBodyLimit });
+  await app.register(tsListsPlugin, { lists: pupilLists, bodyLimit: config.motCuaBodyLimit });
   const pull = new PullBatches({
     db, metrics, maxBatchSize: config.dispatchBatchSize, countResults: (applied) => dispatcher.countResults(applied),
   });

@@ -22,9 +22,11 @@ let gateway: TestGateway;
 let second: TestGateway | undefined;
 const TEMP_KEY = 'key-temporary-operator-0123456789';
 const TEMP_CLIENT = { id: 'ops-temp', keySha256: sha256OfKey(TEMP_KEY), roles: ['operator'] as Role[], units: ['*'] };
+const SCHOOL_KEY = 'key-school-console-0123456789';
+const SCHOOL = { id: 'thpt-console', keySha256: sha256OfKey(SCHOOL_KEY), roles: ['school'] as Role[], units: ['08'], maDonVi: 'TZ0899Z' };
 
 beforeAll(async () => {
-  gateway = await startTestGateway({ env: { TRUST_PROXY: 'on' }, clients: [TEMP_CLIENT] });
+  gateway = await startTestGateway({ env: { TRUST_PROXY: 'on' }, clients: [TEMP_CLIENT, SCHOOL] });
 });
 
 afterAll(async () => {
@@ -469,6 +471,34 @@ describe('operators\' pages', () => {
     expect(scoped).toContain(own);
     expect(scoped).not.toContain(late);
     expect((await (await signIn('auditor')).get('/console/reissues')).statusCode).toBe(403);
+  });
+
+  it('the lists page shows schools\' lists of the operator\'s provinces, and a list\'s rows with where each stands', async () => {
+    const row = (stt: number, soDinhDanh: string, hoTen?: string) => ({
+      stt, ...(hoTen ? { hoTen } : {}), soDinhDanh, ngaySinh: '15/03/2010', gioiTinh: 'Nam', diaChi: 'Phường Hà Giang 1, Tuyên Quang', noiDangKyKCB: '08001',
+      ngayBienLai: '01/03/2025', soBienLai: `BL${stt}`, soTien: 884520, tuThang: '03/2025', soThang: 12, lop: '10',
+    });
+    const uploaded = await gateway.app.inject({
+      method: 'POST', url: '/ts/v1/danh-sach?kyKeKhai=03/2025',
+      headers: { authorization: `Bearer ${SCHOOL_KEY}`, 'content-type': 'application/json', 'idempotency-key': `console-${newId()}` },
+      payload: JSON.stringify({ kyKeKhai: '03/2025', rows: [row(1, '008210000901', 'Nguyễn Văn An'), row(2, '008210000902')] }),
+    });
+    expect(uploaded.statusCode, uploaded.body).toBe(202);
+    const { listId, invalid } = uploaded.json();
+    expect(invalid).toBeGreaterThanOrEqual(1);
+    const operator = await signIn('operator');
+    const lists = (await operator.get('/console/lists?maDonVi=TZ0899Z')).body;
+    expect(lists).toContain(`href="/console/lists/${listId}"`);
+    expect(lists).toContain('TZ0899Z');
+    expect((await (await signIn('operator01')).get('/console/lists')).body).not.toContain(listId);
+    expect((await (await signIn('operator01')).get(`/console/lists/${listId}`)).statusCode).toBe(404);
+    const rows = await operator.get(`/console/lists/${listId}`);
+    expect(rows.statusCode).toBe(200);
+    expect(rows.body).toContain('không hợp lệ<strong>');
+    expect(rows.body).toContain('Cần sửa:');
+    // Names stay with the school: the console shows rows by STT and status.
+    expect(rows.body).not.toContain('Nguyễn Văn An');
+    expect((await operator.get('/console/lists?maDonVi=%3Cb%3E')).body).toContain('Mã đơn vị gồm chữ và số');
   });
 
   it('the batches page lists the newest first by their time-ordered ids', async () => {

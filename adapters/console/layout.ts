@@ -17,6 +17,7 @@ export const SECTIONS: ReadonlyArray<{ path: string; label: string; roles: reado
   { path: '/callbacks', label: 'Thông báo lỗi', roles: ['operator'] },
   { path: '/dossiers', label: 'Một cửa chờ', roles: ['operator'] },
   { path: '/reissues', label: 'Cấp lại thẻ', roles: ['operator'] },
+  { path: '/lists', label: 'Danh sách D03', roles: ['operator'] },
   { path: '/audit', label: 'Nhật ký', roles: ['operator', 'auditor'] },
 ];
 

@@ -7,9 +7,12 @@ import type { CallbackOperations } from '../../src/dispatch/callbacks.js';
 import type { DispatchHolds } from '../../src/dispatch/dispatch-holds.js';
 import type { Dispatcher } from '../../src/dispatch/dispatcher.js';
 import type { StaleDossiers } from '../../src/messages/dossier/stale.js';
+import type { ListOverview } from '../../src/messages/pupil-list/list-overview.js';
+import type { PupilLists } from '../../src/messages/pupil-list/list-service.js';
 import type { Replays } from '../../src/transfers/replays.js';
 import type { TransferReads } from '../../src/transfers/transfer-reads.js';
 import { dossierPages } from './dossier-pages.js';
+import { listPages } from './list-pages.js';
 import { operationPages } from './operation-pages.js';
 import { bulkReplayPages } from './replay-pages.js';
 import { reissuePages } from './reissue-pages.js';
@@ -30,6 +33,8 @@ export interface SectionServices {
   dossiers: StaleDossiers;
   /** How long a one-stop dossier waits before the console lists it, unless the operator asks otherwise (STALE_DOSSIER_DAYS). */
   staleAfterDays: number;
+  lists: PupilLists;
+  listOverview: ListOverview;
   now: () => Date;
 }
 
@@ -41,4 +46,5 @@ export function consoleSections(app: FastifyInstance, services: SectionServices)
   reportPages(app, services);
   dossierPages(app, services);
   reissuePages(app, services);
+  listPages(app, services);
 }
