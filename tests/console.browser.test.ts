@@ -183,6 +183,9 @@ describe('the console in Chromium', () => {
     expect(await page.locator('tr.overdue').count()).toBe(1);
     expect(await page.locator('tr.overdue').getByRole('link', { name: requests[0] }).count()).toBe(1);
     await shoot(page, 'reissues');
+    await page.getByRole('link', { name: 'Danh sách D03' }).click();
+    await page.getByRole('heading', { name: 'Danh sách học sinh, sinh viên (D03-TS)' }).waitFor();
+    expect(await page.locator('.problem').count()).toBe(0);
 
     await page.getByRole('link', { name: 'Nhật ký' }).click();
     await page.getByRole('button', { name: 'Kiểm tra chuỗi' }).click();
