@@ -516,8 +516,8 @@ describe('operators\' pages', () => {
 });
 
 describe('one-stop dossiers that wait too long', () => {
-  async function staleDossier(): Promise<string> {
-    const response = await gateway.request('registry08b', { method: 'POST', url: '/ngsp/v1/mot-cua', payload: hoSoMotCua() as object });
+  async function staleDossier(overrides: Parameters<typeof hoSoMotCua>[0] = {}): Promise<string> {
+    const response = await gateway.request('registry08b', { method: 'POST', url: '/ngsp/v1/mot-cua', payload: hoSoMotCua(overrides) as object });
     expect(response.statusCode, response.body).toBe(202);
     const id = response.json().transferId as string;
     // Arrived long before the gateway's clock (TEST_NOW), as one that waited past STALE_DOSSIER_DAYS.
@@ -553,6 +553,10 @@ describe('one-stop dossiers that wait too long', () => {
     expect(events.at(-1)).toMatchObject({ actor: 'ops-all', action: 'mot-cua.closed', details: { reason: 'registered abroad' } });
     const again = await operator.post(`/console/dossiers/${id}/close`, { reason: 'twice' });
     expect(again.statusCode).toBe(409);
+    // A death's dossier can only be closed: no form to link it to a birth.
+    const death = await operator.get(`/console/dossiers/${await staleDossier({ module: 'KT', fileDinhKem: [] })}`);
+    expect(death.body).toContain('Đóng hồ sơ');
+    expect(death.body).not.toContain('Gắn vào khai sinh');
   });
 
   it('are linked to their birth with a reason; a birth that does not exist is said on the form', async () => {

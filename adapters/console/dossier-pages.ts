@@ -62,11 +62,13 @@ ${page.items.length === 0 ? html`<tr><td colspan="8" class="muted">Không có h�
     if (dossier.type !== MESSAGE_TYPES.HoSoMotCua.transferType) throw refusal('NOT_FOUND', 'Không có hồ sơ một cửa với mã này.');
     const path = `${CONSOLE_PREFIX}/dossiers/${encodeURIComponent(dossier.transferId)}`;
     const waiting = dossier.status === 'received';
+    // Only a birth dossier (module KS) has a record an operator can name; a death's waits for its death.
+    const linkable = waiting && (dossier.document as { module?: unknown } | null)?.module === 'KS';
     const reasonField = (value: unknown) => html`<label>Lý do<textarea name="reason" required minlength="3" maxlength="1000">${text(value) ?? ''}</textarea></label>`;
     return send(reply, request, { title: `Hồ sơ một cửa ${dossier.transferId}`, section: '/dossiers' }, html`
 <p>Hồ sơ ${transferLink(dossier.transferId)}${dossier.maHoSo && html` (mã một cửa <span class="mono">${dossier.maHoSo}</span>)`}, tỉnh ${dossier.maTinh}, đang ${statusBadge(dossier.status)}, nhận lúc ${when(dossier.createdAt)}.</p>
 ${!waiting && html`<p class="muted">Hồ sơ không còn chờ: không gắn hay đóng được nữa.</p>`}
-${waiting && html`<h2>Gắn vào khai sinh</h2>
+${linkable && html`<h2>Gắn vào khai sinh</h2>
 <p class="muted">Như khi khai sinh đến sau hồ sơ: tệp chuyển sang khai sinh, hồ sơ bổ sung những gì khai sinh còn thiếu, rồi hồ sơ một cửa thành "đã gộp".</p>
 <form class="stack" method="post" action="${path}/link" aria-label="Gắn vào khai sinh">
   ${csrfField(csrfToken)}
@@ -74,8 +76,8 @@ ${waiting && html`<h2>Gắn vào khai sinh</h2>
   <label>Mã hồ sơ khai sinh (transferId)<input name="birthTransferId" value="${text(typed.birthTransferId) ?? ''}" required maxlength="64" class="mono"></label>
   ${reasonField(problem?.link ? typed.reason : undefined)}
   <button type="submit">Gắn</button>
-</form>
-<h2>Đóng hồ sơ</h2>
+</form>`}
+${waiting && html`<h2>Đóng hồ sơ</h2>
 <p class="muted">Hồ sơ hộ tịch sẽ không đến (đăng ký nơi khác, sai mã hồ sơ…): hồ sơ thành "đã đóng"; tệp giữ đến hết thời hạn lưu giữ.</p>
 <form class="stack" method="post" action="${path}/close" aria-label="Đóng hồ sơ">
   ${csrfField(csrfToken)}
