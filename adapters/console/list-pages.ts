@@ -40,7 +40,7 @@ ${lists.length === 0 ? html`<tr><td colspan="9" class="muted">Chưa có danh sá
     const typed = text(request.query.cursor);
     const cursor = typed && /^\d{1,9}$/.test(typed) ? typed : undefined;
     const list = await services.lists.read(sessionOf(request).client, request.params.listId, { limit: ROWS_PER_PAGE, cursor });
-    const counts = await services.listOverview.rowStatuses(list.listId);
+    const counts = await services.listOverview.rowStatuses(list.listId, list.status);
     const path = `${CONSOLE_PREFIX}/lists/${encodeURIComponent(list.listId)}`;
     return send(reply, request, { title: `Danh sách ${list.maDonVi} kỳ ${list.kyKeKhai}`, section: '/lists' }, html`
 <p>Đơn vị ${list.maDonVi}${list.tenDonVi && html` (${list.tenDonVi})`}, tỉnh ${list.maTinh}, tệp ${list.format}, nhận lúc ${when(list.createdAt)}: <strong>${LIST_STATUS_NAMES[list.status] ?? list.status}</strong>${list.replacedBy && html`, thay bằng <a href="${CONSOLE_PREFIX}/lists/${encodeURIComponent(list.replacedBy)}">danh sách sau</a>`}.</p>

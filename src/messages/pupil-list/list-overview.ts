@@ -46,7 +46,7 @@ export class ListOverview {
   }
 
   /** How many of a list's rows stand at each status, as the school reads them (rowStatusOf). */
-  async rowStatuses(listId: string): Promise<Partial<Record<RowViewStatus, number>>> {
+  async rowStatuses(listId: string, listStatus: ListStatus): Promise<Partial<Record<RowViewStatus, number>>> {
     const { rows } = await this.db.query<{ status: RowStatus; transfer_status: TransferStatus | null; count: string | number }>(
       `SELECT r.status, t.status AS transfer_status, count(*) AS count
          FROM pupil_list_rows r LEFT JOIN transfers t ON t.id = r.transfer_id
@@ -56,7 +56,7 @@ export class ListOverview {
     );
     const counts: Partial<Record<RowViewStatus, number>> = {};
     for (const row of rows) {
-      const status = rowStatusOf({ status: row.status, bhxh: row.transfer_status === null ? null : { status: row.transfer_status, card: null, errors: null } });
+      const status = rowStatusOf({ status: row.status, bhxh: row.transfer_status === null ? null : { status: row.transfer_status, card: null, errors: null } }, listStatus);
       counts[status] = (counts[status] ?? 0) + Number(row.count);
     }
     return counts;
