@@ -138,13 +138,17 @@ async function opsApi(app: FastifyInstance, options: OpsApiOptions) {
       summary: 'Next run, breaker state, paused provinces, counts by status',
       response: { 200: { $ref: 'DispatchState#' }, ...errorResponses(...AUTH_ERRORS, ...SERVER_ERRORS) },
     },
-  }, async () => ({
-    nextRunAt: await dispatcher.nextRunAt(),
-    intervalMs: options.intervalMs,
-    breaker: { state: dispatcher.breakerState, ...(dispatcher.breaker ? { stats: dispatcher.breaker.stats } : {}) },
-    paused: await holds.list(),
-    counts: await reads.countByStatus(),
-  }));
+  }, async (request) => {
+    // An operator of some provinces counts their records only, and sees the holds that stop them.
+    const client = requireClient(request);
+    return {
+      nextRunAt: await dispatcher.nextRunAt(),
+      intervalMs: options.intervalMs,
+      breaker: { state: dispatcher.breakerState, ...(dispatcher.breaker ? { stats: dispatcher.breaker.stats } : {}) },
+      paused: (await holds.list()).filter((maTinh) => maTinh === '*' || actsForProvince(client, maTinh)),
+      counts: await reads.countByStatus(provinceScope(client)),
+    };
+  });
 
   app.post('/ops/v1/catalogues/reload', {
     config: operator,

@@ -70,8 +70,8 @@ async function runDispatch(): Promise<void> {
   await harness().runs.run();
 }
 
-async function dispatchView(): Promise<{ breaker: { state: string }; paused: string[]; counts: Record<string, number> }> {
-  const response = await harness().gateway.request('operator', { method: 'GET', url: '/ops/v1/dispatch' });
+async function dispatchView(as: ClientName = 'operator'): Promise<{ breaker: { state: string }; paused: string[]; counts: Record<string, number> }> {
+  const response = await harness().gateway.request(as, { method: 'GET', url: '/ops/v1/dispatch' });
   expect(response.statusCode).toBe(200);
   return response.json();
 }
@@ -453,6 +453,11 @@ describe('pause and resume per province', () => {
     expect(await statuses(in08)).toEqual(['queued', 'queued']);
     expect(simulator.deliveries.map((delivery) => delivery.body.maTinh)).toEqual(['01']);
     expect((await dispatchView()).counts).toMatchObject({ queued: 2, issued: 1 });
+    // An operator of province 01 counts its own records and sees no other province's hold.
+    const of01 = await dispatchView('operator01');
+    expect(of01.counts).toMatchObject({ issued: 1 });
+    expect(of01.counts.queued ?? 0).toBe(0);
+    expect(of01.paused).toEqual([]);
 
     const resumed = await operator('/ops/v1/dispatch/resume', { maTinh: '08' });
     expect(resumed.statusCode).toBe(200);
