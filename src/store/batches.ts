@@ -45,8 +45,9 @@ export interface ClaimKind {
    */
   groupKey?: string;
   /**
-   * The order of a batch's records, given their ids as claimed (text order, the claim's index, since
-   * the claim does not sort): for a type whose ids do not sort as its records should be read.
+   * The order of a batch's records within the batch, given their ids as claimed (in id text order):
+   * for a type whose ids do not sort as its records should be read. Batches are still filled in id
+   * order, so the order holds within each batch, not across a group split over several.
    */
   orderMembers?: (ids: readonly string[]) => string[];
 }
@@ -320,13 +321,15 @@ export async function batchMembersInTx(tx: Queryable, batchId: string): Promise<
   }>(
     `SELECT m.transfer_id, m.position, m.outcome, t.status, t.batch_id, t.type, t.ma_so_bhxh
        FROM batch_members m JOIN transfers t ON t.id = m.transfer_id
-      WHERE m.batch_id = $1 ORDER BY m.position FOR UPDATE OF t`,
+      WHERE m.batch_id = $1 ORDER BY t.id FOR UPDATE OF t`,
     [batchId],
   );
+  // Locked in id order, as every other writer of many transfers locks them (lockTransfersInTx): a
+  // batch's positions may follow another order (a list's STT), and two orders could deadlock.
   return rows.map((row) => ({
     transferId: row.transfer_id, position: Number(row.position), outcome: row.outcome,
     transferStatus: row.status, transferBatchId: row.batch_id, type: row.type, maSoBhxh: row.ma_so_bhxh ?? null,
-  }));
+  })).sort((a, b) => a.position - b.position);
 }
 
 export async function setMemberOutcomesInTx(tx: Queryable, batchId: string, outcomes: Array<{ transferId: string; outcome: string }>): Promise<void> {
