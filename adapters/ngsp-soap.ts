@@ -183,6 +183,9 @@ async function ngspSoap(app: FastifyInstance, options: NgspSoapOptions) {
   });
 
   app.post<{ Body: SoapEnvelope }>(SOAP_PATH, {
+    // The most any operation takes (the parser above reads no more than the caller's operations take):
+    // what the body budget charges a chunked envelope.
+    bodyLimit: Math.max(options.bodyLimit, options.attachmentBodyLimit),
     // Authenticated in onRequest, before the body is read: an unknown sender cannot make us parse it.
     config: {
       // Each operation's own senders are checked once the Body says which it is (IntakeService).

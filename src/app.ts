@@ -78,6 +78,9 @@ export async function buildApp(deps: GatewayDependencies): Promise<FastifyInstan
     // Unknown fields are an error the sender should hear about, not something to drop silently.
     ajv: { customOptions: { removeAdditional: false, allErrors: true } },
     return503OnClosing: true,
+    // Node's own 300 s for a whole request, which fastify turns off by default: a client that announces
+    // a large body and stalls would otherwise hold its share of LARGE_BODIES_IN_FLIGHT for ever.
+    requestTimeout: 300_000,
     // Behind a TLS-terminating proxy: X-Forwarded-Proto says https, and the console's cookie is Secure.
     trustProxy: config.trustProxy,
   });

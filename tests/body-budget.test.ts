@@ -1,6 +1,7 @@
 import { request as httpRequest, type ClientRequest, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { chargeFor } from '../src/http/body-budget.js';
 import { startTestGateway, type TestGateway } from './support/gateway.js';
 
 /**
@@ -77,6 +78,17 @@ describe('large bodies in flight', () => {
     second.request.destroy();
     first.request.destroy();
     await vi.waitFor(() => expect(gateway.app.bodyBudget.inUse).toBe(0), { timeout: 5_000, interval: 10 });
+  });
+
+  it('charges a body by its route: chunked as the route\'s limit, over the limit not at all (the route answers 413)', () => {
+    const MIB = 1024 * 1024;
+    // A chunked birth (1 MiB route) is not large; a chunked dossier (20 MiB route) counts as 20 MiB.
+    expect(chargeFor({ 'transfer-encoding': 'chunked' }, MIB, MIB)).toBe(0);
+    expect(chargeFor({ 'transfer-encoding': 'chunked' }, 20 * MIB, MIB)).toBe(20 * MIB);
+    expect(chargeFor({ 'content-length': String(5 * MIB) }, 20 * MIB, MIB)).toBe(5 * MIB);
+    expect(chargeFor({ 'content-length': String(30 * MIB) }, 20 * MIB, MIB)).toBe(0);
+    expect(chargeFor({ 'content-length': String(MIB) }, 20 * MIB, MIB)).toBe(0);
+    expect(chargeFor({}, 20 * MIB, MIB)).toBe(0);
   });
 
   it('small bodies do not count', async () => {

@@ -4,7 +4,7 @@ import { RETRY_AFTER_SECONDS, GatewayError } from '../errors.js';
 
 /**
  * A bound on the bytes of large bodies read at once. Each request with a body over `largeBody` bytes
- * (by Content-Length; a body without one counts as `unknownLength`) takes its size from the budget in
+ * (by Content-Length; a chunked one counts as its route's limit) takes its size from the budget in
  * `onRequest`, before a byte of it is read, and gives it back when its answer is sent or its
  * connection ends. Past the budget it is answered 503 with Retry-After: twenty 18 MB SOAP dossiers
  * at once, each held with its parsed copies, ended a process at its heap limit. A request alone
@@ -31,6 +31,18 @@ export class BodyBudget {
   }
 }
 
+/**
+ * What a request takes from the budget: nothing for a small body; a chunked one counts as its route's
+ * limit, since no route reads more than its own; one announced larger than that limit takes nothing,
+ * left to the 413 its route answers rather than made to wait for room it could never use.
+ */
+export function chargeFor(headers: { 'content-length'?: string; 'transfer-encoding'?: string }, routeLimit: number, largeBody: number): number {
+  const length = headers['content-length'];
+  const chunked = length === undefined && headers['transfer-encoding'] !== undefined;
+  const size = chunked ? routeLimit : Number(length ?? 0);
+  return size > routeLimit || !(size > largeBody) ? 0 : size;
+}
+
 declare module 'fastify' {
   interface FastifyInstance {
     bodyBudget: BodyBudget;
@@ -42,10 +54,8 @@ export const bodyBudgetPlugin = fp(
     const budget = new BodyBudget(options.bytes);
     app.decorate('bodyBudget', budget);
     app.addHook('onRequest', async (request, reply) => {
-      const length = request.headers['content-length'];
-      const chunked = length === undefined && request.headers['transfer-encoding'] !== undefined;
-      const size = chunked ? options.unknownLength : Number(length ?? 0);
-      if (!(size > options.largeBody)) return;
+      const size = chargeFor(request.headers, request.routeOptions.bodyLimit ?? options.unknownLength, options.largeBody);
+      if (size === 0) return;
       if (!budget.take(size)) {
         throw new GatewayError('UNAVAILABLE', 'Too many large requests are being read at once; try again shortly', [
           { path: '', code: 'BUSY', message: `large bodies in flight are bounded to ${options.bytes} bytes` },
