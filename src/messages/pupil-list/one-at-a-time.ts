@@ -1,7 +1,7 @@
 import { GatewayError, RETRY_AFTER_SECONDS } from '../../errors.js';
 import type { Queryable } from '../../store/database.js';
 
-/** Whole-list jobs waiting their turn at most; the next is answered 503 with Retry-After. */
+/** Whole-list jobs held at most, the running one included; the next is answered 503 with Retry-After. */
 export const MAX_WAITING_LIST_JOBS = 8;
 
 /** How long one statement of a list job may run: a 30,000-row list's longest takes a second or two. */
@@ -24,7 +24,7 @@ export class OneAtATime {
   run<T>(job: () => Promise<T>): Promise<T> {
     if (this.waiting >= this.most) {
       return Promise.reject(new GatewayError('UNAVAILABLE', 'Too many lists are being worked on at once; try again shortly', [
-        { path: '', code: 'BUSY', message: `at most ${this.most} list jobs wait their turn` },
+        { path: '', code: 'BUSY', message: `at most ${this.most} list jobs are held at once, running or waiting` },
       ], { 'retry-after': String(RETRY_AFTER_SECONDS) }));
     }
     this.waiting += 1;
