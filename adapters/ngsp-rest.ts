@@ -30,6 +30,16 @@ export interface NgspRestOptions extends BodyLimits {
 const documentedOnly = () => () => true;
 
 /** The document a JSON or XML body carries; an XML root must name the message type. */
+/**
+ * A correction's preValidation: an XML body is checked by the same body schema as JSON once its root
+ * (`<KhaiSinh>`, `<CapLaiThe>`) is unwrapped.
+ */
+function unwrapXmlRoot(messageType: MessageType) {
+  return async (request: FastifyRequest) => {
+    if (request.body instanceof XmlBody) request.body = documentOf(request.body, messageType).document;
+  };
+}
+
 function documentOf(body: unknown, messageType: string): { document: unknown; door: 'rest-json' | 'rest-xml' } {
   if (!(body instanceof XmlBody)) return { document: body, door: 'rest-json' };
   if (body.document.root !== messageType) {
@@ -100,10 +110,7 @@ async function ngspRest(app: FastifyInstance, options: NgspRestOptions) {
 
   app.patch<{ Params: { transferId: string }; Body: BirthCorrection }>('/ngsp/v1/khai-sinh/:transferId', {
     config: { roles: ['registry', 'operator'] },
-    // An XML correction is checked by the same body schema as JSON once its <KhaiSinh> root is unwrapped.
-    preValidation: async (request) => {
-      if (request.body instanceof XmlBody) request.body = documentOf(request.body, 'KhaiSinh').document as BirthCorrection;
-    },
+    preValidation: unwrapXmlRoot('KhaiSinh'),
     schema: {
       operationId: 'patchKhaiSinh',
       summary: 'Complete or correct the BHYT part and hoTich fields of a birth (received, queued or returned)',
@@ -136,9 +143,7 @@ async function ngspRest(app: FastifyInstance, options: NgspRestOptions) {
 
   app.patch<{ Params: { transferId: string }; Body: ReissueCorrection }>('/ngsp/v1/cap-lai-the/:transferId', {
     config: { roles: [...sendersOf('CapLaiThe'), 'operator'] },
-    preValidation: async (request) => {
-      if (request.body instanceof XmlBody) request.body = documentOf(request.body, 'CapLaiThe').document as ReissueCorrection;
-    },
+    preValidation: unwrapXmlRoot('CapLaiThe'),
     schema: {
       operationId: 'patchCapLaiThe',
       summary: 'Correct a card request not yet sent or returned by BHXH: the person, the old card, the new values, the delivery, the office',
